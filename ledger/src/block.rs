@@ -1,0 +1,74 @@
+//! Blocks and headers.
+//!
+//! Invariants: `header.tx_root` is the Merkle root over the block's signed transactions;
+//! `header.results_hash` commits to each transaction's outcome (accepted or rejected with rule
+//! id), so every node stores the same verdicts; `header.state_hash` is the state after the
+//! block (see `state::next_state_hash`); `header.prev_hash` links to the previous header;
+//! the block hash is `Hash::tagged("tradechain/block", borsh(header))`.
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::tx::SignedTransaction;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BlockHeader {
+    pub version: u16,
+    pub chain_id: String,
+    pub height: u64,
+    pub prev_hash: Hash,
+    pub tx_root: Hash,
+    pub tx_count: u32,
+    pub results_hash: Hash,
+    /// Block time, Unix milliseconds, chosen by the proposer; strictly greater than the parent's.
+    pub time_ms: i64,
+    pub proposer: PublicKey,
+    /// Hash of the validator set that certifies this block.
+    pub validators_hash: Hash,
+    /// Application state after executing this block.
+    pub state_hash: Hash,
+}
+
+impl BlockHeader {
+    pub fn hash(&self) -> Hash {
+        Hash::tagged("tradechain/block", &crate::codec::encode(self))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: Vec<SignedTransaction>,
+}
+
+impl Block {
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+    pub fn leaf_hashes(&self) -> Vec<Hash> {
+        self.txs
+            .iter()
+            .map(|t| crate::merkle::leaf_hash(&t.leaf_bytes()))
+            .collect()
+    }
+    pub fn compute_tx_root(&self) -> Hash {
+        crate::merkle::root_from_leaf_hashes(&self.leaf_hashes())
+    }
+}
+
+/// The outcome of one transaction in a block.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxOutcome {
+    Accepted,
+    Rejected { rule: String, reason: String },
+}
+
+pub fn results_hash(results: &[TxOutcome]) -> Hash {
+    Hash::tagged("tradechain/results", &crate::codec::encode(results))
+}
+
+/// The genesis block's "previous hash" is the genesis file's hash: the chain's identity.
+pub fn genesis_prev_hash(genesis_hash: &Hash) -> Hash {
+    *genesis_hash
+}

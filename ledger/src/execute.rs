@@ -1,0 +1,320 @@
+//! Deterministic execution of transactions and blocks: the envelope checks every transaction
+//! passes (membership, key, nonce, time skew, size limits, signature) and the routing of its
+//! payload to the family validator (`crate::validate`), the chaincode-like seam.
+//!
+//! Invariants:
+//! - Pure: the result depends only on (genesis, state view, height, block time, transactions).
+//!   No clock, randomness, I/O or floats.
+//! - A rejected transaction changes nothing (not even its sender's nonce); an accepted one
+//!   advances the sender's nonce by exactly one.
+//! - A transaction whose signature does not verify makes the whole block invalid (it never
+//!   reaches a block built by an honest proposer).
+use crate::block::TxOutcome;
+use crate::crypto::PublicKey;
+use crate::genesis::Genesis;
+use crate::hash::Hash;
+use crate::identity::Org;
+use crate::records::TxLocation;
+use crate::state::{Overlay, StateView, WriteSet, Writes, get_typed, keys};
+use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
+
+/// Why a transaction was rejected: a stable rule id and a human reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub rule: String,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(rule: &str, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            rule: rule.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.rule, self.reason)
+    }
+}
+
+/// Everything a validator may know about the transaction it judges.
+pub struct TxContext<'a> {
+    pub genesis: &'a Genesis,
+    pub height: u64,
+    /// Block time: the only "now" inside validation.
+    pub block_time_ms: i64,
+    pub at: TxLocation,
+    pub tx_id: Hash,
+    pub tx: &'a Transaction,
+    pub sender: &'a Org,
+}
+
+/// The chaincode-like seam: one validator per document family.
+pub trait Validator: Send + Sync {
+    /// The family this validator owns (`Payload::family`).
+    fn family(&self) -> &'static str;
+    /// Judge the transaction against state; return the writes to apply if it is accepted.
+    fn validate(&self, ctx: &TxContext<'_>, view: &dyn StateView) -> Result<Writes, Rejection>;
+}
+
+/// Routes each payload to its family's validator.
+pub struct Registry {
+    validators: Vec<Box<dyn Validator>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            validators: crate::validate::all(),
+        }
+    }
+}
+
+impl Registry {
+    pub fn route(&self, family: &str) -> Option<&dyn Validator> {
+        self.validators
+            .iter()
+            .find(|v| v.family() == family)
+            .map(|v| v.as_ref())
+    }
+}
+
+/// The membership/key/nonce/skew/limits checks shared by every family; returns the sender's
+/// org and signing key.
+pub fn check_envelope(
+    genesis: &Genesis,
+    view: &dyn StateView,
+    block_time_ms: i64,
+    stx: &SignedTransaction,
+) -> Result<(Org, PublicKey), Rejection> {
+    let tx = &stx.tx;
+    if tx.version != TX_VERSION {
+        return Err(Rejection::new(
+            "envelope.version",
+            format!(
+                "transaction version {} is not supported (expected {TX_VERSION})",
+                tx.version
+            ),
+        ));
+    }
+    if tx.chain_id != genesis.chain_id {
+        return Err(Rejection::new(
+            "envelope.chain_id",
+            format!(
+                "transaction is for chain {:?}, this is {:?}",
+                tx.chain_id, genesis.chain_id
+            ),
+        ));
+    }
+    let size = crate::codec::encode(stx).len() as u64;
+    if size > genesis.limits.max_tx_bytes {
+        return Err(Rejection::new(
+            "limits.tx_size",
+            format!(
+                "transaction is {size} bytes, above the limit of {}",
+                genesis.limits.max_tx_bytes
+            ),
+        ));
+    }
+    let org: Org = get_typed(view, &keys::org(&tx.sender)).ok_or_else(|| {
+        Rejection::new(
+            "membership.unknown_sender",
+            format!("org {} is not a current member", tx.sender),
+        )
+    })?;
+    let key = *org.key(tx.key_id).ok_or_else(|| {
+        Rejection::new(
+            "membership.unknown_key",
+            format!("org {} has no current key {}", tx.sender, tx.key_id),
+        )
+    })?;
+    let expected = next_nonce(view, &org);
+    if tx.nonce != expected {
+        return Err(Rejection::new(
+            "membership.nonce",
+            format!("nonce {} from {}: expected {expected}", tx.nonce, tx.sender),
+        ));
+    }
+    let skew = tx.time_ms.abs_diff(block_time_ms);
+    if skew > genesis.limits.max_time_skew_ms {
+        return Err(Rejection::new(
+            "envelope.time_skew",
+            format!(
+                "claimed time is {skew} ms from block time; at most {} ms allowed",
+                genesis.limits.max_time_skew_ms
+            ),
+        ));
+    }
+    Ok((org, key))
+}
+
+/// The nonce the sender's next transaction must carry (the first is 1).
+pub fn next_nonce(view: &dyn StateView, org: &Org) -> u64 {
+    get_typed::<u64>(view, &keys::nonce(&org.id)).unwrap_or(0) + 1
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BlockError {
+    #[error("transaction {index} ({tx_id}) has a bad signature")]
+    BadSignature { index: usize, tx_id: Hash },
+    #[error("transaction {index} ({tx_id}) appears twice in the block")]
+    DuplicateTx { index: usize, tx_id: Hash },
+}
+
+/// The result of executing a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockExecution {
+    pub outcomes: Vec<TxOutcome>,
+    pub writes: WriteSet,
+}
+
+/// Execute one transaction: envelope checks, signature, family validator, nonce bump.
+pub fn execute_tx(
+    registry: &Registry,
+    genesis: &Genesis,
+    view: &dyn StateView,
+    height: u64,
+    block_time_ms: i64,
+    index: u32,
+    stx: &SignedTransaction,
+    signature_checked: bool,
+) -> Result<Result<WriteSet, Rejection>, BlockError> {
+    let tx_id = stx.id();
+    let (org, key) = match check_envelope(genesis, view, block_time_ms, stx) {
+        Ok(v) => v,
+        Err(r) => {
+            // The signature still must verify against *some* member key for the tx to be in a
+            // block at all; an unknown sender's tx cannot be authenticated, so it is recorded
+            // as rejected only if its signature is checked elsewhere (mempool). Here we keep
+            // the verdict: rejected.
+            return Ok(Err(r));
+        }
+    };
+    if !signature_checked && stx.verify_signature(&key).is_err() {
+        return Err(BlockError::BadSignature {
+            index: index as usize,
+            tx_id,
+        });
+    }
+    let ctx = TxContext {
+        genesis,
+        height,
+        block_time_ms,
+        at: TxLocation { height, index },
+        tx_id,
+        tx: &stx.tx,
+        sender: &org,
+    };
+    let Some(validator) = registry.route(stx.tx.payload.family()) else {
+        return Ok(Err(Rejection::new(
+            "envelope.family",
+            format!("no validator for {}", stx.tx.payload.family()),
+        )));
+    };
+    match validator.validate(&ctx, view) {
+        Ok(mut w) => {
+            w.put(keys::nonce(&org.id), &stx.tx.nonce);
+            Ok(Ok(w.0))
+        }
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+/// Look up each transaction's signing key in `view` and verify all signatures in one batch.
+/// Returns the indices whose signature is bad (empty when all verify). Transactions whose
+/// sender or key is unknown are skipped (they are rejected by the envelope check).
+pub fn verify_signatures(view: &dyn StateView, txs: &[SignedTransaction]) -> Vec<usize> {
+    let mut msgs = Vec::with_capacity(txs.len());
+    let mut sigs = Vec::with_capacity(txs.len());
+    let mut pks = Vec::with_capacity(txs.len());
+    let mut idx = Vec::with_capacity(txs.len());
+    for (i, t) in txs.iter().enumerate() {
+        if let Some(org) = get_typed::<Org>(view, &keys::org(&t.tx.sender)) {
+            if let Some(k) = org.key(t.tx.key_id) {
+                msgs.push(t.tx.sign_bytes());
+                sigs.push(t.signature);
+                pks.push(*k);
+                idx.push(i);
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+    if crate::crypto::verify_batch(&refs, &sigs, &pks).is_ok() {
+        return Vec::new();
+    }
+    (0..idx.len())
+        .filter(|&j| pks[j].verify(refs[j], &sigs[j]).is_err())
+        .map(|j| idx[j])
+        .collect()
+}
+
+/// Execute a block's transactions in order over `base`. Signatures are batch-verified against
+/// the keys in force at the start of the block, then re-checked singly for any transaction
+/// whose key changed within the block.
+pub fn execute_block(
+    registry: &Registry,
+    genesis: &Genesis,
+    base: &dyn StateView,
+    height: u64,
+    block_time_ms: i64,
+    txs: &[SignedTransaction],
+) -> Result<BlockExecution, BlockError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, t) in txs.iter().enumerate() {
+        let tx_id = t.id();
+        if !seen.insert(tx_id) {
+            return Err(BlockError::DuplicateTx { index, tx_id });
+        }
+    }
+    if let Some(&index) = verify_signatures(base, txs).first() {
+        return Err(BlockError::BadSignature {
+            index,
+            tx_id: txs[index].id(),
+        });
+    }
+    let mut overlay = Overlay::new(base);
+    let mut outcomes = Vec::with_capacity(txs.len());
+    for (i, stx) in txs.iter().enumerate() {
+        // Keys may rotate inside the block: re-verify singly when the key differs from the base.
+        let base_key = get_typed::<Org>(base, &keys::org(&stx.tx.sender)).and_then(|o| o.key(stx.tx.key_id).copied());
+        let now_key =
+            get_typed::<Org>(&overlay, &keys::org(&stx.tx.sender)).and_then(|o| o.key(stx.tx.key_id).copied());
+        let checked = base_key.is_some() && base_key == now_key;
+        match execute_tx(
+            registry,
+            genesis,
+            &overlay,
+            height,
+            block_time_ms,
+            i as u32,
+            stx,
+            checked,
+        )? {
+            Ok(ws) => {
+                overlay.apply(ws);
+                outcomes.push(TxOutcome::Accepted);
+            }
+            Err(r) => outcomes.push(TxOutcome::Rejected {
+                rule: r.rule,
+                reason: r.reason,
+            }),
+        }
+    }
+    Ok(BlockExecution {
+        outcomes,
+        writes: overlay.writes,
+    })
+}
+
+/// The state genesis establishes: orgs and the validator set.
+pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, String> {
+    let mut w = Writes::default();
+    for o in &genesis.orgs {
+        w.put(keys::org(&o.id), o);
+    }
+    w.put(keys::validators(), &genesis.validator_set()?);
+    Ok(w.0)
+}

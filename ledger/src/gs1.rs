@@ -1,0 +1,1 @@
+//! GS1 keys (placeholder, filled by the validators work).

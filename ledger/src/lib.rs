@@ -1,0 +1,38 @@
+//! `tradechain-ledger`: what a transaction and a block are, how they are encoded, signed,
+//! hashed and stored, and the deterministic document rules every node enforces.
+//!
+//! Module map (each opens with its own invariants):
+//! - `codec` canonical borsh bytes; `hash` tagged SHA-256; `crypto` ed25519 and key files
+//! - `identity`, `genesis`, `codes` membership, roles, parameters, code tables; `gs1` GS1 keys
+//! - `payload` the five document families; `tx` signed envelopes; `block` headers and outcomes
+//! - `merkle` RFC 6962 trees and inclusion proofs; `certificate` validator sets and commit certificates
+//! - `state` key space, views, write sets, state hash; `records` stored records
+//! - `execute` envelope checks and block execution; `validate` the family validators
+//! - `store` RocksDB persistence; `verify` the full offline audit
+pub mod block;
+pub mod certificate;
+pub mod codec;
+pub mod codes;
+pub mod crypto;
+pub mod execute;
+pub mod genesis;
+pub mod gs1;
+pub mod hash;
+pub mod identity;
+pub mod merkle;
+pub mod payload;
+pub mod records;
+pub mod state;
+pub mod store;
+pub mod tx;
+pub mod validate;
+pub mod verify;
+
+pub use block::{Block, BlockHeader, TxOutcome};
+pub use certificate::{CommitCertificate, ValidatorInfo, ValidatorSet};
+pub use crypto::{PublicKey, SecretKey, Signature};
+pub use genesis::Genesis;
+pub use hash::Hash;
+pub use identity::{CreditTier, Org, OrgId, Role};
+pub use payload::Payload;
+pub use tx::{SignedTransaction, Transaction};

@@ -1,0 +1,158 @@
+//! The records stored in state (values of the `state` namespaces), borsh-encoded.
+use crate::hash::Hash;
+use crate::identity::OrgId;
+use crate::payload::{
+    CertificateIssue, CertificateRef, GovAction, InspectionOutcome, SettlementInstruct, WaybillIssue, WaybillRef,
+    WaybillStatus,
+};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Where a transaction sits in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Endorsement {
+    pub from: OrgId,
+    pub to: OrgId,
+    pub at: TxLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct WaybillRecord {
+    pub issuer: OrgId,
+    pub document: WaybillIssue,
+    pub status: WaybillStatus,
+    pub holder: OrgId,
+    pub endorsements: Vec<Endorsement>,
+    /// Incremented on every change; every version is kept in the history column family.
+    pub version: u32,
+    pub issued_at: TxLocation,
+    pub updated_at: TxLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub issuer: OrgId,
+    pub document: CertificateIssue,
+    /// Revoked certificates stay on the ledger, flagged with the reason.
+    pub revoked: Option<String>,
+    pub version: u32,
+    pub issued_at: TxLocation,
+    pub updated_at: TxLocation,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomsStatus {
+    None,
+    Declared,
+    Held,
+    Released,
+}
+
+/// Summary of one goods item (GTIN+serial, SSCC, GTIN+lot…), keyed by its normalised goods key.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ItemRecord {
+    pub goods_key: String,
+    pub event_count: u64,
+    pub last_event_hash: Hash,
+    pub last_event_time_ms: i64,
+    pub commissioned: bool,
+    /// Destroyed, decommissioned or consumed by a transformation: nothing may follow.
+    pub ended: bool,
+    pub customs: CustomsStatus,
+    pub inspected: Option<InspectionOutcome>,
+    pub declarant: Option<OrgId>,
+    pub hs_code: Option<String>,
+    pub certificate: Option<CertificateRef>,
+    pub waybill: Option<WaybillRef>,
+    pub parent: Option<String>,
+    pub children: BTreeSet<String>,
+    /// Transformation inputs that produced this item.
+    pub inputs: BTreeSet<String>,
+}
+
+impl ItemRecord {
+    pub fn new(goods_key: &str) -> ItemRecord {
+        ItemRecord {
+            goods_key: goods_key.to_string(),
+            event_count: 0,
+            last_event_hash: Hash::ZERO,
+            last_event_time_ms: i64::MIN,
+            commissioned: false,
+            ended: false,
+            customs: CustomsStatus::None,
+            inspected: None,
+            declarant: None,
+            hs_code: None,
+            certificate: None,
+            waybill: None,
+            parent: None,
+            children: BTreeSet::new(),
+            inputs: BTreeSet::new(),
+        }
+    }
+}
+
+/// One entry of an item's event chain. `event_hash = H(prev_event_hash || tx_id || goods_key)`,
+/// so a consumer holding the chain can tell if an event was left out.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ItemEventRef {
+    pub seq: u64,
+    pub tx_id: Hash,
+    pub at: TxLocation,
+    pub event_time_ms: i64,
+    pub prev_event_hash: Hash,
+    pub event_hash: Hash,
+}
+
+pub fn item_event_hash(prev: &Hash, tx_id: &Hash, goods_key: &str) -> Hash {
+    Hash::tagged_parts("tradechain/item-event", &[&prev.0, &tx_id.0, goods_key.as_bytes()])
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettlementStatus {
+    Instructed,
+    Confirmed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SettlementRecord {
+    pub instruction: SettlementInstruct,
+    pub status: SettlementStatus,
+    pub version: u32,
+    pub instructed_at: TxLocation,
+    pub updated_at: TxLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    pub id: String,
+    pub change: GovAction,
+    pub proposer: OrgId,
+    pub approvals: BTreeSet<OrgId>,
+    pub applied: bool,
+}
+
+/// A validator set that takes effect at `height`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PendingValidators {
+    pub height: u64,
+    pub set: crate::certificate::ValidatorSet,
+}
+
+/// The EPCIS eventID index: which transaction recorded the event, and whether it was declared erroneous.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EventIdRecord {
+    pub tx_id: Hash,
+    pub at: TxLocation,
+    pub goods_keys: Vec<String>,
+    pub corrected_by: Option<Hash>,
+}

@@ -1,0 +1,244 @@
+//! The application state as a key-value space, the read-only view validators see, the write set
+//! they return, and the state hash.
+//!
+//! Keys start with one namespace byte (`Ns`); the store maps each namespace to its own RocksDB
+//! column family. Values are borsh-encoded records (`crate::records`).
+//!
+//! Invariants:
+//! - Validators read only through `StateView` and write only by returning a `WriteSet`; a
+//!   rejected transaction's writes are discarded whole (the `Overlay` applies a tx's writes only
+//!   when it is accepted).
+//! - State hash after a block = `H("tradechain/state", prev_state_hash || H(borsh(block write set)))`:
+//!   a hash chain over every change ever made, in canonical (`BTreeMap`) order, so two nodes that
+//!   executed the same blocks agree on it byte for byte.
+use crate::hash::Hash;
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::BTreeMap;
+
+/// Namespaces of the state; each is one column family in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Ns {
+    /// OrgId → `Org`.
+    Org = 1,
+    /// OrgId → next expected nonce (u64).
+    Nonce = 2,
+    /// (carrier, reference) → `WaybillRecord`.
+    Waybill = 3,
+    /// (issuer, number) → `CertificateRecord`.
+    Certificate = 4,
+    /// goods key → `ItemRecord` (summary: count, last event hash, customs status…).
+    Item = 5,
+    /// goods key || seq (u64 BE) → `ItemEventRef`: the item's events in order.
+    ItemEvent = 6,
+    /// settlement id → `SettlementRecord`; also reference+amount → settlement id (double-financing guard).
+    Settlement = 7,
+    /// Singletons and governance: validator set, pending proposals, params.
+    Meta = 8,
+    /// event id (EPCIS eventID) → (goods keys, tx id) for error declarations.
+    EventId = 9,
+}
+
+impl Ns {
+    pub const ALL: [Ns; 9] = [
+        Ns::Org,
+        Ns::Nonce,
+        Ns::Waybill,
+        Ns::Certificate,
+        Ns::Item,
+        Ns::ItemEvent,
+        Ns::Settlement,
+        Ns::Meta,
+        Ns::EventId,
+    ];
+
+    pub fn from_byte(b: u8) -> Option<Ns> {
+        Ns::ALL.iter().copied().find(|n| *n as u8 == b)
+    }
+    /// The column family that holds this namespace.
+    pub fn cf_name(&self) -> &'static str {
+        match self {
+            Ns::Org => "orgs",
+            Ns::Nonce => "nonces",
+            Ns::Waybill => "doc_waybill",
+            Ns::Certificate => "doc_certificate",
+            Ns::Item => "items",
+            Ns::ItemEvent => "item_events",
+            Ns::Settlement => "doc_settlement",
+            Ns::Meta => "meta",
+            Ns::EventId => "event_ids",
+        }
+    }
+    /// Documents whose every version is kept in the history column family.
+    pub fn is_document(&self) -> bool {
+        matches!(self, Ns::Waybill | Ns::Certificate | Ns::Settlement)
+    }
+}
+
+/// Build a key: namespace byte then the parts, each length-prefixed (u16 BE) so that no two
+/// part lists give the same key.
+pub fn key(ns: Ns, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![ns as u8];
+    for p in parts {
+        debug_assert!(p.len() <= u16::MAX as usize);
+        k.extend_from_slice(&(p.len() as u16).to_be_bytes());
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// Split a key built by `key` back into namespace and parts (None if malformed).
+pub fn split_key(k: &[u8]) -> Option<(Ns, Vec<&[u8]>)> {
+    let (&first, mut rest) = k.split_first()?;
+    let ns = Ns::from_byte(first)?;
+    let mut parts = Vec::new();
+    while !rest.is_empty() {
+        if rest.len() < 2 {
+            return None;
+        }
+        let n = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        if rest.len() < 2 + n {
+            return None;
+        }
+        parts.push(&rest[2..2 + n]);
+        rest = &rest[2 + n..];
+    }
+    Some((ns, parts))
+}
+
+pub mod keys {
+    use super::{Ns, key};
+    use crate::identity::OrgId;
+
+    pub fn org(id: &OrgId) -> Vec<u8> {
+        key(Ns::Org, &[id.as_str().as_bytes()])
+    }
+    pub fn nonce(id: &OrgId) -> Vec<u8> {
+        key(Ns::Nonce, &[id.as_str().as_bytes()])
+    }
+    pub fn waybill(carrier: &OrgId, reference: &str) -> Vec<u8> {
+        key(Ns::Waybill, &[carrier.as_str().as_bytes(), reference.as_bytes()])
+    }
+    pub fn certificate(issuer: &OrgId, number: &str) -> Vec<u8> {
+        key(Ns::Certificate, &[issuer.as_str().as_bytes(), number.as_bytes()])
+    }
+    pub fn item(goods_key: &str) -> Vec<u8> {
+        key(Ns::Item, &[goods_key.as_bytes()])
+    }
+    pub fn item_event(goods_key: &str, seq: u64) -> Vec<u8> {
+        key(Ns::ItemEvent, &[goods_key.as_bytes(), &seq.to_be_bytes()])
+    }
+    /// Prefix of all of an item's events (seek here and iterate in order).
+    pub fn item_event_prefix(goods_key: &str) -> Vec<u8> {
+        key(Ns::ItemEvent, &[goods_key.as_bytes()])
+    }
+    pub fn settlement(id: &str) -> Vec<u8> {
+        key(Ns::Settlement, &[b"id", id.as_bytes()])
+    }
+    pub fn settlement_guard(reference: &[u8], currency: &str, amount_minor: u64) -> Vec<u8> {
+        key(
+            Ns::Settlement,
+            &[b"ref", reference, currency.as_bytes(), &amount_minor.to_be_bytes()],
+        )
+    }
+    pub fn validators() -> Vec<u8> {
+        key(Ns::Meta, &[b"validators"])
+    }
+    /// Validator set scheduled to take effect at a height.
+    pub fn pending_validators() -> Vec<u8> {
+        key(Ns::Meta, &[b"pending-validators"])
+    }
+    pub fn proposal(id: &str) -> Vec<u8> {
+        key(Ns::Meta, &[b"proposal", id.as_bytes()])
+    }
+    pub fn event_id(event_id: &str) -> Vec<u8> {
+        key(Ns::EventId, &[event_id.as_bytes()])
+    }
+}
+
+/// Read-only access to committed state (plus, during block execution, earlier txs' writes).
+pub trait StateView {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// Typed read: decode a borsh record. A record that does not decode is a corrupted store, which
+/// `verify` reports; validation treats it as absent rather than panicking.
+pub fn get_typed<T: BorshDeserialize>(view: &dyn StateView, key: &[u8]) -> Option<T> {
+    view.get(key).and_then(|b| crate::codec::decode(&b).ok())
+}
+
+/// Changes to apply: key → new value, or None to delete.
+pub type WriteSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Helper to accumulate typed writes.
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct Writes(pub WriteSet);
+
+impl Writes {
+    pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.0.insert(key, Some(crate::codec::encode(value)));
+    }
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.0.insert(key, None);
+    }
+}
+
+/// A view of base state plus the writes of transactions already accepted in this block.
+pub struct Overlay<'a> {
+    pub base: &'a dyn StateView,
+    pub writes: WriteSet,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(base: &'a dyn StateView) -> Self {
+        Overlay {
+            base,
+            writes: WriteSet::new(),
+        }
+    }
+    pub fn apply(&mut self, ws: WriteSet) {
+        self.writes.extend(ws);
+    }
+}
+
+impl StateView for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.writes.get(key) {
+            Some(v) => v.clone(),
+            None => self.base.get(key),
+        }
+    }
+}
+
+/// An in-memory state (tests, simulations, `verify`'s re-derivation).
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl StateView for MemState {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.get(key).cloned()
+    }
+}
+
+impl MemState {
+    pub fn apply(&mut self, ws: &WriteSet) {
+        for (k, v) in ws {
+            match v {
+                Some(v) => {
+                    self.0.insert(k.clone(), v.clone());
+                }
+                None => {
+                    self.0.remove(k);
+                }
+            }
+        }
+    }
+}
+
+pub fn write_set_hash(ws: &WriteSet) -> Hash {
+    Hash::tagged("tradechain/write-set", &crate::codec::encode(ws))
+}
+
+pub fn next_state_hash(prev: &Hash, ws: &WriteSet) -> Hash {
+    Hash::tagged_parts("tradechain/state", &[&prev.0, &write_set_hash(ws).0])
+}
