@@ -303,6 +303,9 @@ pub fn execute_block(
             }),
         }
     }
+    // End of block: promote a scheduled validator set (see `validate::end_block_writes`).
+    let end = crate::validate::end_block_writes(&overlay, height);
+    overlay.apply(end);
     Ok(BlockExecution {
         outcomes,
         writes: overlay.writes,
