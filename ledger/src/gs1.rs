@@ -165,7 +165,7 @@ fn digital_link_path(id: &str, path: &str) -> Result<String, Gs1Error> {
         ))
     })?;
     let segs = &segs[start..];
-    if segs.len() % 2 != 0 {
+    if !segs.len().is_multiple_of(2) {
         return Err(err(format!("{id:?}: Digital Link path must be key/value pairs")));
     }
     let (ai, value) = (segs[0], segs[1]);

@@ -26,8 +26,18 @@ pub const GENESIS_TIME_MS: i64 = 1_767_225_600_000;
 /// Block time step of `Chain`.
 pub const BLOCK_STEP_MS: i64 = 1_000;
 
-/// The demo orgs: id, name, country, roles, credit tier, validator.
-pub const ORGS: &[(&str, &str, &str, &[Role], CreditTier, bool)] = &[
+/// A demo org: id, name, country, roles, credit tier, whether it runs a validator.
+pub type DemoOrg = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [Role],
+    CreditTier,
+    bool,
+);
+
+/// The demo orgs.
+pub const ORGS: &[DemoOrg] = &[
     (
         "CUSTOMS-CN",
         "Fuzhou Customs",

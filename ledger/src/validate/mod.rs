@@ -218,11 +218,11 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
 /// current set, so the block at `height + 1` is certified by it.
 pub fn end_block_writes(view: &dyn StateView, height: u64) -> WriteSet {
     let mut w = Writes::default();
-    if let Some(p) = get_typed::<PendingValidators>(view, &keys::pending_validators()) {
-        if p.height <= height.saturating_add(1) {
-            w.put(keys::validators(), &p.set);
-            w.delete(keys::pending_validators());
-        }
+    if let Some(p) = get_typed::<PendingValidators>(view, &keys::pending_validators())
+        && p.height <= height.saturating_add(1)
+    {
+        w.put(keys::validators(), &p.set);
+        w.delete(keys::pending_validators());
     }
     w.0
 }

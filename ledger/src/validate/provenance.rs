@@ -142,13 +142,13 @@ impl Validator for ProvenanceValidator {
                 "the event names no goods (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
             );
         }
-        if let Some(id) = &ev.event_id {
-            if view.get(&keys::event_id(id)).is_some() {
-                return reject(
-                    "provenance.event_id.duplicate",
-                    format!("eventID {id} is already recorded (an error declaration must carry errorDeclaration)"),
-                );
-            }
+        if let Some(id) = &ev.event_id
+            && view.get(&keys::event_id(id)).is_some()
+        {
+            return reject(
+                "provenance.event_id.duplicate",
+                format!("eventID {id} is already recorded (an error declaration must carry errorDeclaration)"),
+            );
         }
         let mut items: BTreeMap<String, ItemRecord> = touched
             .iter()
@@ -361,13 +361,13 @@ fn customs(
     items: &mut BTreeMap<String, ItemRecord>,
 ) -> Result<(), Rejection> {
     let me = ctx.sender;
-    if let Some(u) = &ev.unlocode {
-        if u.get(..2) != Some(me.country.as_str()) {
-            return reject(
-                "provenance.customs.jurisdiction",
-                format!("customs {} (country {}) has no jurisdiction at {u}", me.id, me.country),
-            );
-        }
+    if let Some(u) = &ev.unlocode
+        && u.get(..2) != Some(me.country.as_str())
+    {
+        return reject(
+            "provenance.customs.jurisdiction",
+            format!("customs {} (country {}) has no jurisdiction at {u}", me.id, me.country),
+        );
     }
     let require_open = |k: &str, it: &ItemRecord| -> Result<(), Rejection> {
         if matches!(it.customs, CustomsStatus::None | CustomsStatus::Released) {
@@ -396,21 +396,21 @@ fn customs(
                     format!("declarant {declarant} is not a current member"),
                 );
             }
-            if let Some(c) = preferential_certificate {
-                if let Err(why) = certificate_valid(view, c) {
-                    return reject(
-                        "provenance.customs.preferential_certificate",
-                        format!("preferential origin claimed but {why}"),
-                    );
-                }
+            if let Some(c) = preferential_certificate
+                && let Err(why) = certificate_valid(view, c)
+            {
+                return reject(
+                    "provenance.customs.preferential_certificate",
+                    format!("preferential origin claimed but {why}"),
+                );
             }
-            if let Some(wb) = waybill {
-                if get_typed::<WaybillRecord>(view, &keys::waybill(&wb.carrier, &wb.reference)).is_none() {
-                    return reject(
-                        "provenance.customs.waybill_unknown",
-                        format!("no BL {} issued by carrier {}", wb.reference, wb.carrier),
-                    );
-                }
+            if let Some(wb) = waybill
+                && get_typed::<WaybillRecord>(view, &keys::waybill(&wb.carrier, &wb.reference)).is_none()
+            {
+                return reject(
+                    "provenance.customs.waybill_unknown",
+                    format!("no BL {} issued by carrier {}", wb.reference, wb.carrier),
+                );
             }
             for (k, it) in items.iter_mut() {
                 if matches!(it.customs, CustomsStatus::Declared | CustomsStatus::Held) {
