@@ -2,7 +2,7 @@
 //! validators alone (`execute::execute_tx` with `signature_checked = true`, so no signature
 //! verification), over an in-memory state.
 //!
-//! Run: `cargo bench --release -p tradechain-ledger --bench validate`
+//! Run: `cargo bench -p tradechain-ledger --bench validate` (the bench profile inherits release)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
