@@ -18,16 +18,28 @@ pub struct CliError {
 
 impl CliError {
     pub fn failure(m: impl Into<String>) -> CliError {
-        CliError { code: FAILURE, message: m.into() }
+        CliError {
+            code: FAILURE,
+            message: m.into(),
+        }
     }
     pub fn usage(m: impl Into<String>) -> CliError {
-        CliError { code: USAGE, message: m.into() }
+        CliError {
+            code: USAGE,
+            message: m.into(),
+        }
     }
     pub fn rejected(m: impl Into<String>) -> CliError {
-        CliError { code: REJECTED, message: m.into() }
+        CliError {
+            code: REJECTED,
+            message: m.into(),
+        }
     }
     pub fn unavailable(m: impl Into<String>) -> CliError {
-        CliError { code: UNAVAILABLE, message: m.into() }
+        CliError {
+            code: UNAVAILABLE,
+            message: m.into(),
+        }
     }
 }
 

@@ -24,7 +24,9 @@ pub enum GenesisCmd {
         force: bool,
     },
     /// Add an organisation with its roles and keys.
-    #[command(after_help = "Example:\n  tradechain genesis add-org --file genesis.json --id CUSTOMS-CN --name 'China Customs (Fuzhou)' \\\n    --country CN --role customs --key-file keys/customs-cn.key --node-key-file keys/customs-cn.node")]
+    #[command(
+        after_help = "Example:\n  tradechain genesis add-org --file genesis.json --id CUSTOMS-CN --name 'China Customs (Fuzhou)' \\\n    --country CN --role customs --key-file keys/customs-cn.key --node-key-file keys/customs-cn.node"
+    )]
     AddOrg {
         #[arg(long)]
         file: PathBuf,
@@ -81,8 +83,11 @@ fn save(path: &Path, g: &Genesis) -> CliResult {
 }
 
 fn parse_role(s: &str) -> CliResult<Role> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| CliError::usage(format!("--role: {s:?} is not one of customs, port, carrier, bank, producer, chamber, regulator")))
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+        CliError::usage(format!(
+            "--role: {s:?} is not one of customs, port, carrier, bank, producer, chamber, regulator"
+        ))
+    })
 }
 
 fn parse_pk(flag: &str, s: &str) -> CliResult<PublicKey> {
@@ -90,16 +95,24 @@ fn parse_pk(flag: &str, s: &str) -> CliResult<PublicKey> {
 }
 
 fn pk_from_file(flag: &str, p: &Path) -> CliResult<PublicKey> {
-    SecretKey::read_file(p).map(|k| k.public()).map_err(|e| CliError::usage(format!("{flag}: {e}")))
+    SecretKey::read_file(p)
+        .map(|k| k.public())
+        .map_err(|e| CliError::usage(format!("{flag}: {e}")))
 }
 
 /// High-risk categories the customs-reform papers name: endangered species, food and drugs,
 /// 3C electronics (HS chapters/headings).
 pub fn default_high_risk() -> Vec<HighRiskCategory> {
-    let c = |name: &str, p: &[&str]| HighRiskCategory { name: name.into(), hs_prefixes: p.iter().map(|s| s.to_string()).collect() };
+    let c = |name: &str, p: &[&str]| HighRiskCategory {
+        name: name.into(),
+        hs_prefixes: p.iter().map(|s| s.to_string()).collect(),
+    };
     vec![
         c("endangered-species", &["0106", "4301", "0507", "9601"]),
-        c("food", &["02", "03", "04", "07", "08", "09", "10", "16", "19", "20", "21"]),
+        c(
+            "food",
+            &["02", "03", "04", "07", "08", "09", "10", "16", "19", "20", "21"],
+        ),
         c("drugs", &["3003", "3004", "3002"]),
         c("3c-electronics", &["8471", "8517", "8528", "8525"]),
     ]
@@ -107,9 +120,17 @@ pub fn default_high_risk() -> Vec<HighRiskCategory> {
 
 pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
     match cmd {
-        GenesisCmd::Init { chain_id, out: path, time_ms, force } => {
+        GenesisCmd::Init {
+            chain_id,
+            out: path,
+            time_ms,
+            force,
+        } => {
             if path.exists() && !force {
-                return Err(CliError::usage(format!("{} exists; pass --force to overwrite", path.display())));
+                return Err(CliError::usage(format!(
+                    "{} exists; pass --force to overwrite",
+                    path.display()
+                )));
             }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -129,14 +150,30 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
             out.note(&format!("wrote {} (add orgs and validators next)", path.display()));
             Ok(())
         }
-        GenesisCmd::AddOrg { file, id, name, country, roles, key_file, public_key, node_key_files, node_keys, tier } => {
+        GenesisCmd::AddOrg {
+            file,
+            id,
+            name,
+            country,
+            roles,
+            key_file,
+            public_key,
+            node_key_files,
+            node_keys,
+            tier,
+        } => {
             let mut g = load(&file)?;
             let id = OrgId::new(&id).map_err(|e| CliError::usage(format!("--id: {e}")))?;
             if g.org(&id).is_some() {
-                return Err(CliError::usage(format!("--id: org {id} is already in {}", file.display())));
+                return Err(CliError::usage(format!(
+                    "--id: org {id} is already in {}",
+                    file.display()
+                )));
             }
             if !tradechain_ledger::codes::is_country(&country) {
-                return Err(CliError::usage(format!("--country: {country:?} is not an ISO 3166-1 alpha-2 code")));
+                return Err(CliError::usage(format!(
+                    "--country: {country:?} is not an ISO 3166-1 alpha-2 code"
+                )));
             }
             let roles = roles.iter().map(|r| parse_role(r)).collect::<CliResult<Vec<_>>>()?;
             let pk = match (key_file, public_key) {
@@ -151,23 +188,53 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
             for h in &node_keys {
                 nks.push(parse_pk("--node-key", h)?);
             }
-            let credit_tier: CreditTier = serde_json::from_value(serde_json::Value::String(tier.clone()))
-                .map_err(|_| CliError::usage(format!("--tier: {tier:?} is not one of dishonest, general, aeo_general, aeo_advanced")))?;
-            g.orgs.push(Org { id, name, country, roles, keys: vec![OrgKey { key_id: 0, public_key: pk }], node_keys: nks, credit_tier });
+            let credit_tier: CreditTier =
+                serde_json::from_value(serde_json::Value::String(tier.clone())).map_err(|_| {
+                    CliError::usage(format!(
+                        "--tier: {tier:?} is not one of dishonest, general, aeo_general, aeo_advanced"
+                    ))
+                })?;
+            g.orgs.push(Org {
+                id,
+                name,
+                country,
+                roles,
+                keys: vec![OrgKey {
+                    key_id: 0,
+                    public_key: pk,
+                }],
+                node_keys: nks,
+                credit_tier,
+            });
             save(&file, &g)
         }
-        GenesisCmd::AddValidator { file, org, public_key, power } => {
+        GenesisCmd::AddValidator {
+            file,
+            org,
+            public_key,
+            power,
+        } => {
             let mut g = load(&file)?;
             let id = OrgId::new(&org).map_err(|e| CliError::usage(format!("--org: {e}")))?;
-            let o = g.org(&id).ok_or_else(|| CliError::usage(format!("--org: {id} is not in {}", file.display())))?;
+            let o = g
+                .org(&id)
+                .ok_or_else(|| CliError::usage(format!("--org: {id} is not in {}", file.display())))?;
             let pk = match public_key {
                 Some(h) => parse_pk("--public-key", &h)?,
-                None => o.keys.first().map(|k| k.public_key).ok_or_else(|| CliError::usage(format!("--org: {id} has no key")))?,
+                None => o
+                    .keys
+                    .first()
+                    .map(|k| k.public_key)
+                    .ok_or_else(|| CliError::usage(format!("--org: {id} has no key")))?,
             };
             if g.validators.iter().any(|v| v.public_key == pk) {
                 return Err(CliError::usage(format!("--public-key: {pk} is already a validator")));
             }
-            g.validators.push(ValidatorInfo { org: id, public_key: pk, power });
+            g.validators.push(ValidatorInfo {
+                org: id,
+                public_key: pk,
+                power,
+            });
             save(&file, &g)
         }
         GenesisCmd::Show { file } => {
@@ -179,7 +246,8 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
         GenesisCmd::Validate { file } => {
             let g = load(&file)?;
             let problems = g.validate();
-            let v = serde_json::json!({ "valid": problems.is_empty(), "problems": problems, "hash": g.hash().to_hex() });
+            let v =
+                serde_json::json!({ "valid": problems.is_empty(), "problems": problems, "hash": g.hash().to_hex() });
             out.print(&v, |_| {
                 if problems.is_empty() {
                     format!("{} is valid (hash {})", file.display(), g.hash())
@@ -191,7 +259,15 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
                     s
                 }
             });
-            if problems.is_empty() { Ok(()) } else { Err(CliError::usage(format!("{} problem(s) in {}", problems.len(), file.display()))) }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::usage(format!(
+                    "{} problem(s) in {}",
+                    problems.len(),
+                    file.display()
+                )))
+            }
         }
     }
 }

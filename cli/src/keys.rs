@@ -31,7 +31,10 @@ pub fn run(cmd: KeysCmd, out: &Output) -> CliResult {
     match cmd {
         KeysCmd::Generate { out: path, force } => {
             if path.exists() && !force {
-                return Err(CliError::usage(format!("{} exists; pass --force to overwrite", path.display())));
+                return Err(CliError::usage(format!(
+                    "{} exists; pass --force to overwrite",
+                    path.display()
+                )));
             }
             let key = SecretKey::generate().map_err(|e| CliError::failure(e.to_string()))?;
             key.write_file(&path).map_err(|e| CliError::failure(e.to_string()))?;
@@ -60,7 +63,12 @@ fn print_public(key: &SecretKey, path: &std::path::Path, secret: bool, out: &Out
         v["secret_seed"] = serde_json::Value::String(hex::encode(key.seed()));
     }
     out.print(&v, |v| {
-        let mut s = format!("file:       {}\npublic key: {}\npeer id:    {}", v["file"].as_str().unwrap_or(""), v["public_key"].as_str().unwrap_or(""), v["peer_id"].as_str().unwrap_or(""));
+        let mut s = format!(
+            "file:       {}\npublic key: {}\npeer id:    {}",
+            v["file"].as_str().unwrap_or(""),
+            v["public_key"].as_str().unwrap_or(""),
+            v["peer_id"].as_str().unwrap_or("")
+        );
         if let Some(sec) = v.get("secret_seed").and_then(|s| s.as_str()) {
             s.push_str(&format!("\nsecret:     {sec}"));
         }

@@ -23,7 +23,12 @@ use std::path::PathBuf;
 )]
 struct Cli {
     /// gRPC endpoint of a node.
-    #[arg(long, global = true, env = "TRADECHAIN_ENDPOINT", default_value = "http://127.0.0.1:9101")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRADECHAIN_ENDPOINT",
+        default_value = "http://127.0.0.1:9101"
+    )]
     endpoint: String,
     /// The org's signing key file (for submit and member queries).
     #[arg(long, global = true, env = "TRADECHAIN_KEY")]
@@ -67,7 +72,10 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
-    let out = Output { format: cli.output, quiet: cli.quiet };
+    let out = Output {
+        format: cli.output,
+        quiet: cli.quiet,
+    };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     let res: CliResult = match cli.cmd {
         Cmd::Keys(c) => keys::run(c, &out),

@@ -27,7 +27,10 @@ pub fn run(cmd: NodeCmd, verbosity: i8) -> CliResult {
     match cmd {
         NodeCmd::Init { out, name, force } => {
             if out.exists() && !force {
-                return Err(CliError::usage(format!("{} exists; pass --force to overwrite", out.display())));
+                return Err(CliError::usage(format!(
+                    "{} exists; pass --force to overwrite",
+                    out.display()
+                )));
             }
             std::fs::write(&out, NodeConfig::default_toml(&name))
                 .map_err(|e| CliError::failure(format!("{}: {e}", out.display())))?;
@@ -42,7 +45,9 @@ pub fn run(cmd: NodeCmd, verbosity: i8) -> CliResult {
                 .build()
                 .map_err(|e| CliError::failure(format!("tokio runtime: {e}")))?;
             rt.block_on(async move {
-                tradechain_node::runtime::run(cfg, shutdown_signal()).await.map_err(|e| CliError::failure(format!("{e:#}")))
+                tradechain_node::runtime::run(cfg, shutdown_signal())
+                    .await
+                    .map_err(|e| CliError::failure(format!("{e:#}")))
             })
         }
     }
@@ -67,8 +72,15 @@ fn init_tracing(format: &str, level: &str, verbosity: i8) {
         v if v < 0 => "warn",
         _ => level,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},libp2p_gossipsub=warn,libp2p_swarm=warn")));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "json" { b.json().try_init() } else { b.try_init() };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},libp2p_gossipsub=warn,libp2p_swarm=warn"))
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
 }

@@ -4,7 +4,11 @@ use crate::output::Output;
 use std::path::Path;
 
 pub fn run(data_dir: &Path, out: &Output) -> CliResult {
-    let db = if data_dir.join("db").exists() { data_dir.join("db") } else { data_dir.to_path_buf() };
+    let db = if data_dir.join("db").exists() {
+        data_dir.join("db")
+    } else {
+        data_dir.to_path_buf()
+    };
     let mut last_pct = u64::MAX;
     let quiet = out.quiet;
     let mut progress = |done: u64, total: u64| {
