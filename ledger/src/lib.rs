@@ -15,6 +15,7 @@ pub mod certificate;
 pub mod codec;
 pub mod codes;
 pub mod crypto;
+pub mod demo;
 pub mod execute;
 pub mod genesis;
 pub mod gs1;

@@ -1,0 +1,683 @@
+//! The testnet's demo trade data: a sea shipment Fuzhou (CNFOC) → Rotterdam (NLRTM) of serialised
+//! smartphones (3C electronics, high-risk) and a China–Europe rail shipment Xi'an (CNXAN) →
+//! Duisburg (DEDUI) of food lots, with bills of lading endorsed and surrendered, certificates of
+//! origin, customs declarations, an inspection, a hold and a release, port gate-in/gate-out
+//! events and settlements.
+//!
+//! The data is a list of phases: every transaction in a phase is independent of the others in
+//! it (different goods or documents), and each phase depends only on earlier phases, so a loader
+//! submits a phase at once and waits for its commits before the next.
+//!
+//! Invariants: deterministic for a given `start_ms` (no randomness); event times increase by
+//! phase, so each item's events are in time order; every transaction passes the validators on a
+//! chain whose genesis has the orgs in `ORGS` (checked by a test that plays it through
+//! `execute_block`).
+use crate::identity::{OrgId, Role};
+use crate::payload::*;
+use std::collections::BTreeMap;
+
+/// The testnet's members: id, name, country, role, runs a validator.
+pub const ORGS: &[(&str, &str, &str, Role, bool)] = &[
+    ("CUSTOMS-CN", "China Customs, Fuzhou", "CN", Role::Customs, true),
+    ("PORT-CNFOC", "Fuzhou Port Group", "CN", Role::Port, true),
+    ("CARRIER-COSCO", "COSCO Shipping Lines", "CN", Role::Carrier, true),
+    ("BANK-CN", "Bank of Fuzhou, trade finance", "CN", Role::Bank, true),
+    ("CUSTOMS-NL", "Douane Rotterdam", "NL", Role::Customs, false),
+    ("BANK-NL", "Rotterdam Trade Bank", "NL", Role::Bank, false),
+    ("PRODUCER-FZ", "Fuzhou Electronics Co.", "CN", Role::Producer, false),
+    ("CHAMBER-CN", "CCPIT Fujian", "CN", Role::Chamber, false),
+    ("PORT-NLRTM", "Port of Rotterdam Authority", "NL", Role::Port, false),
+    (
+        "CARRIER-RAIL",
+        "China Railway Container Transport",
+        "CN",
+        Role::Carrier,
+        false,
+    ),
+    ("PRODUCER-XA", "Xi'an Food Products Co.", "CN", Role::Producer, false),
+    ("CUSTOMS-DE", "Hauptzollamt Duisburg", "DE", Role::Customs, false),
+];
+
+pub const PALLETS: usize = 2;
+pub const CASES_PER_PALLET: usize = 6;
+pub const PHONES_PER_CASE: usize = 10;
+pub const LOTS: usize = 8;
+pub const SEA_BL: &str = "COSU-2026-004711";
+pub const RAIL_BL: &str = "CRCT-2026-XA-0815";
+pub const SEA_CO: &str = "CCPIT-FJ-2026-00031";
+pub const RAIL_CO: &str = "CCPIT-SN-2026-00107";
+
+/// One transaction to send: the org that signs it and the payload.
+pub type DemoTx = (OrgId, Payload);
+
+fn oid(s: &str) -> OrgId {
+    // The ids above are valid by construction (tested).
+    OrgId::new(s).unwrap_or_else(|_| unreachable!("demo org id {s} is valid"))
+}
+
+pub fn phone(pallet: usize, case: usize, n: usize) -> String {
+    format!(
+        "urn:epc:id:sgtin:6901234.012345.SN{:02}{:02}{:03}",
+        pallet + 1,
+        case + 1,
+        n + 1
+    )
+}
+pub fn case(pallet: usize, case: usize) -> String {
+    format!("urn:epc:id:sscc:6901234.1{:04}{:05}", pallet + 1, case + 1)
+}
+pub fn pallet(pallet: usize) -> String {
+    format!("urn:epc:id:sscc:6901234.20000{:05}", pallet + 1)
+}
+pub fn lot(n: usize) -> String {
+    format!("urn:epc:class:lgtin:6907777.054321.LOT2026-{:02}", n + 1)
+}
+/// The item a consumer scans in the demo (a smartphone, as a GS1 Digital Link).
+pub fn sample_item() -> String {
+    "https://id.gs1.org/01/06901234123456/21/SN0101001".to_string()
+}
+
+fn party(name: &str, org: Option<&str>, country: &str) -> Party {
+    Party {
+        name: name.into(),
+        org: org.map(oid),
+        country: country.into(),
+        address: String::new(),
+    }
+}
+
+fn ev(kind: EventType, action: Action, time_ms: i64, step: &str, unlocode: &str) -> ProvenanceEvent {
+    ProvenanceEvent {
+        event_type: kind,
+        event_id: None,
+        event_time_ms: time_ms,
+        event_time_zone_offset_min: if unlocode.starts_with("CN") { 480 } else { 60 },
+        action: Some(action),
+        epc_list: Vec::new(),
+        quantity_list: Vec::new(),
+        parent_id: None,
+        child_epcs: Vec::new(),
+        child_quantity_list: Vec::new(),
+        input_epc_list: Vec::new(),
+        input_quantity_list: Vec::new(),
+        output_epc_list: Vec::new(),
+        output_quantity_list: Vec::new(),
+        transformation_id: None,
+        biz_step: (!step.is_empty()).then(|| format!("https://ref.gs1.org/cbv/BizStep-{step}")),
+        disposition: None,
+        read_point: None,
+        biz_location: None,
+        unlocode: Some(unlocode.into()),
+        biz_transaction_list: Vec::new(),
+        source_list: Vec::new(),
+        destination_list: Vec::new(),
+        customs: None,
+        error_declaration: None,
+        extensions: BTreeMap::new(),
+    }
+}
+
+fn observe(ids: &[String], time_ms: i64, step: &str, unlocode: &str) -> Payload {
+    let mut e = ev(EventType::ObjectEvent, Action::Observe, time_ms, step, unlocode);
+    e.epc_list = ids.to_vec();
+    Payload::Provenance(e)
+}
+
+fn customs(ids: &[String], time_ms: i64, unlocode: &str, step: CustomsStep) -> Payload {
+    let mut e = ev(EventType::ObjectEvent, Action::Observe, time_ms, "", unlocode);
+    e.epc_list = ids.to_vec();
+    e.customs = Some(step);
+    Payload::Provenance(e)
+}
+
+fn declared(id: &str, declarant: &str, hs: &str, carrier: &str, bl: &str) -> CustomsStep {
+    CustomsStep::Declared {
+        declaration_id: id.into(),
+        declarant: oid(declarant),
+        hs_code: hs.into(),
+        preferential_certificate: None,
+        waybill: Some(WaybillRef {
+            carrier: oid(carrier),
+            reference: bl.into(),
+        }),
+    }
+}
+
+fn waybill(
+    reference: &str,
+    mode: TransportMode,
+    kind: WaybillKind,
+    holder: &str,
+    route: [&str; 4],
+    vehicle: &str,
+    goods: GoodsLine,
+    issue_ms: i64,
+) -> Payload {
+    let (shipper, consignee) = match mode {
+        TransportMode::Rail => (
+            party("Xi'an Food Products Co.", Some("PRODUCER-XA"), "CN"),
+            party("Rhein Feinkost GmbH", None, "DE"),
+        ),
+        _ => (
+            party("Fuzhou Electronics Co.", Some("PRODUCER-FZ"), "CN"),
+            party("Rotterdam Importer B.V.", None, "NL"),
+        ),
+    };
+    Payload::Waybill(WaybillOp::Issue(WaybillIssue {
+        reference: reference.into(),
+        mode,
+        kind,
+        shipper,
+        consignee: (kind != WaybillKind::ToOrder).then_some(consignee),
+        notify_party: None,
+        holder: oid(holder),
+        place_of_receipt: route[0].into(),
+        port_of_loading: route[1].into(),
+        port_of_discharge: route[2].into(),
+        place_of_delivery: route[3].into(),
+        vehicle: vehicle.into(),
+        voyage: "2026-W47".into(),
+        goods: vec![goods],
+        issue_date_ms: issue_ms,
+        sub_reference: 0,
+    }))
+}
+
+fn certificate(
+    number: &str,
+    hs: &str,
+    what: &str,
+    producer: (&str, &str),
+    dest: &str,
+    qty: u64,
+    ids: Vec<String>,
+) -> Payload {
+    Payload::Certificate(CertificateOp::Issue(CertificateIssue {
+        number: number.into(),
+        exporter: party(producer.1, Some(producer.0), "CN"),
+        producer: party(producer.1, Some(producer.0), "CN"),
+        consignee: party("Importer", None, dest),
+        origin_country: "CN".into(),
+        destination_country: dest.into(),
+        hs_code: hs.into(),
+        origin_criterion: "WO".into(),
+        quantity: Quantity {
+            value: qty,
+            scale: 0,
+            uom: "H87".into(),
+        },
+        invoice_reference: format!("INV-{number}"),
+        goods_description: what.into(),
+        goods_ids: ids,
+        preferential: false,
+    }))
+}
+
+/// The demo's phases. `start_ms` is the first event's time; later events are 1 minute apart by
+/// phase, so the whole scenario spans well under the allowed clock skew when `start_ms` is
+/// about an hour before now.
+pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
+    let t = |phase: i64| start_ms + phase * 60_000;
+    let mut ph: Vec<Vec<DemoTx>> = Vec::new();
+    let fz = || oid("PRODUCER-FZ");
+    let xa = || oid("PRODUCER-XA");
+    let all_phones: Vec<String> = (0..PALLETS)
+        .flat_map(|p| (0..CASES_PER_PALLET).flat_map(move |c| (0..PHONES_PER_CASE).map(move |n| phone(p, c, n))))
+        .collect();
+    let cases: Vec<String> = (0..PALLETS)
+        .flat_map(|p| (0..CASES_PER_PALLET).map(move |c| case(p, c)))
+        .collect();
+    let pallets: Vec<String> = (0..PALLETS).map(pallet).collect();
+    let lots: Vec<String> = (0..LOTS).map(lot).collect();
+
+    // 0: serialisation line commissions every phone (one event per unit) and the logistic units;
+    //    the food producer commissions its lots (class level, with quantities).
+    let mut p0 = Vec::new();
+    for (i, id) in all_phones.iter().enumerate() {
+        let mut e = ev(
+            EventType::ObjectEvent,
+            Action::Add,
+            t(0) + i as i64,
+            "commissioning",
+            "CNFOC",
+        );
+        e.epc_list = vec![id.clone()];
+        e.disposition = Some("https://ref.gs1.org/cbv/Disp-active".into());
+        e.read_point = Some("urn:epc:id:sgln:6901234.00001.0".into());
+        e.event_id = Some(format!("demo:commission:{id}"));
+        p0.push((fz(), Payload::Provenance(e)));
+    }
+    let mut units = ev(EventType::ObjectEvent, Action::Add, t(0), "commissioning", "CNFOC");
+    units.epc_list = cases.iter().chain(&pallets).cloned().collect();
+    p0.push((fz(), Payload::Provenance(units)));
+    for (i, l) in lots.iter().enumerate() {
+        let mut e = ev(
+            EventType::ObjectEvent,
+            Action::Add,
+            t(0) + i as i64,
+            "commissioning",
+            "CNXAN",
+        );
+        e.quantity_list = vec![QuantityElement {
+            epc_class: l.clone(),
+            quantity: Some("1200".into()),
+            uom: Some("KGM".into()),
+        }];
+        e.extensions.insert(
+            "ilmd".into(),
+            format!(
+                r#"{{"cbvmda:bestBeforeDate":"2027-05-3{}","cbvmda:countryOfOrigin":"CN"}}"#,
+                i % 2
+            ),
+        );
+        p0.push((xa(), Payload::Provenance(e)));
+    }
+    ph.push(p0);
+
+    // 1: pack phones into cases; quality checks on the food lots (with sensor data).
+    let mut p1 = Vec::new();
+    for p in 0..PALLETS {
+        for c in 0..CASES_PER_PALLET {
+            let mut e = ev(EventType::AggregationEvent, Action::Add, t(1), "packing", "CNFOC");
+            e.parent_id = Some(case(p, c));
+            e.child_epcs = (0..PHONES_PER_CASE).map(|n| phone(p, c, n)).collect();
+            p1.push((fz(), Payload::Provenance(e)));
+        }
+    }
+    for (i, l) in lots.iter().enumerate() {
+        let mut e = ev(EventType::ObjectEvent, Action::Observe, t(1), "inspecting", "CNXAN");
+        e.quantity_list = vec![QuantityElement {
+            epc_class: l.clone(),
+            quantity: None,
+            uom: None,
+        }];
+        e.extensions.insert(
+            "sensorElementList".into(),
+            format!(
+                r#"[{{"sensorReport":[{{"type":"gs1:Temperature","value":{}.{},"uom":"CEL"}}]}}]"#,
+                3 + i % 3,
+                i % 10
+            ),
+        );
+        p1.push((xa(), Payload::Provenance(e)));
+    }
+    ph.push(p1);
+
+    // 2: cases onto pallets; certificates of origin; both transport documents issued.
+    let mut p2 = Vec::new();
+    for p in 0..PALLETS {
+        let mut e = ev(EventType::AggregationEvent, Action::Add, t(2), "packing", "CNFOC");
+        e.parent_id = Some(pallet(p));
+        e.child_epcs = (0..CASES_PER_PALLET).map(|c| case(p, c)).collect();
+        p2.push((fz(), Payload::Provenance(e)));
+    }
+    let sea_ids: Vec<String> = pallets.iter().chain(&cases).chain(&all_phones).cloned().collect();
+    p2.push((
+        oid("CHAMBER-CN"),
+        certificate(
+            SEA_CO,
+            "851713",
+            "Smartphones",
+            ("PRODUCER-FZ", "Fuzhou Electronics Co."),
+            "NL",
+            all_phones.len() as u64,
+            sea_ids,
+        ),
+    ));
+    p2.push((
+        oid("CHAMBER-CN"),
+        certificate(
+            RAIL_CO,
+            "190531",
+            "Sweet biscuits",
+            ("PRODUCER-XA", "Xi'an Food Products Co."),
+            "DE",
+            LOTS as u64,
+            lots.clone(),
+        ),
+    ));
+    let phones_line = GoodsLine {
+        description: "Smartphones, 5G".into(),
+        hs_code: "851713".into(),
+        package_count: PALLETS as u32,
+        package_code: "PX".into(),
+        gross_weight_grams: 2 * 310_000,
+        goods_ids: pallets.clone(),
+    };
+    p2.push((
+        oid("CARRIER-COSCO"),
+        waybill(
+            SEA_BL,
+            TransportMode::Sea,
+            WaybillKind::ToOrder,
+            "PRODUCER-FZ",
+            ["CNFOC", "CNFOC", "NLRTM", "NLRTM"],
+            "COSCO SHIPPING ARIES",
+            phones_line,
+            t(2),
+        ),
+    ));
+    let food_line = GoodsLine {
+        description: "Sweet biscuits".into(),
+        hs_code: "190531".into(),
+        package_count: LOTS as u32,
+        package_code: "PX".into(),
+        gross_weight_grams: LOTS as u64 * 1_200_000,
+        goods_ids: lots.clone(),
+    };
+    p2.push((
+        oid("CARRIER-RAIL"),
+        waybill(
+            RAIL_BL,
+            TransportMode::Rail,
+            WaybillKind::Straight,
+            "PRODUCER-XA",
+            ["CNXAN", "CNXAN", "DEDUI", "DEDUI"],
+            "X8024",
+            food_line,
+            t(2),
+        ),
+    ));
+    ph.push(p2);
+
+    // 3: gate-in at the port; export declarations (sea and rail); the BL is endorsed to the bank.
+    let mut p3 = Vec::new();
+    for p in &pallets {
+        p3.push((
+            oid("PORT-CNFOC"),
+            observe(std::slice::from_ref(p), t(3), "arriving", "CNFOC"),
+        ));
+        p3.push((
+            oid("CUSTOMS-CN"),
+            customs(
+                std::slice::from_ref(p),
+                t(3) + 1000,
+                "CNFOC",
+                declared(
+                    &format!("EXP-CNFOC-{p}"),
+                    "PRODUCER-FZ",
+                    "851713",
+                    "CARRIER-COSCO",
+                    SEA_BL,
+                ),
+            ),
+        ));
+    }
+    for l in &lots {
+        p3.push((
+            oid("CUSTOMS-CN"),
+            customs(
+                &[l.clone()],
+                t(3),
+                "CNXAN",
+                declared(
+                    &format!("EXP-CNXAN-{l}"),
+                    "PRODUCER-XA",
+                    "190531",
+                    "CARRIER-RAIL",
+                    RAIL_BL,
+                ),
+            ),
+        ));
+    }
+    p3.push((fz(), transfer(SEA_BL, "BANK-CN")));
+    ph.push(p3);
+
+    // 4: inspection of the first pallet; export release of the second and of the food lots; BL endorsed on.
+    let mut p4 = vec![(
+        oid("CUSTOMS-CN"),
+        customs(
+            &pallets[..1],
+            t(4),
+            "CNFOC",
+            CustomsStep::Inspected {
+                outcome: InspectionOutcome::Passed,
+                remarks: "X-ray and seal check, count matches".into(),
+            },
+        ),
+    )];
+    for p in &pallets[1..] {
+        p4.push((
+            oid("CUSTOMS-CN"),
+            customs(std::slice::from_ref(p), t(4), "CNFOC", CustomsStep::Released),
+        ));
+    }
+    for l in &lots {
+        p4.push((
+            oid("CUSTOMS-CN"),
+            customs(&[l.clone()], t(4), "CNXAN", CustomsStep::Released),
+        ));
+    }
+    p4.push((oid("BANK-CN"), transfer(SEA_BL, "BANK-NL")));
+    ph.push(p4);
+
+    // 5: release of the inspected pallet; rail departs.
+    let mut p5 = vec![(
+        oid("CUSTOMS-CN"),
+        customs(&pallets[..1], t(5), "CNFOC", CustomsStep::Released),
+    )];
+    for l in &lots {
+        p5.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(5), "departing", "CNXAN")));
+    }
+    ph.push(p5);
+
+    // 6: loading at Fuzhou; the train crosses at Małaszewicze.
+    let mut p6: Vec<DemoTx> = pallets
+        .iter()
+        .map(|p| {
+            (
+                oid("PORT-CNFOC"),
+                observe(std::slice::from_ref(p), t(6), "loading", "CNFOC"),
+            )
+        })
+        .collect();
+    for l in &lots {
+        p6.push((
+            oid("CARRIER-RAIL"),
+            observe(&[l.clone()], t(6), "transporting", "PLMAL"),
+        ));
+    }
+    ph.push(p6);
+
+    // 7: discharge at Rotterdam; the train arrives in Duisburg.
+    let mut p7: Vec<DemoTx> = pallets
+        .iter()
+        .map(|p| {
+            (
+                oid("PORT-NLRTM"),
+                observe(std::slice::from_ref(p), t(7), "unloading", "NLRTM"),
+            )
+        })
+        .collect();
+    for l in &lots {
+        p7.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(7), "arriving", "DEDUI")));
+    }
+    ph.push(p7);
+
+    // 8: import declarations.
+    let mut p8: Vec<DemoTx> = pallets
+        .iter()
+        .map(|p| {
+            (
+                oid("CUSTOMS-NL"),
+                customs(
+                    std::slice::from_ref(p),
+                    t(8),
+                    "NLRTM",
+                    declared(
+                        &format!("IMP-NLRTM-{p}"),
+                        "PRODUCER-FZ",
+                        "85171300",
+                        "CARRIER-COSCO",
+                        SEA_BL,
+                    ),
+                ),
+            )
+        })
+        .collect();
+    for l in &lots {
+        p8.push((
+            oid("CUSTOMS-DE"),
+            customs(
+                &[l.clone()],
+                t(8),
+                "DEDUI",
+                declared(
+                    &format!("IMP-DEDUI-{l}"),
+                    "PRODUCER-XA",
+                    "19053100",
+                    "CARRIER-RAIL",
+                    RAIL_BL,
+                ),
+            ),
+        ));
+    }
+    ph.push(p8);
+
+    // 9: Dutch customs holds the second pallet for a documentary check; releases the first;
+    //    German customs releases the food lots.
+    let mut p9 = vec![
+        (
+            oid("CUSTOMS-NL"),
+            customs(&pallets[..1], t(9), "NLRTM", CustomsStep::Released),
+        ),
+        (
+            oid("CUSTOMS-NL"),
+            customs(
+                &pallets[1..2],
+                t(9),
+                "NLRTM",
+                CustomsStep::Held {
+                    reason: "documentary check: CE marking".into(),
+                },
+            ),
+        ),
+    ];
+    for l in &lots {
+        p9.push((
+            oid("CUSTOMS-DE"),
+            customs(&[l.clone()], t(9), "DEDUI", CustomsStep::Released),
+        ));
+    }
+    ph.push(p9);
+
+    // 10: inspection of the held pallet; gate-out of the first; the food is delivered.
+    let mut p10 = vec![
+        (
+            oid("CUSTOMS-NL"),
+            customs(
+                &pallets[1..2],
+                t(10),
+                "NLRTM",
+                CustomsStep::Inspected {
+                    outcome: InspectionOutcome::PassedWithRemarks,
+                    remarks: "CE declaration supplied".into(),
+                },
+            ),
+        ),
+        (oid("PORT-NLRTM"), observe(&pallets[..1], t(10), "departing", "NLRTM")),
+    ];
+    for l in &lots {
+        p10.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(10), "receiving", "DEDUI")));
+    }
+    ph.push(p10);
+
+    // 11: release of the held pallet; rail settlement against the invoice.
+    ph.push(vec![
+        (
+            oid("CUSTOMS-NL"),
+            customs(&pallets[1..2], t(11), "NLRTM", CustomsStep::Released),
+        ),
+        (
+            oid("BANK-NL"),
+            instruct(
+                "STL-2026-RAIL-0107",
+                SettlementRef::Invoice {
+                    number: format!("INV-{RAIL_CO}"),
+                },
+                4_560_000_00,
+                "Rhein Feinkost GmbH",
+                "Xi'an Food Products Co.",
+            ),
+        ),
+    ]);
+    // 12: gate-out of the second pallet; rail payment confirmed.
+    ph.push(vec![
+        (oid("PORT-NLRTM"), observe(&pallets[1..2], t(12), "departing", "NLRTM")),
+        (
+            oid("BANK-CN"),
+            Payload::Settlement(SettlementOp::Confirm {
+                settlement_id: "STL-2026-RAIL-0107".into(),
+            }),
+        ),
+    ]);
+    // 13: delivery to the importer.
+    ph.push(
+        pallets
+            .iter()
+            .map(|p| {
+                (
+                    oid("CARRIER-COSCO"),
+                    observe(std::slice::from_ref(p), t(13), "receiving", "NLRTM"),
+                )
+            })
+            .collect(),
+    );
+    // 14: the bank surrenders the BL for delivery; 15: the carrier accomplishes it; 16-17: payment.
+    ph.push(vec![(
+        oid("BANK-NL"),
+        Payload::Waybill(WaybillOp::Surrender {
+            carrier: oid("CARRIER-COSCO"),
+            reference: SEA_BL.into(),
+            purpose: SurrenderPurpose::Delivery,
+        }),
+    )]);
+    ph.push(vec![(
+        oid("CARRIER-COSCO"),
+        Payload::Waybill(WaybillOp::Accomplish {
+            carrier: oid("CARRIER-COSCO"),
+            reference: SEA_BL.into(),
+        }),
+    )]);
+    ph.push(vec![(
+        oid("BANK-NL"),
+        instruct(
+            "STL-2026-SEA-4711",
+            SettlementRef::Waybill {
+                carrier: oid("CARRIER-COSCO"),
+                reference: SEA_BL.into(),
+            },
+            38_400_000_00,
+            "Rotterdam Importer B.V.",
+            "Fuzhou Electronics Co.",
+        ),
+    )]);
+    ph.push(vec![(
+        oid("BANK-CN"),
+        Payload::Settlement(SettlementOp::Confirm {
+            settlement_id: "STL-2026-SEA-4711".into(),
+        }),
+    )]);
+    ph
+}
+
+fn transfer(bl: &str, to: &str) -> Payload {
+    Payload::Waybill(WaybillOp::Transfer {
+        carrier: oid("CARRIER-COSCO"),
+        reference: bl.into(),
+        new_holder: oid(to),
+    })
+}
+
+fn instruct(id: &str, reference: SettlementRef, amount_minor: u64, payer: &str, payee: &str) -> Payload {
+    Payload::Settlement(SettlementOp::Instruct(SettlementInstruct {
+        settlement_id: id.into(),
+        payer_bank: oid("BANK-NL"),
+        payee_bank: oid("BANK-CN"),
+        amount_minor,
+        currency: "EUR".into(),
+        reference,
+        payer_party: payer.into(),
+        payee_party: payee.into(),
+    }))
+}

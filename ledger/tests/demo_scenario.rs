@@ -1,0 +1,101 @@
+//! The testnet's demo data (`ledger::demo`) is accepted whole by the validators, phase by phase.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use tradechain_ledger::block::TxOutcome;
+use tradechain_ledger::demo;
+use tradechain_ledger::execute::{Registry, execute_block, genesis_writes};
+use tradechain_ledger::genesis::Genesis;
+use tradechain_ledger::identity::{CreditTier, Org, OrgKey};
+use tradechain_ledger::state::MemState;
+use tradechain_ledger::tx::{TX_VERSION, Transaction};
+use tradechain_ledger::{OrgId, SecretKey, ValidatorInfo};
+
+fn genesis(start: i64) -> Genesis {
+    let orgs: Vec<Org> = demo::ORGS
+        .iter()
+        .map(|(id, name, country, role, _)| Org {
+            id: OrgId::new(id).unwrap(),
+            name: name.to_string(),
+            country: country.to_string(),
+            roles: vec![*role],
+            keys: vec![OrgKey {
+                key_id: 0,
+                public_key: SecretKey::from_label(id).public(),
+            }],
+            node_keys: vec![],
+            // As testnet/up sets them: producers are AEO-general traders.
+            credit_tier: if *role == tradechain_ledger::Role::Producer {
+                CreditTier::AeoGeneral
+            } else {
+                CreditTier::General
+            },
+        })
+        .collect();
+    let validators = demo::ORGS
+        .iter()
+        .filter(|o| o.4)
+        .map(|(id, ..)| ValidatorInfo {
+            org: OrgId::new(id).unwrap(),
+            public_key: SecretKey::from_label(id).public(),
+            power: 1,
+        })
+        .collect();
+    Genesis {
+        chain_id: "demo-test".into(),
+        genesis_time_ms: start - 3_600_000,
+        orgs,
+        validators,
+        consensus: Default::default(),
+        limits: Default::default(),
+        governance_quorum: (2, 3),
+        high_risk: tradechain_ledger::testkit::demo_genesis().high_risk,
+    }
+}
+
+#[test]
+fn every_demo_transaction_is_accepted_and_there_are_hundreds() {
+    let start = 1_790_000_000_000;
+    let g = genesis(start);
+    assert!(g.validate().is_empty(), "{:?}", g.validate());
+    let mut state = MemState::default();
+    state.apply(&genesis_writes(&g).unwrap());
+    let registry = Registry::default();
+    let mut nonces = std::collections::BTreeMap::<String, u64>::new();
+    let phases = demo::phases(start);
+    let total: usize = phases.iter().map(|p| p.len()).sum();
+    assert!(total >= 200, "only {total} demo transactions");
+    for (h, phase) in phases.into_iter().enumerate() {
+        let block_time = start + 20 * 60_000;
+        let txs: Vec<_> = phase
+            .into_iter()
+            .map(|(org, payload)| {
+                let n = nonces.entry(org.to_string()).or_insert(0);
+                *n += 1;
+                Transaction {
+                    version: TX_VERSION,
+                    chain_id: g.chain_id.clone(),
+                    sender: org.clone(),
+                    key_id: 0,
+                    nonce: *n,
+                    time_ms: block_time,
+                    payload,
+                }
+                .sign(&SecretKey::from_label(org.as_str()))
+            })
+            .collect();
+        let exec = execute_block(&registry, &g, &state, h as u64 + 1, block_time, &txs).unwrap();
+        for (i, o) in exec.outcomes.iter().enumerate() {
+            if let TxOutcome::Rejected { rule, reason } = o {
+                panic!("phase {h} tx {i} from {}: {rule}: {reason}", txs[i].tx.sender);
+            }
+        }
+        state.apply(&exec.writes);
+    }
+    // The sample item a consumer scans resolves to a phone with a full history.
+    let key = tradechain_ledger::gs1::goods_key(&demo::sample_item()).unwrap();
+    let item: tradechain_ledger::records::ItemRecord =
+        tradechain_ledger::state::get_typed(&state, &tradechain_ledger::state::keys::item(&key)).unwrap();
+    assert!(
+        item.commissioned && item.parent.is_some() && item.certificate.is_some(),
+        "{item:?}"
+    );
+}
