@@ -80,7 +80,10 @@ impl Expected {
         let vk = keys::validators();
         for (k, v) in writes {
             self.last_write.insert(k.clone(), height);
-            if k.first().and_then(|b| Ns::from_byte(*b)).is_some_and(|n| n.is_document()) {
+            if k.first()
+                .and_then(|b| Ns::from_byte(*b))
+                .is_some_and(|n| n.is_document())
+            {
                 self.doc_history.insert(doc_history_key(k, height), codec::encode(v));
             }
             if *k == vk {
@@ -188,14 +191,21 @@ impl<'a> Audit<'a> {
         if header.time_ms <= self.prev_time {
             return Err(bad(
                 h,
-                format!("time {} ms is not after the parent's {} ms", header.time_ms, self.prev_time),
+                format!(
+                    "time {} ms is not after the parent's {} ms",
+                    header.time_ms, self.prev_time
+                ),
             ));
         }
         let txs = store.block_txs(h).map_err(|e| bad(h, format!("transactions: {e}")))?;
         if txs.len() != header.tx_count as usize {
             return Err(bad(
                 h,
-                format!("header counts {} transactions, {} are stored", header.tx_count, txs.len()),
+                format!(
+                    "header counts {} transactions, {} are stored",
+                    header.tx_count,
+                    txs.len()
+                ),
             ));
         }
         let block = crate::block::Block { header, txs };
@@ -276,7 +286,10 @@ impl<'a> Audit<'a> {
         self.mem.apply(&exec.writes);
         self.exp.record_writes(h, &exec.writes);
         for (i, t) in block.txs.iter().enumerate() {
-            let loc = TxLocation { height: h, index: i as u32 };
+            let loc = TxLocation {
+                height: h,
+                index: i as u32,
+            };
             self.exp.tx_locations.insert(t.id().0.to_vec(), codec::encode(&loc));
         }
         self.exp

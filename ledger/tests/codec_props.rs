@@ -34,18 +34,28 @@ fn text() -> impl Strategy<Value = String> {
 
 fn settlement() -> impl Strategy<Value = SettlementOp> {
     prop_oneof![
-        (text(), org_id(), org_id(), any::<u64>(), "[A-Z]{3}", text(), text(), text()).prop_map(
-            |(id, payer, payee, amount, cur, inv, a, b)| SettlementOp::Instruct(SettlementInstruct {
-                settlement_id: id,
-                payer_bank: payer,
-                payee_bank: payee,
-                amount_minor: amount,
-                currency: cur,
-                reference: SettlementRef::Invoice { number: inv },
-                payer_party: a,
-                payee_party: b,
-            })
-        ),
+        (
+            text(),
+            org_id(),
+            org_id(),
+            any::<u64>(),
+            "[A-Z]{3}",
+            text(),
+            text(),
+            text()
+        )
+            .prop_map(|(id, payer, payee, amount, cur, inv, a, b)| SettlementOp::Instruct(
+                SettlementInstruct {
+                    settlement_id: id,
+                    payer_bank: payer,
+                    payee_bank: payee,
+                    amount_minor: amount,
+                    currency: cur,
+                    reference: SettlementRef::Invoice { number: inv },
+                    payer_party: a,
+                    payee_party: b,
+                }
+            )),
         (text(), org_id(), text(), org_id()).prop_map(|(id, carrier, reference, payee)| {
             SettlementOp::Instruct(SettlementInstruct {
                 settlement_id: id.clone(),
@@ -72,7 +82,11 @@ fn waybill() -> impl Strategy<Value = WaybillOp> {
         (org_id(), text(), any::<bool>()).prop_map(|(carrier, reference, d)| WaybillOp::Surrender {
             carrier,
             reference,
-            purpose: if d { SurrenderPurpose::Delivery } else { SurrenderPurpose::Amendment },
+            purpose: if d {
+                SurrenderPurpose::Delivery
+            } else {
+                SurrenderPurpose::Amendment
+            },
         }),
         (org_id(), text(), text()).prop_map(|(carrier, reference, reason)| WaybillOp::Void {
             carrier,
@@ -97,40 +111,42 @@ fn provenance() -> impl Strategy<Value = ProvenanceEvent> {
             Just(CustomsStep::Released),
         ]),
     )
-        .prop_map(|(t, event_id, time, tz, epcs, biz_step, extensions, customs)| ProvenanceEvent {
-            event_type: [
-                EventType::ObjectEvent,
-                EventType::AggregationEvent,
-                EventType::TransformationEvent,
-                EventType::TransactionEvent,
-                EventType::AssociationEvent,
-            ][t as usize],
-            event_id,
-            event_time_ms: time,
-            event_time_zone_offset_min: tz,
-            action: Some(Action::Observe),
-            epc_list: epcs,
-            quantity_list: vec![],
-            parent_id: None,
-            child_epcs: vec![],
-            child_quantity_list: vec![],
-            input_epc_list: vec![],
-            input_quantity_list: vec![],
-            output_epc_list: vec![],
-            output_quantity_list: vec![],
-            transformation_id: None,
-            biz_step,
-            disposition: None,
-            read_point: None,
-            biz_location: None,
-            unlocode: None,
-            biz_transaction_list: vec![],
-            source_list: vec![],
-            destination_list: vec![],
-            customs,
-            error_declaration: None,
-            extensions,
-        })
+        .prop_map(
+            |(t, event_id, time, tz, epcs, biz_step, extensions, customs)| ProvenanceEvent {
+                event_type: [
+                    EventType::ObjectEvent,
+                    EventType::AggregationEvent,
+                    EventType::TransformationEvent,
+                    EventType::TransactionEvent,
+                    EventType::AssociationEvent,
+                ][t as usize],
+                event_id,
+                event_time_ms: time,
+                event_time_zone_offset_min: tz,
+                action: Some(Action::Observe),
+                epc_list: epcs,
+                quantity_list: vec![],
+                parent_id: None,
+                child_epcs: vec![],
+                child_quantity_list: vec![],
+                input_epc_list: vec![],
+                input_quantity_list: vec![],
+                output_epc_list: vec![],
+                output_quantity_list: vec![],
+                transformation_id: None,
+                biz_step,
+                disposition: None,
+                read_point: None,
+                biz_location: None,
+                unlocode: None,
+                biz_transaction_list: vec![],
+                source_list: vec![],
+                destination_list: vec![],
+                customs,
+                error_declaration: None,
+                extensions,
+            },
+        )
 }
 
 fn governance() -> impl Strategy<Value = GovernanceOp> {
@@ -138,7 +154,12 @@ fn governance() -> impl Strategy<Value = GovernanceOp> {
         text().prop_map(|proposal_id| GovernanceOp::Approve { proposal_id }),
         (org_id(), 0u8..4).prop_map(|(org, t)| GovernanceOp::SetCreditTier {
             org,
-            tier: [CreditTier::Dishonest, CreditTier::General, CreditTier::AeoGeneral, CreditTier::AeoAdvanced][t as usize],
+            tier: [
+                CreditTier::Dishonest,
+                CreditTier::General,
+                CreditTier::AeoGeneral,
+                CreditTier::AeoAdvanced
+            ][t as usize],
         }),
         (text(), org_id(), any::<u32>(), public_key()).prop_map(|(proposal_id, org, key_id, new_key)| {
             GovernanceOp::Propose {
@@ -164,17 +185,26 @@ fn payload() -> impl Strategy<Value = Payload> {
 }
 
 fn transaction() -> impl Strategy<Value = Transaction> {
-    (any::<u16>(), text(), org_id(), any::<u32>(), any::<u64>(), any::<i64>(), payload()).prop_map(
-        |(version, chain_id, sender, key_id, nonce, time_ms, payload)| Transaction {
-            version,
-            chain_id,
-            sender,
-            key_id,
-            nonce,
-            time_ms,
-            payload,
-        },
+    (
+        any::<u16>(),
+        text(),
+        org_id(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<i64>(),
+        payload(),
     )
+        .prop_map(
+            |(version, chain_id, sender, key_id, nonce, time_ms, payload)| Transaction {
+                version,
+                chain_id,
+                sender,
+                key_id,
+                nonce,
+                time_ms,
+                payload,
+            },
+        )
 }
 
 fn signed() -> impl Strategy<Value = SignedTransaction> {
@@ -242,10 +272,11 @@ fn check<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + std::f
         prop_assert!(decode::<T>(&bytes[..cut]).is_err(), "prefix of {} bytes decoded", cut);
     }
     if !bytes.is_empty() {
-        prop_assert!(matches!(
+        let too_large = matches!(
             decode_with_limit::<T>(&bytes, bytes.len() - 1),
             Err(DecodeError::TooLarge { .. })
-        ));
+        );
+        prop_assert!(too_large);
     }
     Ok(())
 }

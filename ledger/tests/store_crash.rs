@@ -11,8 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use store_support::*;
-use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::store::layout::*;
+use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::{Block, SignedTransaction};
 
 const ENV: &str = "STORE_CRASH_DIR";
@@ -31,7 +31,13 @@ fn next_txs(store: &Store, head: &Head) -> Vec<SignedTransaction> {
         .collect()
 }
 
-fn next_block(store: &Store) -> (Block, tradechain_ledger::CommitCertificate, tradechain_ledger::execute::BlockExecution) {
+fn next_block(
+    store: &Store,
+) -> (
+    Block,
+    tradechain_ledger::CommitCertificate,
+    tradechain_ledger::execute::BlockExecution,
+) {
     let head = store.head().unwrap();
     let txs = next_txs(store, &head);
     build_block(&registry(), &genesis(), store, &head, txs)
@@ -82,19 +88,28 @@ fn assert_whole_last_block(dir: &Path, announced: u64) -> u64 {
     let store = Store::open(dir).unwrap();
     let head = store.head().unwrap();
     // The child may have committed more blocks after the announcement we read, never fewer.
-    assert!(head.height >= announced, "head {} after announcing {announced}", head.height);
+    assert!(
+        head.height >= announced,
+        "head {} after announcing {announced}",
+        head.height
+    );
     let block = store.block(head.height).unwrap().expect("head block is stored whole");
     assert_eq!(block.hash(), head.block_hash);
     assert_eq!(block.header.state_hash, head.state_hash);
     assert_eq!(block.txs.len(), TXS_PER_BLOCK);
-    assert_eq!(store.certificate(head.height).unwrap().unwrap().block_hash, head.block_hash);
+    assert_eq!(
+        store.certificate(head.height).unwrap().unwrap().block_hash,
+        head.block_hash
+    );
     assert_eq!(store.outcomes(head.height).unwrap().len(), TXS_PER_BLOCK);
     assert_eq!(store.height_of(&head.block_hash).unwrap(), Some(head.height));
     for (i, t) in block.txs.iter().enumerate() {
         let loc = store.tx_location(&t.id()).unwrap().unwrap();
         assert_eq!((loc.height, loc.index), (head.height, i as u32));
     }
-    let events = store.item_events(&goods_of(&format!("ITEM-{}", head.height)), 0, 1000).unwrap();
+    let events = store
+        .item_events(&goods_of(&format!("ITEM-{}", head.height)), 0, 1000)
+        .unwrap();
     assert_eq!(events.len(), TXS_PER_BLOCK);
 
     // Nothing of the next block: no header, body, certificate, outcomes, locations, events.
@@ -108,7 +123,12 @@ fn assert_whole_last_block(dir: &Path, announced: u64) -> u64 {
     for t in &next.txs {
         assert!(store.tx_location(&t.id()).unwrap().is_none());
     }
-    assert!(store.item_events(&goods_of(&format!("ITEM-{n}")), 0, 10).unwrap().is_empty());
+    assert!(
+        store
+            .item_events(&goods_of(&format!("ITEM-{n}")), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
     for cf in [CF_HEADERS, CF_CERTIFICATES, CF_OUTCOMES] {
         let last = store.iter_cf(cf).unwrap().last().unwrap().unwrap();
         assert_eq!(parse_height(&last.0), Some(head.height), "{cf}");

@@ -199,7 +199,12 @@ impl Store {
     }
 
     /// Append a certified, executed block: everything in one synced `WriteBatch`.
-    pub fn commit_block(&self, block: &Block, cert: &CommitCertificate, exec: &BlockExecution) -> Result<(), StoreError> {
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        cert: &CommitCertificate,
+        exec: &BlockExecution,
+    ) -> Result<(), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }

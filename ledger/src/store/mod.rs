@@ -194,7 +194,10 @@ impl Store {
     }
 
     /// Every entry of a column family in key order (for `verify`; the whole CF is read).
-    pub fn iter_cf(&self, cf: &str) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_, StoreError> {
+    pub fn iter_cf(
+        &self,
+        cf: &str,
+    ) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_, StoreError> {
         let mut ro = ReadOptions::default();
         ro.set_total_order_seek(true);
         ro.fill_cache(false);
@@ -206,7 +209,13 @@ impl Store {
 
     /// Entries of `cf` whose key starts with `prefix`, from `start` (which must start with
     /// `prefix`), at most `limit`.
-    fn range(&self, cf: &str, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn range(
+        &self,
+        cf: &str,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let mut ro = ReadOptions::default();
         ro.set_total_order_seek(true);
         if let Some(upper) = prefix_upper_bound(prefix) {
@@ -409,9 +418,11 @@ impl Store {
         let mut ro = ReadOptions::default();
         ro.set_total_order_seek(true);
         let key = height_key(at);
-        let mut it = self
-            .db
-            .iterator_cf_opt(self.cf(CF_VALIDATOR_SETS)?, ro, IteratorMode::From(&key, Direction::Reverse));
+        let mut it = self.db.iterator_cf_opt(
+            self.cf(CF_VALIDATOR_SETS)?,
+            ro,
+            IteratorMode::From(&key, Direction::Reverse),
+        );
         match it.next() {
             Some(r) => {
                 let (k, v) = r?;

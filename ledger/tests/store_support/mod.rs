@@ -102,7 +102,8 @@ impl Validator for TestSettlement {
                 w.put(keys::waybill(&ctx.sender.id, id), &(id.to_string(), ctx.height));
                 w.put(keys::certificate(&ctx.sender.id, id), &(id.to_string(), ctx.height));
                 let goods = goods_of(&i.payer_party);
-                let mut item: ItemRecord = get_typed(view, &keys::item(&goods)).unwrap_or_else(|| ItemRecord::new(&goods));
+                let mut item: ItemRecord =
+                    get_typed(view, &keys::item(&goods)).unwrap_or_else(|| ItemRecord::new(&goods));
                 let event_hash = item_event_hash(&item.last_event_hash, &ctx.tx_id, &goods);
                 w.put(
                     keys::item_event(&goods, item.event_count),
@@ -270,7 +271,13 @@ pub fn build_block(
 /// Every validator of `set` precommits the block (all test validators' keys come from labels).
 pub fn certify(genesis: &Genesis, set: &ValidatorSet, block: &Block) -> CommitCertificate {
     let hash = block.hash();
-    let msg = vote_sign_bytes(&genesis.chain_id, VoteKind::Precommit, block.header.height, 0, Some(hash));
+    let msg = vote_sign_bytes(
+        &genesis.chain_id,
+        VoteKind::Precommit,
+        block.header.height,
+        0,
+        Some(hash),
+    );
     CommitCertificate {
         height: block.header.height,
         round: 0,
