@@ -86,10 +86,10 @@ impl Expected {
             {
                 self.doc_history.insert(doc_history_key(k, height), codec::encode(v));
             }
-            if *k == vk {
-                if let Some(v) = v {
-                    self.validator_sets.insert(height_key(height).to_vec(), v.clone());
-                }
+            if *k == vk
+                && let Some(v) = v
+            {
+                self.validator_sets.insert(height_key(height).to_vec(), v.clone());
             }
         }
     }
@@ -351,11 +351,11 @@ impl<'a> Audit<'a> {
                 }
             }
         }
-        let height_of_loc = |v: &[u8]| codec::decode::<TxLocation>(v).ok().map(|l| l.height);
-        let height_of_be = |v: &[u8]| parse_height(v);
-        let checks: [(&str, &BTreeMap<Vec<u8>, Vec<u8>>, &dyn Fn(&[u8], &[u8]) -> Option<u64>); 4] = [
-            (CF_TX_LOCATIONS, &self.exp.tx_locations, &|_, v| height_of_loc(v)),
-            (CF_BLOCK_HASHES, &self.exp.block_hashes, &|_, v| height_of_be(v)),
+        let checks: [IndexCheck<'_>; 4] = [
+            (CF_TX_LOCATIONS, &self.exp.tx_locations, &|_, v| {
+                codec::decode::<TxLocation>(v).ok().map(|l| l.height)
+            }),
+            (CF_BLOCK_HASHES, &self.exp.block_hashes, &|_, v| parse_height(v)),
             (CF_DOC_HISTORY, &self.exp.doc_history, &|k, _| {
                 parse_doc_history_key(k).map(|(_, h)| h)
             }),
@@ -418,6 +418,11 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// Which block an index entry belongs to, from its key and value.
+type HeightOf = dyn Fn(&[u8], &[u8]) -> Option<u64>;
+/// An index column family, its expected entries, and how to tell an entry's block.
+type IndexCheck<'a> = (&'static str, &'a BTreeMap<Vec<u8>, Vec<u8>>, &'static HeightOf);
+
 enum Diff<'k> {
     Missing(&'k [u8], &'k [u8]),
     Extra(&'k [u8], &'k [u8]),
@@ -427,7 +432,7 @@ enum Diff<'k> {
 /// Merge-compare a stored column family (in key order) with the expected entries (in key order).
 fn diff<'e, S, E>(stored: S, expected: E, mut report: impl FnMut(Diff<'_>)) -> Result<(), VerifyError>
 where
-    S: Iterator<Item = Result<(Vec<u8>, Vec<u8>), crate::store::StoreError>>,
+    S: Iterator<Item = crate::store::EntryResult>,
     E: Iterator<Item = (&'e Vec<u8>, &'e Vec<u8>)>,
 {
     let mut stored = stored.peekable();

@@ -87,6 +87,13 @@ pub enum StoreError {
     ReadOnly,
 }
 
+/// Key-value pairs read from one column family, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+/// A fallible (key, value) read from one column family.
+pub type EntryResult = Result<(Vec<u8>, Vec<u8>), StoreError>;
+/// Versions of one document: (height, value or None when deleted).
+pub type DocVersions = Vec<(u64, Option<Vec<u8>>)>;
+
 fn corrupt(what: &str, e: DecodeError) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
@@ -194,10 +201,7 @@ impl Store {
     }
 
     /// Every entry of a column family in key order (for `verify`; the whole CF is read).
-    pub fn iter_cf(
-        &self,
-        cf: &str,
-    ) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_, StoreError> {
+    pub fn iter_cf(&self, cf: &str) -> Result<impl Iterator<Item = EntryResult> + '_, StoreError> {
         let mut ro = ReadOptions::default();
         ro.set_total_order_seek(true);
         ro.fill_cache(false);
@@ -209,13 +213,7 @@ impl Store {
 
     /// Entries of `cf` whose key starts with `prefix`, from `start` (which must start with
     /// `prefix`), at most `limit`.
-    fn range(
-        &self,
-        cf: &str,
-        prefix: &[u8],
-        start: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn range(&self, cf: &str, prefix: &[u8], start: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let mut ro = ReadOptions::default();
         ro.set_total_order_seek(true);
         if let Some(upper) = prefix_upper_bound(prefix) {
@@ -378,7 +376,7 @@ impl Store {
     }
 
     /// Every version of a document (`Ns::is_document` key): (height, value or None if deleted).
-    pub fn document_history(&self, state_key: &[u8]) -> Result<Vec<(u64, Option<Vec<u8>>)>, StoreError> {
+    pub fn document_history(&self, state_key: &[u8]) -> Result<DocVersions, StoreError> {
         let mut out = Vec::new();
         for (k, v) in self.range(CF_DOC_HISTORY, state_key, state_key, usize::MAX)? {
             // A longer state key may extend this one; only exact `key ‖ height` entries count.
@@ -394,7 +392,7 @@ impl Store {
 
     /// State entries of namespace `ns` whose full key (namespace byte first) starts with
     /// `prefix`; an empty prefix scans the whole namespace.
-    pub fn scan(&self, ns: Ns, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn scan(&self, ns: Ns, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let ns_byte = [ns as u8];
         let prefix = if prefix.is_empty() { &ns_byte[..] } else { prefix };
         if prefix[0] != ns as u8 {
