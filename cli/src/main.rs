@@ -1,1 +1,95 @@
-fn main() {}
+//! `tradechain`: run a node, manage keys and genesis, submit documents, query, audit.
+//!
+//! Exit codes: 0 ok · 1 failure · 2 usage · 3 rejected by a validator rule · 4 unavailable.
+mod exit;
+mod genesis;
+mod keys;
+mod node_cmd;
+mod output;
+mod verify_cmd;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use exit::CliResult;
+use output::{Format, Output};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tradechain",
+    version,
+    about = "Permissioned blockchain node for cross-border trade traceability",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 rejected by a validator rule, 4 node unavailable.\n\
+                  Start a local testnet with demo data: testnet/up"
+)]
+struct Cli {
+    /// gRPC endpoint of a node.
+    #[arg(
+        long,
+        global = true,
+        env = "TRADECHAIN_ENDPOINT",
+        default_value = "http://127.0.0.1:9101"
+    )]
+    endpoint: String,
+    /// The org's signing key file (for submit and member queries).
+    #[arg(long, global = true, env = "TRADECHAIN_KEY")]
+    key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// More logging (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less output.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// ed25519 keys for orgs and nodes.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+    /// Build and check a genesis file.
+    #[command(subcommand)]
+    Genesis(genesis::GenesisCmd),
+    /// Run a node or write its config.
+    #[command(subcommand)]
+    Node(node_cmd::NodeCmd),
+    /// Audit a node's store offline from genesis: every hash link, root, signature, certificate and index.
+    #[command(after_help = "Example:\n  tradechain verify --data-dir testnet/.data/customs-cn/data")]
+    Verify {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = Output {
+        format: cli.output,
+        quiet: cli.quiet,
+    };
+    let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
+    let res: CliResult = match cli.cmd {
+        Cmd::Keys(c) => keys::run(c, &out),
+        Cmd::Genesis(c) => genesis::run(c, &out),
+        Cmd::Node(c) => node_cmd::run(c, verbosity),
+        Cmd::Verify { data_dir } => verify_cmd::run(&data_dir, &out),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tradechain", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    let _ = (&cli.endpoint, &cli.key);
+    if let Err(e) = res {
+        eprintln!("error: {e}");
+        std::process::exit(e.code);
+    }
+}

@@ -30,7 +30,7 @@ pub struct ValidatorSet {
 impl ValidatorSet {
     /// Build a set, sorting by key and refusing duplicates and zero power.
     pub fn new(mut validators: Vec<ValidatorInfo>) -> Result<ValidatorSet, String> {
-        validators.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        validators.sort_by_key(|v| v.public_key);
         for w in validators.windows(2) {
             if w[0].public_key == w[1].public_key {
                 return Err(format!("validator key {} appears twice", w[0].public_key));

@@ -147,10 +147,10 @@ impl SecretKey {
             path: path.display().to_string(),
             reason,
         };
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
         }
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);

@@ -176,6 +176,7 @@ pub struct BlockExecution {
 }
 
 /// Execute one transaction: envelope checks, signature, family validator, nonce bump.
+#[allow(clippy::too_many_arguments)]
 pub fn execute_tx(
     registry: &Registry,
     genesis: &Genesis,
@@ -236,13 +237,13 @@ pub fn verify_signatures(view: &dyn StateView, txs: &[SignedTransaction]) -> Vec
     let mut pks = Vec::with_capacity(txs.len());
     let mut idx = Vec::with_capacity(txs.len());
     for (i, t) in txs.iter().enumerate() {
-        if let Some(org) = get_typed::<Org>(view, &keys::org(&t.tx.sender)) {
-            if let Some(k) = org.key(t.tx.key_id) {
-                msgs.push(t.tx.sign_bytes());
-                sigs.push(t.signature);
-                pks.push(*k);
-                idx.push(i);
-            }
+        if let Some(org) = get_typed::<Org>(view, &keys::org(&t.tx.sender))
+            && let Some(k) = org.key(t.tx.key_id)
+        {
+            msgs.push(t.tx.sign_bytes());
+            sigs.push(t.signature);
+            pks.push(*k);
+            idx.push(i);
         }
     }
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
@@ -307,6 +308,9 @@ pub fn execute_block(
             }),
         }
     }
+    // End of block: promote a scheduled validator set (see `validate::end_block_writes`).
+    let end = crate::validate::end_block_writes(&overlay, height);
+    overlay.apply(end);
     Ok(BlockExecution {
         outcomes,
         writes: overlay.writes,

@@ -161,10 +161,10 @@ impl Genesis {
                 problems.push(format!("validators[{i}].power: must be positive"));
             }
         }
-        if let Err(e) = ValidatorSet::new(self.validators.clone()) {
-            if !self.validators.is_empty() {
-                problems.push(format!("validators: {e}"));
-            }
+        if let Err(e) = ValidatorSet::new(self.validators.clone())
+            && !self.validators.is_empty()
+        {
+            problems.push(format!("validators: {e}"));
         }
         let c = &self.consensus;
         for (name, v) in [

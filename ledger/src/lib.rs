@@ -9,6 +9,7 @@
 //! - `state` key space, views, write sets, state hash; `records` stored records
 //! - `execute` envelope checks and block execution; `validate` the family validators
 //! - `store` RocksDB persistence; `verify` the full offline audit
+//! - `testkit` demo genesis, in-memory chain and the demo shipment (test/demo support only)
 pub mod block;
 pub mod certificate;
 pub mod codec;
@@ -24,6 +25,7 @@ pub mod payload;
 pub mod records;
 pub mod state;
 pub mod store;
+pub mod testkit;
 pub mod tx;
 pub mod validate;
 pub mod verify;

@@ -29,6 +29,8 @@ pub struct CertificateIssue {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+// The issue variant is large by nature (a whole certificate); ops are decoded once per tx.
+#[allow(clippy::large_enum_variant)]
 pub enum CertificateOp {
     Issue(CertificateIssue),
     Revoke { number: String, reason: String },

@@ -79,6 +79,8 @@ pub enum SurrenderPurpose {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+// The issue variant is large by nature (a whole bill of lading); ops are decoded once per tx.
+#[allow(clippy::large_enum_variant)]
 pub enum WaybillOp {
     Issue(WaybillIssue),
     /// Endorse to a new holder (to-order bills only).

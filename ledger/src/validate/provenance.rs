@@ -1,0 +1,520 @@
+//! Provenance: EPCIS 2.0 events and the customs steps, and the per-item event index.
+//!
+//! Invariants enforced:
+//! - Every goods identifier (epcList, parentID, childEPCs, input/output lists, quantity classes)
+//!   is a GS1 key (`crate::gs1`), with check digits; non-GS1 instance ids are rejected
+//!   (`gs1.invalid_key`) so every indexed item has one canonical key. `readPoint`/`bizLocation`
+//!   are checked only when they are EPC URNs (other URIs are kept as given). `unlocode` must be a
+//!   UN/LOCODE.
+//! - Event time is not after block time + skew. Per item: event times never decrease; nothing follows destruction, decommissioning or
+//!   consumption by a transformation; nothing but customs steps while customs holds it.
+//! - Commissioning = ObjectEvent ADD (twice with bizStep commissioning is refused); aggregation
+//!   children must be commissioned before being packed; a transformation needs inputs and outputs
+//!   and consumes its inputs.
+//! - Customs steps only by customs, in the customs office's country when `unlocode` is given:
+//!   declared (no open declaration) → inspected / held → released; released needs no failed
+//!   inspection; a preferential claim needs a valid certificate; loading/departing/shipping/receiving a
+//!   declared but unreleased item is refused. High-risk HS codes (genesis) additionally need, on
+//!   release, commissioning, a valid certificate of origin and — below AEO-general — an inspection.
+//! - Index: each touched goods key gets `ItemEventRef` at `keys::item_event(key, seq)` chained by
+//!   `records::item_event_hash`; an EPCIS eventID gets an `EventIdRecord`. An error declaration
+//!   (same eventID + `errorDeclaration`) marks the original corrected — nothing is deleted — and is
+//!   appended to the chains of the original's items.
+use super::certificate::certificate_valid;
+use super::{gs1_key, hs_code, limits, org, reject, require_role, unlocode};
+use crate::execute::{Rejection, TxContext, Validator};
+use crate::identity::{CreditTier, Role};
+use crate::payload::{Action, CustomsStep, EventType, InspectionOutcome, Payload, ProvenanceEvent, QuantityElement};
+use crate::records::{CustomsStatus, EventIdRecord, ItemEventRef, ItemRecord, WaybillRecord, item_event_hash};
+use crate::state::{StateView, Writes, get_typed, keys};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct ProvenanceValidator;
+
+/// The short name of a CBV value: `urn:epcglobal:cbv:bizstep:loading`, `https://ref.gs1.org/cbv/BizStep-loading`
+/// and `loading` all give `loading`.
+pub fn cbv_short(v: &str) -> &str {
+    let tail = v.rsplit([':', '/']).next().unwrap_or(v);
+    tail.strip_prefix("BizStep-")
+        .or_else(|| tail.strip_prefix("Disp-"))
+        .unwrap_or(tail)
+}
+
+fn keys_of(field: &str, ids: &[String]) -> Result<Vec<String>, Rejection> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| gs1_key(&format!("{field}[{i}]"), id))
+        .collect()
+}
+
+fn class_keys(field: &str, q: &[QuantityElement]) -> Result<Vec<String>, Rejection> {
+    q.iter()
+        .enumerate()
+        .map(|(i, e)| gs1_key(&format!("{field}[{i}].epcClass"), &e.epc_class))
+        .collect()
+}
+
+fn status_name(s: CustomsStatus) -> &'static str {
+    match s {
+        CustomsStatus::None => "not declared",
+        CustomsStatus::Declared => "declared",
+        CustomsStatus::Held => "held",
+        CustomsStatus::Released => "released",
+    }
+}
+
+impl Validator for ProvenanceValidator {
+    fn family(&self) -> &'static str {
+        "provenance"
+    }
+
+    fn validate(&self, ctx: &TxContext<'_>, view: &dyn StateView) -> Result<Writes, Rejection> {
+        limits(ctx)?;
+        let Payload::Provenance(ev) = &ctx.tx.payload else {
+            return reject("envelope.family", "not a provenance payload");
+        };
+        require_role(
+            ctx.sender,
+            &[Role::Producer, Role::Port, Role::Carrier, Role::Customs],
+            "record provenance events",
+        )?;
+        if ev.customs.is_some() {
+            require_role(ctx.sender, &[Role::Customs], "record customs steps")?;
+        }
+        let max = ctx.genesis.limits.max_list_len as usize;
+        if ev.extensions.len() > max {
+            return reject(
+                "limits.list_len",
+                format!(
+                    "payload.op.extensions has {} entries, above the limit of {max}",
+                    ev.extensions.len()
+                ),
+            );
+        }
+        if ev.error_declaration.is_some() {
+            return error_declaration(ctx, view, ev);
+        }
+        let epcs = keys_of("epcList", &ev.epc_list)?;
+        let parent = match &ev.parent_id {
+            Some(p) => Some(gs1_key("parentID", p)?),
+            None => None,
+        };
+        let children = keys_of("childEPCs", &ev.child_epcs)?;
+        let mut inputs = keys_of("inputEPCList", &ev.input_epc_list)?;
+        inputs.extend(class_keys("inputQuantityList", &ev.input_quantity_list)?);
+        let mut outputs = keys_of("outputEPCList", &ev.output_epc_list)?;
+        outputs.extend(class_keys("outputQuantityList", &ev.output_quantity_list)?);
+        let quantities = class_keys("quantityList", &ev.quantity_list)?;
+        let child_classes = class_keys("childQuantityList", &ev.child_quantity_list)?;
+        for (f, v) in [("readPoint", &ev.read_point), ("bizLocation", &ev.biz_location)] {
+            if let Some(id) = v.as_deref().filter(|id| id.starts_with("urn:epc:")) {
+                gs1_key(f, id)?;
+            }
+        }
+        if let Some(u) = &ev.unlocode {
+            unlocode("unlocode", u)?;
+        }
+        let latest = ctx
+            .block_time_ms
+            .saturating_add(i64::try_from(ctx.genesis.limits.max_time_skew_ms).unwrap_or(i64::MAX));
+        if ev.event_time_ms > latest {
+            return reject(
+                "provenance.time_future",
+                format!(
+                    "eventTime {} is after block time {} plus the allowed skew",
+                    ev.event_time_ms, ctx.block_time_ms
+                ),
+            );
+        }
+        let touched: BTreeSet<String> = epcs
+            .iter()
+            .chain(parent.iter())
+            .chain(&children)
+            .chain(&inputs)
+            .chain(&outputs)
+            .chain(&quantities)
+            .chain(&child_classes)
+            .cloned()
+            .collect();
+        if touched.is_empty() {
+            return reject(
+                "provenance.empty",
+                "the event names no goods (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
+            );
+        }
+        if let Some(id) = &ev.event_id
+            && view.get(&keys::event_id(id)).is_some()
+        {
+            return reject(
+                "provenance.event_id.duplicate",
+                format!("eventID {id} is already recorded (an error declaration must carry errorDeclaration)"),
+            );
+        }
+        let mut items: BTreeMap<String, ItemRecord> = touched
+            .iter()
+            .map(|k| {
+                let rec = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| ItemRecord::new(k));
+                (k.clone(), rec)
+            })
+            .collect();
+        for (k, it) in &items {
+            if it.ended {
+                return reject(
+                    "provenance.ended",
+                    format!("goods {k} was destroyed, decommissioned or consumed; no event may follow"),
+                );
+            }
+            if ev.event_time_ms < it.last_event_time_ms {
+                return reject(
+                    "provenance.time_order",
+                    format!(
+                        "eventTime {} of goods {k} is before its last event at {}",
+                        ev.event_time_ms, it.last_event_time_ms
+                    ),
+                );
+            }
+            if it.customs == CustomsStatus::Held && ev.customs.is_none() {
+                return reject(
+                    "provenance.customs.held",
+                    format!("goods {k} is held by customs; nothing but a customs step may happen until it is released"),
+                );
+            }
+        }
+        let step = ev.biz_step.as_deref().map(cbv_short).unwrap_or("");
+        let disposition = ev.disposition.as_deref().map(cbv_short).unwrap_or("");
+        match ev.event_type {
+            EventType::ObjectEvent => {
+                let targets: Vec<&String> = epcs.iter().chain(&quantities).collect();
+                for k in &targets {
+                    let Some(it) = items.get_mut(*k) else { continue };
+                    if matches!(step, "loading" | "departing" | "shipping" | "receiving" | "accepting")
+                        && it.customs == CustomsStatus::Declared
+                    {
+                        return reject(
+                            "provenance.customs.not_released",
+                            format!(
+                                "goods {k} is declared to customs but not released; bizStep {step} must wait for release"
+                            ),
+                        );
+                    }
+                    if ev.action == Some(Action::Add) {
+                        if it.commissioned && step == "commissioning" {
+                            return reject(
+                                "provenance.commission.duplicate",
+                                format!("goods {k} is already commissioned"),
+                            );
+                        }
+                        it.commissioned = true;
+                    }
+                    if ev.action == Some(Action::Delete)
+                        || matches!(step, "decommissioning" | "destroying")
+                        || disposition == "destroyed"
+                    {
+                        it.ended = true;
+                    }
+                }
+            }
+            EventType::AggregationEvent => {
+                let Some(p) = parent.clone() else {
+                    return reject("provenance.aggregation.parent", "an AggregationEvent needs a parentID");
+                };
+                match ev.action {
+                    Some(Action::Add) => {
+                        for c in children.iter().chain(&child_classes) {
+                            let commissioned = items.get(c).is_some_and(|i| i.commissioned);
+                            if !commissioned && children.contains(c) {
+                                return reject(
+                                    "provenance.aggregation.child_not_commissioned",
+                                    format!("child {c} has not been commissioned; it cannot be packed into {p}"),
+                                );
+                            }
+                            if let Some(ci) = items.get_mut(c) {
+                                ci.parent = Some(p.clone());
+                            }
+                            if let Some(pi) = items.get_mut(&p) {
+                                pi.children.insert(c.clone());
+                            }
+                        }
+                    }
+                    Some(Action::Delete) => {
+                        for c in children.iter().chain(&child_classes) {
+                            if let Some(ci) = items.get_mut(c) {
+                                ci.parent = None;
+                            }
+                            if let Some(pi) = items.get_mut(&p) {
+                                pi.children.remove(c);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EventType::TransformationEvent => {
+                if inputs.is_empty() || outputs.is_empty() {
+                    return reject(
+                        "provenance.transformation.io",
+                        format!(
+                            "a TransformationEvent needs inputs and outputs (got {} inputs, {} outputs)",
+                            inputs.len(),
+                            outputs.len()
+                        ),
+                    );
+                }
+                let ins: BTreeSet<String> = inputs.iter().cloned().collect();
+                for k in &inputs {
+                    if let Some(i) = items.get_mut(k) {
+                        i.ended = true;
+                    }
+                }
+                for k in &outputs {
+                    if let Some(o) = items.get_mut(k) {
+                        o.ended = false;
+                        o.commissioned = true;
+                        o.inputs.extend(ins.iter().filter(|i| *i != k).cloned());
+                    }
+                }
+            }
+            EventType::TransactionEvent | EventType::AssociationEvent => {}
+        }
+        if let Some(c) = &ev.customs {
+            customs(ctx, view, ev, c, &mut items)?;
+        }
+        let mut w = Writes::default();
+        for (k, mut it) in items {
+            append_event(&mut w, ctx, &k, &mut it, ev.event_time_ms);
+            it.last_event_time_ms = it.last_event_time_ms.max(ev.event_time_ms);
+            w.put(keys::item(&k), &it);
+        }
+        if let Some(id) = &ev.event_id {
+            w.put(
+                keys::event_id(id),
+                &EventIdRecord {
+                    tx_id: ctx.tx_id,
+                    at: ctx.at,
+                    goods_keys: touched.into_iter().collect(),
+                    corrected_by: None,
+                },
+            );
+        }
+        Ok(w)
+    }
+}
+
+fn append_event(w: &mut Writes, ctx: &TxContext<'_>, key: &str, it: &mut ItemRecord, time_ms: i64) {
+    let seq = it.event_count;
+    let hash = item_event_hash(&it.last_event_hash, &ctx.tx_id, key);
+    w.put(
+        keys::item_event(key, seq),
+        &ItemEventRef {
+            seq,
+            tx_id: ctx.tx_id,
+            at: ctx.at,
+            event_time_ms: time_ms,
+            prev_event_hash: it.last_event_hash,
+            event_hash: hash,
+        },
+    );
+    it.event_count = seq.saturating_add(1);
+    it.last_event_hash = hash;
+}
+
+fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceEvent) -> Result<Writes, Rejection> {
+    let Some(id) = &ev.event_id else {
+        return reject(
+            "provenance.error.unknown_event",
+            "an error declaration must carry the eventID of the event it declares erroneous",
+        );
+    };
+    let Some(mut rec) = get_typed::<EventIdRecord>(view, &keys::event_id(id)) else {
+        return reject(
+            "provenance.error.unknown_event",
+            format!("eventID {id} is not recorded on the ledger"),
+        );
+    };
+    if let Some(by) = rec.corrected_by {
+        return reject(
+            "provenance.error.already_corrected",
+            format!("eventID {id} was already declared erroneous by transaction {by}"),
+        );
+    }
+    let time = ev
+        .error_declaration
+        .as_ref()
+        .map(|d| d.declaration_time_ms)
+        .unwrap_or(ev.event_time_ms);
+    let mut w = Writes::default();
+    for k in &rec.goods_keys {
+        let mut it = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| ItemRecord::new(k));
+        append_event(&mut w, ctx, k, &mut it, time);
+        w.put(keys::item(k), &it);
+    }
+    rec.corrected_by = Some(ctx.tx_id);
+    w.put(keys::event_id(id), &rec);
+    Ok(w)
+}
+
+fn customs(
+    ctx: &TxContext<'_>,
+    view: &dyn StateView,
+    ev: &ProvenanceEvent,
+    step: &CustomsStep,
+    items: &mut BTreeMap<String, ItemRecord>,
+) -> Result<(), Rejection> {
+    let me = ctx.sender;
+    if let Some(u) = &ev.unlocode
+        && u.get(..2) != Some(me.country.as_str())
+    {
+        return reject(
+            "provenance.customs.jurisdiction",
+            format!("customs {} (country {}) has no jurisdiction at {u}", me.id, me.country),
+        );
+    }
+    let require_open = |k: &str, it: &ItemRecord| -> Result<(), Rejection> {
+        if matches!(it.customs, CustomsStatus::None | CustomsStatus::Released) {
+            return reject(
+                "provenance.customs.not_declared",
+                format!(
+                    "goods {k} has no open customs declaration ({}); declare it first",
+                    status_name(it.customs)
+                ),
+            );
+        }
+        Ok(())
+    };
+    match step {
+        CustomsStep::Declared {
+            declarant,
+            hs_code: hs,
+            preferential_certificate,
+            waybill,
+            ..
+        } => {
+            hs_code("customs.hs_code", hs)?;
+            if org(view, declarant).is_none() {
+                return reject(
+                    "provenance.customs.declarant_unknown",
+                    format!("declarant {declarant} is not a current member"),
+                );
+            }
+            if let Some(c) = preferential_certificate
+                && let Err(why) = certificate_valid(view, c)
+            {
+                return reject(
+                    "provenance.customs.preferential_certificate",
+                    format!("preferential origin claimed but {why}"),
+                );
+            }
+            if let Some(wb) = waybill
+                && get_typed::<WaybillRecord>(view, &keys::waybill(&wb.carrier, &wb.reference)).is_none()
+            {
+                return reject(
+                    "provenance.customs.waybill_unknown",
+                    format!("no BL {} issued by carrier {}", wb.reference, wb.carrier),
+                );
+            }
+            for (k, it) in items.iter_mut() {
+                if matches!(it.customs, CustomsStatus::Declared | CustomsStatus::Held) {
+                    return reject(
+                        "provenance.customs.already_declared",
+                        format!(
+                            "goods {k} already has an open customs declaration ({})",
+                            status_name(it.customs)
+                        ),
+                    );
+                }
+                it.customs = CustomsStatus::Declared;
+                it.declarant = Some(declarant.clone());
+                it.hs_code = Some(hs.clone());
+                it.inspected = None;
+                if preferential_certificate.is_some() {
+                    it.certificate = preferential_certificate.clone();
+                }
+                if waybill.is_some() {
+                    it.waybill = waybill.clone();
+                }
+            }
+        }
+        CustomsStep::Inspected { outcome, .. } => {
+            for (k, it) in items.iter_mut() {
+                require_open(k, it)?;
+                it.inspected = Some(*outcome);
+            }
+        }
+        CustomsStep::Held { .. } => {
+            for (k, it) in items.iter_mut() {
+                require_open(k, it)?;
+                it.customs = CustomsStatus::Held;
+            }
+        }
+        CustomsStep::Released => {
+            let snapshot = items.clone();
+            for (k, it) in items.iter_mut() {
+                require_open(k, it)?;
+                if it.inspected == Some(InspectionOutcome::Failed) {
+                    return reject(
+                        "provenance.customs.inspection_failed",
+                        format!("goods {k} failed inspection and cannot be released"),
+                    );
+                }
+                high_risk(ctx, view, k, it, &snapshot)?;
+                it.customs = CustomsStatus::Released;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Release conditions for goods whose declared HS code is in a high-risk category.
+fn high_risk(
+    ctx: &TxContext<'_>,
+    view: &dyn StateView,
+    k: &str,
+    it: &ItemRecord,
+    snapshot: &BTreeMap<String, ItemRecord>,
+) -> Result<(), Rejection> {
+    let Some(hs) = &it.hs_code else { return Ok(()) };
+    let Some(cat) = ctx.genesis.high_risk_category(hs) else {
+        return Ok(());
+    };
+    let item = |c: &String| {
+        snapshot
+            .get(c)
+            .cloned()
+            .or_else(|| get_typed::<ItemRecord>(view, &keys::item(c)))
+    };
+    let kids: Vec<ItemRecord> = it.children.iter().filter_map(item).collect();
+    let commissioned = it.commissioned
+        || (!it.children.is_empty() && kids.len() == it.children.len() && kids.iter().all(|c| c.commissioned));
+    if !commissioned {
+        return reject(
+            "provenance.high_risk.not_commissioned",
+            format!("goods {k} (HS {hs}, high-risk: {cat}) has no production/commissioning event on the ledger"),
+        );
+    }
+    let has_cert = std::iter::once(it)
+        .chain(kids.iter())
+        .filter_map(|i| i.certificate.as_ref())
+        .any(|c| certificate_valid(view, c).is_ok());
+    if !has_cert {
+        return reject(
+            "provenance.high_risk.no_certificate",
+            format!("goods {k} (HS {hs}, high-risk: {cat}) has no valid certificate of origin on the ledger"),
+        );
+    }
+    let tier = it
+        .declarant
+        .as_ref()
+        .and_then(|d| org(view, d))
+        .map(|o| o.credit_tier)
+        .unwrap_or(CreditTier::Dishonest);
+    if tier < CreditTier::AeoGeneral && it.inspected.is_none() {
+        return reject(
+            "provenance.high_risk.no_inspection",
+            format!(
+                "goods {k} (HS {hs}, high-risk: {cat}) needs an inspection before release: declarant {} is below AEO-general ({tier:?})",
+                it.declarant.as_ref().map(|d| d.as_str()).unwrap_or("?")
+            ),
+        );
+    }
+    Ok(())
+}

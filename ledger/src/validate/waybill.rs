@@ -1,0 +1,283 @@
+//! Waybill / eBL lifecycle (DCSA eBL v3 states, MLETR exclusive control).
+//!
+//! Invariants enforced:
+//! - Only carriers issue; a reference is unique per carrier; the original has sub-reference 0;
+//!   places are UN/LOCODEs, party countries ISO 3166, HS codes well-formed, goods ids GS1 keys;
+//!   straight bills and sea waybills name a consignee; holders are members.
+//! - ISSUED → (transfer)* → SURRENDERED_FOR_DELIVERY → ACCOMPLISHED;
+//!   ISSUED → SURRENDERED_FOR_AMENDMENT → (amend: re-issued with a higher sub-reference) ISSUED;
+//!   ISSUED → VOID, by the issuer only, never after a surrender.
+//! - Exactly one holder at a time; only the holder transfers or surrenders (a surrendered bill is
+//!   held by its carrier); only to-order bills are endorsable; nothing happens to a VOID or
+//!   ACCOMPLISHED bill. Each change bumps `version` (the store keeps every version).
+use super::{country, gs1_key, hs_code, limits, org, reject, require_role, unlocode};
+use crate::execute::{Rejection, TxContext, Validator};
+use crate::identity::{OrgId, Role};
+use crate::payload::{Payload, SurrenderPurpose, WaybillIssue, WaybillKind, WaybillOp, WaybillStatus};
+use crate::records::{Endorsement, WaybillRecord};
+use crate::state::{StateView, Writes, get_typed, keys};
+
+pub struct WaybillValidator;
+
+impl Validator for WaybillValidator {
+    fn family(&self) -> &'static str {
+        "waybill"
+    }
+
+    fn validate(&self, ctx: &TxContext<'_>, view: &dyn StateView) -> Result<Writes, Rejection> {
+        limits(ctx)?;
+        let Payload::Waybill(op) = &ctx.tx.payload else {
+            return reject("envelope.family", "not a waybill payload");
+        };
+        let me = &ctx.sender.id;
+        let mut w = Writes::default();
+        match op {
+            WaybillOp::Issue(doc) => {
+                require_role(ctx.sender, &[Role::Carrier], "issue waybills")?;
+                if doc.sub_reference != 0 {
+                    return reject(
+                        "waybill.issue.invalid",
+                        format!(
+                            "sub_reference is {} on BL {}; an original is issued with 0 (amend re-issues)",
+                            doc.sub_reference, doc.reference
+                        ),
+                    );
+                }
+                check_document(view, doc)?;
+                let key = keys::waybill(me, &doc.reference);
+                if view.get(&key).is_some() {
+                    return reject(
+                        "waybill.issue.duplicate",
+                        format!("carrier {me} already issued BL {}", doc.reference),
+                    );
+                }
+                w.put(
+                    key,
+                    &WaybillRecord {
+                        issuer: me.clone(),
+                        document: doc.clone(),
+                        status: WaybillStatus::Issued,
+                        holder: doc.holder.clone(),
+                        endorsements: Vec::new(),
+                        version: 1,
+                        issued_at: ctx.at,
+                        updated_at: ctx.at,
+                    },
+                );
+            }
+            WaybillOp::Transfer {
+                carrier,
+                reference,
+                new_holder,
+            } => {
+                let (key, mut rec) = load_open(view, carrier, reference)?;
+                if rec.holder != *me {
+                    return reject(
+                        "waybill.transfer.not_holder",
+                        format!(
+                            "org {me} is not the current holder of BL {reference} (holder: {})",
+                            rec.holder
+                        ),
+                    );
+                }
+                require_status(&rec, WaybillStatus::Issued, "transferred")?;
+                if rec.document.kind != WaybillKind::ToOrder {
+                    return reject(
+                        "waybill.transfer.not_negotiable",
+                        format!(
+                            "BL {reference} is a {} and cannot be endorsed; only a to-order bill can",
+                            kind_name(rec.document.kind)
+                        ),
+                    );
+                }
+                member(view, "new_holder", new_holder)?;
+                rec.endorsements.push(Endorsement {
+                    from: me.clone(),
+                    to: new_holder.clone(),
+                    at: ctx.at,
+                });
+                rec.holder = new_holder.clone();
+                bump(&mut w, key, rec, ctx);
+            }
+            WaybillOp::Surrender {
+                carrier,
+                reference,
+                purpose,
+            } => {
+                let (key, mut rec) = load_open(view, carrier, reference)?;
+                if rec.holder != *me {
+                    return reject(
+                        "waybill.surrender.not_holder",
+                        format!(
+                            "org {me} is not the current holder of BL {reference} (holder: {}) and cannot surrender it",
+                            rec.holder
+                        ),
+                    );
+                }
+                require_status(&rec, WaybillStatus::Issued, "surrendered")?;
+                rec.status = match purpose {
+                    SurrenderPurpose::Delivery => WaybillStatus::SurrenderedForDelivery,
+                    SurrenderPurpose::Amendment => WaybillStatus::SurrenderedForAmendment,
+                };
+                rec.holder = rec.issuer.clone();
+                bump(&mut w, key, rec, ctx);
+            }
+            WaybillOp::Amend {
+                carrier,
+                reference,
+                amended,
+            } => {
+                let (key, mut rec) = load_open(view, carrier, reference)?;
+                require_issuer(me, &rec, reference, "amend")?;
+                require_status(&rec, WaybillStatus::SurrenderedForAmendment, "amended")?;
+                if amended.reference != *reference || amended.sub_reference <= rec.document.sub_reference {
+                    return reject(
+                        "waybill.amend.invalid",
+                        format!(
+                            "amended document must keep reference {reference} and raise sub_reference above {} (got {} / {})",
+                            rec.document.sub_reference, amended.reference, amended.sub_reference
+                        ),
+                    );
+                }
+                check_document(view, amended)?;
+                rec.holder = amended.holder.clone();
+                rec.document = (**amended).clone();
+                rec.status = WaybillStatus::Issued;
+                bump(&mut w, key, rec, ctx);
+            }
+            WaybillOp::Accomplish { carrier, reference } => {
+                let (key, mut rec) = load_open(view, carrier, reference)?;
+                require_issuer(me, &rec, reference, "accomplish")?;
+                require_status(&rec, WaybillStatus::SurrenderedForDelivery, "accomplished")?;
+                rec.status = WaybillStatus::Accomplished;
+                bump(&mut w, key, rec, ctx);
+            }
+            WaybillOp::Void { carrier, reference, .. } => {
+                let (key, mut rec) = load_open(view, carrier, reference)?;
+                require_issuer(me, &rec, reference, "void")?;
+                require_status(&rec, WaybillStatus::Issued, "voided")?;
+                rec.status = WaybillStatus::Void;
+                bump(&mut w, key, rec, ctx);
+            }
+        }
+        Ok(w)
+    }
+}
+
+fn kind_name(k: WaybillKind) -> &'static str {
+    match k {
+        WaybillKind::ToOrder => "to-order bill",
+        WaybillKind::Straight => "straight bill",
+        WaybillKind::SeaWaybill => "sea waybill",
+    }
+}
+
+pub(crate) fn status_name(s: WaybillStatus) -> &'static str {
+    match s {
+        WaybillStatus::Issued => "ISSUED",
+        WaybillStatus::SurrenderedForDelivery => "SURRENDERED_FOR_DELIVERY",
+        WaybillStatus::SurrenderedForAmendment => "SURRENDERED_FOR_AMENDMENT",
+        WaybillStatus::Accomplished => "ACCOMPLISHED",
+        WaybillStatus::Void => "VOID",
+    }
+}
+
+fn member(view: &dyn StateView, field: &str, id: &OrgId) -> Result<(), Rejection> {
+    if org(view, id).is_none() {
+        return reject("waybill.unknown_party", format!("{field} {id} is not a current member"));
+    }
+    Ok(())
+}
+
+fn check_document(view: &dyn StateView, doc: &WaybillIssue) -> Result<(), Rejection> {
+    let r = &doc.reference;
+    if r.is_empty() {
+        return reject("waybill.issue.invalid", "reference is empty");
+    }
+    if doc.goods.is_empty() {
+        return reject("waybill.issue.invalid", format!("BL {r} has no goods lines"));
+    }
+    if doc.kind != WaybillKind::ToOrder && doc.consignee.is_none() {
+        return reject(
+            "waybill.issue.invalid",
+            format!("BL {r} is a {} and must name its consignee", kind_name(doc.kind)),
+        );
+    }
+    for (f, code) in [
+        ("place_of_receipt", &doc.place_of_receipt),
+        ("port_of_loading", &doc.port_of_loading),
+        ("port_of_discharge", &doc.port_of_discharge),
+        ("place_of_delivery", &doc.place_of_delivery),
+    ] {
+        unlocode(f, code)?;
+    }
+    country("shipper.country", &doc.shipper.country)?;
+    if let Some(c) = &doc.consignee {
+        country("consignee.country", &c.country)?;
+    }
+    if let Some(n) = &doc.notify_party {
+        country("notify_party.country", &n.country)?;
+    }
+    for (i, g) in doc.goods.iter().enumerate() {
+        hs_code(&format!("goods[{i}].hs_code"), &g.hs_code)?;
+        for (j, id) in g.goods_ids.iter().enumerate() {
+            gs1_key(&format!("goods[{i}].goods_ids[{j}]"), id)?;
+        }
+    }
+    member(view, "holder", &doc.holder)
+}
+
+/// Load a waybill that exists and is neither void nor accomplished.
+fn load_open(view: &dyn StateView, carrier: &OrgId, reference: &str) -> Result<(Vec<u8>, WaybillRecord), Rejection> {
+    let key = keys::waybill(carrier, reference);
+    let Some(rec) = get_typed::<WaybillRecord>(view, &key) else {
+        return reject(
+            "waybill.not_found",
+            format!("no BL {reference} issued by carrier {carrier}"),
+        );
+    };
+    if matches!(rec.status, WaybillStatus::Void | WaybillStatus::Accomplished) {
+        return reject(
+            "waybill.closed",
+            format!(
+                "BL {reference} is {}; no further action is possible",
+                status_name(rec.status)
+            ),
+        );
+    }
+    Ok((key, rec))
+}
+
+fn require_issuer(me: &OrgId, rec: &WaybillRecord, reference: &str, what: &str) -> Result<(), Rejection> {
+    if rec.issuer != *me {
+        return reject(
+            "waybill.not_issuer",
+            format!(
+                "org {me} is not the issuer of BL {reference} (issuer: {}) and cannot {what} it",
+                rec.issuer
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn require_status(rec: &WaybillRecord, want: WaybillStatus, what: &str) -> Result<(), Rejection> {
+    if rec.status != want {
+        return reject(
+            "waybill.state",
+            format!(
+                "BL {} is {}; it can be {what} only when {}",
+                rec.document.reference,
+                status_name(rec.status),
+                status_name(want)
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn bump(w: &mut Writes, key: Vec<u8>, mut rec: WaybillRecord, ctx: &TxContext<'_>) {
+    rec.version = rec.version.saturating_add(1);
+    rec.updated_at = ctx.at;
+    w.put(key, &rec);
+}

@@ -1,0 +1,621 @@
+//! Rule tables for the provenance validator (EPCIS events, customs steps, high-risk goods) and
+//! the per-item event index it maintains.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use tradechain_ledger::gs1::goods_key;
+use tradechain_ledger::payload::*;
+use tradechain_ledger::records::{CustomsStatus, EventIdRecord, ItemEventRef, ItemRecord, item_event_hash};
+use tradechain_ledger::state::{get_typed, keys};
+use tradechain_ledger::testkit::*;
+
+const T: i64 = GENESIS_TIME_MS;
+
+fn k(id: &str) -> String {
+    goods_key(id).unwrap()
+}
+fn p(e: ProvenanceEvent) -> Payload {
+    Payload::Provenance(e)
+}
+fn commission(ids: &[&str], t: i64) -> Payload {
+    let mut e = event(EventType::ObjectEvent, Some(Action::Add), ids, t);
+    e.biz_step = Some("commissioning".into());
+    p(e)
+}
+fn item(c: &Chain, id: &str) -> ItemRecord {
+    get_typed(&c.state, &keys::item(&k(id))).unwrap()
+}
+fn step(ids: &[&str], t: i64, unlocode: &str, s: CustomsStep) -> Payload {
+    p(customs(ids, t, unlocode, s))
+}
+fn decl(declarant: &str, hs: &str) -> CustomsStep {
+    declared(declarant, hs, None)
+}
+fn inspected(outcome: InspectionOutcome) -> CustomsStep {
+    CustomsStep::Inspected {
+        outcome,
+        remarks: String::new(),
+    }
+}
+
+#[test]
+fn index_chains_events_per_item() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0]], T));
+    c.accept("PORT-CNFOC", p(observe(&[PHONE1_DL], T + 10, "inspecting", "CNFOC")));
+    let it = item(&c, PHONES[0]);
+    assert_eq!(it.event_count, 2);
+    assert!(it.commissioned);
+    let e0: ItemEventRef = get_typed(&c.state, &keys::item_event(&it.goods_key, 0)).unwrap();
+    let e1: ItemEventRef = get_typed(&c.state, &keys::item_event(&it.goods_key, 1)).unwrap();
+    assert_eq!(
+        e0.event_hash,
+        item_event_hash(&tradechain_ledger::Hash::ZERO, &e0.tx_id, &it.goods_key)
+    );
+    assert_eq!(e1.prev_event_hash, e0.event_hash);
+    assert_eq!(e1.event_hash, item_event_hash(&e0.event_hash, &e1.tx_id, &it.goods_key));
+    assert_eq!(it.last_event_hash, e1.event_hash);
+    assert_eq!((e0.at.height, e1.at.height, e1.event_time_ms), (1, 2, T + 10));
+}
+
+#[test]
+fn membership_role_provenance() {
+    Chain::demo().accept("PRODUCER-FZ", commission(&[PHONES[0]], T));
+    Chain::demo().reject_with(
+        "BANK-CN",
+        commission(&[PHONES[0]], T),
+        "membership.role",
+        "org BANK-CN (roles: bank) may not record provenance events: role producer or port or carrier or customs required",
+    );
+    let mut c = Chain::demo();
+    c.reject_with(
+        "PORT-CNFOC",
+        step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "851713")),
+        "membership.role",
+        "org PORT-CNFOC (roles: port) may not record customs steps: role customs required",
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "851713")));
+}
+
+#[test]
+fn gs1_invalid_key_on_events() {
+    Chain::demo().reject_with(
+        "PRODUCER-FZ",
+        commission(
+            &[
+                "urn:epc:id:sgtin:6901234.012345.1001",
+                "https://id.gs1.org/00/069012340000000012",
+            ],
+            T,
+        ),
+        "gs1.invalid_key",
+        "epcList[1]: SSCC \"069012340000000012\" has a wrong check digit (expected 6)",
+    );
+    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[PALLET], T);
+    e.read_point = Some("urn:epc:id:sgln:6901234.00001".into());
+    Chain::demo().reject_with(
+        "PORT-CNFOC",
+        p(e.clone()),
+        "gs1.invalid_key",
+        "readPoint: \"urn:epc:id:sgln:6901234.00001\": expected 3 dot-separated parts, found 2",
+    );
+    e.read_point = Some("https://example.org/locations/berth-7".into());
+    Chain::demo().accept("PORT-CNFOC", p(e));
+}
+
+#[test]
+fn codes_unlocode_on_events() {
+    Chain::demo().reject_with(
+        "PORT-CNFOC",
+        p(observe(&[PALLET], T, "loading", "CNFO")),
+        "codes.unlocode",
+        "unlocode \"CNFO\" is not a UN/LOCODE (country + 3 characters)",
+    );
+    Chain::demo().accept("PORT-CNFOC", p(observe(&[PALLET], T, "loading", "CNFOC")));
+}
+
+#[test]
+fn provenance_empty() {
+    Chain::demo().reject_with(
+        "PRODUCER-FZ",
+        commission(&[], T),
+        "provenance.empty",
+        "the event names no goods (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
+    );
+    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[], T);
+    e.quantity_list = vec![QuantityElement {
+        epc_class: "urn:epc:class:lgtin:4012345.012345.998877".into(),
+        quantity: Some("200".into()),
+        uom: Some("KGM".into()),
+    }];
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", p(e));
+    assert_eq!(
+        item(&c, "https://id.gs1.org/01/04012345123456/10/998877").event_count,
+        1
+    );
+}
+
+#[test]
+fn provenance_event_id_duplicate() {
+    let mut e = event(EventType::ObjectEvent, Some(Action::Add), &[PHONES[0]], T);
+    e.event_id = Some("urn:uuid:e1".into());
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", p(e.clone()));
+    let rec: EventIdRecord = get_typed(&c.state, &keys::event_id("urn:uuid:e1")).unwrap();
+    assert_eq!(rec.goods_keys, vec![k(PHONES[0])]);
+    e.epc_list = vec![PHONES[1].into()];
+    c.reject_with(
+        "PRODUCER-FZ",
+        p(e),
+        "provenance.event_id.duplicate",
+        "eventID urn:uuid:e1 is already recorded (an error declaration must carry errorDeclaration)",
+    );
+}
+
+#[test]
+fn provenance_time_future() {
+    // Block 1 is at T + 1000; the default skew is 10 minutes.
+    Chain::demo().accept("PRODUCER-FZ", commission(&[PHONES[0]], T + 1000 + 600_000));
+    Chain::demo().reject_with(
+        "PRODUCER-FZ",
+        commission(&[PHONES[0]], T + 1000 + 600_001),
+        "provenance.time_future",
+        &format!(
+            "eventTime {} is after block time {} plus the allowed skew",
+            T + 601_001,
+            T + 1000
+        ),
+    );
+}
+
+#[test]
+fn provenance_time_order() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0]], T + 500));
+    c.accept("PORT-CNFOC", p(observe(&[PHONES[0]], T + 500, "inspecting", "CNFOC")));
+    c.reject_with(
+        "PORT-CNFOC",
+        p(observe(&[PHONES[0]], T + 499, "inspecting", "CNFOC")),
+        "provenance.time_order",
+        &format!(
+            "eventTime {} of goods {} is before its last event at {}",
+            T + 499,
+            k(PHONES[0]),
+            T + 500
+        ),
+    );
+}
+
+#[test]
+fn provenance_ended() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0], PHONES[1]], T));
+    let mut destroy = event(EventType::ObjectEvent, Some(Action::Observe), &[PHONES[0]], T + 1);
+    destroy.biz_step = Some("https://ref.gs1.org/cbv/BizStep-destroying".into());
+    c.accept("PRODUCER-FZ", p(destroy));
+    c.accept(
+        "PRODUCER-FZ",
+        p(event(EventType::ObjectEvent, Some(Action::Delete), &[PHONES[1]], T + 2)),
+    );
+    for id in [PHONES[0], PHONES[1]] {
+        c.reject_with(
+            "PORT-CNFOC",
+            p(observe(&[id], T + 3, "inspecting", "CNFOC")),
+            "provenance.ended",
+            &format!(
+                "goods {} was destroyed, decommissioned or consumed; no event may follow",
+                k(id)
+            ),
+        );
+    }
+    c.accept("PORT-CNFOC", p(observe(&[PHONES[2]], T + 3, "inspecting", "CNFOC")));
+}
+
+#[test]
+fn provenance_commission_duplicate() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0]], T));
+    c.reject_with(
+        "PRODUCER-FZ",
+        commission(&[PHONE1_DL], T),
+        "provenance.commission.duplicate",
+        &format!("goods {} is already commissioned", k(PHONES[0])),
+    );
+}
+
+fn pack(parent: Option<&str>, children: &[&str], t: i64) -> Payload {
+    let mut e = event(EventType::AggregationEvent, Some(Action::Add), &[], t);
+    e.parent_id = parent.map(str::to_string);
+    e.child_epcs = children.iter().map(|s| s.to_string()).collect();
+    p(e)
+}
+
+#[test]
+fn provenance_aggregation_parent() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0]], T));
+    c.reject_with(
+        "PRODUCER-FZ",
+        pack(None, &[PHONES[0]], T),
+        "provenance.aggregation.parent",
+        "an AggregationEvent needs a parentID",
+    );
+    c.accept("PRODUCER-FZ", pack(Some(PALLET), &[PHONES[0]], T));
+    assert_eq!(item(&c, PHONES[0]).parent, Some(k(PALLET)));
+    assert!(item(&c, PALLET).children.contains(&k(PHONES[0])));
+}
+
+#[test]
+fn provenance_aggregation_child_not_commissioned() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0]], T));
+    c.reject_with(
+        "PRODUCER-FZ",
+        pack(Some(PALLET), &[PHONES[0], PHONES[1]], T),
+        "provenance.aggregation.child_not_commissioned",
+        &format!(
+            "child {} has not been commissioned; it cannot be packed into {}",
+            k(PHONES[1]),
+            k(PALLET)
+        ),
+    );
+    c.accept("PRODUCER-FZ", commission(&[PHONES[1]], T));
+    c.accept("PRODUCER-FZ", pack(Some(PALLET), &[PHONES[0], PHONES[1]], T));
+}
+
+#[test]
+fn provenance_transformation_io() {
+    let mut c = Chain::demo();
+    c.accept("PRODUCER-FZ", commission(&[PHONES[0], PHONES[1]], T));
+    let mut e = event(EventType::TransformationEvent, None, &[], T + 1);
+    e.input_epc_list = vec![PHONES[0].into(), PHONES[1].into()];
+    c.reject_with(
+        "PRODUCER-FZ",
+        p(e.clone()),
+        "provenance.transformation.io",
+        "a TransformationEvent needs inputs and outputs (got 2 inputs, 0 outputs)",
+    );
+    let refurb = "urn:epc:id:sgtin:6901234.012345.2001";
+    e.output_epc_list = vec![refurb.into()];
+    c.accept("PRODUCER-FZ", p(e));
+    // Inputs are consumed; the output is commissioned and remembers them.
+    assert!(item(&c, PHONES[0]).ended);
+    let out = item(&c, refurb);
+    assert!(out.commissioned && out.inputs.contains(&k(PHONES[1])));
+    c.reject_with(
+        "PORT-CNFOC",
+        p(observe(&[PHONES[0]], T + 2, "inspecting", "CNFOC")),
+        "provenance.ended",
+        &format!(
+            "goods {} was destroyed, decommissioned or consumed; no event may follow",
+            k(PHONES[0])
+        ),
+    );
+}
+
+fn error_decl(event_id: &str, ids: &[&str]) -> Payload {
+    let mut e = event(EventType::ObjectEvent, Some(Action::Add), ids, T);
+    e.event_id = Some(event_id.into());
+    e.error_declaration = Some(ErrorDeclaration {
+        declaration_time_ms: T + 50,
+        reason: Some("incorrect_data".into()),
+        corrective_event_ids: vec![],
+    });
+    p(e)
+}
+
+#[test]
+fn provenance_error_unknown_event_and_already_corrected() {
+    let mut c = Chain::demo();
+    c.reject_with(
+        "PRODUCER-FZ",
+        error_decl("urn:uuid:e1", &[PHONES[0]]),
+        "provenance.error.unknown_event",
+        "eventID urn:uuid:e1 is not recorded on the ledger",
+    );
+    let mut e = event(EventType::ObjectEvent, Some(Action::Add), &[PHONES[0]], T);
+    e.event_id = Some("urn:uuid:e1".into());
+    c.accept("PRODUCER-FZ", p(e));
+    let first_tx = get_typed::<EventIdRecord>(&c.state, &keys::event_id("urn:uuid:e1"))
+        .unwrap()
+        .tx_id;
+    c.accept("PRODUCER-FZ", error_decl("urn:uuid:e1", &[PHONES[0]]));
+    // The original stays, flagged; the declaration is appended to the item's chain.
+    let rec: EventIdRecord = get_typed(&c.state, &keys::event_id("urn:uuid:e1")).unwrap();
+    assert_eq!(rec.tx_id, first_tx);
+    let by = rec.corrected_by.unwrap();
+    assert_eq!(item(&c, PHONES[0]).event_count, 2);
+    c.reject_with(
+        "PRODUCER-FZ",
+        error_decl("urn:uuid:e1", &[PHONES[0]]),
+        "provenance.error.already_corrected",
+        &format!("eventID urn:uuid:e1 was already declared erroneous by transaction {by}"),
+    );
+}
+
+#[test]
+fn provenance_customs_not_declared() {
+    let mut c = Chain::demo();
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", CustomsStep::Released),
+        "provenance.customs.not_declared",
+        &format!(
+            "goods {} has no open customs declaration (not declared); declare it first",
+            k(PALLET)
+        ),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", inspected(InspectionOutcome::Passed)),
+        "provenance.customs.not_declared",
+        &format!(
+            "goods {} has no open customs declaration (released); declare it first",
+            k(PALLET)
+        ),
+    );
+}
+
+#[test]
+fn provenance_customs_already_declared() {
+    let mut c = Chain::demo();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")),
+        "provenance.customs.already_declared",
+        &format!("goods {} already has an open customs declaration (declared)", k(PALLET)),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+}
+
+#[test]
+fn provenance_customs_held() {
+    let mut c = Chain::demo();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.accept(
+        "CUSTOMS-CN",
+        step(
+            &[PALLET],
+            T,
+            "CNFOC",
+            CustomsStep::Held {
+                reason: "documents".into(),
+            },
+        ),
+    );
+    assert_eq!(item(&c, PALLET).customs, CustomsStatus::Held);
+    c.reject_with(
+        "PORT-CNFOC",
+        p(observe(&[PALLET], T, "loading", "CNFOC")),
+        "provenance.customs.held",
+        &format!(
+            "goods {} is held by customs; nothing but a customs step may happen until it is released",
+            k(PALLET)
+        ),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    c.accept("PORT-CNFOC", p(observe(&[PALLET], T, "loading", "CNFOC")));
+}
+
+#[test]
+fn provenance_customs_not_released() {
+    let mut c = Chain::demo();
+    c.accept("PORT-CNFOC", p(observe(&[PALLET], T, "loading", "CNFOC")));
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.reject_with(
+        "PORT-CNFOC",
+        p(observe(&[PALLET], T, "urn:epcglobal:cbv:bizstep:loading", "CNFOC")),
+        "provenance.customs.not_released",
+        &format!(
+            "goods {} is declared to customs but not released; bizStep loading must wait for release",
+            k(PALLET)
+        ),
+    );
+}
+
+#[test]
+fn provenance_customs_inspection_failed() {
+    let mut c = Chain::demo();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", inspected(InspectionOutcome::Failed)),
+    );
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", CustomsStep::Released),
+        "provenance.customs.inspection_failed",
+        &format!("goods {} failed inspection and cannot be released", k(PALLET)),
+    );
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", inspected(InspectionOutcome::PassedWithRemarks)),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+}
+
+#[test]
+fn provenance_customs_jurisdiction() {
+    Chain::demo().reject_with(
+        "CUSTOMS-NL",
+        step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")),
+        "provenance.customs.jurisdiction",
+        "customs CUSTOMS-NL (country NL) has no jurisdiction at CNFOC",
+    );
+    Chain::demo().accept("CUSTOMS-NL", step(&[PALLET], T, "NLRTM", decl("PRODUCER-FZ", "940360")));
+}
+
+#[test]
+fn provenance_customs_declaration_fields() {
+    Chain::demo().reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", decl("NOBODY", "940360")),
+        "provenance.customs.declarant_unknown",
+        "declarant NOBODY is not a current member",
+    );
+    Chain::demo().reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "94036")),
+        "codes.hs_code",
+        "customs.hs_code \"94036\" is not an HS code (6 digits, optionally 8 or 10 with a national extension)",
+    );
+    Chain::demo().reject_with(
+        "CUSTOMS-CN",
+        step(
+            &[PALLET],
+            T,
+            "CNFOC",
+            declared("PRODUCER-FZ", "940360", Some(("CARRIER-COSCO", BL_REF))),
+        ),
+        "provenance.customs.waybill_unknown",
+        "no BL COSU-2026-000123 issued by carrier CARRIER-COSCO",
+    );
+    after_steps(4).accept(
+        "CUSTOMS-CN",
+        step(
+            &[PALLET],
+            T + 10_000,
+            "CNFOC",
+            declared("PRODUCER-FZ", "940360", Some(("CARRIER-COSCO", BL_REF))),
+        ),
+    );
+}
+
+#[test]
+fn provenance_customs_preferential_certificate() {
+    let pref = |number: &str| CustomsStep::Declared {
+        declaration_id: "D1".into(),
+        declarant: oid("PRODUCER-FZ"),
+        hs_code: "940360".into(),
+        preferential_certificate: Some(CertificateRef {
+            issuer: oid("CHAMBER-CN"),
+            number: number.into(),
+        }),
+        waybill: None,
+    };
+    let mut c = after_steps(3);
+    c.accept("CUSTOMS-CN", step(&[PALLET], T + 10_000, "CNFOC", pref(CO_NUMBER)));
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PHONES[0]], T + 10_000, "CNFOC", pref("CCPIT-FZ-0000")),
+        "provenance.customs.preferential_certificate",
+        "preferential origin claimed but certificate CCPIT-FZ-0000 of CHAMBER-CN does not exist",
+    );
+    c.accept(
+        "CHAMBER-CN",
+        Payload::Certificate(CertificateOp::Revoke {
+            number: CO_NUMBER.into(),
+            reason: "wrong criterion".into(),
+        }),
+    );
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PHONES[0]], T + 10_000, "CNFOC", pref(CO_NUMBER)),
+        "provenance.customs.preferential_certificate",
+        "preferential origin claimed but certificate CCPIT-FZ-2026-0001 of CHAMBER-CN is revoked (wrong criterion)",
+    );
+}
+
+// High-risk: HS 851713 (3C electronics). PRODUCER-FZ is tier General (below AEO-general);
+// CARRIER-COSCO is AEO-advanced.
+
+#[test]
+fn provenance_high_risk_not_commissioned() {
+    let mut c = Chain::demo();
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", decl("CARRIER-COSCO", "851713")),
+    );
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", CustomsStep::Released),
+        "provenance.high_risk.not_commissioned",
+        &format!(
+            "goods {} (HS 851713, high-risk: 3C electronics) has no production/commissioning event on the ledger",
+            k(PALLET)
+        ),
+    );
+    // Not high-risk: no such condition.
+    let mut c = Chain::demo();
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", decl("CARRIER-COSCO", "940360")),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+}
+
+#[test]
+fn provenance_high_risk_no_certificate() {
+    let mut c = after_steps(2); // commissioned and packed, no certificate
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", decl("CARRIER-COSCO", "851713")),
+    );
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", CustomsStep::Released),
+        "provenance.high_risk.no_certificate",
+        &format!(
+            "goods {} (HS 851713, high-risk: 3C electronics) has no valid certificate of origin on the ledger",
+            k(PALLET)
+        ),
+    );
+    c.accept(
+        "CHAMBER-CN",
+        Payload::Certificate(CertificateOp::Issue(certificate_issue(CO_NUMBER, &[PHONES[2]]))),
+    );
+    // A certificate covering a packed child is enough.
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", CustomsStep::Released),
+    );
+}
+
+#[test]
+fn provenance_high_risk_no_inspection() {
+    let mut c = after_steps(3);
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", decl("PRODUCER-FZ", "851713")),
+    );
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", CustomsStep::Released),
+        "provenance.high_risk.no_inspection",
+        &format!(
+            "goods {} (HS 851713, high-risk: 3C electronics) needs an inspection before release: declarant PRODUCER-FZ is below AEO-general (General)",
+            k(PALLET)
+        ),
+    );
+    // An AEO declarant needs no inspection.
+    let mut c = after_steps(3);
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", decl("CARRIER-COSCO", "851713")),
+    );
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T + 10_000, "CNFOC", CustomsStep::Released),
+    );
+}
+
+#[test]
+fn limits_list_len_on_extensions() {
+    let mut g = demo_genesis();
+    g.limits.max_list_len = 2;
+    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[PALLET], T);
+    for f in ["sensorElementList", "ilmd"] {
+        e.extensions.insert(f.into(), "[]".into());
+    }
+    Chain::new(g.clone()).accept("PORT-CNFOC", p(e.clone()));
+    e.extensions.insert("certificationInfo".into(), "\"x\"".into());
+    Chain::new(g).reject_with(
+        "PORT-CNFOC",
+        p(e),
+        "limits.list_len",
+        "payload.op.extensions has 3 entries, above the limit of 2",
+    );
+}

@@ -1,0 +1,30 @@
+//! Starts the node's API servers: gRPC (tonic; see `grpc`) and HTTP (Prometheus `/metrics`,
+//! `/healthz`, and the GS1 Digital Link resolver).
+use crate::config::NodeConfig;
+use crate::runtime::Shared;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use std::sync::Arc;
+
+pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<()> {
+    if let Some(addr) = &cfg.http.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("http.listen: cannot bind {addr}: {e}"))?;
+        let app = Router::new()
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("http server stopped: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> String {
+    shared.metrics.render()
+}

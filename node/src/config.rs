@@ -1,0 +1,273 @@
+//! The node's TOML configuration. Unknown keys and bad values are errors that name the key.
+//!
+//! Invariants: a loaded `NodeConfig` has passed `validate` (addresses parse, limits positive,
+//! a validator names its consensus key file); relative paths are resolved against the config
+//! file's directory.
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    Validator,
+    Observer,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub node: NodeSection,
+    pub p2p: P2pSection,
+    pub grpc: GrpcSection,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub mempool: MempoolSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// A human name for logs and status.
+    pub name: String,
+    pub role: NodeRole,
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    /// The libp2p identity (ed25519 seed file, 0600); must be one of the org's registered node keys.
+    pub node_key: PathBuf,
+    /// Validator only: the consensus signing key (0600) of the validator entry in genesis.
+    #[serde(default)]
+    pub consensus_key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    pub listen: Vec<String>,
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSection {
+    pub listen: String,
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    #[serde(default = "default_concurrency")]
+    pub concurrency_per_connection: usize,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Prometheus `/metrics` and the GS1 Digital Link resolver; off when absent.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolSection {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        MempoolSection { max_txs: 100_000, max_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { format: default_log_format(), level: default_log_level() }
+    }
+}
+
+fn default_max_message() -> usize {
+    16 * 1024 * 1024
+}
+fn default_concurrency() -> usize {
+    64
+}
+fn default_request_timeout() -> u64 {
+    30_000
+}
+fn default_log_format() -> String {
+    "human".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {err}")]
+    Read { path: String, err: String },
+    #[error("{path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("{path}: {key}: {msg}")]
+    Invalid { path: String, key: String, msg: String },
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?;
+        let mut cfg = NodeConfig::parse(&text).map_err(|msg| ConfigError::Parse { path: path.display().to_string(), msg })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        cfg.validate().map_err(|(key, msg)| ConfigError::Invalid { path: path.display().to_string(), key, msg })?;
+        Ok(cfg)
+    }
+
+    /// Parse TOML; toml's messages name the unknown or mistyped key and its line.
+    pub fn parse(text: &str) -> Result<NodeConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.node.data_dir);
+        fix(&mut self.node.genesis);
+        fix(&mut self.node.node_key);
+        if let Some(k) = self.node.consensus_key.as_mut() {
+            fix(k);
+        }
+    }
+
+    /// The first bad value, as (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, m: String| Err((k.to_string(), m));
+        if self.node.name.trim().is_empty() {
+            return bad("node.name", "must not be empty".into());
+        }
+        if self.node.role == NodeRole::Validator && self.node.consensus_key.is_none() {
+            return bad("node.consensus_key", "a validator needs its consensus key file".into());
+        }
+        if self.p2p.listen.is_empty() {
+            return bad("p2p.listen", "at least one listen address is needed".into());
+        }
+        for (i, a) in self.p2p.listen.iter().chain(&self.p2p.bootstrap).enumerate() {
+            if a.parse::<libp2p::Multiaddr>().is_err() {
+                let key = if i < self.p2p.listen.len() { "p2p.listen" } else { "p2p.bootstrap" };
+                return bad(key, format!("{a:?} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/7001)"));
+            }
+        }
+        if self.grpc.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("grpc.listen", format!("{:?} is not an address like 127.0.0.1:9001", self.grpc.listen));
+        }
+        if let Some(h) = &self.http.listen {
+            if h.parse::<std::net::SocketAddr>().is_err() {
+                return bad("http.listen", format!("{h:?} is not an address like 127.0.0.1:8001"));
+            }
+        }
+        for (k, v) in [
+            ("p2p.max_message_bytes", self.p2p.max_message_bytes),
+            ("grpc.max_message_bytes", self.grpc.max_message_bytes),
+            ("grpc.concurrency_per_connection", self.grpc.concurrency_per_connection),
+            ("mempool.max_txs", self.mempool.max_txs),
+            ("mempool.max_bytes", self.mempool.max_bytes),
+        ] {
+            if v == 0 {
+                return bad(k, "must be positive".into());
+            }
+        }
+        if !matches!(self.log.format.as_str(), "human" | "json") {
+            return bad("log.format", format!("{:?}: expected \"human\" or \"json\"", self.log.format));
+        }
+        Ok(())
+    }
+
+    /// A commented default config (`tradechain node init`).
+    pub fn default_toml(name: &str) -> String {
+        format!(
+            r#"# tradechain node configuration. Unknown keys are errors.
+[node]
+name = "{name}"
+# "validator" votes in consensus; "observer" follows the chain and serves reads.
+role = "observer"
+data_dir = "data"
+genesis = "genesis.json"
+# libp2p identity (0600); its public key must be registered as one of your org's node keys.
+node_key = "keys/node.key"
+# Validators only: the consensus key named in genesis' validator set.
+# consensus_key = "keys/consensus.key"
+
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/7001"]
+# Peers with their PeerId, e.g. "/ip4/127.0.0.1/tcp/7002/p2p/12D3Koo..."
+bootstrap = []
+max_message_bytes = 16777216
+
+[grpc]
+listen = "127.0.0.1:9001"
+max_message_bytes = 16777216
+concurrency_per_connection = 64
+request_timeout_ms = 30000
+
+[http]
+# Prometheus /metrics and the GS1 Digital Link resolver page.
+listen = "127.0.0.1:8001"
+
+[mempool]
+max_txs = 100000
+max_bytes = 268435456
+
+[log]
+format = "human"   # or "json"
+level = "info"
+"#
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn default_config_parses_and_validates() {
+        let cfg = NodeConfig::parse(&NodeConfig::default_toml("n1")).unwrap();
+        assert_eq!(cfg.node.role, NodeRole::Observer);
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = NodeConfig::default_toml("n1").replace("[mempool]", "[mempool]\nmax_txz = 3");
+        let err = NodeConfig::parse(&text).unwrap_err();
+        assert!(err.contains("max_txz"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let text = NodeConfig::default_toml("n1").replace("127.0.0.1:9001", "nowhere");
+        let err = NodeConfig::parse(&text).unwrap().validate().unwrap_err();
+        assert_eq!(err.0, "grpc.listen");
+        let text = NodeConfig::default_toml("n1").replace("role = \"observer\"", "role = \"validator\"");
+        let err = NodeConfig::parse(&text).unwrap().validate().unwrap_err();
+        assert_eq!(err.0, "node.consensus_key");
+    }
+}

@@ -1,0 +1,259 @@
+//! The mempool: transactions waiting for a block.
+//!
+//! Invariants:
+//! - Bounded: at most `max_txs` transactions and `max_bytes` encoded bytes. When full, `insert`
+//!   refuses with `MempoolError::Full` ("busy, retry") — never a silent drop.
+//! - De-duplicated by transaction id; a transaction already committed is refused.
+//! - Only transactions whose signature verifies against the sender's current key enter
+//!   (so a block built from the mempool never carries a bad signature).
+//! - Per sender, transactions are kept in nonce order; `select` hands out, per sender, only a
+//!   gap-free run starting at the sender's next nonce, so a proposer's block never skips a nonce.
+//! - Pending transactions are in memory only: they survive neither crash nor restart (clients
+//!   resubmit; `WaitForCommit` tells them whether they must).
+use std::collections::{BTreeMap, HashMap};
+use tradechain_ledger::codec;
+use tradechain_ledger::execute::next_nonce;
+use tradechain_ledger::state::{StateView, get_typed, keys};
+use tradechain_ledger::{Hash, Org, OrgId, SignedTransaction};
+
+#[derive(Clone, Debug)]
+pub struct MempoolLimits {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    /// How far ahead of the sender's next nonce a transaction may be queued.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits { max_txs: 50_000, max_bytes: 256 * 1024 * 1024, max_nonce_gap: 10_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MempoolError {
+    #[error("mempool is full ({count} transactions, {bytes} bytes): busy, retry later")]
+    Full { count: usize, bytes: usize },
+    #[error("transaction {0} is already pending")]
+    Duplicate(Hash),
+    #[error("transaction is for chain {got:?}, this node serves {expected:?}")]
+    WrongChain { expected: String, got: String },
+    #[error("sender {0} is not a member")]
+    UnknownSender(OrgId),
+    #[error("sender {org} has no key {key_id}")]
+    UnknownKey { org: OrgId, key_id: u32 },
+    #[error("signature does not verify against {org}'s key {key_id}")]
+    BadSignature { org: OrgId, key_id: u32 },
+    #[error("nonce {got} is stale: {org}'s next nonce is {next}")]
+    StaleNonce { org: OrgId, got: u64, next: u64 },
+    #[error("nonce {got} is too far ahead of {org}'s next nonce {next}")]
+    NonceGap { org: OrgId, got: u64, next: u64 },
+    #[error("transaction is {size} bytes, above the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+}
+
+struct Entry {
+    tx: SignedTransaction,
+    size: usize,
+}
+
+pub struct Mempool {
+    chain_id: String,
+    limits: MempoolLimits,
+    max_tx_bytes: usize,
+    by_id: HashMap<Hash, (OrgId, u64)>,
+    by_sender: BTreeMap<OrgId, BTreeMap<u64, Entry>>,
+    bytes: usize,
+}
+
+impl Mempool {
+    pub fn new(chain_id: &str, max_tx_bytes: usize, limits: MempoolLimits) -> Mempool {
+        Mempool {
+            chain_id: chain_id.to_string(),
+            limits,
+            max_tx_bytes,
+            by_id: HashMap::new(),
+            by_sender: BTreeMap::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Cheap checks that need no signature verification; returns the tx's encoded size.
+    fn precheck(&self, tx: &SignedTransaction, state: &dyn StateView) -> Result<(usize, Org), MempoolError> {
+        if tx.tx.chain_id != self.chain_id {
+            return Err(MempoolError::WrongChain { expected: self.chain_id.clone(), got: tx.tx.chain_id.clone() });
+        }
+        let size = codec::encode(tx).len();
+        if size > self.max_tx_bytes {
+            return Err(MempoolError::TooLarge { size, limit: self.max_tx_bytes });
+        }
+        let id = tx.id();
+        if self.by_id.contains_key(&id) {
+            return Err(MempoolError::Duplicate(id));
+        }
+        let sender = &tx.tx.sender;
+        let org: Org =
+            get_typed(state, &keys::org(sender)).ok_or_else(|| MempoolError::UnknownSender(sender.clone()))?;
+        if org.key(tx.tx.key_id).is_none() {
+            return Err(MempoolError::UnknownKey { org: sender.clone(), key_id: tx.tx.key_id });
+        }
+        let next = next_nonce(state, &org);
+        if tx.tx.nonce < next {
+            return Err(MempoolError::StaleNonce { org: sender.clone(), got: tx.tx.nonce, next });
+        }
+        if tx.tx.nonce - next > self.limits.max_nonce_gap {
+            return Err(MempoolError::NonceGap { org: sender.clone(), got: tx.tx.nonce, next });
+        }
+        if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
+            return Err(MempoolError::Full { count: self.by_id.len(), bytes: self.bytes });
+        }
+        Ok((size, org))
+    }
+
+    /// Admit one transaction (signature verified singly).
+    pub fn insert(&mut self, tx: SignedTransaction, state: &dyn StateView) -> Result<Hash, MempoolError> {
+        let (size, org) = self.precheck(&tx, state)?;
+        let key_id = tx.tx.key_id;
+        let pk = org.key(key_id).ok_or_else(|| MempoolError::UnknownKey { org: org.id.clone(), key_id })?;
+        tx.verify_signature(pk).map_err(|_| MempoolError::BadSignature { org: org.id.clone(), key_id })?;
+        Ok(self.admit(tx, size))
+    }
+
+    /// Admit many transactions, verifying their signatures in one ed25519 batch (falling back
+    /// to single checks to name the bad ones). Results are in input order.
+    pub fn insert_batch(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        state: &dyn StateView,
+    ) -> Vec<Result<Hash, MempoolError>> {
+        let mut results: Vec<Option<Result<Hash, MempoolError>>> = Vec::with_capacity(txs.len());
+        let mut candidates = Vec::new();
+        for (i, tx) in txs.iter().enumerate() {
+            match self.precheck(tx, state) {
+                Ok((size, _)) => {
+                    candidates.push((i, size));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let cand_txs: Vec<SignedTransaction> = candidates.iter().map(|(i, _)| txs[*i].clone()).collect();
+        let bad: std::collections::BTreeSet<usize> =
+            tradechain_ledger::execute::verify_signatures(state, &cand_txs).into_iter().collect();
+        for (j, (i, size)) in candidates.into_iter().enumerate() {
+            let tx = &txs[i];
+            results[i] = Some(if bad.contains(&j) {
+                Err(MempoolError::BadSignature { org: tx.tx.sender.clone(), key_id: tx.tx.key_id })
+            } else if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
+                Err(MempoolError::Full { count: self.by_id.len(), bytes: self.bytes })
+            } else if self.by_id.contains_key(&tx.id()) {
+                Err(MempoolError::Duplicate(tx.id()))
+            } else {
+                Ok(self.admit(tx.clone(), size))
+            });
+        }
+        results.into_iter().map(|r| r.unwrap_or(Err(MempoolError::Full { count: 0, bytes: 0 }))).collect()
+    }
+
+    fn admit(&mut self, tx: SignedTransaction, size: usize) -> Hash {
+        let id = tx.id();
+        let sender = tx.tx.sender.clone();
+        let nonce = tx.tx.nonce;
+        let queue = self.by_sender.entry(sender.clone()).or_default();
+        if let Some(old) = queue.insert(nonce, Entry { tx, size }) {
+            // Same sender and nonce, different content: the newer replaces the older.
+            self.bytes -= old.size;
+            self.by_id.remove(&old.tx.id());
+        }
+        self.bytes += size;
+        self.by_id.insert(id, (sender, nonce));
+        debug_assert_eq!(self.by_id.len(), self.by_sender.values().map(|q| q.len()).sum::<usize>());
+        id
+    }
+
+    /// Transactions for the next block: per sender, the gap-free run from its next nonce,
+    /// senders interleaved round-robin, up to the limits.
+    pub fn select(&self, max_txs: usize, max_bytes: usize, state: &dyn StateView) -> Vec<SignedTransaction> {
+        let mut runs: Vec<Vec<&Entry>> = Vec::new();
+        for (sender, queue) in &self.by_sender {
+            let Some(org) = get_typed::<Org>(state, &keys::org(sender)) else { continue };
+            let mut expect = next_nonce(state, &org);
+            let mut run = Vec::new();
+            for (&n, e) in queue.range(expect..) {
+                if n != expect {
+                    break;
+                }
+                run.push(e);
+                expect += 1;
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut depth = 0;
+        loop {
+            let mut any = false;
+            for run in &runs {
+                if let Some(e) = run.get(depth) {
+                    any = true;
+                    if out.len() >= max_txs || bytes + e.size > max_bytes {
+                        return out;
+                    }
+                    bytes += e.size;
+                    out.push(e.tx.clone());
+                }
+            }
+            if !any {
+                return out;
+            }
+            depth += 1;
+        }
+    }
+
+    /// After a commit: drop committed transactions and any whose nonce is now stale.
+    pub fn evict_committed(&mut self, committed: &[SignedTransaction], state: &dyn StateView) {
+        for tx in committed {
+            self.remove(&tx.id());
+        }
+        let senders: Vec<OrgId> = self.by_sender.keys().cloned().collect();
+        for sender in senders {
+            let next = get_typed::<Org>(state, &keys::org(&sender)).map(|o| next_nonce(state, &o));
+            let stale: Vec<Hash> = match (next, self.by_sender.get(&sender)) {
+                (Some(next), Some(q)) => q.range(..next).map(|(_, e)| e.tx.id()).collect(),
+                (None, Some(q)) => q.values().map(|e| e.tx.id()).collect(),
+                _ => Vec::new(),
+            };
+            for id in stale {
+                self.remove(&id);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: &Hash) -> bool {
+        let Some((sender, nonce)) = self.by_id.remove(id) else { return false };
+        if let Some(q) = self.by_sender.get_mut(&sender) {
+            if let Some(e) = q.remove(&nonce) {
+                self.bytes -= e.size;
+            }
+            if q.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+        true
+    }
+}

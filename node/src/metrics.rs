@@ -1,0 +1,71 @@
+//! Prometheus metrics: height, round, commit latency, transactions committed and rejected by
+//! rule, mempool size, peers, sync status. Rendered in the text exposition format at `/metrics`.
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    pub rule: String,
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub height: Gauge,
+    pub round: Gauge,
+    pub mempool_txs: Gauge,
+    pub peers: Gauge,
+    pub syncing: Gauge,
+    pub txs_committed: Counter,
+    pub txs_rejected: Family<RuleLabel, Counter>,
+    pub mempool_refused: Counter,
+    /// Seconds from a height's start to its commit.
+    pub commit_latency: Histogram,
+    registry: Arc<Registry>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut r = Registry::with_prefix("tradechain");
+        let m = Metrics {
+            height: Gauge::default(),
+            round: Gauge::default(),
+            mempool_txs: Gauge::default(),
+            peers: Gauge::default(),
+            syncing: Gauge::default(),
+            txs_committed: Counter::default(),
+            txs_rejected: Family::default(),
+            mempool_refused: Counter::default(),
+            commit_latency: Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            registry: Arc::new(Registry::default()),
+        };
+        r.register("height", "Committed height", m.height.clone());
+        r.register("round", "Current consensus round", m.round.clone());
+        r.register("mempool_txs", "Pending transactions", m.mempool_txs.clone());
+        r.register("peers", "Connected peers", m.peers.clone());
+        r.register("syncing", "1 while catching up from peers", m.syncing.clone());
+        r.register("txs_committed", "Transactions committed (accepted)", m.txs_committed.clone());
+        r.register("txs_rejected", "Transactions committed as rejected, by rule id", m.txs_rejected.clone());
+        r.register("mempool_refused", "Submissions refused by the mempool", m.mempool_refused.clone());
+        r.register("commit_latency_seconds", "Height start to commit", m.commit_latency.clone());
+        Metrics { registry: Arc::new(r), ..m }
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        if prometheus_client::encoding::text::encode(&mut s, &self.registry).is_err() {
+            s.push_str("# encoding failed\n");
+        }
+        s
+    }
+}

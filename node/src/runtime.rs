@@ -1,0 +1,555 @@
+//! The node runtime: one core task owns the consensus engine and is the only writer of the
+//! store; the network, timers, gRPC submissions and sync feed it events.
+//!
+//! Data flow: gRPC `Submit` → `Shared::submit` (mempool admits after signature/nonce checks) →
+//! gossiped to peers in batches → a proposer's `BuildBlock` takes a gap-free selection →
+//! every validator's `ValidateBlock` re-executes (`chain::check_block`) → the engine decides
+//! with a commit certificate → `Store::commit_block` (one synced RocksDB batch) → mempool
+//! eviction, metrics, and a commit notification that `WaitForCommit` and streams wait on.
+//!
+//! Invariants:
+//! - Only the core task writes the store, and only blocks that carry a certificate verified
+//!   against the validator set in force (`Decided` from our engine, or sync after
+//!   `CommitCertificate::verify`).
+//! - Every `PersistWal` output is fsynced before any later output of the same batch is acted
+//!   on, so our vote never leaves the node before it is durable.
+//! - The WAL is truncated only after the height it covers is committed.
+use crate::chain::{build_block, check_block};
+use crate::config::{NodeConfig, NodeRole};
+use crate::mempool::{Mempool, MempoolError, MempoolLimits};
+use crate::metrics::Metrics;
+use crate::network::{self, NetCommand, NetConfig, NetEvent, NetHandle, Topic};
+use crate::wal::Wal;
+use crate::wire::{self, MAX_SYNC_BLOCKS, SyncRequest, SyncResponse, TxGossip};
+use anyhow::Context as _;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Timeout, WalEntry};
+use tradechain_ledger::execute::{BlockExecution, Registry};
+use tradechain_ledger::state::Ns;
+use tradechain_ledger::store::Store;
+use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, SecretKey, SignedTransaction, codec};
+
+/// What gRPC and HTTP read about the node.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    pub local_peer_id: String,
+    pub peers: Vec<String>,
+    pub syncing: bool,
+    pub round: u32,
+}
+
+/// State shared between the core task and the API servers.
+pub struct Shared {
+    pub name: String,
+    pub role: NodeRole,
+    pub genesis: Genesis,
+    pub store: Arc<Store>,
+    pub mempool: Mutex<Mempool>,
+    pub metrics: Metrics,
+    /// Committed heights, as they commit.
+    pub commits: broadcast::Sender<u64>,
+    pub status: RwLock<Status>,
+    outbound: Mutex<Vec<SignedTransaction>>,
+}
+
+impl Shared {
+    /// Admit a transaction to the mempool and queue it for gossip.
+    pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
+        let res = match self.mempool.lock() {
+            Ok(mut m) => {
+                let r = m.insert(tx.clone(), self.store.as_ref());
+                self.metrics.mempool_txs.set(m.len() as i64);
+                r
+            }
+            Err(_) => Err(MempoolError::Full { count: 0, bytes: 0 }),
+        };
+        match &res {
+            Ok(_) => {
+                if let Ok(mut o) = self.outbound.lock() {
+                    o.push(tx);
+                }
+            }
+            Err(_) => {
+                self.metrics.mempool_refused.inc();
+            }
+        }
+        res
+    }
+
+    pub fn is_pending(&self, id: &Hash) -> bool {
+        self.mempool.lock().map(|m| m.contains(id)).unwrap_or(false)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+enum CoreEvent {
+    Timeout(Timeout),
+    StartHeight(u64),
+}
+
+struct Core {
+    shared: Arc<Shared>,
+    registry: Registry,
+    engine: Option<Engine>,
+    consensus_key: Option<SecretKey>,
+    engine_height: u64,
+    height_started: Instant,
+    wal: Option<Wal>,
+    net: NetHandle,
+    events: mpsc::UnboundedSender<CoreEvent>,
+    cache: HashMap<Hash, BlockExecution>,
+    peers: BTreeSet<libp2p::PeerId>,
+    sync_cursor: usize,
+    max_msg: usize,
+}
+
+/// Node keys of all current members: the network's allow-list.
+pub fn member_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
+    let mut out = BTreeSet::new();
+    if let Ok(rows) = store.scan(Ns::Org, &[Ns::Org as u8], usize::MAX) {
+        for (_, v) in rows {
+            if let Ok(org) = codec::decode::<Org>(&v) {
+                out.extend(org.node_keys.iter().map(|k| k.0));
+            }
+        }
+    }
+    out
+}
+
+/// Open the store, start networking, the API servers and the core task; run until `shutdown`.
+pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let gtext = std::fs::read_to_string(&cfg.node.genesis)
+        .with_context(|| format!("node.genesis: cannot read {}", cfg.node.genesis.display()))?;
+    let genesis = Genesis::from_json(&gtext).map_err(|e| anyhow::anyhow!("node.genesis: {e}"))?;
+    let problems = genesis.validate();
+    if !problems.is_empty() {
+        anyhow::bail!("node.genesis: {} is invalid: {}", cfg.node.genesis.display(), problems.join("; "));
+    }
+    std::fs::create_dir_all(&cfg.node.data_dir)
+        .with_context(|| format!("node.data_dir: cannot create {}", cfg.node.data_dir.display()))?;
+    let store = Arc::new(Store::open(&cfg.node.data_dir.join("db")).context("opening the store")?);
+    store.init_genesis(&genesis).context("initialising the store from genesis")?;
+    let node_key = SecretKey::read_file(&cfg.node.node_key).map_err(|e| anyhow::anyhow!("node.node_key: {e}"))?;
+    let consensus_key = match (&cfg.node.role, &cfg.node.consensus_key) {
+        (NodeRole::Validator, Some(p)) => {
+            Some(SecretKey::read_file(p).map_err(|e| anyhow::anyhow!("node.consensus_key: {e}"))?)
+        }
+        _ => None,
+    };
+    let head = store.head()?;
+    tracing::info!(name = %cfg.node.name, role = ?cfg.node.role, chain = %genesis.chain_id, height = head.height, "starting");
+
+    let (net, mut net_rx) = network::spawn(NetConfig {
+        node_key_seed: node_key.seed(),
+        listen: cfg.p2p.listen.iter().filter_map(|a| a.parse().ok()).collect(),
+        bootstrap: cfg.p2p.bootstrap.iter().filter_map(|a| a.parse().ok()).collect(),
+        allowed: member_node_keys(&store),
+        chain_id: genesis.chain_id.clone(),
+        max_message_bytes: cfg.p2p.max_message_bytes,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("p2p: {e}"))?;
+
+    let mempool = Mempool::new(
+        &genesis.chain_id,
+        genesis.limits.max_tx_bytes as usize,
+        MempoolLimits { max_txs: cfg.mempool.max_txs, max_bytes: cfg.mempool.max_bytes, ..Default::default() },
+    );
+    let metrics = Metrics::new();
+    metrics.height.set(head.height as i64);
+    let (commits, _) = broadcast::channel(1024);
+    let shared = Arc::new(Shared {
+        name: cfg.node.name.clone(),
+        role: cfg.node.role,
+        genesis: genesis.clone(),
+        store: store.clone(),
+        mempool: Mutex::new(mempool),
+        metrics,
+        commits,
+        status: RwLock::new(Status { local_peer_id: net.local_peer_id().to_string(), ..Default::default() }),
+        outbound: Mutex::new(Vec::new()),
+    });
+
+    crate::api::spawn_servers(&cfg, shared.clone()).await?;
+
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let wal = match consensus_key {
+        Some(_) => Some(Wal::open(&cfg.node.data_dir.join("consensus.wal")).context("opening the consensus WAL")?),
+        None => None,
+    };
+    let engine = consensus_key.as_ref().map(|k| {
+        Engine::new(EngineConfig {
+            chain_id: genesis.chain_id.clone(),
+            signing_key: Some(k.clone()),
+            params: genesis.consensus.clone(),
+        })
+    });
+    let mut core = Core {
+        shared: shared.clone(),
+        registry: Registry::default(),
+        engine,
+        consensus_key,
+        engine_height: 0,
+        height_started: Instant::now(),
+        wal,
+        net,
+        events: ev_tx,
+        cache: HashMap::new(),
+        peers: BTreeSet::new(),
+        sync_cursor: 0,
+        max_msg: cfg.p2p.max_message_bytes,
+    };
+    core.restore_wal();
+    core.start_height(head.height + 1);
+
+    let mut gossip_tick = tokio::time::interval(Duration::from_millis(10));
+    let mut sync_tick = tokio::time::interval(Duration::from_millis(if core.engine.is_some() { 1000 } else { 250 }));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            ev = net_rx.recv() => match ev {
+                Some(ev) => core.on_net(ev),
+                None => anyhow::bail!("p2p: the network task stopped"),
+            },
+            Some(ev) = ev_rx.recv() => match ev {
+                CoreEvent::Timeout(t) => core.feed(Input::TimeoutElapsed(t)),
+                CoreEvent::StartHeight(h) => core.start_height(h),
+            },
+            _ = gossip_tick.tick() => core.flush_gossip(),
+            _ = sync_tick.tick() => core.request_sync(),
+        }
+    }
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+impl Core {
+    fn head_height(&self) -> u64 {
+        self.shared.store.head().map(|h| h.height).unwrap_or(0)
+    }
+
+    fn restore_wal(&mut self) {
+        let (Some(wal), Some(engine)) = (self.wal.as_ref(), self.engine.as_mut()) else { return };
+        let entries: Vec<WalEntry> = match wal.replay() {
+            Ok(recs) => recs.iter().filter_map(|r| codec::decode::<WalEntry>(r).ok()).collect(),
+            Err(e) => {
+                tracing::error!("consensus WAL unreadable: {e}");
+                Vec::new()
+            }
+        };
+        if !entries.is_empty() {
+            tracing::info!(entries = entries.len(), "restoring consensus WAL");
+            let outs = engine.handle(Input::RestoreWal(entries));
+            self.process(outs);
+        }
+    }
+
+    fn start_height(&mut self, height: u64) {
+        let next = self.head_height() + 1;
+        if height != next || self.engine_height >= next {
+            return;
+        }
+        let Ok(validators) = self.shared.store.validator_set_at(next) else {
+            tracing::error!(height = next, "no validator set for height");
+            return;
+        };
+        let am_validator = self.consensus_key.as_ref().is_some_and(|k| validators.get(&k.public()).is_some());
+        if self.engine.is_none() {
+            return;
+        }
+        if !am_validator {
+            tracing::debug!(height = next, "not in the validator set at this height");
+        }
+        self.engine_height = next;
+        self.height_started = Instant::now();
+        self.feed(Input::StartHeight { height: next, validators });
+    }
+
+    fn feed(&mut self, input: Input) {
+        let Some(engine) = self.engine.as_mut() else { return };
+        let outs = engine.handle(input);
+        self.process(outs);
+    }
+
+    /// Act on outputs in order; outputs that need an answer queue inputs back to the engine.
+    fn process(&mut self, outs: Vec<Output>) {
+        let mut queue: VecDeque<Output> = outs.into();
+        while let Some(out) = queue.pop_front() {
+            let reply = match out {
+                Output::Broadcast(msg) => {
+                    self.net.send(NetCommand::Publish { topic: Topic::Consensus, data: codec::encode(&msg) });
+                    None
+                }
+                Output::ScheduleTimeout { timeout, after_ms } => {
+                    let tx = self.events.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                        let _ = tx.send(CoreEvent::Timeout(timeout));
+                    });
+                    None
+                }
+                Output::BuildBlock { height, round } => self.build(height, round),
+                Output::ValidateBlock { height, round, block } => {
+                    let block_hash = block.hash();
+                    let valid = self.validate(&block, true);
+                    Some(Input::BlockValidity { height, round, block_hash, valid })
+                }
+                Output::PersistWal(entry) => {
+                    if let Some(wal) = self.wal.as_mut() {
+                        if let Err(e) = wal.append(&codec::encode(&entry)) {
+                            // Without a durable WAL we must not vote: stop acting on this batch.
+                            tracing::error!("consensus WAL append failed, dropping outputs: {e}");
+                            return;
+                        }
+                    }
+                    None
+                }
+                Output::Decided { block, certificate } => {
+                    self.commit(block, certificate);
+                    None
+                }
+            };
+            if let (Some(input), Some(engine)) = (reply, self.engine.as_mut()) {
+                queue.extend(engine.handle(input));
+            }
+        }
+    }
+
+    fn build(&mut self, height: u64, round: u32) -> Option<Input> {
+        if height != self.head_height() + 1 {
+            return None;
+        }
+        let key = self.consensus_key.as_ref()?.public();
+        let p = &self.shared.genesis.consensus;
+        let txs = match self.shared.mempool.lock() {
+            Ok(m) => m.select(p.max_block_txs as usize, p.max_block_bytes as usize, self.shared.store.as_ref()),
+            Err(_) => Vec::new(),
+        };
+        match build_block(&self.shared.store, &self.shared.genesis, &self.registry, key, now_ms(), txs) {
+            Ok(built) => {
+                let block = built.block;
+                self.cache.insert(block.hash(), built.exec);
+                Some(Input::ProposedBlock { height, round, block })
+            }
+            Err(e) => {
+                tracing::error!(height, round, "cannot build a block: {e}");
+                None
+            }
+        }
+    }
+
+    fn validate(&mut self, block: &Block, check_clock: bool) -> bool {
+        let hash = block.hash();
+        if self.cache.contains_key(&hash) {
+            return true;
+        }
+        let now = if check_clock { now_ms() } else { i64::MAX - chain_drift() };
+        match check_block(&self.shared.store, &self.shared.genesis, &self.registry, now, block) {
+            Ok(exec) => {
+                self.cache.insert(hash, exec);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(height = block.header.height, "rejecting proposed block: {e}");
+                false
+            }
+        }
+    }
+
+    fn commit(&mut self, block: Block, cert: CommitCertificate) -> bool {
+        let height = block.header.height;
+        if height != self.head_height() + 1 {
+            return false;
+        }
+        let hash = block.hash();
+        if !self.cache.contains_key(&hash) && !self.validate(&block, false) {
+            tracing::error!(height, "decided block does not re-execute; not committing");
+            return false;
+        }
+        let Some(exec) = self.cache.remove(&hash) else { return false };
+        if let Err(e) = self.shared.store.commit_block(&block, &cert, &exec) {
+            tracing::error!(height, "commit failed: {e}");
+            return false;
+        }
+        self.cache.clear();
+        if let Some(wal) = self.wal.as_mut() {
+            if let Err(e) = wal.truncate() {
+                tracing::error!("consensus WAL truncate failed: {e}");
+            }
+        }
+        let m = &self.shared.metrics;
+        m.height.set(height as i64);
+        m.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
+        for o in &exec.outcomes {
+            match o {
+                tradechain_ledger::TxOutcome::Accepted => m.txs_committed.inc(),
+                tradechain_ledger::TxOutcome::Rejected { rule, .. } => {
+                    m.txs_rejected.get_or_create(&crate::metrics::RuleLabel { rule: rule.clone() }).inc()
+                }
+            };
+        }
+        if let Ok(mut mp) = self.shared.mempool.lock() {
+            mp.evict_committed(&block.txs, self.shared.store.as_ref());
+            m.mempool_txs.set(mp.len() as i64);
+        }
+        tracing::info!(height, txs = block.txs.len(), hash = %hash, "committed");
+        let _ = self.shared.commits.send(height);
+        let delay = self.shared.genesis.consensus.block_interval_ms;
+        let tx = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let _ = tx.send(CoreEvent::StartHeight(height + 1));
+        });
+        true
+    }
+
+    fn on_net(&mut self, ev: NetEvent) {
+        match ev {
+            NetEvent::Gossip { from, topic: Topic::Consensus, data } => {
+                match wire::decode::<ConsensusMsg>(&data, self.max_msg) {
+                    Ok(msg) => self.feed(Input::Message(msg)),
+                    Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad consensus message: {e}") }),
+                }
+            }
+            NetEvent::Gossip { from, topic: Topic::Txs, data } => match wire::decode::<TxGossip>(&data, self.max_msg) {
+                Ok(TxGossip::Batch(txs)) => {
+                    if let Ok(mut m) = self.shared.mempool.lock() {
+                        let res = m.insert_batch(txs, self.shared.store.as_ref());
+                        if res.iter().any(|r| matches!(r, Err(MempoolError::BadSignature { .. }))) {
+                            self.net.send(NetCommand::Penalize { peer: from, reason: "gossiped a bad signature".into() });
+                        }
+                        self.shared.metrics.mempool_txs.set(m.len() as i64);
+                    }
+                }
+                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad tx gossip: {e}") }),
+            },
+            NetEvent::Request { from, request_id, data } => match wire::decode::<SyncRequest>(&data, self.max_msg) {
+                Ok(SyncRequest::Blocks { from: start, max }) => {
+                    let resp = self.serve_blocks(start, max);
+                    self.net.send(NetCommand::Respond { request_id, data: codec::encode(&resp) });
+                }
+                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad sync request: {e}") }),
+            },
+            NetEvent::Response { from, data } => match wire::decode::<SyncResponse>(&data, self.max_msg) {
+                Ok(SyncResponse::Blocks { head, blocks }) => self.apply_synced(from, head, blocks),
+                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad sync response: {e}") }),
+            },
+            NetEvent::RequestFailed { peer, error } => tracing::debug!(%peer, "sync request failed: {error}"),
+            NetEvent::PeerConnected(p) => {
+                self.peers.insert(p);
+                self.update_peers();
+            }
+            NetEvent::PeerDisconnected(p) => {
+                self.peers.remove(&p);
+                self.update_peers();
+            }
+        }
+    }
+
+    fn update_peers(&self) {
+        self.shared.metrics.peers.set(self.peers.len() as i64);
+        if let Ok(mut s) = self.shared.status.write() {
+            s.peers = self.peers.iter().map(|p| p.to_string()).collect();
+        }
+    }
+
+    fn flush_gossip(&mut self) {
+        let batch = match self.shared.outbound.lock() {
+            Ok(mut o) if !o.is_empty() => std::mem::take(&mut *o),
+            _ => return,
+        };
+        // Keep each gossip message well under the size limit.
+        let mut chunk = Vec::new();
+        let mut bytes = 0usize;
+        for tx in batch {
+            let n = codec::encode(&tx).len();
+            if bytes + n > self.max_msg / 2 && !chunk.is_empty() {
+                let data = codec::encode(&TxGossip::Batch(std::mem::take(&mut chunk)));
+                self.net.send(NetCommand::Publish { topic: Topic::Txs, data });
+                bytes = 0;
+            }
+            bytes += n;
+            chunk.push(tx);
+        }
+        if !chunk.is_empty() {
+            self.net.send(NetCommand::Publish { topic: Topic::Txs, data: codec::encode(&TxGossip::Batch(chunk)) });
+        }
+    }
+
+    fn request_sync(&mut self) {
+        if self.peers.is_empty() {
+            return;
+        }
+        self.sync_cursor = (self.sync_cursor + 1) % self.peers.len();
+        if let Some(peer) = self.peers.iter().nth(self.sync_cursor) {
+            let data = codec::encode(&SyncRequest::Blocks { from: self.head_height() + 1, max: MAX_SYNC_BLOCKS });
+            self.net.send(NetCommand::SendRequest { peer: *peer, data });
+        }
+    }
+
+    fn serve_blocks(&self, from: u64, max: u32) -> SyncResponse {
+        let head = self.head_height();
+        let mut blocks = Vec::new();
+        let mut bytes = 0usize;
+        let mut h = from.max(1);
+        while h <= head && blocks.len() < max.min(MAX_SYNC_BLOCKS) as usize {
+            let (Ok(Some(b)), Ok(Some(c))) = (self.shared.store.block(h), self.shared.store.certificate(h)) else { break };
+            bytes += codec::encode(&b).len();
+            if bytes > self.max_msg / 2 && !blocks.is_empty() {
+                break;
+            }
+            blocks.push((b, c));
+            h += 1;
+        }
+        SyncResponse::Blocks { head, blocks }
+    }
+
+    fn apply_synced(&mut self, from: libp2p::PeerId, peer_head: u64, blocks: Vec<(Block, CommitCertificate)>) {
+        let mut applied = 0;
+        let syncing = peer_head > self.head_height() + 1;
+        self.shared.metrics.syncing.set(i64::from(syncing));
+        if let Ok(mut s) = self.shared.status.write() {
+            s.syncing = syncing;
+        }
+        for (block, cert) in blocks {
+            let h = block.header.height;
+            let head = self.head_height();
+            if h <= head {
+                continue;
+            }
+            if h != head + 1 {
+                break;
+            }
+            let vs = match self.shared.store.validator_set_at(h) {
+                Ok(vs) => vs,
+                Err(_) => break,
+            };
+            if let Err(e) = cert.verify(&self.shared.genesis.chain_id, h, &block.hash(), &vs) {
+                self.net.send(NetCommand::Penalize { peer: from, reason: format!("sync: bad certificate at {h}: {e}") });
+                break;
+            }
+            if !self.commit(block, cert) {
+                break;
+            }
+            applied += 1;
+        }
+        if applied > 0 {
+            tracing::info!(applied, head = self.head_height(), "synced blocks");
+            if self.head_height() < peer_head {
+                self.request_sync();
+            }
+        }
+    }
+}
+
+/// Sync and decided blocks carry a certificate: their time is checked against the parent only.
+const fn chain_drift() -> i64 {
+    crate::chain::MAX_FUTURE_DRIFT_MS
+}

@@ -1,0 +1,48 @@
+# Shared helpers for the testnet scripts (sourced, not run).
+set -euo pipefail
+TESTNET_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$TESTNET_DIR/.." && pwd)"
+DATA="${TESTNET_DATA:-$TESTNET_DIR/.data}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="${TRADECHAIN_BIN:-$CARGO_TARGET_DIR/release/tradechain}"
+BASE_GRPC="${TESTNET_BASE_GRPC:-9100}"
+BASE_P2P="${TESTNET_BASE_P2P:-7100}"
+BASE_HTTP="${TESTNET_BASE_HTTP:-8100}"
+
+# Node names in start order: validators first, then the observer.
+node_names() {
+  cat "$DATA/nodes" 2>/dev/null
+}
+node_index() { # name -> 1-based index
+  local i=0 n
+  while read -r n; do i=$((i + 1)); [ "$n" = "$1" ] && { echo "$i"; return 0; }; done < "$DATA/nodes"
+  echo "unknown node: $1 (known: $(tr '\n' ' ' < "$DATA/nodes"))" >&2
+  return 1
+}
+grpc_port() { echo $((BASE_GRPC + $(node_index "$1"))); }
+http_port() { echo $((BASE_HTTP + $(node_index "$1"))); }
+pid_of() { cat "$DATA/$1/pid" 2>/dev/null || true; }
+is_running() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+start_node() {
+  local n="$1"
+  if is_running "$n"; then return 0; fi
+  ( cd "$DATA/$n" && nohup "$BIN" node run --config node.toml >> "$DATA/$n/node.log" 2>&1 & echo $! > "$DATA/$n/pid" )
+}
+
+# Wait until every named node reports height >= $1 (timeout $2 seconds).
+wait_height() {
+  local want="$1" timeout="$2" start n h ok
+  start=$(date +%s)
+  while :; do
+    ok=1
+    for n in $(node_names); do
+      is_running "$n" || continue
+      h=$("$BIN" --endpoint "http://127.0.0.1:$(grpc_port "$n")" query status --output json 2>/dev/null | sed -n 's/.*"height": *\([0-9]*\).*/\1/p' | head -1)
+      [ -n "$h" ] && [ "$h" -ge "$want" ] || { ok=0; break; }
+    done
+    [ "$ok" = 1 ] && return 0
+    [ $(( $(date +%s) - start )) -ge "$timeout" ] && { echo "timed out waiting for height $want" >&2; return 1; }
+    sleep 0.5
+  done
+}
