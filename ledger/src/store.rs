@@ -1,1 +1,0 @@
-//! RocksDB store (in progress).

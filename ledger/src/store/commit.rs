@@ -1,0 +1,265 @@
+//! Writing to the store: genesis initialisation and block commits.
+//!
+//! Invariants: every write goes through one `WriteBatch` written with a synced WAL; a block is
+//! checked against the head (height, prev hash, chain id, time, tx root, results hash, state
+//! hash, validator set, certificate) before anything is written, and commits are serialised by
+//! a lock so two callers cannot both extend the same head.
+use super::layout::*;
+use super::{Store, StoreError};
+use crate::block::{Block, results_hash};
+use crate::certificate::{CommitCertificate, ValidatorSet};
+use crate::codec;
+use crate::execute::BlockExecution;
+use crate::genesis::Genesis;
+use crate::hash::Hash;
+use crate::records::TxLocation;
+use crate::state::{Ns, WriteSet, keys, next_state_hash, split_key};
+use rocksdb::{WriteBatch, WriteOptions};
+
+fn synced() -> WriteOptions {
+    let mut o = WriteOptions::default();
+    o.set_sync(true);
+    o
+}
+
+impl Store {
+    /// Put the state writes of `height` (genesis = 0) into `batch`: each key to its namespace's
+    /// column family, document versions to `doc_history`, validator-set changes to `validator_sets`.
+    fn stage_writes(&self, batch: &mut WriteBatch, height: u64, writes: &WriteSet) -> Result<(), StoreError> {
+        let validators_key = keys::validators();
+        for (k, v) in writes {
+            let Some((ns, _)) = split_key(k) else {
+                return Err(StoreError::BadStateKey {
+                    height,
+                    key: hex::encode(k),
+                });
+            };
+            let cf = self.cf(ns.cf_name())?;
+            match v {
+                Some(v) => batch.put_cf(cf, k, v),
+                None => batch.delete_cf(cf, k),
+            }
+            if ns.is_document() {
+                batch.put_cf(self.cf(CF_DOC_HISTORY)?, doc_history_key(k, height), codec::encode(v));
+            }
+            if ns == Ns::Meta && *k == validators_key {
+                let Some(v) = v else {
+                    return Err(StoreError::BadValidatorSet {
+                        height,
+                        reason: "the validator set is deleted".into(),
+                    });
+                };
+                codec::decode::<ValidatorSet>(v).map_err(|e| StoreError::BadValidatorSet {
+                    height,
+                    reason: e.to_string(),
+                })?;
+                batch.put_cf(self.cf(CF_VALIDATOR_SETS)?, height_key(height), v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Initialise the store with `genesis` (height 0). Idempotent for the same genesis;
+    /// refuses a different one.
+    pub fn init_genesis(&self, genesis: &Genesis) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let given = genesis.hash();
+        if let Some(stored) = self.get_raw(CF_CHAIN, KEY_GENESIS_HASH)? {
+            if stored.as_slice() == given.0.as_slice() {
+                return Ok(());
+            }
+            let stored = Hash(
+                stored
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("recorded genesis hash is not 32 bytes".into()))?,
+            );
+            return Err(StoreError::GenesisMismatch { stored, given });
+        }
+        let problems = genesis.validate();
+        if !problems.is_empty() {
+            return Err(StoreError::BadGenesis(problems.join("; ")));
+        }
+        let writes = crate::execute::genesis_writes(genesis).map_err(StoreError::BadGenesis)?;
+        let mut batch = WriteBatch::default();
+        self.stage_writes(&mut batch, 0, &writes)?;
+        let head = Head {
+            height: 0,
+            block_hash: given,
+            state_hash: next_state_hash(&given, &writes),
+        };
+        let chain = self.cf(CF_CHAIN)?;
+        batch.put_cf(chain, KEY_GENESIS, codec::encode(genesis));
+        batch.put_cf(chain, KEY_GENESIS_HASH, given.0);
+        batch.put_cf(chain, KEY_HEAD, codec::encode(&head));
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    /// Check that `block` with `cert` and `exec` extends the head; returns the tx ids.
+    fn check_block(
+        &self,
+        head: &Head,
+        genesis: &Genesis,
+        block: &Block,
+        cert: &CommitCertificate,
+        exec: &BlockExecution,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let h = &block.header;
+        let height = h.height;
+        if height != head.height + 1 {
+            return Err(StoreError::WrongHeight {
+                expected: head.height + 1,
+                got: height,
+            });
+        }
+        if h.chain_id != genesis.chain_id {
+            return Err(StoreError::WrongChainId {
+                height,
+                expected: genesis.chain_id.clone(),
+                got: h.chain_id.clone(),
+            });
+        }
+        if h.prev_hash != head.block_hash {
+            return Err(StoreError::WrongPrevHash {
+                height,
+                expected: head.block_hash,
+                got: h.prev_hash,
+            });
+        }
+        let parent_time = match head.height {
+            0 => genesis.genesis_time_ms,
+            p => {
+                self.header(p)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("head is at {p} but its header is missing")))?
+                    .time_ms
+            }
+        };
+        if h.time_ms <= parent_time {
+            return Err(StoreError::TimeNotIncreasing {
+                height,
+                parent: parent_time,
+                got: h.time_ms,
+            });
+        }
+        if h.tx_count as usize != block.txs.len() || exec.outcomes.len() != block.txs.len() {
+            return Err(StoreError::TxCountMismatch {
+                height,
+                header: h.tx_count,
+                txs: block.txs.len(),
+                outcomes: exec.outcomes.len(),
+            });
+        }
+        let mut ids = Vec::with_capacity(block.txs.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, t) in block.txs.iter().enumerate() {
+            let tx_id = t.id();
+            if !seen.insert(tx_id) {
+                return Err(StoreError::DuplicateTx { height, index, tx_id });
+            }
+            ids.push(tx_id);
+        }
+        let tx_root = block.compute_tx_root();
+        if h.tx_root != tx_root {
+            return Err(StoreError::WrongTxRoot {
+                height,
+                expected: tx_root,
+                got: h.tx_root,
+            });
+        }
+        let results = results_hash(&exec.outcomes);
+        if h.results_hash != results {
+            return Err(StoreError::WrongResultsHash {
+                height,
+                expected: results,
+                got: h.results_hash,
+            });
+        }
+        let state_hash = next_state_hash(&head.state_hash, &exec.writes);
+        if h.state_hash != state_hash {
+            return Err(StoreError::WrongStateHash {
+                height,
+                expected: state_hash,
+                got: h.state_hash,
+            });
+        }
+        let set = self.validator_set_at(height)?;
+        if h.validators_hash != set.hash() {
+            return Err(StoreError::WrongValidatorsHash {
+                height,
+                expected: set.hash(),
+                got: h.validators_hash,
+            });
+        }
+        cert.verify(&genesis.chain_id, height, &block.hash(), &set)
+            .map_err(|source| StoreError::BadCertificate { height, source })?;
+        Ok(ids)
+    }
+
+    /// Append a certified, executed block: everything in one synced `WriteBatch`.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        cert: &CommitCertificate,
+        exec: &BlockExecution,
+    ) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let genesis = self.genesis()?;
+        let head = self.head()?;
+        let ids = self.check_block(&head, &genesis, block, cert, exec)?;
+        let height = block.header.height;
+        let block_hash = block.hash();
+
+        let mut batch = WriteBatch::default();
+        let hk = height_key(height);
+        batch.put_cf(self.cf(CF_HEADERS)?, hk, codec::encode(&block.header));
+        let blocks = self.cf(CF_BLOCKS)?;
+        let locations = self.cf(CF_TX_LOCATIONS)?;
+        for (i, (t, id)) in block.txs.iter().zip(&ids).enumerate() {
+            let index = i as u32;
+            batch.put_cf(blocks, tx_key(height, index), codec::encode(t));
+            batch.put_cf(locations, id.0, codec::encode(&TxLocation { height, index }));
+        }
+        batch.put_cf(self.cf(CF_CERTIFICATES)?, hk, codec::encode(cert));
+        batch.put_cf(self.cf(CF_OUTCOMES)?, hk, codec::encode(&exec.outcomes));
+        batch.put_cf(self.cf(CF_BLOCK_HASHES)?, block_hash.0, hk);
+        self.stage_writes(&mut batch, height, &exec.writes)?;
+        let new_head = Head {
+            height,
+            block_hash,
+            state_hash: block.header.state_hash,
+        };
+        batch.put_cf(self.cf(CF_CHAIN)?, KEY_HEAD, codec::encode(&new_head));
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    /// Bulk-load state entries WITHOUT a block (benchmarks and tools only: `verify` reports
+    /// such entries as not derived from any block). Not synced.
+    #[doc(hidden)]
+    pub fn bulk_load_state_unchecked(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let mut batch = WriteBatch::default();
+        for (k, v) in writes {
+            let Some(ns) = k.first().and_then(|b| Ns::from_byte(*b)) else {
+                return Err(StoreError::BadStateKey {
+                    height: 0,
+                    key: hex::encode(k),
+                });
+            };
+            match v {
+                Some(v) => batch.put_cf(self.cf(ns.cf_name())?, k, v),
+                None => batch.delete_cf(self.cf(ns.cf_name())?, k),
+            }
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,445 @@
+//! The store's API on a small chain (five blocks: settlements that write to every state
+//! namespace, a rejected transaction, a validator-set change, a document deletion, an empty
+//! block), its refusals of blocks that do not extend the head, and `verify` finding a tampered
+//! byte (in a value and in a key) in every column family, naming the block.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod store_support;
+
+use std::path::Path;
+use store_support::*;
+use tradechain_ledger::block::TxOutcome;
+use tradechain_ledger::certificate::CertError;
+use tradechain_ledger::execute::BlockExecution;
+use tradechain_ledger::records::TxLocation;
+use tradechain_ledger::state::{Ns, StateView, keys};
+use tradechain_ledger::store::layout::*;
+use tradechain_ledger::store::{Head, Store, StoreError};
+use tradechain_ledger::verify::{VerifyError, verify_store_with};
+use tradechain_ledger::{Block, CommitCertificate, Hash, codec};
+
+struct Chain {
+    blocks: Vec<Block>,
+}
+
+fn commit(
+    store: &Store,
+    nonces: &mut Nonces,
+    f: impl FnOnce(&mut Nonces, u64) -> Vec<tradechain_ledger::SignedTransaction>,
+) -> Block {
+    let head = store.head().unwrap();
+    let txs = f(nonces, head.height + 1);
+    let (block, cert, exec) = build_block(&registry(), &genesis(), store, &head, txs);
+    store.commit_block(&block, &cert, &exec).unwrap();
+    block
+}
+
+/// Heights: 1 three instructions + one rejected tx; 2 validator set → 4 validators, s4;
+/// 3 confirm s2 (deletes VAL-B's waybill s2), s5 by BANK-X; 4 s6 by VAL-C; 5 empty.
+fn build_chain(dir: &Path) -> Chain {
+    let store = Store::open(dir).unwrap();
+    store.init_genesis(&genesis()).unwrap();
+    let mut n = Nonces::default();
+    let mut blocks = Vec::new();
+    blocks.push(commit(&store, &mut n, |n, h| {
+        vec![
+            n.tx("VAL-A", h, instruct("s1")),
+            n.tx("VAL-B", h, instruct("s2")),
+            n.tx("BANK-X", h, instruct("s3")),
+            sign("VAL-C", 99, h, instruct("bad")),
+        ]
+    }));
+    blocks.push(commit(&store, &mut n, |n, h| {
+        vec![
+            n.tx("VAL-A", h, set_validators(&["VAL-A", "VAL-B", "VAL-C", "BANK-X"])),
+            n.tx("VAL-C", h, instruct("s4")),
+        ]
+    }));
+    blocks.push(commit(&store, &mut n, |n, h| {
+        vec![n.tx("VAL-B", h, confirm("s2")), n.tx("BANK-X", h, instruct("s5"))]
+    }));
+    blocks.push(commit(&store, &mut n, |n, h| vec![n.tx("VAL-C", h, instruct("s6"))]));
+    blocks.push(commit(&store, &mut n, |_, _| Vec::new()));
+    Chain { blocks }
+}
+
+fn verify(dir: &Path) -> Result<tradechain_ledger::verify::VerifyReport, VerifyError> {
+    verify_store_with(dir, &registry(), &mut |_, _| {})
+}
+
+#[test]
+fn genesis_is_idempotent_and_refuses_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(matches!(store.head(), Err(StoreError::NoGenesis)));
+    let g = genesis();
+    store.init_genesis(&g).unwrap();
+    store.init_genesis(&g).unwrap();
+    let head = store.head().unwrap();
+    assert_eq!(head.height, 0);
+    assert_eq!(head.block_hash, g.hash());
+    let gw = tradechain_ledger::execute::genesis_writes(&g).unwrap();
+    assert_eq!(
+        head.state_hash,
+        tradechain_ledger::state::next_state_hash(&g.hash(), &gw)
+    );
+    let mut other = g.clone();
+    other.chain_id = "another".into();
+    match store.init_genesis(&other) {
+        Err(StoreError::GenesisMismatch { stored, given }) => {
+            assert_eq!(stored, g.hash());
+            assert_eq!(given, other.hash());
+        }
+        r => panic!("expected a genesis mismatch, got {r:?}"),
+    }
+    assert_eq!(store.genesis().unwrap(), g);
+    assert_eq!(store.validator_set_at(1).unwrap(), g.validator_set().unwrap());
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.head().unwrap(), head);
+}
+
+#[test]
+fn commit_refuses_blocks_that_do_not_extend_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let g = genesis();
+    store.init_genesis(&g).unwrap();
+    let head = store.head().unwrap();
+    let txs = vec![sign("VAL-A", 1, 1, instruct("s1"))];
+    let (block, cert, exec) = build_block(&registry(), &g, &store, &head, txs);
+
+    let recert = |b: &Block| certify(&g, &g.validator_set().unwrap(), b);
+    let rehash = |mut b: Block| {
+        b.header.tx_root = b.compute_tx_root();
+        b
+    };
+    let try_commit = |b: &Block, c: &CommitCertificate, e: &BlockExecution| store.commit_block(b, c, e);
+
+    let mut b = block.clone();
+    b.header.height = 2;
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::WrongHeight { expected: 1, got: 2 })
+    ));
+    let mut b = block.clone();
+    b.header.prev_hash = Hash([7; 32]);
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::WrongPrevHash { height: 1, .. })
+    ));
+    let mut b = block.clone();
+    b.header.chain_id = "x".into();
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::WrongChainId { .. })
+    ));
+    let mut b = block.clone();
+    b.header.time_ms = GENESIS_TIME;
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::TimeNotIncreasing { .. })
+    ));
+    let mut b = block.clone();
+    b.txs.push(sign("VAL-B", 1, 1, instruct("s2")));
+    let b = rehash(b);
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::TxCountMismatch { .. })
+    ));
+    let mut b = block.clone();
+    b.header.tx_root = Hash([1; 32]);
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::WrongTxRoot { .. })
+    ));
+    let mut e = exec.clone();
+    e.outcomes[0] = TxOutcome::Rejected {
+        rule: "r".into(),
+        reason: "x".into(),
+    };
+    assert!(matches!(
+        try_commit(&block, &cert, &e),
+        Err(StoreError::WrongResultsHash { .. })
+    ));
+    let mut e = exec.clone();
+    e.writes.insert(keys::item("extra"), Some(vec![1]));
+    assert!(matches!(
+        try_commit(&block, &cert, &e),
+        Err(StoreError::WrongStateHash { .. })
+    ));
+    let mut b = block.clone();
+    b.header.validators_hash = Hash([2; 32]);
+    assert!(matches!(
+        try_commit(&b, &recert(&b), &exec),
+        Err(StoreError::WrongValidatorsHash { .. })
+    ));
+    // A certificate for another block, one short of quorum, and one with a forged signature.
+    let mut other = block.clone();
+    other.header.time_ms += 1;
+    assert!(matches!(
+        try_commit(&block, &recert(&other), &exec),
+        Err(StoreError::BadCertificate {
+            source: CertError::WrongBlock { .. },
+            ..
+        })
+    ));
+    let mut c = cert.clone();
+    c.signatures.truncate(2);
+    assert!(matches!(
+        try_commit(&block, &c, &exec),
+        Err(StoreError::BadCertificate {
+            source: CertError::NoQuorum { .. },
+            ..
+        })
+    ));
+    let mut c = cert.clone();
+    c.signatures[1].signature.0[5] ^= 1;
+    assert!(matches!(
+        try_commit(&block, &c, &exec),
+        Err(StoreError::BadCertificate {
+            source: CertError::BadSignature(_),
+            ..
+        })
+    ));
+    // Nothing was written by the refused attempts; the genuine block then commits.
+    assert_eq!(store.head().unwrap(), head);
+    assert!(store.header(1).unwrap().is_none());
+    store.commit_block(&block, &cert, &exec).unwrap();
+    assert_eq!(store.head().unwrap().height, 1);
+    assert!(matches!(
+        store.commit_block(&block, &cert, &exec),
+        Err(StoreError::WrongHeight { expected: 2, got: 1 })
+    ));
+}
+
+#[test]
+fn reads_return_what_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = build_chain(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let head = store.head().unwrap();
+    assert_eq!(head.height, 5);
+    assert_eq!(head.block_hash, chain.blocks[4].hash());
+    assert_eq!(head.state_hash, chain.blocks[4].header.state_hash);
+    for b in &chain.blocks {
+        let h = b.header.height;
+        assert_eq!(store.block(h).unwrap().as_ref(), Some(b));
+        assert_eq!(store.header(h).unwrap().as_ref(), Some(&b.header));
+        assert_eq!(store.height_of(&b.hash()).unwrap(), Some(h));
+        let cert = store.certificate(h).unwrap().unwrap();
+        assert_eq!(cert.block_hash, b.hash());
+        let outcomes = store.outcomes(h).unwrap();
+        assert_eq!(outcomes.len(), b.txs.len());
+        for (i, t) in b.txs.iter().enumerate() {
+            let loc = TxLocation {
+                height: h,
+                index: i as u32,
+            };
+            assert_eq!(store.tx_location(&t.id()).unwrap(), Some(loc));
+            let (stx, l, o) = store.transaction(&t.id()).unwrap().unwrap();
+            assert_eq!((&stx, l, &o), (t, loc, &outcomes[i]));
+            let proof = store.inclusion_proof(h, i as u32).unwrap().unwrap();
+            assert!(proof.verify(&t.leaf_bytes(), &b.header.tx_root));
+        }
+        assert!(store.inclusion_proof(h, b.txs.len() as u32).unwrap().is_none());
+    }
+    assert!(store.block(6).unwrap().is_none());
+    assert!(store.outcomes(6).unwrap().is_empty());
+    assert!(store.transaction(&Hash([9; 32])).unwrap().is_none());
+    // Block 1: three accepted, the bad nonce rejected.
+    let o1 = store.outcomes(1).unwrap();
+    assert_eq!(o1[..3], [TxOutcome::Accepted, TxOutcome::Accepted, TxOutcome::Accepted]);
+    assert!(matches!(&o1[3], TxOutcome::Rejected { rule, .. } if rule == "membership.nonce"));
+
+    // One item, six events, a hash chain in order.
+    let events = store.item_events(&goods_of("ITEM1"), 0, 100).unwrap();
+    assert_eq!(events.len(), 6);
+    let mut prev = Hash::ZERO;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64);
+        assert_eq!(e.prev_event_hash, prev);
+        prev = e.event_hash;
+    }
+    assert_eq!(events[3].at, TxLocation { height: 2, index: 1 });
+    let tail = store.item_events(&goods_of("ITEM1"), 4, 1).unwrap();
+    assert_eq!(tail, events[4..5]);
+    assert!(store.item_events(&goods_of("ITEM1"), 6, 10).unwrap().is_empty());
+    assert!(store.item_events(&goods_of("ITEM"), 0, 10).unwrap().is_empty());
+
+    // Document history: VAL-B's waybill s2 was written at 1 and deleted at 3.
+    let wb = keys::waybill(&org_id("VAL-B"), "s2");
+    let hist = store.document_history(&wb).unwrap();
+    assert_eq!(hist.len(), 2);
+    assert_eq!(hist[0].0, 1);
+    assert!(hist[0].1.is_some());
+    assert_eq!(hist[1], (3, None));
+    assert!(store.get(&wb).is_none());
+    let st = store.document_history(&keys::settlement("s2")).unwrap();
+    assert_eq!(st.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(st[1].1.as_deref(), store.get(&keys::settlement("s2")).as_deref());
+
+    // Scans by namespace and key prefix.
+    assert_eq!(store.scan(Ns::Settlement, &[], 100).unwrap().len(), 6);
+    assert_eq!(store.scan(Ns::Settlement, &[], 4).unwrap().len(), 4);
+    assert_eq!(store.scan(Ns::Org, &[], 100).unwrap().len(), 4);
+    let val_c = keys::waybill(&org_id("VAL-C"), "");
+    let prefix = &val_c[..val_c.len() - 2];
+    let got = store.scan(Ns::Waybill, prefix, 100).unwrap();
+    assert_eq!(got.len(), 2, "VAL-C issued s4 and s6");
+    assert!(got.iter().all(|(k, _)| k.starts_with(prefix)));
+    assert!(matches!(
+        store.scan(Ns::Org, &[Ns::Item as u8], 10),
+        Err(StoreError::BadPrefix { .. })
+    ));
+
+    // Validator sets: genesis's certifies 1 and 2; the set written at 2 certifies 3 onwards.
+    let g = genesis().validator_set().unwrap();
+    assert_eq!(store.validator_set_at(1).unwrap(), g);
+    assert_eq!(store.validator_set_at(2).unwrap(), g);
+    assert_eq!(store.validator_set_at(3).unwrap().len(), 4);
+    assert_eq!(store.validator_set_at(99).unwrap().len(), 4);
+    assert_eq!(
+        chain.blocks[2].header.validators_hash,
+        store.validator_set_at(3).unwrap().hash()
+    );
+
+    drop(store);
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(report.blocks, 5);
+    assert_eq!(report.transactions, 9);
+    assert_eq!(report.accepted, 8);
+    assert_eq!(report.head.height, 5);
+}
+
+#[test]
+fn verify_progress_counts_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    build_chain(dir.path());
+    let mut seen = Vec::new();
+    verify_store_with(dir.path(), &registry(), &mut |h, of| seen.push((h, of))).unwrap();
+    assert_eq!(seen, (1..=5).map(|h| (h, 5)).collect::<Vec<_>>());
+}
+
+/// Which entry of each column family to tamper with, and the block verify must name.
+fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
+    let b3 = &chain.blocks[2];
+    let org = |o: &str| org_id(o);
+    vec![
+        (CF_HEADERS, height_key(3).to_vec(), 3),
+        (CF_BLOCKS, tx_key(3, 0).to_vec(), 3),
+        (CF_CERTIFICATES, height_key(3).to_vec(), 3),
+        (CF_OUTCOMES, height_key(3).to_vec(), 3),
+        (CF_BLOCK_HASHES, b3.hash().0.to_vec(), 3),
+        (CF_TX_LOCATIONS, b3.txs[1].id().0.to_vec(), 3),
+        (CF_DOC_HISTORY, doc_history_key(&keys::settlement("s5"), 3), 3),
+        (CF_VALIDATOR_SETS, height_key(2).to_vec(), 2),
+        (CF_CHAIN, KEY_HEAD.to_vec(), 5),
+        (Ns::Org.cf_name(), keys::org(&org("VAL-A")), 0),
+        (Ns::Nonce.cf_name(), keys::nonce(&org("BANK-X")), 3),
+        (Ns::Waybill.cf_name(), keys::waybill(&org("VAL-C"), "s6"), 4),
+        (Ns::Certificate.cf_name(), keys::certificate(&org("BANK-X"), "s5"), 3),
+        (Ns::Item.cf_name(), keys::item(&goods_of("ITEM1")), 4),
+        (Ns::ItemEvent.cf_name(), keys::item_event(&goods_of("ITEM1"), 3), 2),
+        (Ns::Settlement.cf_name(), keys::settlement("s1"), 1),
+        (Ns::Meta.cf_name(), keys::validators(), 2),
+        (Ns::EventId.cf_name(), keys::event_id("s6"), 4),
+    ]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Open the raw RocksDB (not through `Store`) and change one entry.
+fn tamper(dir: &Path, cf: &str, key: &[u8], flip_key: bool) {
+    let mut opts = rocksdb::Options::default();
+    opts.create_if_missing(false);
+    let db = rocksdb::DB::open_cf(&opts, dir, Store::column_families()).unwrap();
+    let h = db.cf_handle(cf).unwrap();
+    let mut value = db
+        .get_cf(h, key)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{cf}: no entry {}", hex::encode(key)));
+    if flip_key {
+        let mut k = key.to_vec();
+        *k.last_mut().unwrap() ^= 0x80;
+        db.delete_cf(h, key).unwrap();
+        db.put_cf(h, k, value).unwrap();
+    } else {
+        *value.last_mut().unwrap() ^= 0x01;
+        db.put_cf(h, key, value).unwrap();
+    }
+    db.flush_cf(h).unwrap();
+}
+
+#[test]
+fn verify_names_the_block_of_a_tampered_byte_in_every_column_family() {
+    let base = tempfile::tempdir().unwrap();
+    let clean = base.path().join("clean");
+    let chain = build_chain(&clean);
+    verify(&clean).unwrap();
+    let targets = targets(&chain);
+    // Every column family is covered.
+    let mut covered: Vec<&str> = targets.iter().map(|t| t.0).collect();
+    covered.sort();
+    let mut all = Store::column_families();
+    all.sort();
+    assert_eq!(covered, all);
+
+    for (i, (cf, key, height)) in targets.iter().enumerate() {
+        for flip_key in [false, true] {
+            let dir = base.path().join(format!("t{i}-{flip_key}"));
+            copy_dir(&clean, &dir);
+            tamper(&dir, cf, key, flip_key);
+            // A missing head record cannot name a block; it is reported against genesis.
+            let want = if *cf == CF_CHAIN && flip_key { 0 } else { *height };
+            match verify(&dir) {
+                Ok(_) => panic!("{cf} (key flipped: {flip_key}): tampering not found"),
+                Err(e) => assert_eq!(e.height, want, "{cf} (key flipped: {flip_key}): {e}"),
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn verify_finds_a_block_whose_writes_were_not_what_execution_gives() {
+    // A block committed with a hand-made execution (an extra write) passes the store's own
+    // checks (the header commits to it) but not re-execution.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let g = genesis();
+        store.init_genesis(&g).unwrap();
+        let head = store.head().unwrap();
+        let (block, cert, exec) = build_block(
+            &registry(),
+            &g,
+            &store,
+            &head,
+            vec![sign("VAL-A", 1, 1, instruct("s1"))],
+        );
+        store.commit_block(&block, &cert, &exec).unwrap();
+        let head = store.head().unwrap();
+        let (mut block, _, mut exec) = build_block(
+            &registry(),
+            &g,
+            &store,
+            &head,
+            vec![sign("VAL-A", 2, 2, instruct("s2"))],
+        );
+        exec.writes.insert(keys::item("forged"), Some(codec::encode(&1u8)));
+        block.header.state_hash = tradechain_ledger::state::next_state_hash(&head.state_hash, &exec.writes);
+        let cert = certify(&g, &g.validator_set().unwrap(), &block);
+        store.commit_block(&block, &cert, &exec).unwrap();
+        let _: Head = store.head().unwrap();
+    }
+    let e = verify(dir.path()).unwrap_err();
+    assert_eq!(e.height, 2, "{e}");
+    assert!(e.what.contains("state_hash"), "{e}");
+}

@@ -1,0 +1,134 @@
+//! The demo shipment (testkit) committed block by block to a real store with the node's own
+//! validators (`Registry::default()`): the store's state hash follows the in-memory chain's,
+//! the goods item's event chain and the bill of lading's versions are readable, and
+//! `verify_store` (the production audit, default registry) passes, then names the block of a
+//! tampered item event.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod store_support;
+
+use store_support::certify;
+use tradechain_ledger::block::{BlockHeader, results_hash};
+use tradechain_ledger::execute::{Registry, execute_block};
+use tradechain_ledger::records::ItemRecord;
+use tradechain_ledger::state::{Ns, StateView, get_typed, keys, next_state_hash};
+use tradechain_ledger::store::Store;
+use tradechain_ledger::testkit::*;
+use tradechain_ledger::verify::verify_store;
+use tradechain_ledger::{Block, Hash, TxOutcome, ValidatorSet};
+
+fn commit_shipment(dir: &std::path::Path) -> Chain {
+    let store = Store::open(dir).unwrap();
+    let mut chain = Chain::demo();
+    store.init_genesis(&chain.genesis).unwrap();
+    assert_eq!(store.head().unwrap().state_hash, chain.state_hash);
+    let registry = Registry::default();
+    for step in shipment() {
+        let tx = chain.tx(step.sender, step.payload.clone());
+        let head = store.head().unwrap();
+        let height = head.height + 1;
+        let time_ms = chain.time_ms + BLOCK_STEP_MS;
+        let exec = execute_block(
+            &registry,
+            &chain.genesis,
+            &store,
+            height,
+            time_ms,
+            std::slice::from_ref(&tx),
+        )
+        .unwrap();
+        assert_eq!(exec.outcomes, vec![TxOutcome::Accepted], "step {}", step.name);
+        let set: ValidatorSet = get_typed(&store, &keys::validators()).unwrap();
+        let mut block = Block {
+            header: BlockHeader {
+                version: 1,
+                chain_id: chain.genesis.chain_id.clone(),
+                height,
+                prev_hash: head.block_hash,
+                tx_root: Hash::ZERO,
+                tx_count: 1,
+                results_hash: results_hash(&exec.outcomes),
+                time_ms,
+                proposer: set.validators[0].public_key,
+                validators_hash: set.hash(),
+                state_hash: next_state_hash(&head.state_hash, &exec.writes),
+            },
+            txs: vec![tx.clone()],
+        };
+        block.header.tx_root = block.compute_tx_root();
+        let cert = certify(&chain.genesis, &set, &block);
+        store.commit_block(&block, &cert, &exec).unwrap();
+        // The in-memory chain executes the same block; both agree on the state hash.
+        chain.execute(&[tx]).unwrap();
+        assert_eq!(
+            store.head().unwrap().state_hash,
+            chain.state_hash,
+            "after {}",
+            step.name
+        );
+    }
+    chain
+}
+
+#[test]
+fn shipment_commits_reads_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = commit_shipment(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.head().unwrap().height, chain.height);
+    // Every state entry of the in-memory chain is in the store, and nothing else.
+    for ns in Ns::ALL {
+        let stored = store.scan(ns, &[], usize::MAX).unwrap();
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = chain
+            .state
+            .0
+            .range(vec![ns as u8]..vec![ns as u8 + 1])
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(stored, expected, "{ns:?}");
+    }
+    // Every item's events form a complete hash chain, each pointing at its transaction.
+    let items = store.scan(Ns::Item, &[], usize::MAX).unwrap();
+    assert!(items.len() >= 3, "{} items", items.len());
+    for (_, v) in &items {
+        let item: ItemRecord = tradechain_ledger::codec::decode(v).unwrap();
+        let events = store.item_events(&item.goods_key, 0, 1000).unwrap();
+        assert_eq!(events.len() as u64, item.event_count, "{}", item.goods_key);
+        let mut prev = Hash::ZERO;
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.seq, i as u64);
+            assert_eq!(e.prev_event_hash, prev);
+            prev = e.event_hash;
+            let (_, loc, outcome) = store.transaction(&e.tx_id).unwrap().unwrap();
+            assert_eq!(loc, e.at);
+            assert_eq!(outcome, TxOutcome::Accepted);
+        }
+        assert_eq!(prev, item.last_event_hash, "{}", item.goods_key);
+    }
+    let phone = tradechain_ledger::gs1::goods_key(PHONE1_DL).unwrap();
+    let events = store.item_events(&phone, 0, 100).unwrap();
+    assert!(events.len() >= 2, "{} events", events.len());
+    // Every version of the bill of lading is kept; the last is the current record.
+    let bl = keys::waybill(&oid("CARRIER-COSCO"), BL_REF);
+    let versions = store.document_history(&bl).unwrap();
+    assert!(versions.len() >= 5, "{} versions", versions.len());
+    assert!(versions.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(versions.last().unwrap().1, store.get(&bl));
+    drop(store);
+
+    let report = verify_store(dir.path(), &mut |_, _| {}).unwrap();
+    assert_eq!(report.blocks, chain.height);
+    assert_eq!(report.accepted, chain.height);
+
+    // Tamper with the phone's second event: verify names the block that recorded it.
+    let target = keys::item_event(&phone, 1);
+    {
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), Store::column_families()).unwrap();
+        let cf = db.cf_handle(Ns::ItemEvent.cf_name()).unwrap();
+        let mut v = db.get_cf(cf, &target).unwrap().unwrap();
+        v[3] ^= 0x10;
+        db.put_cf(cf, &target, v).unwrap();
+    }
+    let e = verify_store(dir.path(), &mut |_, _| {}).unwrap_err();
+    assert_eq!(e.height, events[1].at.height, "{e}");
+}
