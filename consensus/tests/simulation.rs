@@ -9,7 +9,7 @@ mod sim;
 use sim::world::{SimConfig, SimResult, World};
 use std::collections::BTreeMap;
 
-const DEFAULT_SEEDS: u64 = 2000;
+const DEFAULT_SEEDS: u64 = 10_000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -96,7 +96,7 @@ fn same_seed_gives_same_trace() {
 /// The broken variant (restart without the WAL) must be caught within the CI seed range.
 #[test]
 fn broken_variant_amnesia_is_caught() {
-    let (start, count) = (0, env_u64("SIM_BROKEN_SEEDS").unwrap_or(200));
+    let (start, count) = (0, env_u64("SIM_BROKEN_SEEDS").unwrap_or(100));
     let results = run_seeds(start, count, true);
     let caught: Vec<u64> = results
         .iter()

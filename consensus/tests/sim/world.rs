@@ -19,7 +19,7 @@ use tradechain_ledger::{Block, BlockHeader, CommitCertificate, Hash, PublicKey, 
 
 pub const CHAIN: &str = "sim-chain";
 /// Heights every honest node must reach.
-const TARGET_HEIGHT: u64 = 3;
+const TARGET_HEIGHT: u64 = 2;
 /// Liveness bound: after heal, every honest node commits a new height within this (virtual ms).
 pub const LIVENESS_BOUND_MS: u64 = 60_000;
 
@@ -172,7 +172,7 @@ impl World {
             nodes[i].byz = Some(kind);
             *res.faults.entry(byz_name(kind)).or_default() += 1;
         }
-        let heal_at = rng.random_range(1_000..6_000);
+        let heal_at = rng.random_range(500..4_000);
         let mut w = World {
             delay: (rng.random_range(2..30), rng.random_range(0..80)),
             drop_p: [0.0, 0.05, 0.2, 0.4][rng.random_range(0..4)],
