@@ -194,7 +194,7 @@ impl TcValidatorSet {
                 power: v.power,
             })
             .collect();
-        validators.sort_by(|a, b| a.address.cmp(&b.address));
+        validators.sort_by_key(|a| a.address);
         validators.dedup_by(|a, b| a.address == b.address);
         Some(TcValidatorSet { validators })
     }
@@ -246,7 +246,10 @@ impl TcTimeouts {
             mc::TimeoutKind::Prevote => grow(self.prevote_ms),
             mc::TimeoutKind::Precommit => grow(self.precommit_ms),
             mc::TimeoutKind::Rebroadcast => {
-                let base = self.propose_ms.saturating_add(self.prevote_ms).saturating_add(self.precommit_ms);
+                let base = self
+                    .propose_ms
+                    .saturating_add(self.prevote_ms)
+                    .saturating_add(self.precommit_ms);
                 base.saturating_add(r.saturating_mul(self.delta_ms.saturating_mul(3)))
             }
             mc::TimeoutKind::FinalizeHeight(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
@@ -280,14 +283,18 @@ impl mc::SigningScheme for Ed25519 {
     type PrivateKey = SecretKey;
 
     fn decode_signature(bytes: &[u8]) -> Result<TcSignature, String> {
-        let a: [u8; 64] = bytes.try_into().map_err(|_| format!("signature is {} bytes, not 64", bytes.len()))?;
+        let a: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| format!("signature is {} bytes, not 64", bytes.len()))?;
         Ok(TcSignature(a))
     }
     fn encode_signature(signature: &TcSignature) -> Vec<u8> {
         signature.0.to_vec()
     }
     fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, String> {
-        let a: [u8; 32] = bytes.try_into().map_err(|_| format!("key is {} bytes, not 32", bytes.len()))?;
+        let a: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("key is {} bytes, not 32", bytes.len()))?;
         Ok(PublicKey(a))
     }
     fn encode_public_key(public_key: &PublicKey) -> Vec<u8> {

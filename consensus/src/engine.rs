@@ -22,8 +22,8 @@ use crate::wire::{
     timeout_to_mc, vote_from_wire, vote_to_wire, wal_to_input,
 };
 use malachitebft_core_consensus::{
-    self as mcc, Effect, Input as McInput, LivenessMsg, LocallyProposedValue, Params, ProposedValue, Resumable,
-    Resume, SignedConsensusMsg, State, ThresholdParams, ValuePayload,
+    self as mcc, Effect, Input as McInput, LivenessMsg, LocallyProposedValue, Params, ProposedValue, Resumable, Resume,
+    SignedConsensusMsg, State, ThresholdParams, ValuePayload,
 };
 use malachitebft_core_types::{
     CertificateError, CommitCertificate as McCommitCertificate, NilOrVal, PolkaCertificate, Round, RoundCertificate,
@@ -51,12 +51,19 @@ pub struct EngineConfig {
 #[derive(Clone, Debug)]
 pub enum Input {
     /// Begin `height` with the set the ledger says is in force there (after `RestoreWal`, if any).
-    StartHeight { height: u64, validators: ValidatorSet },
+    StartHeight {
+        height: u64,
+        validators: ValidatorSet,
+    },
     /// A message from a peer; junk (bad signature, unknown signer, wrong height) is ignored.
     Message(ConsensusMsg),
     TimeoutElapsed(Timeout),
     /// The host's answer to `Output::BuildBlock`.
-    ProposedBlock { height: u64, round: u32, block: Block },
+    ProposedBlock {
+        height: u64,
+        round: u32,
+        block: Block,
+    },
     /// The host's answer to `Output::ValidateBlock`.
     BlockValidity {
         height: u64,
@@ -71,15 +78,31 @@ pub enum Input {
 #[derive(Clone, Debug)]
 pub enum Output {
     Broadcast(ConsensusMsg),
-    ScheduleTimeout { timeout: Timeout, after_ms: u64 },
-    BuildBlock { height: u64, round: u32 },
-    ValidateBlock { height: u64, round: u32, block: Block },
+    ScheduleTimeout {
+        timeout: Timeout,
+        after_ms: u64,
+    },
+    BuildBlock {
+        height: u64,
+        round: u32,
+    },
+    ValidateBlock {
+        height: u64,
+        round: u32,
+        block: Block,
+    },
     /// Persist (fsync) before acting on any later output.
     PersistWal(WalEntry),
-    Decided { block: Block, certificate: CommitCertificate },
+    Decided {
+        block: Block,
+        certificate: CommitCertificate,
+    },
     /// Validators caught signing two different votes for one (height, round, kind): each pair
     /// is self-proving evidence (both signatures verify).
-    Equivocation { height: u64, pairs: Vec<(SignedVoteMsg, SignedVoteMsg)> },
+    Equivocation {
+        height: u64,
+        pairs: Vec<(SignedVoteMsg, SignedVoteMsg)>,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -111,9 +134,16 @@ pub struct Engine {
     out: Vec<Output>,
 }
 
+// Certificate checks answer Malachite with its own (large) `CertificateError` type.
+#[allow(clippy::result_large_err)]
 impl Engine {
     pub fn new(cfg: EngineConfig) -> Engine {
-        let address = TcAddress(cfg.secret_key.as_ref().map(|k| k.public()).unwrap_or(PublicKey([0u8; 32])));
+        let address = TcAddress(
+            cfg.secret_key
+                .as_ref()
+                .map(|k| k.public())
+                .unwrap_or(PublicKey([0u8; 32])),
+        );
         Engine {
             ctx: TcContext {
                 chain_id: Arc::from(cfg.chain_id.as_str()),
@@ -170,7 +200,9 @@ impl Engine {
         for e in &entries {
             match e {
                 WalEntry::Vote(v) if v.validator == self.address.0 => {
-                    self.own_votes.entry((v.height, v.round, v.kind)).or_insert(v.block_hash);
+                    self.own_votes
+                        .entry((v.height, v.round, v.kind))
+                        .or_insert(v.block_hash);
                 }
                 WalEntry::Proposal(p) if p.proposer == self.address.0 => {
                     self.own_proposals.entry((p.height, p.round)).or_insert(p.block_hash);
@@ -314,7 +346,10 @@ impl Engine {
             return;
         }
         let signed = proposal_from_wire(&p);
-        if p.proposer.verify(&self.ctx.proposal_bytes(&signed.message), &p.signature).is_err() {
+        if p.proposer
+            .verify(&self.ctx.proposal_bytes(&signed.message), &p.signature)
+            .is_err()
+        {
             return;
         }
         self.run(state, McInput::Proposal(signed));
@@ -513,8 +548,11 @@ impl Engine {
                 Ok(r.resume_with(pk.verify(&bytes, &msg.signature.ledger()).is_ok()))
             }
             Effect::VerifyCommitCertificate(cert, vset, _, r) => {
-                let sigs: Vec<(TcAddress, TcSignature)> =
-                    cert.commit_signatures.iter().map(|s| (s.address, s.signature)).collect();
+                let sigs: Vec<(TcAddress, TcSignature)> = cert
+                    .commit_signatures
+                    .iter()
+                    .map(|s| (s.address, s.signature))
+                    .collect();
                 let res = self.verify_votes(
                     &vset,
                     cert.height.0,
@@ -527,8 +565,11 @@ impl Engine {
                 Ok(r.resume_with(res))
             }
             Effect::VerifyExtendedCommitCertificate(cert, vset, _, _, r) => {
-                let sigs: Vec<(TcAddress, TcSignature)> =
-                    cert.commit_signatures.iter().map(|s| (s.address, s.signature)).collect();
+                let sigs: Vec<(TcAddress, TcSignature)> = cert
+                    .commit_signatures
+                    .iter()
+                    .map(|s| (s.address, s.signature))
+                    .collect();
                 let res = self.verify_votes(
                     &vset,
                     cert.height.0,
@@ -549,10 +590,10 @@ impl Engine {
                 Ok(r.resume_with(res))
             }
             Effect::WalAppend(_, input, r) => {
-                if !self.replaying {
-                    if let Some(entry) = self.wal_entry(&input) {
-                        self.out.push(Output::PersistWal(entry));
-                    }
+                if !self.replaying
+                    && let Some(entry) = self.wal_entry(&input)
+                {
+                    self.out.push(Output::PersistWal(entry));
                 }
                 Ok(r.resume_with(()))
             }
@@ -584,10 +625,10 @@ impl Engine {
         let round = vote.round.as_u32().ok_or("vote without a round")?;
         let k = (vote.height.0, round, vote_kind(vote.kind));
         let value = nil_or_val_to_option(&vote.value);
-        if let Some(prev) = self.own_votes.get(&k) {
-            if *prev != value {
-                return Err(format!("refusing to sign a second, different vote for {k:?}"));
-            }
+        if let Some(prev) = self.own_votes.get(&k)
+            && *prev != value
+        {
+            return Err(format!("refusing to sign a second, different vote for {k:?}"));
         }
         let sig = key.sign(&self.ctx.vote_bytes(&vote));
         self.own_votes.insert(k, value);
@@ -598,10 +639,10 @@ impl Engine {
         let key = self.key.as_ref().ok_or("observer cannot sign")?;
         let round = p.round.as_u32().ok_or("proposal without a round")?;
         let k = (p.height.0, round);
-        if let Some(prev) = self.own_proposals.get(&k) {
-            if *prev != p.value.0 {
-                return Err(format!("refusing to sign a second, different proposal for {k:?}"));
-            }
+        if let Some(prev) = self.own_proposals.get(&k)
+            && *prev != p.value.0
+        {
+            return Err(format!("refusing to sign a second, different proposal for {k:?}"));
         }
         let sig = key.sign(&self.ctx.proposal_bytes(&p));
         self.own_proposals.insert(k, p.value.0);
@@ -714,7 +755,15 @@ impl Engine {
         vset: &TcValidatorSet,
     ) -> Result<(), CertificateError<TcContext>> {
         let sigs: Vec<(TcAddress, TcSignature)> = c.polka_signatures.iter().map(|s| (s.address, s.signature)).collect();
-        self.verify_votes(vset, c.height.0, c.round, VoteType::Prevote, |_| Some(c.value_id), &sigs, true)
+        self.verify_votes(
+            vset,
+            c.height.0,
+            c.round,
+            VoteType::Prevote,
+            |_| Some(c.value_id),
+            &sigs,
+            true,
+        )
     }
 
     fn verify_round_cert(

@@ -17,7 +17,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use malachitebft_core_consensus::{Input as McInput, ProposedValue};
 use malachitebft_core_types::{
     NilOrVal, PolkaCertificate, PolkaSignature, Round, RoundCertificate, RoundCertificateType, RoundSignature,
-    SignedProposal, SignedVote, TimeoutKind as McTimeoutKind, Timeout as McTimeout, Validity, ValueOrigin,
+    SignedProposal, SignedVote, Timeout as McTimeout, TimeoutKind as McTimeoutKind, Validity, ValueOrigin,
 };
 use tradechain_ledger::certificate::{CommitSig, VoteKind};
 use tradechain_ledger::{Block, Hash, PublicKey, Signature};
@@ -47,11 +47,16 @@ pub struct SignedProposalMsg {
     pub signature: Signature,
 }
 
-/// Everything validators send each other.
+/// Everything validators send each other. (Messages are moved one at a time, never stored in
+/// bulk, so the size gap between a proposal with its block and a vote does not matter.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ConsensusMsg {
     /// A proposal and the block it proposes (`block.hash() == proposal.block_hash`).
-    Proposal { proposal: SignedProposalMsg, block: Block },
+    Proposal {
+        proposal: SignedProposalMsg,
+        block: Block,
+    },
     Vote(SignedVoteMsg),
     /// 2f+1 prevotes for one block in one round (sent with re-proposals, for liveness).
     PolkaCertificate {
@@ -112,7 +117,11 @@ pub enum WalEntry {
         valid: bool,
         block: Block,
     },
-    Timeout { height: u64, round: u32, kind: TimeoutKind },
+    Timeout {
+        height: u64,
+        round: u32,
+        kind: TimeoutKind,
+    },
     PolkaCertificate {
         height: u64,
         round: u32,
@@ -207,7 +216,12 @@ pub(crate) fn polka_to_wire(c: &PolkaCertificate<TcContext>) -> Option<Consensus
     })
 }
 
-pub(crate) fn polka_from_wire(height: u64, round: u32, block_hash: Hash, sigs: &[CommitSig]) -> PolkaCertificate<TcContext> {
+pub(crate) fn polka_from_wire(
+    height: u64,
+    round: u32,
+    block_hash: Hash,
+    sigs: &[CommitSig],
+) -> PolkaCertificate<TcContext> {
     PolkaCertificate {
         height: TcHeight(height),
         round: Round::new(round),

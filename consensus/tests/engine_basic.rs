@@ -191,7 +191,10 @@ fn junk_votes_are_ignored_and_not_persisted() {
         signature: keys[1].sign(&msg),
     };
     let outs = e.handle(Input::Message(ConsensusMsg::Vote(good)));
-    assert!(outs.iter().any(|o| matches!(o, Output::PersistWal(_))), "a valid vote is persisted");
+    assert!(
+        outs.iter().any(|o| matches!(o, Output::PersistWal(_))),
+        "a valid vote is persisted"
+    );
 }
 
 #[test]

@@ -19,7 +19,10 @@ fn seed_range() -> (u64, u64) {
     if let Some(s) = env_u64("SIM_SEED") {
         return (s, 1);
     }
-    (env_u64("SIM_SEED_START").unwrap_or(0), env_u64("SIM_SEEDS").unwrap_or(DEFAULT_SEEDS))
+    (
+        env_u64("SIM_SEED_START").unwrap_or(0),
+        env_u64("SIM_SEEDS").unwrap_or(DEFAULT_SEEDS),
+    )
 }
 
 fn run_seeds(start: u64, count: u64, amnesia: bool) -> Vec<(u64, SimResult)> {
@@ -73,7 +76,9 @@ fn simulated_seeds_keep_safety_and_liveness() {
         );
     }
     for (seed, v) in failing.iter().take(5) {
-        println!("FAILING SEED {seed} (replay: SIM_SEED={seed} cargo test --release -p tradechain-consensus --test simulation): {v:?}");
+        println!(
+            "FAILING SEED {seed} (replay: SIM_SEED={seed} cargo test --release -p tradechain-consensus --test simulation): {v:?}"
+        );
     }
     assert!(failing.is_empty(), "{} seeds violated a property", failing.len());
 }
@@ -90,7 +95,10 @@ fn same_seed_gives_same_trace() {
         amnesia: false,
     })
     .run();
-    assert_ne!(a.trace_hash, c.trace_hash, "different seeds should give different traces");
+    assert_ne!(
+        a.trace_hash, c.trace_hash,
+        "different seeds should give different traces"
+    );
 }
 
 /// The broken variant (restart without the WAL) must be caught within the CI seed range.
@@ -108,5 +116,8 @@ fn broken_variant_amnesia_is_caught() {
         caught.len(),
         caught.first()
     );
-    assert!(!caught.is_empty(), "the checker missed the amnesia bug in {count} seeds");
+    assert!(
+        !caught.is_empty(),
+        "the checker missed the amnesia bug in {count} seeds"
+    );
 }

@@ -93,9 +93,9 @@ impl Checker {
                 .push(format!("node {node}: committed an invalid block at h={h}")),
         }
         match self.committed.get(&h) {
-            Some(other) if *other != hash => self
-                .violations
-                .push(format!("AGREEMENT: node {node} committed {hash:?} at h={h}, others {other:?}")),
+            Some(other) if *other != hash => self.violations.push(format!(
+                "AGREEMENT: node {node} committed {hash:?} at h={h}, others {other:?}"
+            )),
             Some(_) => {}
             None => {
                 self.committed.insert(h, hash);
@@ -103,8 +103,9 @@ impl Checker {
         }
         let last = self.last_height.get(&node).copied().unwrap_or(0);
         if h != last + 1 {
-            self.violations
-                .push(format!("node {node}: committed h={h} after h={last} (heights must grow by one)"));
+            self.violations.push(format!(
+                "node {node}: committed h={h} after h={last} (heights must grow by one)"
+            ));
         }
         self.last_height.insert(node, h);
     }

@@ -74,13 +74,33 @@ struct Node {
 }
 
 enum Ev {
-    Deliver { to: usize, msg: ConsensusMsg },
-    Timer { node: usize, epoch: u64, input: Input },
-    Start { node: usize, epoch: u64, height: u64 },
-    Crash { node: usize },
-    Restart { node: usize },
+    Deliver {
+        to: usize,
+        msg: ConsensusMsg,
+    },
+    Timer {
+        node: usize,
+        epoch: u64,
+        input: Input,
+    },
+    Start {
+        node: usize,
+        epoch: u64,
+        height: u64,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
     Heal,
-    Sync { to: usize, epoch: u64, block: Block, cert: CommitCertificate },
+    Sync {
+        to: usize,
+        epoch: u64,
+        block: Block,
+        cert: CommitCertificate,
+    },
 }
 
 pub struct World {
@@ -214,7 +234,14 @@ impl World {
                 w.nodes[i].up = false;
                 continue;
             }
-            w.push(0, Ev::Start { node: i, epoch: 0, height: 1 });
+            w.push(
+                0,
+                Ev::Start {
+                    node: i,
+                    epoch: 0,
+                    height: 1,
+                },
+            );
         }
         w
     }
@@ -246,9 +273,9 @@ impl World {
         }
         for i in 0..self.nodes.len() {
             if self.honest(i) && self.nodes[i].commit_after_heal.is_none() {
-                self.checker
-                    .violations
-                    .push(format!("LIVENESS: honest node {i} did not commit within {LIVENESS_BOUND_MS} ms of heal"));
+                self.checker.violations.push(format!(
+                    "LIVENESS: honest node {i} did not commit within {LIVENESS_BOUND_MS} ms of heal"
+                ));
             }
         }
         self.res.worst_ttc_after_heal = (0..self.nodes.len())
@@ -263,9 +290,9 @@ impl World {
 
     fn done(&self) -> bool {
         self.healed
-            && (0..self.nodes.len()).filter(|&i| self.honest(i)).all(|i| {
-                self.nodes[i].commit_after_heal.is_some() && self.nodes[i].chain.len() as u64 >= TARGET_HEIGHT
-            })
+            && (0..self.nodes.len())
+                .filter(|&i| self.honest(i))
+                .all(|i| self.nodes[i].commit_after_heal.is_some() && self.nodes[i].chain.len() as u64 >= TARGET_HEIGHT)
     }
 
     fn step(&mut self, ev: Ev) {
@@ -289,7 +316,9 @@ impl World {
                 }
             }
             Ev::Start { node, epoch, height } => {
-                if self.nodes[node].up && self.nodes[node].epoch == epoch && self.nodes[node].chain.len() as u64 + 1 == height
+                if self.nodes[node].up
+                    && self.nodes[node].epoch == epoch
+                    && self.nodes[node].chain.len() as u64 + 1 == height
                 {
                     self.nodes[node].wal.retain(|e| e.height() >= height);
                     let validators = self.vset.clone();
@@ -343,14 +372,22 @@ impl World {
                 }
                 // The host checks what it syncs: certificate and block rule.
                 let prev = nd.chain.last().map(|(b, _)| b.hash()).unwrap_or_else(genesis_prev);
-                if cert.verify(CHAIN, h, &block.hash(), &self.vset).is_err() || !sim_block_valid(CHAIN, &block, h, &prev) {
+                if cert.verify(CHAIN, h, &block.hash(), &self.vset).is_err()
+                    || !sim_block_valid(CHAIN, &block, h, &prev)
+                {
                     return;
                 }
                 self.fault("sync");
                 self.commit(to, block, cert);
                 let validators = self.vset.clone();
                 self.nodes[to].wal.retain(|e| e.height() > h);
-                self.feed(to, Input::StartHeight { height: h + 1, validators });
+                self.feed(
+                    to,
+                    Input::StartHeight {
+                        height: h + 1,
+                        validators,
+                    },
+                );
             }
         }
     }
@@ -424,7 +461,11 @@ impl World {
                         work.push_back(Input::ProposedBlock { height, round, block });
                     }
                     Output::ValidateBlock { height, round, block } => {
-                        let prev = self.nodes[i].chain.last().map(|(b, _)| b.hash()).unwrap_or_else(genesis_prev);
+                        let prev = self.nodes[i]
+                            .chain
+                            .last()
+                            .map(|(b, _)| b.hash())
+                            .unwrap_or_else(genesis_prev);
                         let valid = sim_block_valid(CHAIN, &block, height, &prev);
                         work.push_back(Input::BlockValidity {
                             height,
@@ -454,7 +495,11 @@ impl World {
                         );
                     }
                     Output::Equivocation { pairs, .. } => {
-                        self.res.faults.entry("evidence_pairs_reported").and_modify(|c| *c += pairs.len() as u64).or_insert(pairs.len() as u64);
+                        self.res
+                            .faults
+                            .entry("evidence_pairs_reported")
+                            .and_modify(|c| *c += pairs.len() as u64)
+                            .or_insert(pairs.len() as u64);
                     }
                 }
             }
@@ -462,7 +507,11 @@ impl World {
     }
 
     fn build_block(&mut self, i: usize, height: u64, round: u32, invalid: bool) -> Block {
-        let prev = self.nodes[i].chain.last().map(|(b, _)| b.hash()).unwrap_or_else(genesis_prev);
+        let prev = self.nodes[i]
+            .chain
+            .last()
+            .map(|(b, _)| b.hash())
+            .unwrap_or_else(genesis_prev);
         let salt: u64 = if invalid { self.rng.random() } else { 0 };
         Block {
             header: BlockHeader {
@@ -478,7 +527,12 @@ impl World {
                 validators_hash: self.vset.hash(),
                 state_hash: Hash::tagged_parts(
                     "sim/state",
-                    &[&height.to_le_bytes(), &round.to_le_bytes(), &i.to_le_bytes(), &salt.to_le_bytes()],
+                    &[
+                        &height.to_le_bytes(),
+                        &round.to_le_bytes(),
+                        &i.to_le_bytes(),
+                        &salt.to_le_bytes(),
+                    ],
                 ),
             },
             txs: vec![],
@@ -525,7 +579,9 @@ impl World {
     }
 
     fn sign_vote(&self, i: usize, height: u64, round: u32, kind: VoteKind, block_hash: Option<Hash>) -> SignedVoteMsg {
-        let sig = self.nodes[i].key.sign(&vote_sign_bytes(CHAIN, kind, height, round, block_hash));
+        let sig = self.nodes[i]
+            .key
+            .sign(&vote_sign_bytes(CHAIN, kind, height, round, block_hash));
         SignedVoteMsg {
             height,
             round,
@@ -551,10 +607,17 @@ impl World {
                 other.header.time_ms += 1;
                 let mut p2 = proposal.clone();
                 p2.block_hash = other.hash();
-                p2.signature = self.nodes[i]
-                    .key
-                    .sign(&proposal_sign_bytes(CHAIN, p2.height, p2.round, p2.pol_round, p2.block_hash));
-                let alt = ConsensusMsg::Proposal { proposal: p2, block: other };
+                p2.signature = self.nodes[i].key.sign(&proposal_sign_bytes(
+                    CHAIN,
+                    p2.height,
+                    p2.round,
+                    p2.pol_round,
+                    p2.block_hash,
+                ));
+                let alt = ConsensusMsg::Proposal {
+                    proposal: p2,
+                    block: other,
+                };
                 for to in 0..n {
                     let m = if to % 2 == 0 { msg.clone() } else { alt.clone() };
                     self.send(i, to, m);
@@ -568,7 +631,11 @@ impl World {
                 };
                 let v2 = ConsensusMsg::Vote(self.sign_vote(i, v.height, v.round, v.kind, other));
                 for to in 0..n {
-                    let m = if self.rng.random_bool(0.5) { msg.clone() } else { v2.clone() };
+                    let m = if self.rng.random_bool(0.5) {
+                        msg.clone()
+                    } else {
+                        v2.clone()
+                    };
                     self.send(i, to, m);
                 }
             }
@@ -597,7 +664,13 @@ impl World {
             (Some(Byz::UnknownValues), ConsensusMsg::Vote(v)) => {
                 self.fault("unknown_value_vote");
                 let fake: u64 = self.rng.random();
-                let v2 = self.sign_vote(i, v.height, v.round, v.kind, Some(Hash::tagged("sim/unknown", &fake.to_le_bytes())));
+                let v2 = self.sign_vote(
+                    i,
+                    v.height,
+                    v.round,
+                    v.kind,
+                    Some(Hash::tagged("sim/unknown", &fake.to_le_bytes())),
+                );
                 self.send_all(i, &ConsensusMsg::Vote(v2));
             }
             (Some(Byz::Replayer), _) => {
