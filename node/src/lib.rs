@@ -1,1 +1,2 @@
-//! placeholder
+//! `tradechain-node`: networking, mempool, block execution, sync and the gRPC server.
+pub mod grpc;
