@@ -16,7 +16,9 @@ use tradechain_node::grpc::backend::{NodeRole, SyncInfo};
 use tradechain_node::grpc::scenario::{self, CHAIN_ID, Scenario, key_of};
 use tradechain_node::grpc::status::rejection_of;
 use tradechain_node::grpc::{Backend, ServerLimits, auth};
-use tradechain_proto::v1::{self, block_request::At, document_id, list_documents_request::Selector, transaction_status::State};
+use tradechain_proto::v1::{
+    self, block_request::At, document_id, list_documents_request::Selector, transaction_status::State,
+};
 
 fn confirm(id: &str) -> Payload {
     Payload::Settlement(SettlementOp::Confirm {
@@ -31,7 +33,12 @@ fn submit_req(stx: &SignedTransaction) -> v1::SubmitRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_status_reports_chain_head_and_validators() {
     let env = start(Scenario::trade()).await;
-    let st = env.node().get_status(v1::GetStatusRequest {}).await.unwrap().into_inner();
+    let st = env
+        .node()
+        .get_status(v1::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let head = env.scenario.backend.head().unwrap().unwrap();
     assert_eq!(st.chain_id, CHAIN_ID);
     assert_eq!(st.height, 5);
@@ -82,7 +89,10 @@ async fn submit_then_wait_for_commit() {
     // include_tx returns the exact signed bytes.
     let st = env
         .tx()
-        .get_transaction(v1::GetTransactionRequest { tx_id: id, include_tx: true })
+        .get_transaction(v1::GetTransactionRequest {
+            tx_id: id,
+            include_tx: true,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -99,7 +109,10 @@ async fn submit_maps_every_failure_to_its_status() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("signed_tx:"), "{}", e.message());
 
-    let e = c.submit(v1::SubmitRequest { signed_tx: vec![7; 40] }).await.unwrap_err();
+    let e = c
+        .submit(v1::SubmitRequest { signed_tx: vec![7; 40] })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("does not decode"), "{}", e.message());
 
@@ -112,7 +125,10 @@ async fn submit_maps_every_failure_to_its_status() {
         time_ms: 1,
         payload: confirm("X"),
     };
-    let e = c.submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN")))).await.unwrap_err();
+    let e = c
+        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN"))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("signed_tx.tx.chain_id:"), "{}", e.message());
 
@@ -125,14 +141,20 @@ async fn submit_maps_every_failure_to_its_status() {
 
     let mut stranger = other.clone();
     stranger.sender = OrgId::new("NOBODY").unwrap();
-    let e = c.submit(submit_req(&stranger.sign(&key_of("NOBODY")))).await.unwrap_err();
+    let e = c
+        .submit(submit_req(&stranger.sign(&key_of("NOBODY"))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     let r = rejection_of(&e).expect("rejection in details");
     assert_eq!(r.rule, "membership.unknown_sender");
     assert_eq!(e.metadata().get("x-tc-rule").unwrap(), "membership.unknown_sender");
 
     // A nonce already used (the scenario's producer has sent several transactions).
-    let e = c.submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN")))).await.unwrap_err();
+    let e = c
+        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN"))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(rejection_of(&e).unwrap().rule, "membership.nonce");
     assert!(e.message().contains("membership.nonce"));
@@ -251,13 +273,22 @@ async fn chain_blocks_and_headers() {
     let set = scenario::genesis().validator_set().unwrap();
 
     let by_height = c
-        .get_block(signed(v1::BlockRequest { at: Some(At::Height(3)) }, "PORT-NLRTM", "ChainService/GetBlock"))
+        .get_block(signed(
+            v1::BlockRequest {
+                at: Some(At::Height(3)),
+            },
+            "PORT-NLRTM",
+            "ChainService/GetBlock",
+        ))
         .await
         .unwrap()
         .into_inner();
     let hash = b.block(3).unwrap().unwrap().hash();
     assert_eq!(by_height.header.as_ref().unwrap().block_hash, hash.to_hex());
-    assert_eq!(decode::<tradechain_ledger::Block>(&by_height.block_borsh).unwrap(), b.block(3).unwrap().unwrap());
+    assert_eq!(
+        decode::<tradechain_ledger::Block>(&by_height.block_borsh).unwrap(),
+        b.block(3).unwrap().unwrap()
+    );
     let cert: CommitCertificate = decode(&by_height.commit_certificate_borsh).unwrap();
     cert.verify(CHAIN_ID, 3, &hash, &set).unwrap();
     assert_eq!(by_height.outcomes.len(), 2);
@@ -278,14 +309,26 @@ async fn chain_blocks_and_headers() {
 
     // Block 2 holds a rejected transaction.
     let b2 = c
-        .get_block(signed(v1::BlockRequest { at: Some(At::Height(2)) }, "BANK-CN", "ChainService/GetBlock"))
+        .get_block(signed(
+            v1::BlockRequest {
+                at: Some(At::Height(2)),
+            },
+            "BANK-CN",
+            "ChainService/GetBlock",
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(b2.outcomes[1].rejection.as_ref().unwrap().rule, "waybill.unknown");
 
     // Headers are public.
-    let h = c.get_header(v1::BlockRequest { at: Some(At::Height(5)) }).await.unwrap().into_inner();
+    let h = c
+        .get_header(v1::BlockRequest {
+            at: Some(At::Height(5)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let header: BlockHeader = decode(&h.header.as_ref().unwrap().header_borsh).unwrap();
     assert_eq!(header.height, 5);
     assert_eq!(header.prev_hash, b.block(4).unwrap().unwrap().hash());
@@ -307,7 +350,9 @@ async fn chain_blocks_and_headers() {
 async fn member_reads_need_valid_authentication() {
     let env = start(Scenario::trade()).await;
     let mut c = env.chain();
-    let req = || v1::BlockRequest { at: Some(At::Height(1)) };
+    let req = || v1::BlockRequest {
+        at: Some(At::Height(1)),
+    };
     let method = "ChainService/GetBlock";
 
     let e = c.get_block(req()).await.unwrap_err();
@@ -315,12 +360,21 @@ async fn member_reads_need_valid_authentication() {
     assert!(e.message().contains("x-tc-org"), "{}", e.message());
 
     // Signed for another method: the signature does not verify.
-    let e = c.get_block(signed(req(), "BANK-CN", "ChainService/StreamBlocks")).await.unwrap_err();
+    let e = c
+        .get_block(signed(req(), "BANK-CN", "ChainService/StreamBlocks"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     assert!(e.message().contains("x-tc-signature"));
 
     // Signed over other arguments.
-    let mut r = signed(v1::BlockRequest { at: Some(At::Height(2)) }, "BANK-CN", method);
+    let mut r = signed(
+        v1::BlockRequest {
+            at: Some(At::Height(2)),
+        },
+        "BANK-CN",
+        method,
+    );
     *r.get_mut() = req();
     assert_eq!(c.get_block(r).await.unwrap_err().code(), Code::Unauthenticated);
 
@@ -358,7 +412,13 @@ fn wb_id() -> v1::WaybillId {
 async fn documents_are_filtered_by_role() {
     let env = start(Scenario::trade()).await;
     let mut d = env.docs();
-    let get_wb = |who: &str| signed(v1::GetWaybillRequest { id: Some(wb_id()) }, who, "DocumentService/GetWaybill");
+    let get_wb = |who: &str| {
+        signed(
+            v1::GetWaybillRequest { id: Some(wb_id()) },
+            who,
+            "DocumentService/GetWaybill",
+        )
+    };
 
     // The holder, the carrier, customs and the regulator see the eBL with its endorsement chain.
     for who in ["IMPORTER-NL", "MAERSK", "CUSTOMS-CN", "REGULATOR-EU", "PRODUCER-CN"] {
@@ -366,9 +426,15 @@ async fn documents_are_filtered_by_role() {
         assert_eq!(w.holder, "IMPORTER-NL", "{who}");
         assert_eq!(w.status, "ISSUED");
         assert_eq!(w.endorsements.len(), 1);
-        assert_eq!((w.endorsements[0].from.as_str(), w.endorsements[0].to.as_str()), ("PRODUCER-CN", "IMPORTER-NL"));
+        assert_eq!(
+            (w.endorsements[0].from.as_str(), w.endorsements[0].to.as_str()),
+            ("PRODUCER-CN", "IMPORTER-NL")
+        );
         assert_eq!(w.version, 2);
-        assert_eq!((w.port_of_loading.as_str(), w.port_of_discharge.as_str()), ("CNFOC", "NLRTM"));
+        assert_eq!(
+            (w.port_of_loading.as_str(), w.port_of_discharge.as_str()),
+            ("CNFOC", "NLRTM")
+        );
     }
     for who in ["BANK-CN", "PORT-NLRTM", "CHAMBER-CN"] {
         let e = d.get_waybill(get_wb(who)).await.unwrap_err();
@@ -392,7 +458,11 @@ async fn documents_are_filtered_by_role() {
         assert_eq!(s.version, 2);
     }
     for who in ["CUSTOMS-CN", "IMPORTER-NL", "MAERSK"] {
-        assert_eq!(d.get_settlement(get_set(who)).await.unwrap_err().code(), Code::PermissionDenied, "{who}");
+        assert_eq!(
+            d.get_settlement(get_set(who)).await.unwrap_err().code(),
+            Code::PermissionDenied,
+            "{who}"
+        );
     }
 
     let get_cert = |who: &str| {
@@ -412,10 +482,16 @@ async fn documents_are_filtered_by_role() {
         assert!(!c.revoked);
         assert_eq!((c.origin_country.as_str(), c.hs_code.as_str()), ("CN", "090210"));
     }
-    assert_eq!(d.get_certificate(get_cert("BANK-NL")).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(
+        d.get_certificate(get_cert("BANK-NL")).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
 
     // Errors: unauthenticated, bad id fields, missing documents.
-    let e = d.get_waybill(Request::new(v1::GetWaybillRequest { id: Some(wb_id()) })).await.unwrap_err();
+    let e = d
+        .get_waybill(Request::new(v1::GetWaybillRequest { id: Some(wb_id()) }))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     let e = d
         .get_waybill(signed(
@@ -469,12 +545,24 @@ async fn list_documents_and_history() {
     let env = start(Scenario::trade()).await;
     let mut d = env.docs();
 
-    let r = d.list_documents(list(Selector::Party("IMPORTER-NL".into()), "REGULATOR-EU")).await.unwrap().into_inner();
+    let r = d
+        .list_documents(list(Selector::Party("IMPORTER-NL".into()), "REGULATOR-EU"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(kinds(&r), ["waybill", "certificate"]);
     // A bank listing the importer's documents sees none of them.
-    let r = d.list_documents(list(Selector::Party("IMPORTER-NL".into()), "BANK-NL")).await.unwrap().into_inner();
+    let r = d
+        .list_documents(list(Selector::Party("IMPORTER-NL".into()), "BANK-NL"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.documents.is_empty());
-    let r = d.list_documents(list(Selector::Party("BANK-NL".into()), "BANK-NL")).await.unwrap().into_inner();
+    let r = d
+        .list_documents(list(Selector::Party("BANK-NL".into()), "BANK-NL"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(kinds(&r), ["settlement"]);
     let r = d
         .list_documents(list(Selector::Reference(scenario::WAYBILL_REF.into()), "REGULATOR-EU"))
@@ -545,7 +633,10 @@ async fn list_documents_and_history() {
     assert!(h.versions[0].record_json.contains("\"holder\":\"PRODUCER-CN\""));
     assert!(h.versions[1].record_json.contains("\"holder\":\"IMPORTER-NL\""));
     let h = d
-        .get_history(hist(document_id::Id::SettlementId(scenario::SETTLEMENT_ID.into()), "BANK-CN"))
+        .get_history(hist(
+            document_id::Id::SettlementId(scenario::SETTLEMENT_ID.into()),
+            "BANK-CN",
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -554,7 +645,10 @@ async fn list_documents_and_history() {
         ["instructed", "confirmed"]
     );
     let e = d
-        .get_history(hist(document_id::Id::SettlementId(scenario::SETTLEMENT_ID.into()), "CUSTOMS-CN"))
+        .get_history(hist(
+            document_id::Id::SettlementId(scenario::SETTLEMENT_ID.into()),
+            "CUSTOMS-CN",
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);

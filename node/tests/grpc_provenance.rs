@@ -43,7 +43,11 @@ async fn every_identifier_form_reaches_the_same_item() {
     assert_eq!(s.event_count, 6);
     assert!(s.commissioned && !s.ended);
     assert_eq!(s.hs_code, "090210");
-    let steps: Vec<_> = r.timeline.iter().map(|e| (e.org.as_str(), e.biz_step.as_str(), e.customs_step.as_str())).collect();
+    let steps: Vec<_> = r
+        .timeline
+        .iter()
+        .map(|e| (e.org.as_str(), e.biz_step.as_str(), e.customs_step.as_str()))
+        .collect();
     assert_eq!(
         steps,
         [
@@ -56,7 +60,10 @@ async fn every_identifier_form_reaches_the_same_item() {
         ]
     );
     let first = &r.timeline[0];
-    assert_eq!((first.event_type.as_str(), first.action.as_str()), ("ObjectEvent", "ADD"));
+    assert_eq!(
+        (first.event_type.as_str(), first.action.as_str()),
+        ("ObjectEvent", "ADD")
+    );
     assert_eq!(first.unlocode, "CNFOC");
     assert_eq!(first.event_time_zone_offset_min, 480);
     assert_eq!(first.roles, ["producer"]);
@@ -65,21 +72,34 @@ async fn every_identifier_form_reaches_the_same_item() {
 
     let coo = r.certificate_of_origin.as_ref().unwrap();
     assert_eq!(coo.state, v1::certificate_of_origin_status::State::Valid as i32);
-    assert_eq!((coo.issuer.as_str(), coo.number.as_str()), ("CHAMBER-CN", scenario::CERT_NO));
-    assert_eq!((coo.origin_country.as_str(), coo.destination_country.as_str()), ("CN", "NL"));
+    assert_eq!(
+        (coo.issuer.as_str(), coo.number.as_str()),
+        ("CHAMBER-CN", scenario::CERT_NO)
+    );
+    assert_eq!(
+        (coo.origin_country.as_str(), coo.destination_country.as_str()),
+        ("CN", "NL")
+    );
     assert!(coo.preferential);
     let customs = r.customs.as_ref().unwrap();
     assert_eq!(customs.state, v1::customs_status::State::Released as i32);
     assert_eq!(customs.inspection_outcome, "passed");
     let route = r.route.as_ref().unwrap();
     assert_eq!(route.carrier, "MAERSK");
-    assert_eq!((route.port_of_loading.as_str(), route.port_of_discharge.as_str()), ("CNFOC", "NLRTM"));
+    assert_eq!(
+        (route.port_of_loading.as_str(), route.port_of_discharge.as_str()),
+        ("CNFOC", "NLRTM")
+    );
     assert_eq!(route.mode, "sea");
     assert_eq!(route.status, "ISSUED");
     assert_eq!(r.parent, PALLET);
 
     // The pallet lists the item as its child.
-    let pallet = p.get_provenance(req(Id::GoodsKey(PALLET.into()))).await.unwrap().into_inner();
+    let pallet = p
+        .get_provenance(req(Id::GoodsKey(PALLET.into())))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(pallet.children, [ITEM]);
     assert_eq!(pallet.timeline.len(), 1);
 }
@@ -126,7 +146,11 @@ async fn consumer_reply_holds_no_private_field() {
         }
     );
     // Events carrying a purchase order or a customs declaration withhold their bytes.
-    let redacted: Vec<bool> = r.timeline.iter().map(|e| e.proof.as_ref().unwrap().tx_redacted).collect();
+    let redacted: Vec<bool> = r
+        .timeline
+        .iter()
+        .map(|e| e.proof.as_ref().unwrap().tx_redacted)
+        .collect();
     assert_eq!(redacted, [false, true, true, true, false, false]);
     for e in &r.timeline {
         let p = e.proof.as_ref().unwrap();
@@ -192,7 +216,10 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
         for i in 0..len {
             let mut e = entry.clone();
             field(e.proof.as_mut().unwrap())[i] ^= 0x01;
-            assert!(verify_entry(CHAIN_ID, &set, ITEM, &e).is_err(), "{name} byte {i} changed yet verified");
+            assert!(
+                verify_entry(CHAIN_ID, &set, ITEM, &e).is_err(),
+                "{name} byte {i} changed yet verified"
+            );
             checked += 1;
         }
     }
@@ -200,7 +227,10 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
 
     // A different validator set (not the genesis one) does not accept the certificates.
     let mut other = set.clone();
-    other.validators.iter_mut().for_each(|v| v.public_key = tradechain_ledger::SecretKey::from_label("x").public());
+    other
+        .validators
+        .iter_mut()
+        .for_each(|v| v.public_key = tradechain_ledger::SecretKey::from_label("x").public());
     assert!(verify_entry(CHAIN_ID, &other, ITEM, &entry).is_err());
     // The wrong item's key breaks the event-hash chain.
     assert!(verify_entry(CHAIN_ID, &set, PALLET, &entry).is_err());
@@ -266,9 +296,21 @@ async fn bad_identifiers_name_their_field() {
     let mut p = env.provenance();
     let cases = [
         (v1::GetProvenanceRequest::default(), Code::InvalidArgument, "id:"),
-        (req(Id::DigitalLink("ftp://x/01/1/21/2".into())), Code::InvalidArgument, "digital_link:"),
-        (req(Id::DigitalLink("https://id.gs1.org/nothing".into())), Code::InvalidArgument, "digital_link:"),
-        (req(Id::EpcUrn("urn:isbn:123".into())), Code::InvalidArgument, "epc_urn:"),
+        (
+            req(Id::DigitalLink("ftp://x/01/1/21/2".into())),
+            Code::InvalidArgument,
+            "digital_link:",
+        ),
+        (
+            req(Id::DigitalLink("https://id.gs1.org/nothing".into())),
+            Code::InvalidArgument,
+            "digital_link:",
+        ),
+        (
+            req(Id::EpcUrn("urn:isbn:123".into())),
+            Code::InvalidArgument,
+            "epc_urn:",
+        ),
         (
             req(Id::GtinSerial(v1::GtinSerial {
                 gtin: "12345".into(),
@@ -294,7 +336,11 @@ async fn bad_identifiers_name_their_field() {
             Code::InvalidArgument,
             "page_token:",
         ),
-        (req(Id::GoodsKey("01/09506000134352/21/unknown".into())), Code::NotFound, ""),
+        (
+            req(Id::GoodsKey("01/09506000134352/21/unknown".into())),
+            Code::NotFound,
+            "",
+        ),
     ];
     for (r, code, prefix) in cases {
         let e = p.get_provenance(r.clone()).await.unwrap_err();

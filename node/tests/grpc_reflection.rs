@@ -7,8 +7,8 @@ use grpc_common::start;
 use prost::Message;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_reflection::pb::v1::{
-    ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-    server_reflection_response::MessageResponse,
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 use tradechain_node::grpc::scenario::Scenario;
 use tradechain_proto::SERVICE_NAMES;
@@ -40,8 +40,11 @@ async fn reflection_lists_and_describes_every_service() {
     assert!(names.iter().any(|n| n == "grpc.reflection.v1.ServerReflection"));
     assert!(names.iter().any(|n| n == "grpc.health.v1.Health"));
 
-    let MessageResponse::FileDescriptorResponse(files) =
-        reflect(&env, MessageRequest::FileContainingSymbol("tradechain.v1.ProvenanceService".into())).await
+    let MessageResponse::FileDescriptorResponse(files) = reflect(
+        &env,
+        MessageRequest::FileContainingSymbol("tradechain.v1.ProvenanceService".into()),
+    )
+    .await
     else {
         panic!("expected descriptors")
     };

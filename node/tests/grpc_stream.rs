@@ -18,7 +18,11 @@ async fn next_n<T>(s: &mut tonic::Streaming<T>, n: usize) -> Vec<T> {
 }
 
 fn blocks_req(from: u64) -> tonic::Request<v1::StreamBlocksRequest> {
-    signed(v1::StreamBlocksRequest { from_height: from }, "PORT-NLRTM", "ChainService/StreamBlocks")
+    signed(
+        v1::StreamBlocksRequest { from_height: from },
+        "PORT-NLRTM",
+        "ChainService/StreamBlocks",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +49,10 @@ async fn stream_blocks_follows_commits_and_resumes() {
     assert_eq!(heights, (1..=11).collect::<Vec<u64>>());
     // Each block links to the one before: nothing was skipped or replaced.
     for w in seen.windows(2) {
-        assert_eq!(w[1].header.as_ref().unwrap().prev_hash, w[0].header.as_ref().unwrap().block_hash);
+        assert_eq!(
+            w[1].header.as_ref().unwrap().prev_hash,
+            w[0].header.as_ref().unwrap().block_hash
+        );
     }
     for b in &seen {
         assert!(!b.commit_certificate_borsh.is_empty());
@@ -78,7 +85,10 @@ async fn stream_events_filters_and_resumes_by_position() {
     let mut s = c.stream_events(req(1, 0, false)).await.unwrap().into_inner();
     let all = next_n(&mut s, 10).await;
     drop(s);
-    assert!(all.iter().all(|e| e.family == "provenance" && e.accepted && e.goods_keys.contains(&ITEM.to_string())));
+    assert!(
+        all.iter()
+            .all(|e| e.family == "provenance" && e.accepted && e.goods_keys.contains(&ITEM.to_string()))
+    );
     let pos: Vec<(u64, u32)> = all
         .iter()
         .map(|e| {
@@ -145,11 +155,11 @@ async fn stream_events_rejected_and_errors() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("filter.families:"));
 
+    let e = c.stream_events(v1::StreamEventsRequest::default()).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
     let e = c
-        .stream_events(v1::StreamEventsRequest::default())
+        .stream_blocks(v1::StreamBlocksRequest { from_height: 1 })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::Unauthenticated);
-    let e = c.stream_blocks(v1::StreamBlocksRequest { from_height: 1 }).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
 }

@@ -46,7 +46,12 @@ impl Caller {
 /// The bytes an org signs for one request.
 pub fn sign_bytes(chain_id: &str, method: &str, time_ms: i64, request_digest: &[u8; 32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(DOMAIN.len() + chain_id.len() + method.len() + 64);
-    for part in [DOMAIN, chain_id.as_bytes(), method.as_bytes(), time_ms.to_string().as_bytes()] {
+    for part in [
+        DOMAIN,
+        chain_id.as_bytes(),
+        method.as_bytes(),
+        time_ms.to_string().as_bytes(),
+    ] {
         out.extend_from_slice(part);
         out.push(0);
     }
@@ -111,8 +116,8 @@ pub fn authenticate<M: Message>(
             "{TIME_MS}: {time_ms} is more than {skew_ms} ms from the server's time {now_ms}"
         )));
     }
-    let sig_bytes = hex::decode(field(md, SIGNATURE)?)
-        .map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: not hex")))?;
+    let sig_bytes =
+        hex::decode(field(md, SIGNATURE)?).map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: not hex")))?;
     let sig: [u8; 64] = sig_bytes
         .try_into()
         .map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: must be 64 bytes")))?;

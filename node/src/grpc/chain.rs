@@ -46,7 +46,9 @@ fn height_of(shared: &Shared, at: Option<&At>) -> Result<u64, Status> {
 
 fn block_reply(shared: &Shared, height: u64) -> Result<Option<v1::BlockReply>, Status> {
     let b = shared.backend.as_ref();
-    let Some(block) = b.block(height).map_err(internal)? else { return Ok(None) };
+    let Some(block) = b.block(height).map_err(internal)? else {
+        return Ok(None);
+    };
     let cert = b.certificate(height).map_err(internal)?;
     let outcomes = b.outcomes(height).map_err(internal)?.unwrap_or_default();
     Ok(Some(v1::BlockReply {
@@ -70,17 +72,15 @@ impl Filter {
         let f = f.cloned().unwrap_or_default();
         for fam in &f.families {
             if !FAMILIES.contains(&fam.as_str()) {
-                return Err(invalid("filter.families", format!("{fam:?} is not one of {FAMILIES:?}")));
+                return Err(invalid(
+                    "filter.families",
+                    format!("{fam:?} is not one of {FAMILIES:?}"),
+                ));
             }
         }
         let goods_key = match f.goods_id.as_str() {
             "" => None,
-            g => Some(
-                shared
-                    .backend
-                    .goods_key(g)
-                    .map_err(|e| invalid("filter.goods_id", e))?,
-            ),
+            g => Some(shared.backend.goods_key(g).map_err(|e| invalid("filter.goods_id", e))?),
         };
         Ok(Filter {
             families: f.families,
@@ -124,10 +124,10 @@ fn block_events(
         };
         goods_keys.sort();
         goods_keys.dedup();
-        if let Some(k) = &filter.goods_key {
-            if !goods_keys.contains(k) {
-                continue;
-            }
+        if let Some(k) = &filter.goods_key
+            && !goods_keys.contains(k)
+        {
+            continue;
         }
         out.push(v1::ChainEvent {
             location: Some(v1::TxLocation {

@@ -6,6 +6,7 @@
 //! - a bank: settlements it is payer or payee bank of;
 //! - any org: waybills it issued, carries, holds, endorsed or is a named party of; certificates
 //!   it issued or is a named party of.
+//!
 //! A direct read of an invisible document is PERMISSION_DENIED; lists skip invisible documents.
 use tonic::{Request, Response, Status};
 use tradechain_ledger::identity::{OrgId, Role};
@@ -83,17 +84,25 @@ fn doc_key(id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
             text_field("id.certificate.number", &c.number)?,
         )),
         Some(document_id::Id::SettlementId(s)) => Ok(keys::settlement(text_field("id.settlement_id", s)?)),
-        None => Err(invalid("id", "one of waybill, certificate or settlement_id is required")),
+        None => Err(invalid(
+            "id",
+            "one of waybill, certificate or settlement_id is required",
+        )),
     }
 }
 
 /// Decode the document at a state key (None when absent or not a document key).
 fn load(shared: &Shared, key: &[u8]) -> Result<Option<Doc>, Status> {
     let b = shared.backend.as_ref();
-    let Some((ns, parts)) = split_key(key) else { return Ok(None) };
+    let Some((ns, parts)) = split_key(key) else {
+        return Ok(None);
+    };
     Ok(match ns {
         Ns::Waybill => {
-            let carrier = parts.first().and_then(|p| std::str::from_utf8(p).ok()).and_then(|s| OrgId::new(s).ok());
+            let carrier = parts
+                .first()
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|s| OrgId::new(s).ok());
             match (carrier, read_record::<WaybillRecord>(b, key)?) {
                 (Some(c), Some(r)) => Some(Doc::Waybill(c, r)),
                 _ => None,
@@ -178,7 +187,13 @@ impl DocumentApi {
             return Err(Status::permission_denied(format!(
                 "{} ({}) may not read {what}",
                 caller.id(),
-                caller.org.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+                caller
+                    .org
+                    .roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             )));
         }
         Ok(d)
@@ -284,9 +299,10 @@ impl DocumentService for DocumentApi {
             Some(list_documents_request::Selector::Reference(s)) => {
                 DocQuery::Reference(text_field("reference", s)?.to_string())
             }
-            Some(list_documents_request::Selector::GoodsId(g)) => {
-                DocQuery::Goods(b.goods_key(text_field("goods_id", g)?).map_err(|e| invalid("goods_id", e))?)
-            }
+            Some(list_documents_request::Selector::GoodsId(g)) => DocQuery::Goods(
+                b.goods_key(text_field("goods_id", g)?)
+                    .map_err(|e| invalid("goods_id", e))?,
+            ),
             None => return Err(invalid("selector", "one of party, reference or goods_id is required")),
         };
         let skip: usize = match r.page_token.as_str() {
@@ -302,17 +318,21 @@ impl DocumentService for DocumentApi {
         };
         let mut visible = Vec::new();
         for key in b.documents(&query).map_err(internal)? {
-            if let Some(d) = load(&self.0, &key)? {
-                if may_see(&caller, &d) {
-                    visible.push(d);
-                }
+            if let Some(d) = load(&self.0, &key)?
+                && may_see(&caller, &d)
+            {
+                visible.push(d);
             }
         }
         let documents: Vec<_> = visible.iter().skip(skip).take(page).map(summary).collect();
         let next = skip + documents.len();
         Ok(Response::new(v1::ListDocumentsReply {
             documents,
-            next_page_token: if next < visible.len() { format!("d{next}") } else { String::new() },
+            next_page_token: if next < visible.len() {
+                format!("d{next}")
+            } else {
+                String::new()
+            },
         }))
     }
 

@@ -17,10 +17,8 @@ use tradechain_ledger::execute::{Rejection, genesis_writes, next_nonce};
 use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::Org;
-use tradechain_ledger::records::{
-    CertificateRecord, ItemEventRef, SettlementRecord, TxLocation, WaybillRecord,
-};
 use tradechain_ledger::payload::SettlementRef;
+use tradechain_ledger::records::{CertificateRecord, ItemEventRef, SettlementRecord, TxLocation, WaybillRecord};
 use tradechain_ledger::state::{MemState, Ns, StateView, WriteSet, get_typed, keys, next_state_hash, split_key};
 use tradechain_ledger::tx::SignedTransaction;
 
@@ -71,7 +69,9 @@ fn simple_goods_key(id: &str) -> Option<String> {
     };
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
-        ["01", gtin, rest @ ..] if gtin.bytes().all(|b| b.is_ascii_digit()) && matches!(gtin.len(), 8 | 12 | 13 | 14) => {
+        ["01", gtin, rest @ ..]
+            if gtin.bytes().all(|b| b.is_ascii_digit()) && matches!(gtin.len(), 8 | 12 | 13 | 14) =>
+        {
             let mut k = format!("01/{gtin:0>14}");
             match rest {
                 [] => {}
@@ -208,7 +208,13 @@ impl MemBackend {
             };
             for (i, t) in block.txs.iter().enumerate() {
                 let id = t.id();
-                c.tx_loc.insert(id, TxLocation { height, index: i as u32 });
+                c.tx_loc.insert(
+                    id,
+                    TxLocation {
+                        height,
+                        index: i as u32,
+                    },
+                );
                 c.mempool.retain(|m| m.id() != id);
             }
             for (k, v) in &writes {
@@ -233,18 +239,25 @@ impl MemBackend {
         let txs = std::mem::take(&mut self.write().mempool);
         let mut writes = WriteSet::new();
         for t in &txs {
-            writes.insert(keys::nonce(&t.tx.sender), Some(tradechain_ledger::codec::encode(&t.tx.nonce)));
+            writes.insert(
+                keys::nonce(&t.tx.sender),
+                Some(tradechain_ledger::codec::encode(&t.tx.nonce)),
+            );
         }
         let outcomes = vec![TxOutcome::Accepted; txs.len()];
         self.commit_block(txs, outcomes, writes, time_ms)
     }
 
     fn doc_matches(&self, c: &Chain, key: &[u8], value: &[u8], q: &DocQuery) -> bool {
-        let Some((ns, parts)) = split_key(key) else { return false };
+        let Some((ns, parts)) = split_key(key) else {
+            return false;
+        };
         let gk = |id: &String| self.goods_key_in(c, id).ok();
         match ns {
             Ns::Waybill => {
-                let Ok(r) = decode::<WaybillRecord>(value) else { return false };
+                let Ok(r) = decode::<WaybillRecord>(value) else {
+                    return false;
+                };
                 let d = &r.document;
                 match q {
                     DocQuery::Party(o) => {
@@ -258,22 +271,33 @@ impl MemBackend {
                                 .any(|p| p.org.as_ref() == Some(o))
                     }
                     DocQuery::Reference(s) => &d.reference == s,
-                    DocQuery::Goods(k) => d.goods.iter().flat_map(|g| &g.goods_ids).any(|id| gk(id).as_ref() == Some(k)),
+                    DocQuery::Goods(k) => d
+                        .goods
+                        .iter()
+                        .flat_map(|g| &g.goods_ids)
+                        .any(|id| gk(id).as_ref() == Some(k)),
                 }
             }
             Ns::Certificate => {
-                let Ok(r) = decode::<CertificateRecord>(value) else { return false };
+                let Ok(r) = decode::<CertificateRecord>(value) else {
+                    return false;
+                };
                 let d = &r.document;
                 match q {
                     DocQuery::Party(o) => {
-                        &r.issuer == o || [&d.exporter, &d.producer, &d.consignee].iter().any(|p| p.org.as_ref() == Some(o))
+                        &r.issuer == o
+                            || [&d.exporter, &d.producer, &d.consignee]
+                                .iter()
+                                .any(|p| p.org.as_ref() == Some(o))
                     }
                     DocQuery::Reference(s) => &d.number == s || &d.invoice_reference == s,
                     DocQuery::Goods(k) => d.goods_ids.iter().any(|id| gk(id).as_ref() == Some(k)),
                 }
             }
             Ns::Settlement if parts.first() == Some(&&b"id"[..]) => {
-                let Ok(r) = decode::<SettlementRecord>(value) else { return false };
+                let Ok(r) = decode::<SettlementRecord>(value) else {
+                    return false;
+                };
                 let i = &r.instruction;
                 match q {
                     DocQuery::Party(o) => &i.payer_bank == o || &i.payee_bank == o,
@@ -405,7 +429,10 @@ impl Backend for MemBackend {
             if tx.tx.nonce < expected {
                 let r = Rejection::new(
                     "membership.nonce",
-                    format!("nonce {} from {}: expected at least {expected}", tx.tx.nonce, tx.tx.sender),
+                    format!(
+                        "nonce {} from {}: expected at least {expected}",
+                        tx.tx.nonce, tx.tx.sender
+                    ),
                 );
                 c.refused.insert(id, r.clone());
                 return Err(SubmitError::Rejected {

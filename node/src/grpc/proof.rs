@@ -28,7 +28,10 @@ pub fn verify_entry(
     let p = entry.proof.as_ref().ok_or("entry has no proof")?;
     let header: BlockHeader = decode(&p.block_header_borsh).map_err(|e| format!("block header: {e}"))?;
     if header.chain_id != chain_id {
-        return Err(format!("header is for chain {:?}, expected {chain_id:?}", header.chain_id));
+        return Err(format!(
+            "header is for chain {:?}, expected {chain_id:?}",
+            header.chain_id
+        ));
     }
     if header.validators_hash != validators.hash() {
         return Err("header is certified by another validator set".into());
@@ -102,10 +105,10 @@ pub fn verify_page(
     }
     if reply.next_page_token.is_empty() {
         let head = reply.summary.as_ref().map(|s| s.last_event_hash.as_str()).unwrap_or("");
-        if let Some(l) = last {
-            if l.to_hex() != head {
-                return Err("the chain does not end at the item's last event hash".into());
-            }
+        if let Some(l) = last
+            && l.to_hex() != head
+        {
+            return Err("the chain does not end at the item's last event hash".into());
         }
     }
     Ok(last)

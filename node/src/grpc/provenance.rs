@@ -44,7 +44,10 @@ pub fn resolve_id(backend: &dyn Backend, id: Option<&Id>) -> Result<String, Stat
         }
         Some(Id::DigitalLink(s)) => {
             if !(s.starts_with("https://") || s.starts_with("http://")) {
-                return Err(invalid("digital_link", format!("{s:?} is not an http(s) GS1 Digital Link URI")));
+                return Err(invalid(
+                    "digital_link",
+                    format!("{s:?} is not an http(s) GS1 Digital Link URI"),
+                ));
             }
             ("digital_link", s.clone())
         }
@@ -57,7 +60,10 @@ pub fn resolve_id(backend: &dyn Backend, id: Option<&Id>) -> Result<String, Stat
         Some(Id::GtinSerial(g)) => {
             let gtin = g.gtin.trim();
             if !matches!(gtin.len(), 8 | 12 | 13 | 14) || !gtin.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("gtin_serial.gtin", format!("{gtin:?} must be 8, 12, 13 or 14 digits")));
+                return Err(invalid(
+                    "gtin_serial.gtin",
+                    format!("{gtin:?} must be 8, 12, 13 or 14 digits"),
+                ));
             }
             let serial = g.serial.trim();
             if serial.is_empty() || serial.len() > 20 || serial.contains('/') {
@@ -113,18 +119,18 @@ struct BlockCache {
 
 impl BlockCache {
     fn get(&mut self, b: &dyn Backend, height: u64) -> Result<&(Block, Vec<Hash>, Option<CommitCertificate>), Status> {
-        if !self.blocks.contains_key(&height) {
-            let block = b
-                .block(height)
-                .map_err(internal)?
-                .ok_or_else(|| Status::internal(format!("block {height} named by an item event is missing")))?;
-            let cert = b.certificate(height).map_err(internal)?;
-            let leaves = block.leaf_hashes();
-            self.blocks.insert(height, (block, leaves, cert));
+        match self.blocks.entry(height) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let block = b
+                    .block(height)
+                    .map_err(internal)?
+                    .ok_or_else(|| Status::internal(format!("block {height} named by an item event is missing")))?;
+                let cert = b.certificate(height).map_err(internal)?;
+                let leaves = block.leaf_hashes();
+                Ok(e.insert((block, leaves, cert)))
+            }
         }
-        self.blocks
-            .get(&height)
-            .ok_or_else(|| Status::internal("block cache"))
     }
 }
 
@@ -220,7 +226,11 @@ fn certificate_status(b: &dyn Backend, item: &ItemRecord) -> Result<v1::Certific
         .map_err(internal)?
         .and_then(|v| decode(&v).ok());
     if let Some(rec) = rec {
-        s.state = (if rec.revoked.is_some() { State::Revoked } else { State::Valid }) as i32;
+        s.state = (if rec.revoked.is_some() {
+            State::Revoked
+        } else {
+            State::Valid
+        }) as i32;
         s.revocation_reason = rec.revoked.unwrap_or_default();
         s.origin_country = rec.document.origin_country;
         s.destination_country = rec.document.destination_country;

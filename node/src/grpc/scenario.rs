@@ -209,7 +209,8 @@ impl Scenario {
         let tx = self.sign(sender, payload);
         let (at, id) = (self.at(), tx.id());
         apply(self, at, id);
-        self.writes.insert(keys::nonce(&tx.tx.sender), Some(encode(&tx.tx.nonce)));
+        self.writes
+            .insert(keys::nonce(&tx.tx.sender), Some(encode(&tx.tx.nonce)));
         self.block.push(Pending {
             tx,
             outcome: TxOutcome::Accepted,
@@ -236,7 +237,10 @@ impl Scenario {
 
     /// Commit the block being built.
     pub fn commit(&mut self) -> Hash {
-        let (txs, outcomes): (Vec<_>, Vec<_>) = std::mem::take(&mut self.block).into_iter().map(|p| (p.tx, p.outcome)).unzip();
+        let (txs, outcomes): (Vec<_>, Vec<_>) = std::mem::take(&mut self.block)
+            .into_iter()
+            .map(|p| (p.tx, p.outcome))
+            .unzip();
         let writes = std::mem::take(&mut self.writes);
         self.time_ms += 1000;
         match self.backend.commit_block(txs, outcomes, writes, self.time_ms) {
@@ -318,17 +322,21 @@ impl Scenario {
             goods_ids: vec![ITEM_LINK.into()],
             preferential: true,
         };
-        s.accept("CHAMBER-CN", Payload::Certificate(CertificateOp::Issue(cert.clone())), |s, at, _| {
-            let rec = CertificateRecord {
-                issuer: org("CHAMBER-CN"),
-                document: cert,
-                revoked: None,
-                version: 1,
-                issued_at: at,
-                updated_at: at,
-            };
-            s.put(keys::certificate(&org("CHAMBER-CN"), CERT_NO), &rec);
-        });
+        s.accept(
+            "CHAMBER-CN",
+            Payload::Certificate(CertificateOp::Issue(cert.clone())),
+            |s, at, _| {
+                let rec = CertificateRecord {
+                    issuer: org("CHAMBER-CN"),
+                    document: cert,
+                    revoked: None,
+                    version: 1,
+                    issued_at: at,
+                    updated_at: at,
+                };
+                s.put(keys::certificate(&org("CHAMBER-CN"), CERT_NO), &rec);
+            },
+        );
         let mut ev = event(EventType::ObjectEvent, t0);
         ev.action = Some(Action::Add);
         ev.epc_list = vec![ITEM_LINK.into()];
@@ -425,16 +433,20 @@ impl Scenario {
             payer_party: CONSIGNEE_NAME.into(),
             payee_party: SHIPPER_NAME.into(),
         };
-        s.accept("BANK-NL", Payload::Settlement(SettlementOp::Instruct(instr.clone())), |s, at, _| {
-            let rec = SettlementRecord {
-                instruction: instr,
-                status: SettlementStatus::Instructed,
-                version: 1,
-                instructed_at: at,
-                updated_at: at,
-            };
-            s.put(keys::settlement(SETTLEMENT_ID), &rec);
-        });
+        s.accept(
+            "BANK-NL",
+            Payload::Settlement(SettlementOp::Instruct(instr.clone())),
+            |s, at, _| {
+                let rec = SettlementRecord {
+                    instruction: instr,
+                    status: SettlementStatus::Instructed,
+                    version: 1,
+                    instructed_at: at,
+                    updated_at: at,
+                };
+                s.put(keys::settlement(SETTLEMENT_ID), &rec);
+            },
+        );
         s.commit();
 
         // Block 4: customs declaration (commercial: redacted), and the eBL endorsed to the importer.
@@ -501,7 +513,9 @@ impl Scenario {
             outcome: InspectionOutcome::Passed,
             remarks: "sample tested".into(),
         });
-        s.provenance("CUSTOMS-CN", ev, &[ITEM], |_, r| r.inspected = Some(InspectionOutcome::Passed));
+        s.provenance("CUSTOMS-CN", ev, &[ITEM], |_, r| {
+            r.inspected = Some(InspectionOutcome::Passed)
+        });
         let mut ev = event(EventType::ObjectEvent, t0 + 15_000_000);
         ev.action = Some(Action::Observe);
         ev.epc_list = vec![ITEM_LINK.into()];

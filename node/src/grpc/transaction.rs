@@ -16,7 +16,7 @@ use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
-use tradechain_proto::v1::{self, transaction_status::State, transaction_service_server::TransactionService};
+use tradechain_proto::v1::{self, transaction_service_server::TransactionService, transaction_status::State};
 
 use super::backend::MempoolStatus;
 use super::status::{internal, invalid, not_found, parse_hash, rejected, submit_error, unavailable_syncing};
@@ -64,8 +64,12 @@ impl TransactionApi {
                 &format!("org {sender} has no current key {}", stx.tx.key_id),
             )
         })?;
-        stx.verify_signature(key)
-            .map_err(|_| invalid("signed_tx.signature", format!("does not verify for {sender} key {}", stx.tx.key_id)))
+        stx.verify_signature(key).map_err(|_| {
+            invalid(
+                "signed_tx.signature",
+                format!("does not verify for {sender} key {}", stx.tx.key_id),
+            )
+        })
     }
 
     /// Current status of a transaction; None when the node has never seen it.
@@ -90,11 +94,9 @@ impl TransactionApi {
                 }
                 _ => st.state = State::Committed as i32,
             }
-            if include_tx {
-                if let Some(tx) = b.tx(loc).map_err(internal)? {
-                    st.signed_tx = encode(&tx);
-                    st.tx_json = views::json(&tx);
-                }
+            if include_tx && let Some(tx) = b.tx(loc).map_err(internal)? {
+                st.signed_tx = encode(&tx);
+                st.tx_json = views::json(&tx);
             }
             return Ok(Some(st));
         }
