@@ -9,10 +9,15 @@ use tonic::Code;
 use tradechain_node::grpc::scenario::{ITEM, ITEM_LINK, Scenario};
 use tradechain_proto::v1;
 
+/// The next `n` messages. A stream that skipped data would wait forever for the missing count,
+/// so a generous guard turns such a hang into a failure (it bounds no speed).
 async fn next_n<T>(s: &mut tonic::Streaming<T>, n: usize) -> Vec<T> {
     let mut out = Vec::new();
     while out.len() < n {
-        out.push(s.message().await.unwrap().expect("stream ended early"));
+        let m = tokio::time::timeout(std::time::Duration::from_secs(20), s.message())
+            .await
+            .expect("stream stalled: a message is missing");
+        out.push(m.unwrap().expect("stream ended early"));
     }
     out
 }
