@@ -2,8 +2,10 @@
 //! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
 //! RocksDB, metrics, and the gRPC and HTTP servers.
 pub mod api;
+pub mod backend;
 pub mod chain;
 pub mod config;
+pub mod grpc;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

@@ -1,0 +1,157 @@
+//! The seam between the gRPC layer and the node: every read and write the API needs, as one
+//! trait the node implements over its RocksDB store, mempool and network (and `mem::MemBackend`
+//! implements in memory for tests and benches).
+//!
+//! Invariants an implementation must keep:
+//! - reads see committed data only, and a height is published on `subscribe_commits` only after
+//!   its block, certificate, outcomes, transaction locations and state are all readable;
+//! - `head()` never goes backwards;
+//! - `item_events(key, from, limit)` returns the item's chain entries with `seq >= from`, in
+//!   increasing `seq`, without gaps.
+use tokio::sync::broadcast;
+use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
+use tradechain_ledger::certificate::CommitCertificate;
+use tradechain_ledger::execute::Rejection;
+use tradechain_ledger::genesis::Genesis;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::identity::OrgId;
+use tradechain_ledger::merkle::InclusionProof;
+use tradechain_ledger::records::{ItemEventRef, TxLocation};
+use tradechain_ledger::tx::SignedTransaction;
+
+/// The latest committed block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub height: u64,
+    pub block_hash: Hash,
+    pub state_hash: Hash,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRole {
+    Validator,
+    Observer,
+}
+
+impl NodeRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NodeRole::Validator => "validator",
+            NodeRole::Observer => "observer",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub org: Option<OrgId>,
+    pub address: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncInfo {
+    pub syncing: bool,
+    /// Highest height seen from peers (0 if unknown).
+    pub target_height: u64,
+}
+
+/// What the node knows about itself beyond the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub role: NodeRole,
+    pub peers: Vec<PeerInfo>,
+    pub sync: SyncInfo,
+    pub mempool_size: u64,
+}
+
+/// A transaction the mempool holds or refused (not yet in a block).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MempoolStatus {
+    Pending,
+    Rejected(Rejection),
+}
+
+/// Why `submit` did not admit a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// Mempool full: the client should retry later (RESOURCE_EXHAUSTED).
+    #[error("mempool is full; retry later")]
+    Busy,
+    /// Malformed for reasons the server's own checks did not catch (INVALID_ARGUMENT).
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// A validator rule refused it (FAILED_PRECONDITION).
+    #[error("rejected by rule {rule}: {reason}")]
+    Rejected { rule: String, reason: String },
+    /// The node cannot accept transactions now, e.g. it is syncing (UNAVAILABLE).
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A storage failure (INTERNAL): a corrupted or unreadable store, never a missing item.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct BackendError(pub String);
+
+/// Selector of `Backend::documents`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DocQuery {
+    /// Documents naming the org (issuer, holder, endorser, party with that org, payer/payee bank).
+    Party(OrgId),
+    /// Waybill reference, certificate number, settlement id or invoice number.
+    Reference(String),
+    /// Documents covering a goods item (canonical goods key).
+    Goods(String),
+}
+
+pub type BResult<T> = Result<T, BackendError>;
+
+/// Everything the gRPC services read and write. Object-safe: the server holds `Arc<dyn Backend>`.
+pub trait Backend: Send + Sync + 'static {
+    fn genesis(&self) -> &Genesis;
+    fn genesis_hash(&self) -> Hash {
+        self.genesis().hash()
+    }
+    /// None before the first block.
+    fn head(&self) -> BResult<Option<Head>>;
+    fn block(&self, height: u64) -> BResult<Option<Block>>;
+    fn header(&self, height: u64) -> BResult<Option<BlockHeader>> {
+        Ok(self.block(height)?.map(|b| b.header))
+    }
+    fn certificate(&self, height: u64) -> BResult<Option<CommitCertificate>>;
+    fn height_of(&self, block_hash: &Hash) -> BResult<Option<u64>>;
+    fn outcomes(&self, height: u64) -> BResult<Option<Vec<TxOutcome>>>;
+    fn tx_location(&self, tx_id: &Hash) -> BResult<Option<TxLocation>>;
+    fn tx(&self, loc: TxLocation) -> BResult<Option<SignedTransaction>> {
+        Ok(self
+            .block(loc.height)?
+            .and_then(|b| b.txs.into_iter().nth(loc.index as usize)))
+    }
+    /// Inclusion proof of the transaction at `loc` in its block's `tx_root`.
+    fn inclusion_proof(&self, loc: TxLocation) -> BResult<Option<InclusionProof>> {
+        Ok(self
+            .block(loc.height)?
+            .and_then(|b| tradechain_ledger::merkle::prove(&b.leaf_hashes(), loc.index as usize)))
+    }
+    /// The item's event chain entries with `seq >= from_seq`, at most `limit`, in order.
+    fn item_events(&self, goods_key: &str, from_seq: u64, limit: usize) -> BResult<Vec<ItemEventRef>>;
+    /// Committed state (keys from `tradechain_ledger::state::keys`).
+    fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>>;
+    /// Every version of a document (state key in a document namespace), oldest first, as the
+    /// borsh record bytes of each version.
+    fn document_history(&self, state_key: &[u8]) -> BResult<Vec<Vec<u8>>>;
+    /// State keys of the documents matching `query`, in key order.
+    fn documents(&self, query: &DocQuery) -> BResult<Vec<Vec<u8>>>;
+    /// Normalise a goods identifier (Digital Link, EPC URN, canonical key) to the canonical key.
+    fn goods_key(&self, id: &str) -> Result<String, String> {
+        tradechain_ledger::gs1::goods_key(id).map_err(|e| e.0)
+    }
+    /// Admit a transaction whose encoding, chain id and signature the server has checked.
+    fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError>;
+    /// Mempool knowledge of a transaction not yet in a block.
+    fn mempool_status(&self, tx_id: &Hash) -> Option<MempoolStatus>;
+    /// Heights as they commit (see the invariants above). Lagging receivers re-read the store.
+    fn subscribe_commits(&self) -> broadcast::Receiver<u64>;
+    fn node_info(&self) -> NodeInfo;
+}

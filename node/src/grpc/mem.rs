@@ -1,0 +1,466 @@
+//! `MemBackend`: an in-memory `Backend` for tests and benches. It stores what it is given —
+//! blocks with their outcomes and write sets — and signs commit certificates with the validator
+//! keys it holds; it does not execute transactions (see `scenario` for a prepared chain).
+//!
+//! Invariants: heights are contiguous from 1; a height is broadcast only after the block, its
+//! certificate, outcomes, tx locations, state and document history are all in place (one write
+//! lock covers them); every `Some` write to a document key appends a history version.
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::broadcast;
+use tradechain_ledger::block::{Block, BlockHeader, TxOutcome, results_hash};
+use tradechain_ledger::certificate::{CommitCertificate, CommitSig, VoteKind, vote_sign_bytes};
+use tradechain_ledger::codec::decode;
+use tradechain_ledger::crypto::SecretKey;
+use tradechain_ledger::execute::{Rejection, genesis_writes, next_nonce};
+use tradechain_ledger::genesis::Genesis;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::identity::Org;
+use tradechain_ledger::payload::SettlementRef;
+use tradechain_ledger::records::{CertificateRecord, ItemEventRef, SettlementRecord, TxLocation, WaybillRecord};
+use tradechain_ledger::state::{MemState, Ns, StateView, WriteSet, get_typed, keys, next_state_hash, split_key};
+use tradechain_ledger::tx::SignedTransaction;
+
+use super::backend::{
+    BResult, Backend, BackendError, DocQuery, Head, MempoolStatus, NodeInfo, NodeRole, SubmitError, SyncInfo,
+};
+
+struct Stored {
+    block: Block,
+    cert: CommitCertificate,
+    outcomes: Vec<TxOutcome>,
+}
+
+struct Chain {
+    blocks: Vec<Stored>,
+    by_hash: BTreeMap<Hash, u64>,
+    tx_loc: BTreeMap<Hash, TxLocation>,
+    state: MemState,
+    state_hash: Hash,
+    history: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    mempool: Vec<SignedTransaction>,
+    refused: BTreeMap<Hash, Rejection>,
+    mempool_capacity: usize,
+    node: NodeInfo,
+    aliases: BTreeMap<String, String>,
+}
+
+pub struct MemBackend {
+    genesis: Genesis,
+    validator_keys: Vec<SecretKey>,
+    chain: RwLock<Chain>,
+    commits: broadcast::Sender<u64>,
+}
+
+/// A canonical goods key as the test backend understands it, without the ledger's GS1 parser:
+/// `01/{gtin14}/21/{serial}`-style paths, and Digital Link URIs reduced to their path.
+fn simple_goods_key(id: &str) -> Option<String> {
+    let path = if let Some(rest) = id.strip_prefix("https://").or_else(|| id.strip_prefix("http://")) {
+        let rest = rest.split(['?', '#']).next().unwrap_or("");
+        let (_, path) = rest.split_once('/')?;
+        let start = ["01/", "00/", "414/", "8003/"].iter().find_map(|p| {
+            path.find(p)
+                .filter(|&i| i == 0 || path.as_bytes().get(i - 1) == Some(&b'/'))
+        })?;
+        &path[start..]
+    } else {
+        id
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["01", gtin, rest @ ..]
+            if gtin.bytes().all(|b| b.is_ascii_digit()) && matches!(gtin.len(), 8 | 12 | 13 | 14) =>
+        {
+            let mut k = format!("01/{gtin:0>14}");
+            match rest {
+                [] => {}
+                [ai @ ("21" | "10"), v] if !v.is_empty() => k.push_str(&format!("/{ai}/{v}")),
+                _ => return None,
+            }
+            Some(k)
+        }
+        ["00", sscc] if sscc.len() == 18 && sscc.bytes().all(|b| b.is_ascii_digit()) => Some(format!("00/{sscc}")),
+        _ => None,
+    }
+}
+
+impl MemBackend {
+    /// A backend at height 0 over `genesis`; `validator_keys` sign commit certificates.
+    pub fn new(genesis: Genesis, validator_keys: Vec<SecretKey>) -> Result<MemBackend, String> {
+        let mut state = MemState::default();
+        let ws = genesis_writes(&genesis)?;
+        state.apply(&ws);
+        let state_hash = next_state_hash(&genesis.hash(), &ws);
+        let (commits, _) = broadcast::channel(1024);
+        Ok(MemBackend {
+            genesis,
+            validator_keys,
+            commits,
+            chain: RwLock::new(Chain {
+                blocks: Vec::new(),
+                by_hash: BTreeMap::new(),
+                tx_loc: BTreeMap::new(),
+                state,
+                state_hash,
+                history: BTreeMap::new(),
+                mempool: Vec::new(),
+                refused: BTreeMap::new(),
+                mempool_capacity: 10_000,
+                node: NodeInfo {
+                    role: NodeRole::Validator,
+                    peers: Vec::new(),
+                    sync: SyncInfo::default(),
+                    mempool_size: 0,
+                },
+                aliases: BTreeMap::new(),
+            }),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Chain> {
+        self.chain.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, Chain> {
+        self.chain.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Map an identifier (e.g. an EPC URN) to a goods key (the ledger's GS1 parser stands in for this in a node).
+    pub fn add_alias(&self, id: &str, goods_key: &str) {
+        self.write().aliases.insert(id.to_string(), goods_key.to_string());
+    }
+    pub fn set_node_info(&self, role: NodeRole, peers: Vec<super::backend::PeerInfo>, sync: SyncInfo) {
+        let mut c = self.write();
+        c.node.role = role;
+        c.node.peers = peers;
+        c.node.sync = sync;
+    }
+    pub fn set_mempool_capacity(&self, n: usize) {
+        self.write().mempool_capacity = n;
+    }
+    /// Record a mempool refusal (as a node's admission checks would).
+    pub fn refuse(&self, id: Hash, r: Rejection) {
+        self.write().refused.insert(id, r);
+    }
+    pub fn mempool(&self) -> Vec<SignedTransaction> {
+        self.read().mempool.clone()
+    }
+    pub fn height(&self) -> u64 {
+        self.read().blocks.len() as u64
+    }
+    pub fn state_value<T: borsh::BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
+        get_typed(&self.read().state, key)
+    }
+
+    /// Append a block: `txs` with their `outcomes`, and the block's `writes`. Signs the commit
+    /// certificate with the validator keys, applies the writes, then broadcasts the height.
+    pub fn commit_block(
+        &self,
+        txs: Vec<SignedTransaction>,
+        outcomes: Vec<TxOutcome>,
+        writes: WriteSet,
+        time_ms: i64,
+    ) -> Result<Hash, String> {
+        if txs.len() != outcomes.len() {
+            return Err(format!("{} transactions but {} outcomes", txs.len(), outcomes.len()));
+        }
+        let set = self.genesis.validator_set()?;
+        let (height, hash) = {
+            let mut c = self.write();
+            let height = c.blocks.len() as u64 + 1;
+            let prev_hash = c
+                .blocks
+                .last()
+                .map(|s| s.block.hash())
+                .unwrap_or_else(|| self.genesis.hash());
+            let state_hash = next_state_hash(&c.state_hash, &writes);
+            let mut block = Block {
+                header: BlockHeader {
+                    version: 1,
+                    chain_id: self.genesis.chain_id.clone(),
+                    height,
+                    prev_hash,
+                    tx_root: Hash::ZERO,
+                    tx_count: txs.len() as u32,
+                    results_hash: results_hash(&outcomes),
+                    time_ms,
+                    proposer: set.validators[(height as usize) % set.len()].public_key,
+                    validators_hash: set.hash(),
+                    state_hash,
+                },
+                txs,
+            };
+            block.header.tx_root = block.compute_tx_root();
+            let hash = block.hash();
+            let msg = vote_sign_bytes(&self.genesis.chain_id, VoteKind::Precommit, height, 0, Some(hash));
+            let cert = CommitCertificate {
+                height,
+                round: 0,
+                block_hash: hash,
+                signatures: self
+                    .validator_keys
+                    .iter()
+                    .map(|k| CommitSig {
+                        validator: k.public(),
+                        signature: k.sign(&msg),
+                    })
+                    .collect(),
+            };
+            for (i, t) in block.txs.iter().enumerate() {
+                let id = t.id();
+                c.tx_loc.insert(
+                    id,
+                    TxLocation {
+                        height,
+                        index: i as u32,
+                    },
+                );
+                c.mempool.retain(|m| m.id() != id);
+            }
+            for (k, v) in &writes {
+                let is_doc = matches!(split_key(k), Some((ns, parts)) if ns.is_document()
+                    && !(ns == Ns::Settlement && parts.first() != Some(&&b"id"[..])));
+                if let (true, Some(v)) = (is_doc, v) {
+                    c.history.entry(k.clone()).or_default().push(v.clone());
+                }
+            }
+            c.state.apply(&writes);
+            c.state_hash = state_hash;
+            c.by_hash.insert(hash, height);
+            c.blocks.push(Stored { block, cert, outcomes });
+            (height, hash)
+        };
+        let _ = self.commits.send(height);
+        Ok(hash)
+    }
+
+    /// Commit everything in the mempool as accepted, advancing each sender's nonce.
+    pub fn commit_pending(&self, time_ms: i64) -> Result<Hash, String> {
+        let txs = std::mem::take(&mut self.write().mempool);
+        let mut writes = WriteSet::new();
+        for t in &txs {
+            writes.insert(
+                keys::nonce(&t.tx.sender),
+                Some(tradechain_ledger::codec::encode(&t.tx.nonce)),
+            );
+        }
+        let outcomes = vec![TxOutcome::Accepted; txs.len()];
+        self.commit_block(txs, outcomes, writes, time_ms)
+    }
+
+    fn doc_matches(&self, c: &Chain, key: &[u8], value: &[u8], q: &DocQuery) -> bool {
+        let Some((ns, parts)) = split_key(key) else {
+            return false;
+        };
+        let gk = |id: &String| self.goods_key_in(c, id).ok();
+        match ns {
+            Ns::Waybill => {
+                let Ok(r) = decode::<WaybillRecord>(value) else {
+                    return false;
+                };
+                let d = &r.document;
+                match q {
+                    DocQuery::Party(o) => {
+                        parts.first() == Some(&o.as_str().as_bytes())
+                            || &r.issuer == o
+                            || &r.holder == o
+                            || r.endorsements.iter().any(|e| &e.from == o || &e.to == o)
+                            || [Some(&d.shipper), d.consignee.as_ref(), d.notify_party.as_ref()]
+                                .into_iter()
+                                .flatten()
+                                .any(|p| p.org.as_ref() == Some(o))
+                    }
+                    DocQuery::Reference(s) => &d.reference == s,
+                    DocQuery::Goods(k) => d
+                        .goods
+                        .iter()
+                        .flat_map(|g| &g.goods_ids)
+                        .any(|id| gk(id).as_ref() == Some(k)),
+                }
+            }
+            Ns::Certificate => {
+                let Ok(r) = decode::<CertificateRecord>(value) else {
+                    return false;
+                };
+                let d = &r.document;
+                match q {
+                    DocQuery::Party(o) => {
+                        &r.issuer == o
+                            || [&d.exporter, &d.producer, &d.consignee]
+                                .iter()
+                                .any(|p| p.org.as_ref() == Some(o))
+                    }
+                    DocQuery::Reference(s) => &d.number == s || &d.invoice_reference == s,
+                    DocQuery::Goods(k) => d.goods_ids.iter().any(|id| gk(id).as_ref() == Some(k)),
+                }
+            }
+            Ns::Settlement if parts.first() == Some(&&b"id"[..]) => {
+                let Ok(r) = decode::<SettlementRecord>(value) else {
+                    return false;
+                };
+                let i = &r.instruction;
+                match q {
+                    DocQuery::Party(o) => &i.payer_bank == o || &i.payee_bank == o,
+                    DocQuery::Reference(s) => {
+                        &i.settlement_id == s
+                            || match &i.reference {
+                                SettlementRef::Waybill { reference, .. } => reference == s,
+                                SettlementRef::Invoice { number } => number == s,
+                            }
+                    }
+                    DocQuery::Goods(_) => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    fn goods_key_in(&self, c: &Chain, id: &str) -> Result<String, String> {
+        if let Ok(k) = tradechain_ledger::gs1::goods_key(id) {
+            return Ok(k);
+        }
+        if let Some(k) = c.aliases.get(id) {
+            return Ok(k.clone());
+        }
+        simple_goods_key(id).ok_or_else(|| format!("{id:?} is not a GS1 identifier this node understands"))
+    }
+}
+
+impl Backend for MemBackend {
+    fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+    fn head(&self) -> BResult<Option<Head>> {
+        let c = self.read();
+        Ok(c.blocks.last().map(|s| Head {
+            height: s.block.header.height,
+            block_hash: s.block.hash(),
+            state_hash: s.block.header.state_hash,
+        }))
+    }
+    fn block(&self, height: u64) -> BResult<Option<Block>> {
+        let c = self.read();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| c.blocks.get(i as usize))
+            .map(|s| s.block.clone()))
+    }
+    fn header(&self, height: u64) -> BResult<Option<BlockHeader>> {
+        let c = self.read();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| c.blocks.get(i as usize))
+            .map(|s| s.block.header.clone()))
+    }
+    fn certificate(&self, height: u64) -> BResult<Option<CommitCertificate>> {
+        let c = self.read();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| c.blocks.get(i as usize))
+            .map(|s| s.cert.clone()))
+    }
+    fn height_of(&self, block_hash: &Hash) -> BResult<Option<u64>> {
+        Ok(self.read().by_hash.get(block_hash).copied())
+    }
+    fn outcomes(&self, height: u64) -> BResult<Option<Vec<TxOutcome>>> {
+        let c = self.read();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| c.blocks.get(i as usize))
+            .map(|s| s.outcomes.clone()))
+    }
+    fn tx_location(&self, tx_id: &Hash) -> BResult<Option<TxLocation>> {
+        Ok(self.read().tx_loc.get(tx_id).copied())
+    }
+    fn tx(&self, loc: TxLocation) -> BResult<Option<SignedTransaction>> {
+        let c = self.read();
+        Ok(loc
+            .height
+            .checked_sub(1)
+            .and_then(|i| c.blocks.get(i as usize))
+            .and_then(|s| s.block.txs.get(loc.index as usize).cloned()))
+    }
+    fn item_events(&self, goods_key: &str, from_seq: u64, limit: usize) -> BResult<Vec<ItemEventRef>> {
+        let c = self.read();
+        let mut out = Vec::new();
+        let mut seq = from_seq;
+        while out.len() < limit {
+            match c.state.get(&keys::item_event(goods_key, seq)) {
+                Some(v) => out.push(decode(&v).map_err(|e| BackendError(format!("item event: {e}")))?),
+                None => break,
+            }
+            seq += 1;
+        }
+        Ok(out)
+    }
+    fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>> {
+        Ok(self.read().state.get(key))
+    }
+    fn document_history(&self, state_key: &[u8]) -> BResult<Vec<Vec<u8>>> {
+        Ok(self.read().history.get(state_key).cloned().unwrap_or_default())
+    }
+    fn documents(&self, query: &DocQuery) -> BResult<Vec<Vec<u8>>> {
+        let c = self.read();
+        Ok(c.state
+            .0
+            .iter()
+            .filter(|(k, v)| self.doc_matches(&c, k, v, query))
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+    fn goods_key(&self, id: &str) -> Result<String, String> {
+        self.goods_key_in(&self.read(), id)
+    }
+    fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError> {
+        let id = tx.id();
+        let mut c = self.write();
+        if c.tx_loc.contains_key(&id) || c.mempool.iter().any(|m| m.id() == id) {
+            return Ok(id);
+        }
+        if let Some(r) = c.refused.get(&id) {
+            return Err(SubmitError::Rejected {
+                rule: r.rule.clone(),
+                reason: r.reason.clone(),
+            });
+        }
+        let org: Option<Org> = get_typed(&c.state, &keys::org(&tx.tx.sender));
+        if let Some(org) = org {
+            let expected = next_nonce(&c.state, &org);
+            if tx.tx.nonce < expected {
+                let r = Rejection::new(
+                    "membership.nonce",
+                    format!(
+                        "nonce {} from {}: expected at least {expected}",
+                        tx.tx.nonce, tx.tx.sender
+                    ),
+                );
+                c.refused.insert(id, r.clone());
+                return Err(SubmitError::Rejected {
+                    rule: r.rule,
+                    reason: r.reason,
+                });
+            }
+        }
+        if c.mempool.len() >= c.mempool_capacity {
+            return Err(SubmitError::Busy);
+        }
+        c.mempool.push(tx);
+        Ok(id)
+    }
+    fn mempool_status(&self, tx_id: &Hash) -> Option<MempoolStatus> {
+        let c = self.read();
+        if c.mempool.iter().any(|m| &m.id() == tx_id) {
+            return Some(MempoolStatus::Pending);
+        }
+        c.refused.get(tx_id).cloned().map(MempoolStatus::Rejected)
+    }
+    fn subscribe_commits(&self) -> broadcast::Receiver<u64> {
+        self.commits.subscribe()
+    }
+    fn node_info(&self) -> NodeInfo {
+        let c = self.read();
+        let mut n = c.node.clone();
+        n.mempool_size = c.mempool.len() as u64;
+        n
+    }
+}

@@ -1,0 +1,250 @@
+//! The node's gRPC API (package `tradechain.v1`, see `proto/`): tonic services over a `Backend`.
+//!
+//! Module map:
+//! - `backend`: the trait the node implements (store reads, mempool, commit notifications, status);
+//! - `transaction`, `provenance`, `document`, `chain`, `node_status`: one file per service;
+//! - `auth`: member request signatures; `status`: error → gRPC status mapping; `views`: ledger →
+//!   proto conversions; `proof`: client-side offline verification of provenance replies;
+//! - `mem`, `scenario`: an in-memory backend and a prepared trade, for tests and benches.
+//!
+//! `serve` adds the standard health service (every tradechain service reported SERVING) and
+//! server reflection v1 from the same descriptor set the code was generated from, and applies
+//! the configured message size limits, per-connection concurrency limit, HTTP/2 stream limit and
+//! request timeout.
+pub mod auth;
+pub mod backend;
+pub mod chain;
+pub mod document;
+pub mod mem;
+pub mod node_status;
+pub mod proof;
+pub mod provenance;
+pub mod scenario;
+pub mod status;
+pub mod transaction;
+pub mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use borsh::BorshDeserialize;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Status};
+use tradechain_proto::v1::{
+    chain_service_server::ChainServiceServer, document_service_server::DocumentServiceServer,
+    node_service_server::NodeServiceServer, provenance_service_server::ProvenanceServiceServer,
+    transaction_service_server::TransactionServiceServer,
+};
+use tradechain_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
+
+pub use backend::{Backend, BackendError, DocQuery, Head, MempoolStatus, NodeInfo, NodeRole, SubmitError};
+
+/// Server limits; every one is configurable (node config file / CLI flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Largest request and reply message, bytes (decoding and encoding).
+    pub max_message_bytes: usize,
+    /// Requests served at once on one connection (further ones queue).
+    pub concurrency_per_connection: usize,
+    /// HTTP/2 streams open at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// Deadline for a unary request (streams are not cut by it).
+    pub request_timeout: Duration,
+    /// Longest WaitForCommit.
+    pub max_wait_for_commit: Duration,
+    pub default_page_size: usize,
+    pub max_page_size: usize,
+    /// How far a member request's signed time may be from the server's clock.
+    pub auth_skew_ms: u64,
+    /// Items a stream buffers ahead of a slow client.
+    pub stream_buffer: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_message_bytes: 16 * 1024 * 1024,
+            concurrency_per_connection: 64,
+            max_concurrent_streams: 128,
+            request_timeout: Duration::from_secs(60),
+            max_wait_for_commit: Duration::from_secs(30),
+            default_page_size: 50,
+            max_page_size: 500,
+            auth_skew_ms: 5 * 60 * 1000,
+            stream_buffer: 64,
+        }
+    }
+}
+
+/// What every service holds: the backend and the limits.
+pub struct Inner {
+    pub backend: Arc<dyn Backend>,
+    pub limits: ServerLimits,
+}
+
+/// State shared by all services of one server.
+#[derive(Clone)]
+pub struct Shared(pub(crate) Arc<Inner>);
+
+impl std::ops::Deref for Shared {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Shared {
+    pub fn new(backend: Arc<dyn Backend>, limits: ServerLimits) -> Shared {
+        Shared(Arc::new(Inner { backend, limits }))
+    }
+
+    /// Authenticate a member read for `method` (full path, e.g. `/tradechain.v1.ChainService/GetBlock`).
+    pub fn auth<M: prost::Message>(&self, req: &Request<M>, method: &str) -> Result<auth::Caller, Status> {
+        auth::authenticate(
+            self.backend.as_ref(),
+            req.metadata(),
+            req.get_ref(),
+            method,
+            auth::now_ms(),
+            self.limits.auth_skew_ms,
+        )
+    }
+}
+
+/// Read and decode a record from committed state: None when absent, INTERNAL when undecodable.
+pub(crate) fn read_record<T: BorshDeserialize>(b: &dyn Backend, key: &[u8]) -> Result<Option<T>, Status> {
+    match b.state_get(key).map_err(status::internal)? {
+        None => Ok(None),
+        Some(bytes) => tradechain_ledger::codec::decode(&bytes)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("stored record does not decode: {e}"))),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serve the API on `addr` until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    backend: Arc<dyn Backend>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    serve_listener(listener, backend, limits, shutdown).await
+}
+
+/// Serve the API on an already bound listener (lets tests and the node bind port 0 first).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    backend: Arc<dyn Backend>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let shared = Shared::new(backend, limits.clone());
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in SERVICE_NAMES {
+        reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let max = limits.max_message_bytes;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(limits.request_timeout)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(
+            TransactionServiceServer::new(transaction::TransactionApi(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            ProvenanceServiceServer::new(provenance::ProvenanceApi(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            DocumentServiceServer::new(document::DocumentApi(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            ChainServiceServer::new(chain::ChainApi(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            NodeServiceServer::new(node_status::NodeApi(shared))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// A server running in a background task (tests, benches, local tools).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// Stop accepting, finish in-flight requests, and wait for the server task.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Bind {
+                addr: self.addr,
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+/// Bind `127.0.0.1:0` and serve in a background task.
+pub async fn spawn_local(backend: Arc<dyn Backend>, limits: ServerLimits) -> Result<RunningServer, ServeError> {
+    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let (stop, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(serve_listener(listener, backend, limits, async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}

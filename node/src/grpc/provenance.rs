@@ -1,0 +1,347 @@
+//! ProvenanceService: a goods identifier → the item's public history with verification material.
+//!
+//! Assembly: identifier → canonical goods key (`Backend::goods_key`) → `ItemRecord` (summary,
+//! certificate, customs, waybill, aggregation) → a page of the item's event chain
+//! (`ItemEventRef`s) → each event's transaction, block header, commit certificate and Merkle
+//! inclusion proof.
+//!
+//! Public filtering (invariant): a reply never holds prices, amounts, currencies, bank details,
+//! shipper/consignee/notify identities or addresses, invoice references, declarants, or the
+//! bytes of any transaction carrying such fields. Only these are shown: what/when/where of each
+//! event, the recording org (a member, public by design), certificate of origin status (issuer,
+//! number, countries, criterion), customs status, and the route (places, carrier, vehicle).
+//! Events whose signed bytes carry commercial fields (business transactions, source/destination
+//! parties, a customs declaration, inspection remarks or hold reasons) are marked `tx_redacted` and their bytes withheld; their leaf
+//! hash and proofs are still given.
+use std::collections::BTreeMap;
+
+use tonic::{Request, Response, Status};
+use tradechain_ledger::block::{Block, BlockHeader};
+use tradechain_ledger::certificate::CommitCertificate;
+use tradechain_ledger::codec::{decode, encode};
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::identity::Org;
+use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
+use tradechain_ledger::records::{CertificateRecord, CustomsStatus, ItemEventRef, ItemRecord, WaybillRecord};
+use tradechain_ledger::state::keys;
+use tradechain_proto::v1::{self, get_provenance_request::Id, provenance_service_server::ProvenanceService};
+
+use super::backend::Backend;
+use super::status::{internal, invalid, not_found};
+use super::{Shared, views};
+
+#[derive(Clone)]
+pub struct ProvenanceApi(pub Shared);
+
+/// The canonical goods key a request names, or INVALID_ARGUMENT naming the field.
+pub fn resolve_id(backend: &dyn Backend, id: Option<&Id>) -> Result<String, Status> {
+    let (field, text) = match id {
+        None => {
+            return Err(invalid(
+                "id",
+                "one of digital_link, epc_urn, gtin_serial or goods_key is required",
+            ));
+        }
+        Some(Id::DigitalLink(s)) => {
+            if !(s.starts_with("https://") || s.starts_with("http://")) {
+                return Err(invalid(
+                    "digital_link",
+                    format!("{s:?} is not an http(s) GS1 Digital Link URI"),
+                ));
+            }
+            ("digital_link", s.clone())
+        }
+        Some(Id::EpcUrn(s)) => {
+            if !s.starts_with("urn:epc:") {
+                return Err(invalid("epc_urn", format!("{s:?} is not an EPC URN (urn:epc:...)")));
+            }
+            ("epc_urn", s.clone())
+        }
+        Some(Id::GtinSerial(g)) => {
+            let gtin = g.gtin.trim();
+            if !matches!(gtin.len(), 8 | 12 | 13 | 14) || !gtin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    "gtin_serial.gtin",
+                    format!("{gtin:?} must be 8, 12, 13 or 14 digits"),
+                ));
+            }
+            let serial = g.serial.trim();
+            if serial.is_empty() || serial.len() > 20 || serial.contains('/') {
+                return Err(invalid(
+                    "gtin_serial.serial",
+                    "must be 1-20 characters without '/' (GS1 AI 21)",
+                ));
+            }
+            ("gtin_serial", format!("01/{gtin:0>14}/21/{serial}"))
+        }
+        Some(Id::GoodsKey(s)) => ("goods_key", s.clone()),
+    };
+    if text.is_empty() || text.len() > 512 {
+        return Err(invalid(field, "must be 1-512 characters"));
+    }
+    backend.goods_key(&text).map_err(|e| invalid(field, e))
+}
+
+fn parse_page_token(t: &str) -> Result<u64, Status> {
+    if t.is_empty() {
+        return Ok(0);
+    }
+    t.strip_prefix('s')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| invalid("page_token", "not a token from a previous reply"))
+}
+
+/// Whether an event's signed bytes carry commercial data and must not be shown to the public.
+pub fn is_commercial(ev: &ProvenanceEvent) -> bool {
+    !ev.biz_transaction_list.is_empty()
+        || !ev.source_list.is_empty()
+        || !ev.destination_list.is_empty()
+        || matches!(
+            ev.customs,
+            Some(CustomsStep::Declared { .. } | CustomsStep::Inspected { .. } | CustomsStep::Held { .. })
+        )
+}
+
+fn customs_step(step: &CustomsStep) -> String {
+    match step {
+        CustomsStep::Declared { .. } => "declared".into(),
+        CustomsStep::Inspected { outcome, .. } => format!("inspected:{}", views::enum_name(outcome)),
+        CustomsStep::Held { .. } => "held".into(),
+        CustomsStep::Released => "released".into(),
+    }
+}
+
+/// Per-request cache of blocks, their leaf hashes and certificates (a page often hits one block).
+#[derive(Default)]
+struct BlockCache {
+    blocks: BTreeMap<u64, (Block, Vec<Hash>, Option<CommitCertificate>)>,
+}
+
+impl BlockCache {
+    fn get(&mut self, b: &dyn Backend, height: u64) -> Result<&(Block, Vec<Hash>, Option<CommitCertificate>), Status> {
+        match self.blocks.entry(height) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let block = b
+                    .block(height)
+                    .map_err(internal)?
+                    .ok_or_else(|| Status::internal(format!("block {height} named by an item event is missing")))?;
+                let cert = b.certificate(height).map_err(internal)?;
+                let leaves = block.leaf_hashes();
+                Ok(e.insert((block, leaves, cert)))
+            }
+        }
+    }
+}
+
+fn org_of(b: &dyn Backend, id: &tradechain_ledger::identity::OrgId) -> Result<Option<Org>, Status> {
+    let from_state: Option<Org> = b
+        .state_get(&keys::org(id))
+        .map_err(internal)?
+        .and_then(|v| decode(&v).ok());
+    Ok(from_state.or_else(|| b.genesis().org(id).cloned()))
+}
+
+fn entry(
+    b: &dyn Backend,
+    cache: &mut BlockCache,
+    goods_key: &str,
+    ev: &ItemEventRef,
+    with_proofs: bool,
+) -> Result<v1::TimelineEntry, Status> {
+    let (block, leaves, cert) = cache.get(b, ev.at.height)?;
+    let header: &BlockHeader = &block.header;
+    let stx = block
+        .txs
+        .get(ev.at.index as usize)
+        .ok_or_else(|| Status::internal(format!("item event {} of {goods_key} points past its block", ev.seq)))?;
+    let mut e = v1::TimelineEntry {
+        seq: ev.seq,
+        tx_id: ev.tx_id.to_hex(),
+        location: Some(views::location(ev.at)),
+        event_time_ms: ev.event_time_ms,
+        block_time_ms: header.time_ms,
+        org: stx.tx.sender.to_string(),
+        accepted: true,
+        ..Default::default()
+    };
+    let mut redact = true;
+    if let Payload::Provenance(p) = &stx.tx.payload {
+        redact = is_commercial(p);
+        e.event_type = views::enum_name(&p.event_type);
+        e.action = p.action.as_ref().map(views::enum_name).unwrap_or_default();
+        e.biz_step = p.biz_step.clone().unwrap_or_default();
+        e.disposition = p.disposition.clone().unwrap_or_default();
+        e.event_id = p.event_id.clone().unwrap_or_default();
+        e.event_time_zone_offset_min = i32::from(p.event_time_zone_offset_min);
+        e.read_point = p.read_point.clone().unwrap_or_default();
+        e.biz_location = p.biz_location.clone().unwrap_or_default();
+        e.unlocode = p.unlocode.clone().unwrap_or_default();
+        e.customs_step = p.customs.as_ref().map(customs_step).unwrap_or_default();
+        e.error_declaration = p.error_declaration.is_some();
+    }
+    let sender = stx.tx.sender.clone();
+    if with_proofs {
+        let leaf = leaves
+            .get(ev.at.index as usize)
+            .copied()
+            .ok_or_else(|| Status::internal("leaf index out of range"))?;
+        let inclusion = tradechain_ledger::merkle::prove(leaves, ev.at.index as usize).map(|p| views::inclusion(&p));
+        e.proof = Some(v1::EventProof {
+            block_header_borsh: encode(header),
+            commit_certificate_borsh: cert.as_ref().map(encode).unwrap_or_default(),
+            inclusion,
+            leaf_hash: leaf.0.to_vec(),
+            signed_tx_borsh: if redact { Vec::new() } else { encode(stx) },
+            tx_redacted: redact,
+            event_ref_borsh: encode(ev),
+            prev_event_hash: ev.prev_event_hash.to_hex(),
+            event_hash: ev.event_hash.to_hex(),
+        });
+    }
+    if let Some(org) = org_of(b, &sender)? {
+        e.org_name = org.name;
+        e.org_country = org.country;
+        e.roles = org.roles.iter().map(|r| r.as_str().to_string()).collect();
+    }
+    Ok(e)
+}
+
+fn certificate_status(b: &dyn Backend, item: &ItemRecord) -> Result<v1::CertificateOfOriginStatus, Status> {
+    use v1::certificate_of_origin_status::State;
+    let Some(r) = &item.certificate else {
+        return Ok(v1::CertificateOfOriginStatus {
+            state: State::None as i32,
+            ..Default::default()
+        });
+    };
+    let mut s = v1::CertificateOfOriginStatus {
+        state: State::Unknown as i32,
+        issuer: r.issuer.to_string(),
+        number: r.number.clone(),
+        ..Default::default()
+    };
+    let rec: Option<CertificateRecord> = b
+        .state_get(&keys::certificate(&r.issuer, &r.number))
+        .map_err(internal)?
+        .and_then(|v| decode(&v).ok());
+    if let Some(rec) = rec {
+        s.state = (if rec.revoked.is_some() {
+            State::Revoked
+        } else {
+            State::Valid
+        }) as i32;
+        s.revocation_reason = rec.revoked.unwrap_or_default();
+        s.origin_country = rec.document.origin_country;
+        s.destination_country = rec.document.destination_country;
+        s.origin_criterion = rec.document.origin_criterion;
+        s.preferential = rec.document.preferential;
+    }
+    Ok(s)
+}
+
+fn customs_status(item: &ItemRecord) -> v1::CustomsStatus {
+    use v1::customs_status::State;
+    let state = match item.customs {
+        CustomsStatus::None => State::None,
+        CustomsStatus::Declared => State::Declared,
+        CustomsStatus::Held => State::Held,
+        CustomsStatus::Released => State::Released,
+    };
+    v1::CustomsStatus {
+        state: state as i32,
+        inspection_outcome: item.inspected.as_ref().map(views::enum_name).unwrap_or_default(),
+    }
+}
+
+fn route(b: &dyn Backend, item: &ItemRecord) -> Result<Option<v1::WaybillRoute>, Status> {
+    let Some(r) = &item.waybill else { return Ok(None) };
+    let mut route = v1::WaybillRoute {
+        carrier: r.carrier.to_string(),
+        reference: r.reference.clone(),
+        ..Default::default()
+    };
+    let rec: Option<WaybillRecord> = b
+        .state_get(&keys::waybill(&r.carrier, &r.reference))
+        .map_err(internal)?
+        .and_then(|v| decode(&v).ok());
+    if let Some(rec) = rec {
+        let d = rec.document;
+        route.mode = views::enum_name(&d.mode);
+        route.place_of_receipt = d.place_of_receipt;
+        route.port_of_loading = d.port_of_loading;
+        route.port_of_discharge = d.port_of_discharge;
+        route.place_of_delivery = d.place_of_delivery;
+        route.vehicle = d.vehicle;
+        route.voyage = d.voyage;
+        route.status = views::enum_name(&rec.status);
+    }
+    Ok(Some(route))
+}
+
+/// Build one page of an item's provenance (the whole reply but for pagination of the timeline).
+pub fn assemble(
+    b: &dyn Backend,
+    goods_key: &str,
+    from_seq: u64,
+    page_size: usize,
+    with_proofs: bool,
+) -> Result<v1::ProvenanceReply, Status> {
+    let item: ItemRecord = b
+        .state_get(&keys::item(goods_key))
+        .map_err(internal)?
+        .and_then(|v| decode(&v).ok())
+        .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
+    let mut events = b.item_events(goods_key, from_seq, page_size + 1).map_err(internal)?;
+    let more = events.len() > page_size;
+    events.truncate(page_size);
+    let mut cache = BlockCache::default();
+    let mut timeline = Vec::with_capacity(events.len());
+    for ev in &events {
+        timeline.push(entry(b, &mut cache, goods_key, ev, with_proofs)?);
+    }
+    let next_page_token = match (more, events.last()) {
+        (true, Some(last)) => format!("s{}", last.seq + 1),
+        _ => String::new(),
+    };
+    Ok(v1::ProvenanceReply {
+        goods_key: goods_key.to_string(),
+        chain_id: b.genesis().chain_id.clone(),
+        genesis_hash: b.genesis_hash().to_hex(),
+        summary: Some(v1::ItemSummary {
+            event_count: item.event_count,
+            last_event_hash: item.last_event_hash.to_hex(),
+            last_event_time_ms: item.last_event_time_ms,
+            commissioned: item.commissioned,
+            ended: item.ended,
+            hs_code: item.hs_code.clone().unwrap_or_default(),
+        }),
+        certificate_of_origin: Some(certificate_status(b, &item)?),
+        customs: Some(customs_status(&item)),
+        route: route(b, &item)?,
+        parent: item.parent.clone().unwrap_or_default(),
+        children: item.children.iter().cloned().collect(),
+        inputs: item.inputs.iter().cloned().collect(),
+        timeline,
+        next_page_token,
+    })
+}
+
+#[tonic::async_trait]
+impl ProvenanceService for ProvenanceApi {
+    async fn get_provenance(
+        &self,
+        req: Request<v1::GetProvenanceRequest>,
+    ) -> Result<Response<v1::ProvenanceReply>, Status> {
+        let r = req.get_ref();
+        let b = self.0.backend.as_ref();
+        let key = resolve_id(b, r.id.as_ref())?;
+        let from = parse_page_token(&r.page_token)?;
+        let limits = &self.0.limits;
+        let page = match r.page_size {
+            0 => limits.default_page_size,
+            n => (n as usize).min(limits.max_page_size),
+        };
+        Ok(Response::new(assemble(b, &key, from, page, !r.omit_proofs)?))
+    }
+}

@@ -1,0 +1,350 @@
+//! ProvenanceService against a real tonic server: every identifier form, the public filter
+//! (asserted field by field and over the raw reply bytes), pagination, and the proofs — which
+//! verify offline against the genesis validator set and fail when any byte is changed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod grpc_common;
+
+use grpc_common::start;
+use prost::Message;
+use tonic::Code;
+use tradechain_node::grpc::proof::{verify_entry, verify_page};
+use tradechain_node::grpc::scenario::{self, CHAIN_ID, ITEM, ITEM_LINK, ITEM_URN, PALLET, Scenario};
+use tradechain_proto::v1::{self, get_provenance_request::Id};
+
+fn req(id: Id) -> v1::GetProvenanceRequest {
+    v1::GetProvenanceRequest {
+        id: Some(id),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_identifier_form_reaches_the_same_item() {
+    let env = start(Scenario::trade()).await;
+    let mut p = env.provenance();
+    let mut replies = Vec::new();
+    for id in [
+        Id::DigitalLink(ITEM_LINK.into()),
+        Id::EpcUrn(ITEM_URN.into()),
+        Id::GtinSerial(v1::GtinSerial {
+            gtin: "9506000134352".into(),
+            serial: "abc".into(),
+        }),
+        Id::GoodsKey(ITEM.into()),
+    ] {
+        replies.push(p.get_provenance(req(id)).await.unwrap().into_inner());
+    }
+    assert!(replies.iter().all(|r| r == &replies[0]));
+    let r = &replies[0];
+    assert_eq!(r.goods_key, ITEM);
+    assert_eq!(r.chain_id, CHAIN_ID);
+    assert_eq!(r.genesis_hash, scenario::genesis().hash().to_hex());
+    let s = r.summary.as_ref().unwrap();
+    assert_eq!(s.event_count, 6);
+    assert!(s.commissioned && !s.ended);
+    assert_eq!(s.hs_code, "090210");
+    let steps: Vec<_> = r
+        .timeline
+        .iter()
+        .map(|e| (e.org.as_str(), e.biz_step.as_str(), e.customs_step.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("PRODUCER-CN", "urn:epcglobal:cbv:bizstep:commissioning", ""),
+            ("PRODUCER-CN", "urn:epcglobal:cbv:bizstep:packing", ""),
+            ("CUSTOMS-CN", "", "declared"),
+            ("CUSTOMS-CN", "", "inspected:passed"),
+            ("CUSTOMS-CN", "", "released"),
+            ("MAERSK", "urn:epcglobal:cbv:bizstep:shipping", ""),
+        ]
+    );
+    let first = &r.timeline[0];
+    assert_eq!(
+        (first.event_type.as_str(), first.action.as_str()),
+        ("ObjectEvent", "ADD")
+    );
+    assert_eq!(first.unlocode, "CNFOC");
+    assert_eq!(first.event_time_zone_offset_min, 480);
+    assert_eq!(first.roles, ["producer"]);
+    assert_eq!(first.org_country, "CN");
+    assert_eq!(r.timeline[1].event_type, "AggregationEvent");
+
+    let coo = r.certificate_of_origin.as_ref().unwrap();
+    assert_eq!(coo.state, v1::certificate_of_origin_status::State::Valid as i32);
+    assert_eq!(
+        (coo.issuer.as_str(), coo.number.as_str()),
+        ("CHAMBER-CN", scenario::CERT_NO)
+    );
+    assert_eq!(
+        (coo.origin_country.as_str(), coo.destination_country.as_str()),
+        ("CN", "NL")
+    );
+    assert!(coo.preferential);
+    let customs = r.customs.as_ref().unwrap();
+    assert_eq!(customs.state, v1::customs_status::State::Released as i32);
+    assert_eq!(customs.inspection_outcome, "passed");
+    let route = r.route.as_ref().unwrap();
+    assert_eq!(route.carrier, "MAERSK");
+    assert_eq!(
+        (route.port_of_loading.as_str(), route.port_of_discharge.as_str()),
+        ("CNFOC", "NLRTM")
+    );
+    assert_eq!(route.mode, "sea");
+    assert_eq!(route.status, "ISSUED");
+    assert_eq!(r.parent, PALLET);
+
+    // The pallet lists the item as its child.
+    let pallet = p
+        .get_provenance(req(Id::GoodsKey(PALLET.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pallet.children, [ITEM]);
+    assert_eq!(pallet.timeline.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_reply_holds_no_private_field() {
+    let env = start(Scenario::trade()).await;
+    let r = env
+        .provenance()
+        .get_provenance(req(Id::DigitalLink(ITEM_LINK.into())))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Field by field: the route names places and the carrier only.
+    let route = r.route.clone().unwrap();
+    assert_eq!(
+        route,
+        v1::WaybillRoute {
+            carrier: "MAERSK".into(),
+            reference: scenario::WAYBILL_REF.into(),
+            mode: "sea".into(),
+            place_of_receipt: "CNFOC".into(),
+            port_of_loading: "CNFOC".into(),
+            port_of_discharge: "NLRTM".into(),
+            place_of_delivery: "NLAMS".into(),
+            vehicle: "MAERSK EINDHOVEN".into(),
+            voyage: "425W".into(),
+            status: "ISSUED".into(),
+        }
+    );
+    let coo = r.certificate_of_origin.clone().unwrap();
+    assert_eq!(
+        coo,
+        v1::CertificateOfOriginStatus {
+            state: v1::certificate_of_origin_status::State::Valid as i32,
+            issuer: "CHAMBER-CN".into(),
+            number: scenario::CERT_NO.into(),
+            origin_country: "CN".into(),
+            destination_country: "NL".into(),
+            origin_criterion: "WO".into(),
+            preferential: true,
+            revocation_reason: String::new(),
+        }
+    );
+    // Events carrying a purchase order or a customs declaration withhold their bytes.
+    let redacted: Vec<bool> = r
+        .timeline
+        .iter()
+        .map(|e| e.proof.as_ref().unwrap().tx_redacted)
+        .collect();
+    assert_eq!(redacted, [false, true, true, true, false, false]);
+    for e in &r.timeline {
+        let p = e.proof.as_ref().unwrap();
+        assert_eq!(p.tx_redacted, p.signed_tx_borsh.is_empty());
+    }
+
+    // And over the whole encoded reply: no private value appears anywhere, in any field or byte.
+    let bytes = r.encode_to_vec();
+    let amount = scenario::AMOUNT_MINOR.to_string();
+    for secret in [
+        scenario::CONSIGNEE_NAME,
+        scenario::CONSIGNEE_ADDRESS,
+        scenario::SHIPPER_NAME,
+        "1 Wuyi Road",
+        scenario::INVOICE,
+        scenario::PO,
+        "IMPORTER-NL",
+        "BANK-NL",
+        "BANK-CN",
+        "EUR",
+        amount.as_str(),
+        "DECL-2024-77",
+        "sample tested",
+    ] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret:?} leaked into the public reply"
+        );
+    }
+    // The amount's little-endian encoding (as borsh would carry it) is absent too.
+    let le = scenario::AMOUNT_MINOR.to_le_bytes();
+    assert!(!bytes.windows(8).any(|w| w == le));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
+    let env = start(Scenario::trade()).await;
+    let set = scenario::genesis().validator_set().unwrap();
+    let r = env
+        .provenance()
+        .get_provenance(req(Id::GoodsKey(ITEM.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    verify_page(CHAIN_ID, &set, &r, None).unwrap();
+
+    // Take the first (unredacted) entry and change each byte of each piece of material.
+    let entry = r.timeline[0].clone();
+    verify_entry(CHAIN_ID, &set, ITEM, &entry).unwrap();
+    type Field = fn(&mut v1::EventProof) -> &mut Vec<u8>;
+    let fields: [(&str, Field); 6] = [
+        ("header", |p| &mut p.block_header_borsh),
+        ("certificate", |p| &mut p.commit_certificate_borsh),
+        ("leaf", |p| &mut p.leaf_hash),
+        ("tx", |p| &mut p.signed_tx_borsh),
+        ("event_ref", |p| &mut p.event_ref_borsh),
+        ("inclusion", |p| &mut p.inclusion.as_mut().unwrap().proof_borsh),
+    ];
+    let mut checked = 0;
+    for (name, field) in fields {
+        let len = field(&mut entry.proof.clone().unwrap()).len();
+        assert!(len > 0, "{name} is empty");
+        for i in 0..len {
+            let mut e = entry.clone();
+            field(e.proof.as_mut().unwrap())[i] ^= 0x01;
+            assert!(
+                verify_entry(CHAIN_ID, &set, ITEM, &e).is_err(),
+                "{name} byte {i} changed yet verified"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 500);
+
+    // A different validator set (not the genesis one) does not accept the certificates.
+    let mut other = set.clone();
+    other
+        .validators
+        .iter_mut()
+        .for_each(|v| v.public_key = tradechain_ledger::SecretKey::from_label("x").public());
+    assert!(verify_entry(CHAIN_ID, &other, ITEM, &entry).is_err());
+    // The wrong item's key breaks the event-hash chain.
+    assert!(verify_entry(CHAIN_ID, &set, PALLET, &entry).is_err());
+
+    // Leaving an event out breaks the chain.
+    let mut gap = r.clone();
+    gap.timeline.remove(3);
+    assert!(verify_page(CHAIN_ID, &set, &gap, None).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_histories_page_without_gaps() {
+    let mut s = Scenario::trade();
+    s.grow(ITEM, 23, 5);
+    let env = start(s).await;
+    let set = scenario::genesis().validator_set().unwrap();
+    let mut p = env.provenance();
+    let mut token = String::new();
+    let mut seqs = Vec::new();
+    let mut prev = None;
+    let mut pages = 0;
+    loop {
+        let r = p
+            .get_provenance(v1::GetProvenanceRequest {
+                id: Some(Id::GoodsKey(ITEM.into())),
+                page_size: 10,
+                page_token: token.clone(),
+                omit_proofs: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        prev = verify_page(CHAIN_ID, &set, &r, prev).unwrap();
+        seqs.extend(r.timeline.iter().map(|e| e.seq));
+        pages += 1;
+        if r.next_page_token.is_empty() {
+            assert_eq!(prev.unwrap().to_hex(), r.summary.unwrap().last_event_hash);
+            break;
+        }
+        token = r.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seqs, (0..29).collect::<Vec<u64>>());
+
+    // Without proofs the reply is lighter but the timeline is the same.
+    let light = p
+        .get_provenance(v1::GetProvenanceRequest {
+            id: Some(Id::GoodsKey(ITEM.into())),
+            page_size: 500,
+            omit_proofs: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(light.timeline.len(), 29);
+    assert!(light.timeline.iter().all(|e| e.proof.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_identifiers_name_their_field() {
+    let env = start(Scenario::trade()).await;
+    let mut p = env.provenance();
+    let cases = [
+        (v1::GetProvenanceRequest::default(), Code::InvalidArgument, "id:"),
+        (
+            req(Id::DigitalLink("ftp://x/01/1/21/2".into())),
+            Code::InvalidArgument,
+            "digital_link:",
+        ),
+        (
+            req(Id::DigitalLink("https://id.gs1.org/nothing".into())),
+            Code::InvalidArgument,
+            "digital_link:",
+        ),
+        (
+            req(Id::EpcUrn("urn:isbn:123".into())),
+            Code::InvalidArgument,
+            "epc_urn:",
+        ),
+        (
+            req(Id::GtinSerial(v1::GtinSerial {
+                gtin: "12345".into(),
+                serial: "a".into(),
+            })),
+            Code::InvalidArgument,
+            "gtin_serial.gtin:",
+        ),
+        (
+            req(Id::GtinSerial(v1::GtinSerial {
+                gtin: "09506000134352".into(),
+                serial: "".into(),
+            })),
+            Code::InvalidArgument,
+            "gtin_serial.serial:",
+        ),
+        (
+            v1::GetProvenanceRequest {
+                id: Some(Id::GoodsKey(ITEM.into())),
+                page_token: "junk".into(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "page_token:",
+        ),
+        (
+            req(Id::GoodsKey("01/09506000134352/21/unknown".into())),
+            Code::NotFound,
+            "",
+        ),
+    ];
+    for (r, code, prefix) in cases {
+        let e = p.get_provenance(r.clone()).await.unwrap_err();
+        assert_eq!(e.code(), code, "{r:?}: {}", e.message());
+        assert!(e.message().starts_with(prefix), "{r:?}: {}", e.message());
+    }
+}
