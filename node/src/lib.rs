@@ -1,1 +1,3 @@
-//! placeholder
+//! tradechain node: networking, mempool, execution, sync and the gRPC server.
+
+pub mod network;
