@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use tradechain_node::network::codec::{decode_frame, encode_frame};
+use tradechain_node::network::codec::{RequestFrame, decode_frame, encode_frame, read_request_frame};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
@@ -14,6 +14,16 @@ proptest! {
             prop_assert!(frame.len() <= max);
             prop_assert!(bytes.len() >= 4 + frame.len());
             prop_assert_eq!(&bytes[4..4 + frame.len()], frame.as_slice());
+        }
+    }
+
+    #[test]
+    fn arbitrary_request_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), max in 0usize..1024) {
+        let mut cursor = futures::io::Cursor::new(bytes.as_slice());
+        match futures::executor::block_on(read_request_frame(&mut cursor, max)) {
+            Ok(RequestFrame::Data(d)) => prop_assert!(d.len() <= max),
+            Ok(RequestFrame::Oversized { len }) => prop_assert!(len > max as u64),
+            Err(_) => {}
         }
     }
 

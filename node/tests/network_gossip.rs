@@ -28,14 +28,26 @@ async fn four_members_gossip_consensus_and_txs() {
     wait_meshed(&nodes).await;
 
     let vote = b"consensus: prevote h=1 r=0".to_vec();
-    nodes[0].handle.send(NetCommand::Publish { topic: Topic::Consensus, data: vote.clone() }).unwrap();
+    nodes[0]
+        .handle
+        .send(NetCommand::Publish {
+            topic: Topic::Consensus,
+            data: vote.clone(),
+        })
+        .unwrap();
     let author = nodes[0].handle.local_peer_id();
     for n in nodes.iter_mut().skip(1) {
         assert_eq!(expect_gossip(n, Topic::Consensus, &vote).await, author);
     }
 
     let tx = vec![7u8; 10_000];
-    nodes[2].handle.send(NetCommand::Publish { topic: Topic::Txs, data: tx.clone() }).unwrap();
+    nodes[2]
+        .handle
+        .send(NetCommand::Publish {
+            topic: Topic::Txs,
+            data: tx.clone(),
+        })
+        .unwrap();
     let author = nodes[2].handle.local_peer_id();
     for (i, n) in nodes.iter_mut().enumerate() {
         if i != 2 {
@@ -43,7 +55,11 @@ async fn four_members_gossip_consensus_and_txs() {
         }
     }
     // The publisher does not receive its own message back.
-    assert!(!drain(&mut nodes[2].events).iter().any(|e| matches!(e, NetEvent::Gossip { .. })));
+    assert!(
+        !drain(&mut nodes[2].events)
+            .iter()
+            .any(|e| matches!(e, NetEvent::Gossip { .. }))
+    );
     for n in &nodes {
         assert_eq!(n.handle.stats().publish_errors, 0);
     }
@@ -53,11 +69,21 @@ async fn four_members_gossip_consensus_and_txs() {
 async fn publishing_alone_is_not_fatal() {
     let node = start(config("lonely", &["lonely"], vec![], 1024), fast_limits()).await;
     for i in 0..3u8 {
-        node.handle.send(NetCommand::Publish { topic: Topic::Consensus, data: vec![i; 10] }).unwrap();
+        node.handle
+            .send(NetCommand::Publish {
+                topic: Topic::Consensus,
+                data: vec![i; 10],
+            })
+            .unwrap();
     }
     // The task is still alive and handles later commands in order: an oversized publish is the first (and only)
     // publish error counted, so the peer-less publishes above were not counted as errors.
-    node.handle.send(NetCommand::Publish { topic: Topic::Txs, data: vec![9; 1025] }).unwrap();
+    node.handle
+        .send(NetCommand::Publish {
+            topic: Topic::Txs,
+            data: vec![9; 1025],
+        })
+        .unwrap();
     assert!(wait_until(|| node.handle.stats().publish_errors >= 1).await);
     assert_eq!(node.handle.stats().publish_errors, 1);
     assert!(node.handle.connected_peers().is_empty());

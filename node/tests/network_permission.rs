@@ -29,7 +29,13 @@ async fn non_member_cannot_connect_nor_receive() {
 
     // Gossip among members still flows, and the outsider gets none of it.
     let msg = b"members only".to_vec();
-    members[0].handle.send(NetCommand::Publish { topic: Topic::Consensus, data: msg.clone() }).unwrap();
+    members[0]
+        .handle
+        .send(NetCommand::Publish {
+            topic: Topic::Consensus,
+            data: msg.clone(),
+        })
+        .unwrap();
     for m in members.iter_mut().skip(1) {
         let got = next_event(&mut m.events, |ev| match ev {
             NetEvent::Gossip { data, .. } if data == msg => Some(()),
@@ -39,8 +45,20 @@ async fn non_member_cannot_connect_nor_receive() {
         assert!(got.is_some(), "member did not receive the message");
     }
     // The outsider's own publish reaches nobody.
-    outsider.handle.send(NetCommand::Publish { topic: Topic::Txs, data: b"spam".to_vec() }).unwrap();
-    members[0].handle.send(NetCommand::Publish { topic: Topic::Txs, data: b"marker".to_vec() }).unwrap();
+    outsider
+        .handle
+        .send(NetCommand::Publish {
+            topic: Topic::Txs,
+            data: b"spam".to_vec(),
+        })
+        .unwrap();
+    members[0]
+        .handle
+        .send(NetCommand::Publish {
+            topic: Topic::Txs,
+            data: b"marker".to_vec(),
+        })
+        .unwrap();
     for m in members.iter_mut().skip(1) {
         let got = next_event(&mut m.events, |ev| match ev {
             NetEvent::Gossip { data, .. } if data == b"spam" => panic!("outsider's gossip delivered"),
@@ -55,14 +73,21 @@ async fn non_member_cannot_connect_nor_receive() {
         assert!(!m.handle.connected_peers().contains(&outsider_id));
         assert!(!m.handle.topic_peers(Topic::Consensus).contains(&outsider_id));
         for ev in drain(&mut m.events) {
-            assert_ne!(ev, NetEvent::PeerConnected(outsider_id), "a member accepted the outsider");
+            assert_ne!(
+                ev,
+                NetEvent::PeerConnected(outsider_id),
+                "a member accepted the outsider"
+            );
             if let NetEvent::Gossip { from, .. } = ev {
                 assert_ne!(from, outsider_id);
             }
         }
     }
     for ev in drain(&mut outsider.events) {
-        assert!(!matches!(ev, NetEvent::Gossip { .. } | NetEvent::Request { .. }), "outsider got {ev:?}");
+        assert!(
+            !matches!(ev, NetEvent::Gossip { .. } | NetEvent::Request { .. }),
+            "outsider got {ev:?}"
+        );
     }
     assert!(outsider.handle.topic_peers(Topic::Consensus).is_empty());
 }
@@ -86,25 +111,45 @@ async fn removal_from_allow_list_disconnects() {
     let refused = nodes[0].handle.stats().connections_refused;
     assert!(wait_until(|| nodes[0].handle.stats().connections_refused > refused).await);
     assert!(!nodes[0].handle.connected_peers().contains(&c));
-    assert!(nodes[0].handle.connected_peers().contains(&nodes[1].handle.local_peer_id()));
+    assert!(
+        nodes[0]
+            .handle
+            .connected_peers()
+            .contains(&nodes[1].handle.local_peer_id())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_penalties_ban_a_peer() {
     let labels = ["ban-a", "ban-b", "ban-c"];
-    let limits = NetLimits { penalty_threshold: 3, ..fast_limits() };
+    let limits = NetLimits {
+        penalty_threshold: 3,
+        ..fast_limits()
+    };
     let mut nodes = cluster(&labels, 4096, limits).await;
     wait_meshed(&nodes).await;
     let b = nodes[1].handle.local_peer_id();
 
     for i in 0..2 {
-        nodes[0].handle.send(NetCommand::Penalize { peer: b, reason: format!("bad signature {i}") }).unwrap();
+        nodes[0]
+            .handle
+            .send(NetCommand::Penalize {
+                peer: b,
+                reason: format!("bad signature {i}"),
+            })
+            .unwrap();
     }
     assert!(wait_until(|| nodes[0].handle.stats().penalties == 2).await);
     assert!(nodes[0].handle.banned_peers().is_empty(), "banned below the threshold");
     assert!(nodes[0].handle.connected_peers().contains(&b));
 
-    nodes[0].handle.send(NetCommand::Penalize { peer: b, reason: "garbage".into() }).unwrap();
+    nodes[0]
+        .handle
+        .send(NetCommand::Penalize {
+            peer: b,
+            reason: "garbage".into(),
+        })
+        .unwrap();
     let gone = next_event(&mut nodes[0].events, |ev| match ev {
         NetEvent::PeerDisconnected(p) if p == b => Some(()),
         _ => None,
@@ -117,5 +162,10 @@ async fn repeated_penalties_ban_a_peer() {
     let refused = nodes[0].handle.stats().connections_refused;
     assert!(wait_until(|| nodes[0].handle.stats().connections_refused > refused).await);
     assert!(!nodes[0].handle.connected_peers().contains(&b));
-    assert!(nodes[0].handle.connected_peers().contains(&nodes[2].handle.local_peer_id()));
+    assert!(
+        nodes[0]
+            .handle
+            .connected_peers()
+            .contains(&nodes[2].handle.local_peer_id())
+    );
 }

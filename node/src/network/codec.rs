@@ -67,6 +67,27 @@ pub fn encode_frame(data: &[u8], max: usize) -> io::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
+/// An inbound request as read off the wire. An oversized request is reported (rather than failing the stream
+/// silently inside libp2p) so that the sender can be attributed and penalised; its body is never read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestFrame {
+    /// A request within the limit.
+    Data(Vec<u8>),
+    /// A request announcing `len` bytes, above the limit.
+    Oversized { len: u64 },
+}
+
+/// Reads a request frame: like [`read_frame`], but an oversized announcement becomes [`RequestFrame::Oversized`].
+pub async fn read_request_frame<T: AsyncRead + Unpin>(io: &mut T, max: usize) -> io::Result<RequestFrame> {
+    match read_frame(io, max).await {
+        Ok(data) => Ok(RequestFrame::Data(data)),
+        Err(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<FrameError>()) {
+            Some(FrameError::TooLarge { len, .. }) => Ok(RequestFrame::Oversized { len: *len }),
+            None => Err(e),
+        },
+    }
+}
+
 /// The request-response codec: requests and responses are opaque byte frames bounded by `max`.
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
@@ -82,14 +103,14 @@ impl FrameCodec {
 
 impl request_response::Codec for FrameCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
+    type Request = RequestFrame;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<RequestFrame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max).await
+        read_request_frame(io, self.max).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -99,11 +120,14 @@ impl request_response::Codec for FrameCodec {
         read_frame(io, self.max).await
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: RequestFrame) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req, self.max).await
+        match req {
+            RequestFrame::Data(data) => write_frame(io, &data, self.max).await,
+            RequestFrame::Oversized { len } => Err(too_large(len, self.max)),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
@@ -129,6 +153,19 @@ mod tests {
         assert!(encode_frame(&[0u8; 17], 16).is_err());
         assert!(decode_frame(&[0, 0, 0, 5, 1, 2], 16).is_err(), "truncated");
         assert!(decode_frame(&[0, 0], 16).is_err(), "short header");
-        assert!(decode_frame(&[0xff, 0xff, 0xff, 0xff], usize::MAX).is_err(), "huge and truncated");
+        assert!(
+            decode_frame(&[0xff, 0xff, 0xff, 0xff], usize::MAX).is_err(),
+            "huge and truncated"
+        );
+    }
+
+    #[test]
+    fn oversized_requests_are_reported_not_read() {
+        let read = |bytes: &[u8], max| {
+            futures::executor::block_on(read_request_frame(&mut futures::io::Cursor::new(bytes), max))
+        };
+        assert_eq!(read(&[0, 0, 0, 2, 7, 7], 2).unwrap(), RequestFrame::Data(vec![7, 7]));
+        assert_eq!(read(&[0, 0, 0, 3], 2).unwrap(), RequestFrame::Oversized { len: 3 });
+        assert!(read(&[0, 0, 0, 2, 7], 2).is_err(), "truncated");
     }
 }

@@ -101,7 +101,12 @@ impl Gate {
     /// Replaces the allow-list; connected peers that are no longer allowed are disconnected.
     pub fn set_allowed(&mut self, allowed: BTreeSet<PeerId>) {
         self.allowed = allowed;
-        let dropped: Vec<PeerId> = self.connected.iter().filter(|p| !self.allowed.contains(p)).copied().collect();
+        let dropped: Vec<PeerId> = self
+            .connected
+            .iter()
+            .filter(|p| !self.allowed.contains(p))
+            .copied()
+            .collect();
         for peer in dropped {
             tracing::info!(%peer, "peer removed from the allow-list: disconnecting");
             self.queue_close(peer);
@@ -116,14 +121,20 @@ impl Gate {
             return PenaltyOutcome::Counted(*count);
         }
         self.penalties.remove(&peer);
-        self.banned.insert(peer, now.checked_add(self.ban_duration).unwrap_or(now));
+        self.banned
+            .insert(peer, now.checked_add(self.ban_duration).unwrap_or(now));
         self.queue_close(peer);
         PenaltyOutcome::Banned
     }
 
     /// Lifts bans whose time is over; returns the peers unbanned.
     pub fn expire(&mut self, now: Instant) -> Vec<PeerId> {
-        let over: Vec<PeerId> = self.banned.iter().filter(|(_, until)| **until <= now).map(|(p, _)| *p).collect();
+        let over: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
         for p in &over {
             self.banned.remove(p);
         }
@@ -215,7 +226,10 @@ impl NetworkBehaviour for Gate {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         if let Some(peer) = self.close.pop_front() {
-            return Poll::Ready(ToSwarm::CloseConnection { peer_id: peer, connection: CloseConnection::All });
+            return Poll::Ready(ToSwarm::CloseConnection {
+                peer_id: peer,
+                connection: CloseConnection::All,
+            });
         }
         self.waker = Some(cx.waker().clone());
         Poll::Pending

@@ -118,7 +118,11 @@ pub enum NetEvent {
     /// A gossip message; `from` is its signed author (a member), not the peer that relayed it.
     Gossip { from: PeerId, topic: Topic, data: Vec<u8> },
     /// An inbound request; answer with [`NetCommand::Respond`] and the same `request_id`.
-    Request { from: PeerId, request_id: u64, data: Vec<u8> },
+    Request {
+        from: PeerId,
+        request_id: u64,
+        data: Vec<u8>,
+    },
     /// The response to one of our requests.
     Response { from: PeerId, data: Vec<u8> },
     /// One of our requests failed (unreachable peer, timeout, oversized, ...).
@@ -239,12 +243,20 @@ impl NetHandle {
 
     /// The listen addresses with `/p2p/<our PeerId>` appended, ready to be used as another node's bootstrap.
     pub fn dial_addrs(&self) -> Vec<Multiaddr> {
-        self.listen_addrs().into_iter().map(|a| a.with_p2p(self.local).unwrap_or_else(|a| a)).collect()
+        self.listen_addrs()
+            .into_iter()
+            .map(|a| a.with_p2p(self.local).unwrap_or_else(|a| a))
+            .collect()
     }
 
     /// Connected peers that subscribed to `topic`.
     pub fn topic_peers(&self, topic: Topic) -> Vec<PeerId> {
-        self.shared.lock().topic_peers.get(&topic).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        self.shared
+            .lock()
+            .topic_peers
+            .get(&topic)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Peers currently banned.
@@ -260,7 +272,8 @@ impl NetHandle {
 
 /// The PeerId of a member node key (ed25519 public key bytes).
 pub fn peer_id_from_node_key(pk: &[u8; 32]) -> Result<PeerId, NetError> {
-    let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(pk).map_err(|e| NetError::InvalidKey(e.to_string()))?;
+    let key =
+        libp2p::identity::ed25519::PublicKey::try_from_bytes(pk).map_err(|e| NetError::InvalidKey(e.to_string()))?;
     Ok(libp2p::identity::PublicKey::from(key).to_peer_id())
 }
 

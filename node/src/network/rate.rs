@@ -23,7 +23,12 @@ impl TokenBucket {
     /// A full bucket of `burst` tokens refilling at `per_sec` tokens per second.
     pub fn new(per_sec: u32, burst: u32, now: Instant) -> TokenBucket {
         let capacity = u64::from(burst.max(1)).saturating_mul(MILLI);
-        TokenBucket { milli_tokens: capacity, capacity, per_sec: u64::from(per_sec), last: now }
+        TokenBucket {
+            milli_tokens: capacity,
+            capacity,
+            per_sec: u64::from(per_sec),
+            last: now,
+        }
     }
 
     /// Takes one token if available.
@@ -55,13 +60,20 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Limits every peer to `per_sec` messages per second with bursts of `burst`.
     pub fn new(per_sec: u32, burst: u32) -> RateLimiter {
-        RateLimiter { per_sec, burst, buckets: HashMap::new() }
+        RateLimiter {
+            per_sec,
+            burst,
+            buckets: HashMap::new(),
+        }
     }
 
     /// Whether one more message from `peer` is admitted now.
     pub fn admit(&mut self, peer: PeerId, now: Instant) -> bool {
         let (per_sec, burst) = (self.per_sec, self.burst);
-        self.buckets.entry(peer).or_insert_with(|| TokenBucket::new(per_sec, burst, now)).try_take(now)
+        self.buckets
+            .entry(peer)
+            .or_insert_with(|| TokenBucket::new(per_sec, burst, now))
+            .try_take(now)
     }
 
     /// Forgets a disconnected peer.

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use super::{
     COMMAND_QUEUE, EVENT_QUEUE, NetCommand, NetConfig, NetError, NetEvent, NetHandle, NetLimits, SharedState, Topic,
     allowed_peer_ids,
-    codec::FrameCodec,
+    codec::{FrameCodec, RequestFrame},
     gate::{Gate, PenaltyOutcome},
     rate::RateLimiter,
 };
@@ -71,15 +71,19 @@ fn build_swarm(cfg: &NetConfig, limits: &NetLimits, keypair: Keypair) -> Result<
         .flood_publish(true)
         .build()
         .map_err(|e| setup(&e))?;
-    let protocol = StreamProtocol::try_from_owned(format!("/tradechain/{}/sync/1", cfg.chain_id))
-        .map_err(|e| setup(&e))?;
+    let protocol =
+        StreamProtocol::try_from_owned(format!("/tradechain/{}/sync/1", cfg.chain_id)).map_err(|e| setup(&e))?;
     let identify_version = format!("/tradechain/{}/1", cfg.chain_id);
     let (threshold, ban) = (limits.penalty_threshold, limits.ban_duration);
     let rr_config = request_response::Config::default().with_request_timeout(limits.request_timeout);
 
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
             let gossipsub =
@@ -114,15 +118,20 @@ pub(super) async fn start(
     let mut topics = BTreeMap::new();
     for t in Topic::ALL {
         let topic = gossipsub::IdentTopic::new(t.name(&cfg.chain_id));
-        swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .map_err(|e| NetError::Setup(e.to_string()))?;
         topics.insert(topic.hash(), t);
     }
 
     let mut listeners = HashSet::new();
     for addr in &cfg.listen {
-        let id = swarm
-            .listen_on(addr.clone())
-            .map_err(|e| NetError::Listen { addr: addr.clone(), error: e.to_string() })?;
+        let id = swarm.listen_on(addr.clone()).map_err(|e| NetError::Listen {
+            addr: addr.clone(),
+            error: e.to_string(),
+        })?;
         listeners.insert(id);
     }
     let shared = SharedState::default();
@@ -136,7 +145,11 @@ pub(super) async fn start(
                 shared.lock().listen.push(address);
                 listeners.remove(&listener_id);
             }
-            Ok(SwarmEvent::ListenerClosed { listener_id, reason, addresses }) if listeners.contains(&listener_id) => {
+            Ok(SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                addresses,
+            }) if listeners.contains(&listener_id) => {
                 let addr = addresses.first().cloned().unwrap_or_else(Multiaddr::empty);
                 let error = match reason {
                     Ok(()) => "listener closed".to_string(),
@@ -145,18 +158,28 @@ pub(super) async fn start(
                 return Err(NetError::Listen { addr, error });
             }
             Ok(SwarmEvent::ListenerError { error, .. }) => {
-                return Err(NetError::Listen { addr: Multiaddr::empty(), error: error.to_string() });
+                return Err(NetError::Listen {
+                    addr: Multiaddr::empty(),
+                    error: error.to_string(),
+                });
             }
             Ok(other) => early_events.push(other),
             Err(_) => {
-                return Err(NetError::Listen { addr: Multiaddr::empty(), error: "no listen address reported".into() });
+                return Err(NetError::Listen {
+                    addr: Multiaddr::empty(),
+                    error: "no listen address reported".into(),
+                });
             }
         }
     }
 
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
-    let handle = NetHandle { tx: cmd_tx, local, shared: shared.clone() };
+    let handle = NetHandle {
+        tx: cmd_tx,
+        local,
+        shared: shared.clone(),
+    };
     let mut runner = Runner {
         swarm,
         ev_tx,
@@ -189,7 +212,13 @@ struct Runner {
     chain_id: String,
     rate: RateLimiter,
     /// Inbound requests awaiting the node's answer, by our request id.
-    inbound: BTreeMap<u64, (request_response::InboundRequestId, request_response::ResponseChannel<Vec<u8>>)>,
+    inbound: BTreeMap<
+        u64,
+        (
+            request_response::InboundRequestId,
+            request_response::ResponseChannel<Vec<u8>>,
+        ),
+    >,
     next_request_id: u64,
 }
 
@@ -262,12 +291,22 @@ impl Runner {
             NetCommand::Publish { topic, data } => self.publish(topic, data),
             NetCommand::SendRequest { peer, data } => {
                 if data.len() > self.max {
-                    let error = format!("request of {} bytes exceeds the limit of {} bytes", data.len(), self.max);
+                    let error = format!(
+                        "request of {} bytes exceeds the limit of {} bytes",
+                        data.len(),
+                        self.max
+                    );
                     self.emit(NetEvent::RequestFailed { peer, error });
                 } else if !self.swarm.behaviour().gate.is_admitted(&peer) {
-                    self.emit(NetEvent::RequestFailed { peer, error: "peer is not an admitted member".into() });
+                    self.emit(NetEvent::RequestFailed {
+                        peer,
+                        error: "peer is not an admitted member".into(),
+                    });
                 } else {
-                    self.swarm.behaviour_mut().rr.send_request(&peer, data);
+                    self.swarm
+                        .behaviour_mut()
+                        .rr
+                        .send_request(&peer, RequestFrame::Data(data));
                 }
             }
             NetCommand::Respond { request_id, data } => match self.inbound.remove(&request_id) {
@@ -291,7 +330,12 @@ impl Runner {
     fn publish(&mut self, topic: Topic, data: Vec<u8>) {
         if data.len() > self.max {
             self.shared.lock().stats.publish_errors += 1;
-            tracing::warn!(?topic, len = data.len(), max = self.max, "publish refused: message too large");
+            tracing::warn!(
+                ?topic,
+                len = data.len(),
+                max = self.max,
+                "publish refused: message too large"
+            );
             return;
         }
         let name = gossipsub::IdentTopic::new(topic.name(&self.chain_id));
@@ -332,32 +376,45 @@ impl Runner {
                 tracing::debug!(peer = %peer_id, addrs = ?info.listen_addrs, "identified");
             }
             SwarmEvent::Behaviour(_) => {}
-            SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
-                if num_established.get() == 1 {
-                    tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
-                    self.shared.lock().connected.insert(peer_id);
-                    self.emit(NetEvent::PeerConnected(peer_id));
-                }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                endpoint,
+                ..
+            } if num_established.get() == 1 => {
+                tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
+                self.shared.lock().connected.insert(peer_id);
+                self.emit(NetEvent::PeerConnected(peer_id));
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 {
-                    tracing::info!(peer = %peer_id, "peer disconnected");
-                    {
-                        let mut s = self.shared.lock();
-                        s.connected.remove(&peer_id);
-                        for peers in s.topic_peers.values_mut() {
-                            peers.remove(&peer_id);
-                        }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::info!(peer = %peer_id, "peer disconnected");
+                {
+                    let mut s = self.shared.lock();
+                    s.connected.remove(&peer_id);
+                    for peers in s.topic_peers.values_mut() {
+                        peers.remove(&peer_id);
                     }
-                    self.rate.remove(&peer_id);
-                    self.emit(NetEvent::PeerDisconnected(peer_id));
                 }
+                self.rate.remove(&peer_id);
+                self.emit(NetEvent::PeerDisconnected(peer_id));
             }
-            SwarmEvent::IncomingConnectionError { error: ListenError::Denied { cause }, send_back_addr, .. } => {
+            SwarmEvent::IncomingConnectionError {
+                error: ListenError::Denied { cause },
+                send_back_addr,
+                ..
+            } => {
                 self.shared.lock().stats.connections_refused += 1;
                 tracing::info!(addr = %send_back_addr, %cause, "inbound connection refused");
             }
-            SwarmEvent::OutgoingConnectionError { error: DialError::Denied { cause }, peer_id, .. } => {
+            SwarmEvent::OutgoingConnectionError {
+                error: DialError::Denied { cause },
+                peer_id,
+                ..
+            } => {
                 self.shared.lock().stats.connections_refused += 1;
                 tracing::info!(peer = ?peer_id, %cause, "outbound connection refused");
             }
@@ -380,7 +437,11 @@ impl Runner {
 
     fn on_gossip(&mut self, e: gossipsub::Event) {
         match e {
-            gossipsub::Event::Message { propagation_source, message_id, message } => {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
                 let acceptance = self.check_gossip(propagation_source, &message);
                 let accepted = matches!(acceptance, gossipsub::MessageAcceptance::Accept);
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
@@ -392,7 +453,11 @@ impl Runner {
                     && let (Some(from), Some(topic)) = (message.source, self.topics.get(&message.topic).copied())
                 {
                     self.shared.lock().stats.gossip_delivered += 1;
-                    self.emit(NetEvent::Gossip { from, topic, data: message.data });
+                    self.emit(NetEvent::Gossip {
+                        from,
+                        topic,
+                        data: message.data,
+                    });
                 }
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
@@ -436,23 +501,52 @@ impl Runner {
         }
     }
 
-    fn on_rr(&mut self, e: request_response::Event<Vec<u8>, Vec<u8>>) {
-        use request_response::{Event, InboundFailure, Message, OutboundFailure};
+    fn on_rr(&mut self, e: request_response::Event<RequestFrame, Vec<u8>>) {
+        use request_response::{Event, Message, OutboundFailure};
         match e {
-            Event::Message { peer, message: Message::Request { request_id, request, channel }, .. } => {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request_id,
+                        request,
+                        channel,
+                    },
+                ..
+            } => {
                 if !self.rate.admit(peer, Instant::now()) {
                     self.shared.lock().stats.rate_limited += 1;
                     tracing::debug!(%peer, "request over the rate limit: dropped");
                     return; // dropping the channel fails the request on the remote side
                 }
+                let request = match request {
+                    RequestFrame::Data(data) => data,
+                    RequestFrame::Oversized { len } => {
+                        self.shared.lock().stats.requests_malformed += 1;
+                        tracing::debug!(%peer, len, "oversized request refused");
+                        self.penalize(peer, "oversized request");
+                        return; // dropping the channel fails the request on the remote side
+                    }
+                };
                 let id = self.next_request_id;
                 self.next_request_id = self.next_request_id.wrapping_add(1);
                 self.inbound.insert(id, (request_id, channel));
                 self.shared.lock().stats.requests_delivered += 1;
-                self.emit(NetEvent::Request { from: peer, request_id: id, data: request });
+                self.emit(NetEvent::Request {
+                    from: peer,
+                    request_id: id,
+                    data: request,
+                });
             }
-            Event::Message { peer, message: Message::Response { response, .. }, .. } => {
-                self.emit(NetEvent::Response { from: peer, data: response });
+            Event::Message {
+                peer,
+                message: Message::Response { response, .. },
+                ..
+            } => {
+                self.emit(NetEvent::Response {
+                    from: peer,
+                    data: response,
+                });
             }
             Event::OutboundFailure { peer, error, .. } => {
                 let error = match error {
@@ -461,16 +555,14 @@ impl Runner {
                 };
                 self.emit(NetEvent::RequestFailed { peer, error });
             }
-            Event::InboundFailure { peer, request_id, error, .. } => {
+            Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 self.inbound.retain(|_, (rid, _)| *rid != request_id);
-                if let InboundFailure::Io(e) = &error
-                    && e.kind() == std::io::ErrorKind::InvalidData
-                {
-                    self.shared.lock().stats.requests_malformed += 1;
-                    self.penalize(peer, "malformed or oversized request");
-                } else {
-                    tracing::debug!(%peer, %error, "inbound request failed");
-                }
+                tracing::debug!(%peer, %error, "inbound request failed");
             }
             Event::ResponseSent { .. } => {}
         }

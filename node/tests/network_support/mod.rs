@@ -42,7 +42,11 @@ pub fn config(label: &str, allowed: &[&str], bootstrap: Vec<Multiaddr>, max: usi
 }
 
 pub fn fast_limits() -> NetLimits {
-    NetLimits { redial_interval: Duration::from_millis(300), heartbeat: Duration::from_millis(200), ..NetLimits::default() }
+    NetLimits {
+        redial_interval: Duration::from_millis(300),
+        heartbeat: Duration::from_millis(200),
+        ..NetLimits::default()
+    }
 }
 
 pub async fn start(cfg: NetConfig, limits: NetLimits) -> Node {
