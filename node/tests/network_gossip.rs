@@ -30,7 +30,7 @@ async fn four_members_gossip_consensus_and_txs() {
     let vote = b"consensus: prevote h=1 r=0".to_vec();
     nodes[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Consensus,
             data: vote.clone(),
         })
@@ -43,7 +43,7 @@ async fn four_members_gossip_consensus_and_txs() {
     let tx = vec![7u8; 10_000];
     nodes[2]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: tx.clone(),
         })
@@ -69,22 +69,21 @@ async fn four_members_gossip_consensus_and_txs() {
 async fn publishing_alone_is_not_fatal() {
     let node = start(config("lonely", &["lonely"], vec![], 1024), fast_limits()).await;
     for i in 0..3u8 {
-        node.handle
-            .send(NetCommand::Publish {
-                topic: Topic::Consensus,
-                data: vec![i; 10],
-            })
-            .unwrap();
+        node.handle.send(NetCommand::Publish {
+            topic: Topic::Consensus,
+            data: vec![i; 10],
+        });
     }
     // The task is still alive and handles later commands in order: an oversized publish is the first (and only)
     // publish error counted, so the peer-less publishes above were not counted as errors.
     node.handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: vec![9; 1025],
         })
         .unwrap();
     assert!(wait_until(|| node.handle.stats().publish_errors >= 1).await);
     assert_eq!(node.handle.stats().publish_errors, 1);
+    assert_eq!(node.handle.stats().commands_dropped, 0);
     assert!(node.handle.connected_peers().is_empty());
 }

@@ -24,7 +24,7 @@ async fn oversized_gossip_is_rejected() {
     // which also counts a penalty against the sender.
     nodes[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: vec![1; SMALL_MAX + 1],
         })
@@ -35,7 +35,7 @@ async fn oversized_gossip_is_rejected() {
     // Exactly at the limit is delivered, and it is the only thing delivered so far.
     nodes[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: vec![3; SMALL_MAX],
         })
@@ -52,7 +52,7 @@ async fn oversized_gossip_is_rejected() {
     // honest members never send such frames since they share the limit). It must never be delivered.
     nodes[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: vec![2; 200_000],
         })
@@ -61,7 +61,7 @@ async fn oversized_gossip_is_rejected() {
     let small_id = nodes[1].handle.local_peer_id();
     nodes[0]
         .handle
-        .send(NetCommand::SendRequest {
+        .try_send(NetCommand::SendRequest {
             peer: small_id,
             data: b"ping".to_vec(),
         })
@@ -75,7 +75,7 @@ async fn oversized_gossip_is_rejected() {
     .expect("request not received");
     nodes[1]
         .handle
-        .send(NetCommand::Respond {
+        .try_send(NetCommand::Respond {
             request_id: id,
             data: b"pong".to_vec(),
         })
@@ -114,7 +114,7 @@ async fn rate_limit_drops_and_counts_excess() {
     for i in 0..SENT {
         nodes[0]
             .handle
-            .send(NetCommand::Publish {
+            .try_send(NetCommand::Publish {
                 topic: Topic::Consensus,
                 data: i.to_be_bytes().to_vec(),
             })

@@ -31,7 +31,7 @@ async fn non_member_cannot_connect_nor_receive() {
     let msg = b"members only".to_vec();
     members[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Consensus,
             data: msg.clone(),
         })
@@ -47,14 +47,14 @@ async fn non_member_cannot_connect_nor_receive() {
     // The outsider's own publish reaches nobody.
     outsider
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: b"spam".to_vec(),
         })
         .unwrap();
     members[0]
         .handle
-        .send(NetCommand::Publish {
+        .try_send(NetCommand::Publish {
             topic: Topic::Txs,
             data: b"marker".to_vec(),
         })
@@ -100,7 +100,7 @@ async fn removal_from_allow_list_disconnects() {
     let c = nodes[2].handle.local_peer_id();
 
     let keep: BTreeSet<[u8; 32]> = [key("allow-a").1, key("allow-b").1].into_iter().collect();
-    nodes[0].handle.send(NetCommand::SetAllowed(keep)).unwrap();
+    nodes[0].handle.try_send(NetCommand::SetAllowed(keep)).unwrap();
     let gone = next_event(&mut nodes[0].events, |ev| match ev {
         NetEvent::PeerDisconnected(p) if p == c => Some(()),
         _ => None,
@@ -133,7 +133,7 @@ async fn repeated_penalties_ban_a_peer() {
     for i in 0..2 {
         nodes[0]
             .handle
-            .send(NetCommand::Penalize {
+            .try_send(NetCommand::Penalize {
                 peer: b,
                 reason: format!("bad signature {i}"),
             })
@@ -145,7 +145,7 @@ async fn repeated_penalties_ban_a_peer() {
 
     nodes[0]
         .handle
-        .send(NetCommand::Penalize {
+        .try_send(NetCommand::Penalize {
             peer: b,
             reason: "garbage".into(),
         })

@@ -16,7 +16,7 @@ async fn request_response_round_trip() {
 
     nodes[0]
         .handle
-        .send(NetCommand::SendRequest {
+        .try_send(NetCommand::SendRequest {
             peer: b,
             data: b"get block 1".to_vec(),
         })
@@ -31,7 +31,7 @@ async fn request_response_round_trip() {
 
     nodes[1]
         .handle
-        .send(NetCommand::Respond {
+        .try_send(NetCommand::Respond {
             request_id: id,
             data: b"block 1 bytes".to_vec(),
         })
@@ -48,7 +48,7 @@ async fn request_response_round_trip() {
     // An empty request and response are valid frames too.
     nodes[1]
         .handle
-        .send(NetCommand::SendRequest { peer: a, data: vec![] })
+        .try_send(NetCommand::SendRequest { peer: a, data: vec![] })
         .unwrap();
     let id = next_event(&mut nodes[0].events, |ev| match ev {
         NetEvent::Request { request_id, data, .. } if data.is_empty() => Some(request_id),
@@ -58,7 +58,7 @@ async fn request_response_round_trip() {
     .expect("empty request not received");
     nodes[0]
         .handle
-        .send(NetCommand::Respond {
+        .try_send(NetCommand::Respond {
             request_id: id,
             data: vec![],
         })
@@ -90,7 +90,7 @@ async fn oversized_requests_are_refused() {
     // Refused locally: above our own limit.
     small
         .handle
-        .send(NetCommand::SendRequest {
+        .try_send(NetCommand::SendRequest {
             peer: big_id,
             data: vec![1; 1025],
         })
@@ -106,7 +106,7 @@ async fn oversized_requests_are_refused() {
 
     // Refused by the receiver: within the sender's limit, above the receiver's.
     big.handle
-        .send(NetCommand::SendRequest {
+        .try_send(NetCommand::SendRequest {
             peer: small_id,
             data: vec![2; 8 * 1024],
         })

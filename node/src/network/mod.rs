@@ -158,6 +158,8 @@ pub struct NetStats {
     pub publish_errors: u64,
     /// Events dropped because the node's event queue was full.
     pub events_dropped: u64,
+    /// Commands dropped by [`NetHandle::send`] because the command queue was full or the task had stopped.
+    pub commands_dropped: u64,
 }
 
 /// Errors of the network layer.
@@ -213,8 +215,19 @@ pub struct NetHandle {
 }
 
 impl NetHandle {
-    /// Queues a command without waiting; `NetError::Busy` if the queue is full.
-    pub fn send(&self, cmd: NetCommand) -> Result<(), NetError> {
+    /// Queues a command without waiting. Never blocks and never fails loudly: if the queue is full or the task
+    /// has stopped, the command is dropped, logged and counted in [`NetStats::commands_dropped`] (gossip and sync
+    /// are retried by their callers anyway). Use [`NetHandle::try_send`] to see the error.
+    pub fn send(&self, cmd: NetCommand) {
+        if let Err(e) = self.try_send(cmd) {
+            self.shared.lock().stats.commands_dropped += 1;
+            tracing::warn!(error = %e, "network command dropped");
+        }
+    }
+
+    /// Queues a command without waiting; `NetError::Busy` if the queue is full, `NetError::Closed` if the task
+    /// has stopped.
+    pub fn try_send(&self, cmd: NetCommand) -> Result<(), NetError> {
         self.tx.try_send(cmd).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => NetError::Busy,
             mpsc::error::TrySendError::Closed(_) => NetError::Closed,
