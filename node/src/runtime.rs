@@ -186,7 +186,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
     let engine = consensus_key.as_ref().map(|k| {
         Engine::new(EngineConfig {
             chain_id: genesis.chain_id.clone(),
-            signing_key: Some(k.clone()),
+            secret_key: Some(k.clone()),
             params: genesis.consensus.clone(),
         })
     });
@@ -309,6 +309,10 @@ impl Core {
                             return;
                         }
                     }
+                    None
+                }
+                Output::Equivocation { height, pairs } => {
+                    tracing::warn!(height, pairs = pairs.len(), "equivocation evidence: conflicting signed votes");
                     None
                 }
                 Output::Decided { block, certificate } => {

@@ -17,6 +17,10 @@ use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::OrgId;
 use tradechain_ledger::merkle::InclusionProof;
 use tradechain_ledger::records::{ItemEventRef, TxLocation};
+use tradechain_ledger::codec::decode;
+use tradechain_ledger::payload::SettlementRef;
+use tradechain_ledger::records::{CertificateRecord, SettlementRecord, WaybillRecord};
+use tradechain_ledger::state::{Ns, split_key};
 use tradechain_ledger::tx::SignedTransaction;
 
 /// The latest committed block.
@@ -154,4 +158,72 @@ pub trait Backend: Send + Sync + 'static {
     /// Heights as they commit (see the invariants above). Lagging receivers re-read the store.
     fn subscribe_commits(&self) -> broadcast::Receiver<u64>;
     fn node_info(&self) -> NodeInfo;
+}
+
+/// Whether the document stored at `key` (a state key) with `value` matches `q`; `gk` normalises
+/// goods identifiers. Shared by every `Backend` implementation.
+pub fn doc_matches(key: &[u8], value: &[u8], q: &DocQuery, gk: &dyn Fn(&str) -> Option<String>) -> bool {
+    let Some((ns, parts)) = split_key(key) else {
+        return false;
+    };
+    match ns {
+        Ns::Waybill => {
+            let Ok(r) = decode::<WaybillRecord>(value) else {
+                return false;
+            };
+            let d = &r.document;
+            match q {
+                DocQuery::Party(o) => {
+                    parts.first() == Some(&o.as_str().as_bytes())
+                        || &r.issuer == o
+                        || &r.holder == o
+                        || r.endorsements.iter().any(|e| &e.from == o || &e.to == o)
+                        || [Some(&d.shipper), d.consignee.as_ref(), d.notify_party.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p.org.as_ref() == Some(o))
+                }
+                DocQuery::Reference(s) => &d.reference == s,
+                DocQuery::Goods(k) => d
+                    .goods
+                    .iter()
+                    .flat_map(|g| &g.goods_ids)
+                    .any(|id| gk(id).as_ref() == Some(k)),
+            }
+        }
+        Ns::Certificate => {
+            let Ok(r) = decode::<CertificateRecord>(value) else {
+                return false;
+            };
+            let d = &r.document;
+            match q {
+                DocQuery::Party(o) => {
+                    &r.issuer == o
+                        || [&d.exporter, &d.producer, &d.consignee]
+                            .iter()
+                            .any(|p| p.org.as_ref() == Some(o))
+                }
+                DocQuery::Reference(s) => &d.number == s || &d.invoice_reference == s,
+                DocQuery::Goods(k) => d.goods_ids.iter().any(|id| gk(id).as_ref() == Some(k)),
+            }
+        }
+        Ns::Settlement if parts.first() == Some(&&b"id"[..]) => {
+            let Ok(r) = decode::<SettlementRecord>(value) else {
+                return false;
+            };
+            let i = &r.instruction;
+            match q {
+                DocQuery::Party(o) => &i.payer_bank == o || &i.payee_bank == o,
+                DocQuery::Reference(s) => {
+                    &i.settlement_id == s
+                        || match &i.reference {
+                            SettlementRef::Waybill { reference, .. } => reference == s,
+                            SettlementRef::Invoice { number } => number == s,
+                        }
+                }
+                DocQuery::Goods(_) => false,
+            }
+        }
+        _ => false,
+    }
 }

@@ -248,73 +248,6 @@ impl MemBackend {
         self.commit_block(txs, outcomes, writes, time_ms)
     }
 
-    fn doc_matches(&self, c: &Chain, key: &[u8], value: &[u8], q: &DocQuery) -> bool {
-        let Some((ns, parts)) = split_key(key) else {
-            return false;
-        };
-        let gk = |id: &String| self.goods_key_in(c, id).ok();
-        match ns {
-            Ns::Waybill => {
-                let Ok(r) = decode::<WaybillRecord>(value) else {
-                    return false;
-                };
-                let d = &r.document;
-                match q {
-                    DocQuery::Party(o) => {
-                        parts.first() == Some(&o.as_str().as_bytes())
-                            || &r.issuer == o
-                            || &r.holder == o
-                            || r.endorsements.iter().any(|e| &e.from == o || &e.to == o)
-                            || [Some(&d.shipper), d.consignee.as_ref(), d.notify_party.as_ref()]
-                                .into_iter()
-                                .flatten()
-                                .any(|p| p.org.as_ref() == Some(o))
-                    }
-                    DocQuery::Reference(s) => &d.reference == s,
-                    DocQuery::Goods(k) => d
-                        .goods
-                        .iter()
-                        .flat_map(|g| &g.goods_ids)
-                        .any(|id| gk(id).as_ref() == Some(k)),
-                }
-            }
-            Ns::Certificate => {
-                let Ok(r) = decode::<CertificateRecord>(value) else {
-                    return false;
-                };
-                let d = &r.document;
-                match q {
-                    DocQuery::Party(o) => {
-                        &r.issuer == o
-                            || [&d.exporter, &d.producer, &d.consignee]
-                                .iter()
-                                .any(|p| p.org.as_ref() == Some(o))
-                    }
-                    DocQuery::Reference(s) => &d.number == s || &d.invoice_reference == s,
-                    DocQuery::Goods(k) => d.goods_ids.iter().any(|id| gk(id).as_ref() == Some(k)),
-                }
-            }
-            Ns::Settlement if parts.first() == Some(&&b"id"[..]) => {
-                let Ok(r) = decode::<SettlementRecord>(value) else {
-                    return false;
-                };
-                let i = &r.instruction;
-                match q {
-                    DocQuery::Party(o) => &i.payer_bank == o || &i.payee_bank == o,
-                    DocQuery::Reference(s) => {
-                        &i.settlement_id == s
-                            || match &i.reference {
-                                SettlementRef::Waybill { reference, .. } => reference == s,
-                                SettlementRef::Invoice { number } => number == s,
-                            }
-                    }
-                    DocQuery::Goods(_) => false,
-                }
-            }
-            _ => false,
-        }
-    }
-
     fn goods_key_in(&self, c: &Chain, id: &str) -> Result<String, String> {
         if let Ok(k) = tradechain_ledger::gs1::goods_key(id) {
             return Ok(k);
@@ -404,7 +337,7 @@ impl Backend for MemBackend {
         Ok(c.state
             .0
             .iter()
-            .filter(|(k, v)| self.doc_matches(&c, k, v, query))
+            .filter(|(k, v)| super::backend::doc_matches(k, v, query, &|id| self.goods_key_in(&c, id).ok()))
             .map(|(k, _)| k.clone())
             .collect())
     }
