@@ -4,7 +4,6 @@
 //! 4 node unavailable (unreachable, syncing, busy).
 use std::fmt;
 
-pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 pub const REJECTED: i32 = 3;

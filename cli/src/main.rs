@@ -1,11 +1,15 @@
 //! `tradechain`: run a node, manage keys and genesis, submit documents, query, audit.
 //!
 //! Exit codes: 0 ok · 1 failure · 2 usage · 3 rejected by a validator rule · 4 unavailable.
+mod client;
+mod demo;
 mod exit;
 mod genesis;
 mod keys;
 mod node_cmd;
 mod output;
+mod query;
+mod submit;
 mod verify_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -57,6 +61,14 @@ enum Cmd {
     /// Run a node or write its config.
     #[command(subcommand)]
     Node(node_cmd::NodeCmd),
+    /// Sign a JSON document with the org key and submit it.
+    Submit(submit::SubmitArgs),
+    /// Read from a node: status, provenance, transactions, headers.
+    #[command(subcommand)]
+    Query(query::QueryCmd),
+    /// The testnet's demo trade data.
+    #[command(subcommand)]
+    Demo(demo::DemoCmd),
     /// Audit a node's store offline from genesis: every hash link, root, signature, certificate and index.
     #[command(after_help = "Example:\n  tradechain verify --data-dir testnet/.data/customs-cn/data")]
     Verify {
@@ -81,15 +93,24 @@ fn main() {
         Cmd::Keys(c) => keys::run(c, &out),
         Cmd::Genesis(c) => genesis::run(c, &out),
         Cmd::Node(c) => node_cmd::run(c, verbosity),
+        Cmd::Submit(a) => block_on(submit::run(a, &cli.endpoint, cli.key.as_deref(), &out)),
+        Cmd::Query(c) => block_on(query::run(c, &cli.endpoint, &out)),
+        Cmd::Demo(c) => block_on(demo::run(c, &cli.endpoint, &out)),
         Cmd::Verify { data_dir } => verify_cmd::run(&data_dir, &out),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tradechain", &mut std::io::stdout());
             Ok(())
         }
     };
-    let _ = (&cli.endpoint, &cli.key);
     if let Err(e) = res {
         eprintln!("error: {e}");
         std::process::exit(e.code);
+    }
+}
+
+fn block_on<F: std::future::Future<Output = CliResult>>(f: F) -> CliResult {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(exit::CliError::failure(format!("tokio runtime: {e}"))),
     }
 }

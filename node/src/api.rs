@@ -8,8 +8,11 @@ use axum::routing::get;
 use std::sync::Arc;
 
 pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<()> {
-    let addr: std::net::SocketAddr =
-        cfg.grpc.listen.parse().map_err(|e| anyhow::anyhow!("grpc.listen: {:?}: {e}", cfg.grpc.listen))?;
+    let addr: std::net::SocketAddr = cfg
+        .grpc
+        .listen
+        .parse()
+        .map_err(|e| anyhow::anyhow!("grpc.listen: {:?}: {e}", cfg.grpc.listen))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("grpc.listen: cannot bind {addr}: {e}"))?;
@@ -19,7 +22,8 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
         request_timeout: std::time::Duration::from_millis(cfg.grpc.request_timeout_ms),
         ..Default::default()
     };
-    let backend: Arc<dyn crate::grpc::backend::Backend> = Arc::new(crate::backend::StoreBackend { shared: shared.clone() });
+    let backend: Arc<dyn crate::grpc::backend::Backend> =
+        Arc::new(crate::backend::StoreBackend { shared: shared.clone() });
     tokio::spawn(async move {
         if let Err(e) = crate::grpc::serve_listener(listener, backend, limits, std::future::pending()).await {
             tracing::error!("grpc server stopped: {e}");

@@ -31,7 +31,11 @@ impl Backend for StoreBackend {
     }
     fn head(&self) -> BResult<Option<Head>> {
         let h = self.shared.store.head().map_err(be)?;
-        Ok((h.height > 0).then_some(Head { height: h.height, block_hash: h.block_hash, state_hash: h.state_hash }))
+        Ok((h.height > 0).then_some(Head {
+            height: h.height,
+            block_hash: h.block_hash,
+            state_hash: h.state_hash,
+        }))
     }
     fn block(&self, height: u64) -> BResult<Option<Block>> {
         self.shared.store.block(height).map_err(be)
@@ -65,7 +69,14 @@ impl Backend for StoreBackend {
         self.shared.store.state_get(key).map_err(be)
     }
     fn document_history(&self, state_key: &[u8]) -> BResult<Vec<Vec<u8>>> {
-        Ok(self.shared.store.document_history(state_key).map_err(be)?.into_iter().filter_map(|(_, v)| v).collect())
+        Ok(self
+            .shared
+            .store
+            .document_history(state_key)
+            .map_err(be)?
+            .into_iter()
+            .filter_map(|(_, v)| v)
+            .collect())
     }
     fn documents(&self, query: &DocQuery) -> BResult<Vec<Vec<u8>>> {
         // A scan of the document namespaces: fine for the demo's scale; an index per party is
@@ -89,18 +100,23 @@ impl Backend for StoreBackend {
         match self.shared.submit(tx) {
             Ok(id) | Err(MempoolError::Duplicate(id)) => Ok(id),
             Err(MempoolError::Full { .. }) => Err(SubmitError::Busy),
-            Err(e @ (MempoolError::WrongChain { .. } | MempoolError::TooLarge { .. } | MempoolError::BadSignature { .. })) => {
-                Err(SubmitError::Invalid(e.to_string()))
-            }
-            Err(e @ MempoolError::UnknownSender(_)) => {
-                Err(SubmitError::Rejected { rule: "membership.unknown_sender".into(), reason: e.to_string() })
-            }
-            Err(e @ MempoolError::UnknownKey { .. }) => {
-                Err(SubmitError::Rejected { rule: "membership.unknown_key".into(), reason: e.to_string() })
-            }
-            Err(e @ (MempoolError::StaleNonce { .. } | MempoolError::NonceGap { .. })) => {
-                Err(SubmitError::Rejected { rule: "membership.nonce".into(), reason: e.to_string() })
-            }
+            Err(
+                e @ (MempoolError::WrongChain { .. }
+                | MempoolError::TooLarge { .. }
+                | MempoolError::BadSignature { .. }),
+            ) => Err(SubmitError::Invalid(e.to_string())),
+            Err(e @ MempoolError::UnknownSender(_)) => Err(SubmitError::Rejected {
+                rule: "membership.unknown_sender".into(),
+                reason: e.to_string(),
+            }),
+            Err(e @ MempoolError::UnknownKey { .. }) => Err(SubmitError::Rejected {
+                rule: "membership.unknown_key".into(),
+                reason: e.to_string(),
+            }),
+            Err(e @ (MempoolError::StaleNonce { .. } | MempoolError::NonceGap { .. })) => Err(SubmitError::Rejected {
+                rule: "membership.nonce".into(),
+                reason: e.to_string(),
+            }),
         }
     }
     fn mempool_status(&self, tx_id: &Hash) -> Option<MempoolStatus> {
@@ -116,8 +132,19 @@ impl Backend for StoreBackend {
                 crate::config::NodeRole::Validator => NodeRole::Validator,
                 crate::config::NodeRole::Observer => NodeRole::Observer,
             },
-            peers: status.peers.iter().map(|p| PeerInfo { peer_id: p.clone(), org: None, address: String::new() }).collect(),
-            sync: SyncInfo { syncing: status.syncing, target_height: 0 },
+            peers: status
+                .peers
+                .iter()
+                .map(|p| PeerInfo {
+                    peer_id: p.clone(),
+                    org: None,
+                    address: String::new(),
+                })
+                .collect(),
+            sync: SyncInfo {
+                syncing: status.syncing,
+                target_height: 0,
+            },
             mempool_size: self.shared.mempool.lock().map(|m| m.len() as u64).unwrap_or(0),
         }
     }

@@ -24,7 +24,12 @@ fn parent_time(store: &Store, genesis: &Genesis, head: &Head) -> i64 {
     if head.height == 0 {
         return genesis.genesis_time_ms;
     }
-    store.header(head.height).ok().flatten().map(|h| h.time_ms).unwrap_or(genesis.genesis_time_ms)
+    store
+        .header(head.height)
+        .ok()
+        .flatten()
+        .map(|h| h.time_ms)
+        .unwrap_or(genesis.genesis_time_ms)
 }
 
 /// Build the next block from candidate transactions (already signature-checked by the mempool).
@@ -72,20 +77,32 @@ pub fn check_block(
     let head = store.head().map_err(|e| e.to_string())?;
     let h = &block.header;
     if h.chain_id != genesis.chain_id {
-        return Err(format!("header.chain_id {:?} is not {:?}", h.chain_id, genesis.chain_id));
+        return Err(format!(
+            "header.chain_id {:?} is not {:?}",
+            h.chain_id, genesis.chain_id
+        ));
     }
     if h.height != head.height + 1 {
-        return Err(format!("header.height {} does not follow head {}", h.height, head.height));
+        return Err(format!(
+            "header.height {} does not follow head {}",
+            h.height, head.height
+        ));
     }
     if h.prev_hash != head.block_hash {
-        return Err(format!("header.prev_hash {} is not the head {}", h.prev_hash, head.block_hash));
+        return Err(format!(
+            "header.prev_hash {} is not the head {}",
+            h.prev_hash, head.block_hash
+        ));
     }
     let pt = parent_time(store, genesis, &head);
     if h.time_ms <= pt {
         return Err(format!("header.time_ms {} is not after the parent's {pt}", h.time_ms));
     }
     if h.time_ms > now_ms + MAX_FUTURE_DRIFT_MS {
-        return Err(format!("header.time_ms {} is more than {MAX_FUTURE_DRIFT_MS} ms ahead of this node's clock", h.time_ms));
+        return Err(format!(
+            "header.time_ms {} is more than {MAX_FUTURE_DRIFT_MS} ms ahead of this node's clock",
+            h.time_ms
+        ));
     }
     let validators = store.validator_set_at(h.height).map_err(|e| e.to_string())?;
     if h.validators_hash != validators.hash() {
@@ -95,10 +112,17 @@ pub fn check_block(
         return Err(format!("header.proposer {} is not a validator", h.proposer));
     }
     if h.tx_count as usize != block.txs.len() {
-        return Err(format!("header.tx_count {} but the block has {} transactions", h.tx_count, block.txs.len()));
+        return Err(format!(
+            "header.tx_count {} but the block has {} transactions",
+            h.tx_count,
+            block.txs.len()
+        ));
     }
     if h.tx_count > genesis.consensus.max_block_txs {
-        return Err(format!("block has {} transactions, above the limit of {}", h.tx_count, genesis.consensus.max_block_txs));
+        return Err(format!(
+            "block has {} transactions, above the limit of {}",
+            h.tx_count, genesis.consensus.max_block_txs
+        ));
     }
     if h.tx_root != block.compute_tx_root() {
         return Err("header.tx_root does not match the transactions".into());

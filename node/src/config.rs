@@ -81,7 +81,10 @@ pub struct MempoolSection {
 
 impl Default for MempoolSection {
     fn default() -> Self {
-        MempoolSection { max_txs: 100_000, max_bytes: 256 * 1024 * 1024 }
+        MempoolSection {
+            max_txs: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+        }
     }
 }
 
@@ -96,7 +99,10 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { format: default_log_format(), level: default_log_level() }
+        LogSection {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
     }
 }
 
@@ -128,12 +134,21 @@ pub enum ConfigError {
 
 impl NodeConfig {
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?;
-        let mut cfg = NodeConfig::parse(&text).map_err(|msg| ConfigError::Parse { path: path.display().to_string(), msg })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            err: e.to_string(),
+        })?;
+        let mut cfg = NodeConfig::parse(&text).map_err(|msg| ConfigError::Parse {
+            path: path.display().to_string(),
+            msg,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
-        cfg.validate().map_err(|(key, msg)| ConfigError::Invalid { path: path.display().to_string(), key, msg })?;
+        cfg.validate().map_err(|(key, msg)| ConfigError::Invalid {
+            path: path.display().to_string(),
+            key,
+            msg,
+        })?;
         Ok(cfg)
     }
 
@@ -170,12 +185,19 @@ impl NodeConfig {
         }
         for (i, a) in self.p2p.listen.iter().chain(&self.p2p.bootstrap).enumerate() {
             if a.parse::<libp2p::Multiaddr>().is_err() {
-                let key = if i < self.p2p.listen.len() { "p2p.listen" } else { "p2p.bootstrap" };
+                let key = if i < self.p2p.listen.len() {
+                    "p2p.listen"
+                } else {
+                    "p2p.bootstrap"
+                };
                 return bad(key, format!("{a:?} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/7001)"));
             }
         }
         if self.grpc.listen.parse::<std::net::SocketAddr>().is_err() {
-            return bad("grpc.listen", format!("{:?} is not an address like 127.0.0.1:9001", self.grpc.listen));
+            return bad(
+                "grpc.listen",
+                format!("{:?} is not an address like 127.0.0.1:9001", self.grpc.listen),
+            );
         }
         if let Some(h) = &self.http.listen {
             if h.parse::<std::net::SocketAddr>().is_err() {
@@ -194,7 +216,10 @@ impl NodeConfig {
             }
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
-            return bad("log.format", format!("{:?}: expected \"human\" or \"json\"", self.log.format));
+            return bad(
+                "log.format",
+                format!("{:?}: expected \"human\" or \"json\"", self.log.format),
+            );
         }
         Ok(())
     }

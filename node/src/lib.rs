@@ -1,1 +1,19 @@
+//! `tradechain-node`: turns the pure parts (ledger, consensus) into a running validator or
+//! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
+//! RocksDB, metrics, and the gRPC and HTTP servers.
+pub mod api;
+pub mod backend;
+pub mod chain;
+pub mod config;
+pub mod grpc;
+pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod runtime;
+pub mod wal;
+pub mod wire;
 
+/// The libp2p PeerId (base58) of a node key.
+pub fn peer_id_string(node_key: &[u8; 32]) -> Option<String> {
+    network::peer_id_from_node_key(node_key).ok().map(|p| p.to_string())
+}

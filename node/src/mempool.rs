@@ -26,7 +26,11 @@ pub struct MempoolLimits {
 
 impl Default for MempoolLimits {
     fn default() -> Self {
-        MempoolLimits { max_txs: 50_000, max_bytes: 256 * 1024 * 1024, max_nonce_gap: 10_000 }
+        MempoolLimits {
+            max_txs: 50_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_nonce_gap: 10_000,
+        }
     }
 }
 
@@ -94,11 +98,17 @@ impl Mempool {
     /// Cheap checks that need no signature verification; returns the tx's encoded size.
     fn precheck(&self, tx: &SignedTransaction, state: &dyn StateView) -> Result<(usize, Org), MempoolError> {
         if tx.tx.chain_id != self.chain_id {
-            return Err(MempoolError::WrongChain { expected: self.chain_id.clone(), got: tx.tx.chain_id.clone() });
+            return Err(MempoolError::WrongChain {
+                expected: self.chain_id.clone(),
+                got: tx.tx.chain_id.clone(),
+            });
         }
         let size = codec::encode(tx).len();
         if size > self.max_tx_bytes {
-            return Err(MempoolError::TooLarge { size, limit: self.max_tx_bytes });
+            return Err(MempoolError::TooLarge {
+                size,
+                limit: self.max_tx_bytes,
+            });
         }
         let id = tx.id();
         if self.by_id.contains_key(&id) {
@@ -108,17 +118,31 @@ impl Mempool {
         let org: Org =
             get_typed(state, &keys::org(sender)).ok_or_else(|| MempoolError::UnknownSender(sender.clone()))?;
         if org.key(tx.tx.key_id).is_none() {
-            return Err(MempoolError::UnknownKey { org: sender.clone(), key_id: tx.tx.key_id });
+            return Err(MempoolError::UnknownKey {
+                org: sender.clone(),
+                key_id: tx.tx.key_id,
+            });
         }
         let next = next_nonce(state, &org);
         if tx.tx.nonce < next {
-            return Err(MempoolError::StaleNonce { org: sender.clone(), got: tx.tx.nonce, next });
+            return Err(MempoolError::StaleNonce {
+                org: sender.clone(),
+                got: tx.tx.nonce,
+                next,
+            });
         }
         if tx.tx.nonce - next > self.limits.max_nonce_gap {
-            return Err(MempoolError::NonceGap { org: sender.clone(), got: tx.tx.nonce, next });
+            return Err(MempoolError::NonceGap {
+                org: sender.clone(),
+                got: tx.tx.nonce,
+                next,
+            });
         }
         if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
-            return Err(MempoolError::Full { count: self.by_id.len(), bytes: self.bytes });
+            return Err(MempoolError::Full {
+                count: self.by_id.len(),
+                bytes: self.bytes,
+            });
         }
         Ok((size, org))
     }
@@ -127,8 +151,14 @@ impl Mempool {
     pub fn insert(&mut self, tx: SignedTransaction, state: &dyn StateView) -> Result<Hash, MempoolError> {
         let (size, org) = self.precheck(&tx, state)?;
         let key_id = tx.tx.key_id;
-        let pk = org.key(key_id).ok_or_else(|| MempoolError::UnknownKey { org: org.id.clone(), key_id })?;
-        tx.verify_signature(pk).map_err(|_| MempoolError::BadSignature { org: org.id.clone(), key_id })?;
+        let pk = org.key(key_id).ok_or_else(|| MempoolError::UnknownKey {
+            org: org.id.clone(),
+            key_id,
+        })?;
+        tx.verify_signature(pk).map_err(|_| MempoolError::BadSignature {
+            org: org.id.clone(),
+            key_id,
+        })?;
         Ok(self.admit(tx, size))
     }
 
@@ -151,21 +181,31 @@ impl Mempool {
             }
         }
         let cand_txs: Vec<SignedTransaction> = candidates.iter().map(|(i, _)| txs[*i].clone()).collect();
-        let bad: std::collections::BTreeSet<usize> =
-            tradechain_ledger::execute::verify_signatures(state, &cand_txs).into_iter().collect();
+        let bad: std::collections::BTreeSet<usize> = tradechain_ledger::execute::verify_signatures(state, &cand_txs)
+            .into_iter()
+            .collect();
         for (j, (i, size)) in candidates.into_iter().enumerate() {
             let tx = &txs[i];
             results[i] = Some(if bad.contains(&j) {
-                Err(MempoolError::BadSignature { org: tx.tx.sender.clone(), key_id: tx.tx.key_id })
+                Err(MempoolError::BadSignature {
+                    org: tx.tx.sender.clone(),
+                    key_id: tx.tx.key_id,
+                })
             } else if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
-                Err(MempoolError::Full { count: self.by_id.len(), bytes: self.bytes })
+                Err(MempoolError::Full {
+                    count: self.by_id.len(),
+                    bytes: self.bytes,
+                })
             } else if self.by_id.contains_key(&tx.id()) {
                 Err(MempoolError::Duplicate(tx.id()))
             } else {
                 Ok(self.admit(tx.clone(), size))
             });
         }
-        results.into_iter().map(|r| r.unwrap_or(Err(MempoolError::Full { count: 0, bytes: 0 }))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(MempoolError::Full { count: 0, bytes: 0 })))
+            .collect()
     }
 
     fn admit(&mut self, tx: SignedTransaction, size: usize) -> Hash {
@@ -180,7 +220,10 @@ impl Mempool {
         }
         self.bytes += size;
         self.by_id.insert(id, (sender, nonce));
-        debug_assert_eq!(self.by_id.len(), self.by_sender.values().map(|q| q.len()).sum::<usize>());
+        debug_assert_eq!(
+            self.by_id.len(),
+            self.by_sender.values().map(|q| q.len()).sum::<usize>()
+        );
         id
     }
 
@@ -189,7 +232,9 @@ impl Mempool {
     pub fn select(&self, max_txs: usize, max_bytes: usize, state: &dyn StateView) -> Vec<SignedTransaction> {
         let mut runs: Vec<Vec<&Entry>> = Vec::new();
         for (sender, queue) in &self.by_sender {
-            let Some(org) = get_typed::<Org>(state, &keys::org(sender)) else { continue };
+            let Some(org) = get_typed::<Org>(state, &keys::org(sender)) else {
+                continue;
+            };
             let mut expect = next_nonce(state, &org);
             let mut run = Vec::new();
             for (&n, e) in queue.range(expect..) {
@@ -245,7 +290,9 @@ impl Mempool {
     }
 
     pub fn remove(&mut self, id: &Hash) -> bool {
-        let Some((sender, nonce)) = self.by_id.remove(id) else { return false };
+        let Some((sender, nonce)) = self.by_id.remove(id) else {
+            return false;
+        };
         if let Some(q) = self.by_sender.get_mut(&sender) {
             if let Some(e) = q.remove(&nonce) {
                 self.bytes -= e.size;

@@ -54,11 +54,30 @@ impl Metrics {
         r.register("mempool_txs", "Pending transactions", m.mempool_txs.clone());
         r.register("peers", "Connected peers", m.peers.clone());
         r.register("syncing", "1 while catching up from peers", m.syncing.clone());
-        r.register("txs_committed", "Transactions committed (accepted)", m.txs_committed.clone());
-        r.register("txs_rejected", "Transactions committed as rejected, by rule id", m.txs_rejected.clone());
-        r.register("mempool_refused", "Submissions refused by the mempool", m.mempool_refused.clone());
-        r.register("commit_latency_seconds", "Height start to commit", m.commit_latency.clone());
-        Metrics { registry: Arc::new(r), ..m }
+        r.register(
+            "txs_committed",
+            "Transactions committed (accepted)",
+            m.txs_committed.clone(),
+        );
+        r.register(
+            "txs_rejected",
+            "Transactions committed as rejected, by rule id",
+            m.txs_rejected.clone(),
+        );
+        r.register(
+            "mempool_refused",
+            "Submissions refused by the mempool",
+            m.mempool_refused.clone(),
+        );
+        r.register(
+            "commit_latency_seconds",
+            "Height start to commit",
+            m.commit_latency.clone(),
+        );
+        Metrics {
+            registry: Arc::new(r),
+            ..m
+        }
     }
 
     pub fn render(&self) -> String {

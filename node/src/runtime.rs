@@ -85,7 +85,10 @@ impl Shared {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 enum CoreEvent {
@@ -129,12 +132,18 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
     let genesis = Genesis::from_json(&gtext).map_err(|e| anyhow::anyhow!("node.genesis: {e}"))?;
     let problems = genesis.validate();
     if !problems.is_empty() {
-        anyhow::bail!("node.genesis: {} is invalid: {}", cfg.node.genesis.display(), problems.join("; "));
+        anyhow::bail!(
+            "node.genesis: {} is invalid: {}",
+            cfg.node.genesis.display(),
+            problems.join("; ")
+        );
     }
     std::fs::create_dir_all(&cfg.node.data_dir)
         .with_context(|| format!("node.data_dir: cannot create {}", cfg.node.data_dir.display()))?;
     let store = Arc::new(Store::open(&cfg.node.data_dir.join("db")).context("opening the store")?);
-    store.init_genesis(&genesis).context("initialising the store from genesis")?;
+    store
+        .init_genesis(&genesis)
+        .context("initialising the store from genesis")?;
     let node_key = SecretKey::read_file(&cfg.node.node_key).map_err(|e| anyhow::anyhow!("node.node_key: {e}"))?;
     let consensus_key = match (&cfg.node.role, &cfg.node.consensus_key) {
         (NodeRole::Validator, Some(p)) => {
@@ -159,7 +168,11 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
     let mempool = Mempool::new(
         &genesis.chain_id,
         genesis.limits.max_tx_bytes as usize,
-        MempoolLimits { max_txs: cfg.mempool.max_txs, max_bytes: cfg.mempool.max_bytes, ..Default::default() },
+        MempoolLimits {
+            max_txs: cfg.mempool.max_txs,
+            max_bytes: cfg.mempool.max_bytes,
+            ..Default::default()
+        },
     );
     let metrics = Metrics::new();
     metrics.height.set(head.height as i64);
@@ -172,7 +185,10 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         mempool: Mutex::new(mempool),
         metrics,
         commits,
-        status: RwLock::new(Status { local_peer_id: net.local_peer_id().to_string(), ..Default::default() }),
+        status: RwLock::new(Status {
+            local_peer_id: net.local_peer_id().to_string(),
+            ..Default::default()
+        }),
         outbound: Mutex::new(Vec::new()),
     });
 
@@ -236,7 +252,9 @@ impl Core {
     }
 
     fn restore_wal(&mut self) {
-        let (Some(wal), Some(engine)) = (self.wal.as_ref(), self.engine.as_mut()) else { return };
+        let (Some(wal), Some(engine)) = (self.wal.as_ref(), self.engine.as_mut()) else {
+            return;
+        };
         let entries: Vec<WalEntry> = match wal.replay() {
             Ok(recs) => recs.iter().filter_map(|r| codec::decode::<WalEntry>(r).ok()).collect(),
             Err(e) => {
@@ -260,7 +278,10 @@ impl Core {
             tracing::error!(height = next, "no validator set for height");
             return;
         };
-        let am_validator = self.consensus_key.as_ref().is_some_and(|k| validators.get(&k.public()).is_some());
+        let am_validator = self
+            .consensus_key
+            .as_ref()
+            .is_some_and(|k| validators.get(&k.public()).is_some());
         if self.engine.is_none() {
             return;
         }
@@ -269,7 +290,10 @@ impl Core {
         }
         self.engine_height = next;
         self.height_started = Instant::now();
-        self.feed(Input::StartHeight { height: next, validators });
+        self.feed(Input::StartHeight {
+            height: next,
+            validators,
+        });
     }
 
     fn feed(&mut self, input: Input) {
@@ -284,7 +308,10 @@ impl Core {
         while let Some(out) = queue.pop_front() {
             let reply = match out {
                 Output::Broadcast(msg) => {
-                    self.net.send(NetCommand::Publish { topic: Topic::Consensus, data: codec::encode(&msg) });
+                    self.net.send(NetCommand::Publish {
+                        topic: Topic::Consensus,
+                        data: codec::encode(&msg),
+                    });
                     None
                 }
                 Output::ScheduleTimeout { timeout, after_ms } => {
@@ -299,7 +326,12 @@ impl Core {
                 Output::ValidateBlock { height, round, block } => {
                     let block_hash = block.hash();
                     let valid = self.validate(&block, true);
-                    Some(Input::BlockValidity { height, round, block_hash, valid })
+                    Some(Input::BlockValidity {
+                        height,
+                        round,
+                        block_hash,
+                        valid,
+                    })
                 }
                 Output::PersistWal(entry) => {
                     if let Some(wal) = self.wal.as_mut() {
@@ -312,7 +344,11 @@ impl Core {
                     None
                 }
                 Output::Equivocation { height, pairs } => {
-                    tracing::warn!(height, pairs = pairs.len(), "equivocation evidence: conflicting signed votes");
+                    tracing::warn!(
+                        height,
+                        pairs = pairs.len(),
+                        "equivocation evidence: conflicting signed votes"
+                    );
                     None
                 }
                 Output::Decided { block, certificate } => {
@@ -333,10 +369,21 @@ impl Core {
         let key = self.consensus_key.as_ref()?.public();
         let p = &self.shared.genesis.consensus;
         let txs = match self.shared.mempool.lock() {
-            Ok(m) => m.select(p.max_block_txs as usize, p.max_block_bytes as usize, self.shared.store.as_ref()),
+            Ok(m) => m.select(
+                p.max_block_txs as usize,
+                p.max_block_bytes as usize,
+                self.shared.store.as_ref(),
+            ),
             Err(_) => Vec::new(),
         };
-        match build_block(&self.shared.store, &self.shared.genesis, &self.registry, key, now_ms(), txs) {
+        match build_block(
+            &self.shared.store,
+            &self.shared.genesis,
+            &self.registry,
+            key,
+            now_ms(),
+            txs,
+        ) {
             Ok(built) => {
                 let block = built.block;
                 self.cache.insert(block.hash(), built.exec);
@@ -354,7 +401,11 @@ impl Core {
         if self.cache.contains_key(&hash) {
             return true;
         }
-        let now = if check_clock { now_ms() } else { i64::MAX - chain_drift() };
+        let now = if check_clock {
+            now_ms()
+        } else {
+            i64::MAX - chain_drift()
+        };
         match check_block(&self.shared.store, &self.shared.genesis, &self.registry, now, block) {
             Ok(exec) => {
                 self.cache.insert(hash, exec);
@@ -377,7 +428,9 @@ impl Core {
             tracing::error!(height, "decided block does not re-execute; not committing");
             return false;
         }
-        let Some(exec) = self.cache.remove(&hash) else { return false };
+        let Some(exec) = self.cache.remove(&hash) else {
+            return false;
+        };
         if let Err(e) = self.shared.store.commit_block(&block, &cert, &exec) {
             tracing::error!(height, "commit failed: {e}");
             return false;
@@ -394,9 +447,10 @@ impl Core {
         for o in &exec.outcomes {
             match o {
                 tradechain_ledger::TxOutcome::Accepted => m.txs_committed.inc(),
-                tradechain_ledger::TxOutcome::Rejected { rule, .. } => {
-                    m.txs_rejected.get_or_create(&crate::metrics::RuleLabel { rule: rule.clone() }).inc()
-                }
+                tradechain_ledger::TxOutcome::Rejected { rule, .. } => m
+                    .txs_rejected
+                    .get_or_create(&crate::metrics::RuleLabel { rule: rule.clone() })
+                    .inc(),
             };
         }
         if let Ok(mut mp) = self.shared.mempool.lock() {
@@ -416,34 +470,58 @@ impl Core {
 
     fn on_net(&mut self, ev: NetEvent) {
         match ev {
-            NetEvent::Gossip { from, topic: Topic::Consensus, data } => {
-                match wire::decode::<ConsensusMsg>(&data, self.max_msg) {
-                    Ok(msg) => self.feed(Input::Message(msg)),
-                    Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad consensus message: {e}") }),
-                }
-            }
-            NetEvent::Gossip { from, topic: Topic::Txs, data } => match wire::decode::<TxGossip>(&data, self.max_msg) {
+            NetEvent::Gossip {
+                from,
+                topic: Topic::Consensus,
+                data,
+            } => match wire::decode::<ConsensusMsg>(&data, self.max_msg) {
+                Ok(msg) => self.feed(Input::Message(msg)),
+                Err(e) => self.net.send(NetCommand::Penalize {
+                    peer: from,
+                    reason: format!("bad consensus message: {e}"),
+                }),
+            },
+            NetEvent::Gossip {
+                from,
+                topic: Topic::Txs,
+                data,
+            } => match wire::decode::<TxGossip>(&data, self.max_msg) {
                 Ok(TxGossip::Batch(txs)) => {
                     if let Ok(mut m) = self.shared.mempool.lock() {
                         let res = m.insert_batch(txs, self.shared.store.as_ref());
                         if res.iter().any(|r| matches!(r, Err(MempoolError::BadSignature { .. }))) {
-                            self.net.send(NetCommand::Penalize { peer: from, reason: "gossiped a bad signature".into() });
+                            self.net.send(NetCommand::Penalize {
+                                peer: from,
+                                reason: "gossiped a bad signature".into(),
+                            });
                         }
                         self.shared.metrics.mempool_txs.set(m.len() as i64);
                     }
                 }
-                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad tx gossip: {e}") }),
+                Err(e) => self.net.send(NetCommand::Penalize {
+                    peer: from,
+                    reason: format!("bad tx gossip: {e}"),
+                }),
             },
             NetEvent::Request { from, request_id, data } => match wire::decode::<SyncRequest>(&data, self.max_msg) {
                 Ok(SyncRequest::Blocks { from: start, max }) => {
                     let resp = self.serve_blocks(start, max);
-                    self.net.send(NetCommand::Respond { request_id, data: codec::encode(&resp) });
+                    self.net.send(NetCommand::Respond {
+                        request_id,
+                        data: codec::encode(&resp),
+                    });
                 }
-                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad sync request: {e}") }),
+                Err(e) => self.net.send(NetCommand::Penalize {
+                    peer: from,
+                    reason: format!("bad sync request: {e}"),
+                }),
             },
             NetEvent::Response { from, data } => match wire::decode::<SyncResponse>(&data, self.max_msg) {
                 Ok(SyncResponse::Blocks { head, blocks }) => self.apply_synced(from, head, blocks),
-                Err(e) => self.net.send(NetCommand::Penalize { peer: from, reason: format!("bad sync response: {e}") }),
+                Err(e) => self.net.send(NetCommand::Penalize {
+                    peer: from,
+                    reason: format!("bad sync response: {e}"),
+                }),
             },
             NetEvent::RequestFailed { peer, error } => tracing::debug!(%peer, "sync request failed: {error}"),
             NetEvent::PeerConnected(p) => {
@@ -476,14 +554,20 @@ impl Core {
             let n = codec::encode(&tx).len();
             if bytes + n > self.max_msg / 2 && !chunk.is_empty() {
                 let data = codec::encode(&TxGossip::Batch(std::mem::take(&mut chunk)));
-                self.net.send(NetCommand::Publish { topic: Topic::Txs, data });
+                self.net.send(NetCommand::Publish {
+                    topic: Topic::Txs,
+                    data,
+                });
                 bytes = 0;
             }
             bytes += n;
             chunk.push(tx);
         }
         if !chunk.is_empty() {
-            self.net.send(NetCommand::Publish { topic: Topic::Txs, data: codec::encode(&TxGossip::Batch(chunk)) });
+            self.net.send(NetCommand::Publish {
+                topic: Topic::Txs,
+                data: codec::encode(&TxGossip::Batch(chunk)),
+            });
         }
     }
 
@@ -493,7 +577,10 @@ impl Core {
         }
         self.sync_cursor = (self.sync_cursor + 1) % self.peers.len();
         if let Some(peer) = self.peers.iter().nth(self.sync_cursor) {
-            let data = codec::encode(&SyncRequest::Blocks { from: self.head_height() + 1, max: MAX_SYNC_BLOCKS });
+            let data = codec::encode(&SyncRequest::Blocks {
+                from: self.head_height() + 1,
+                max: MAX_SYNC_BLOCKS,
+            });
             self.net.send(NetCommand::SendRequest { peer: *peer, data });
         }
     }
@@ -504,7 +591,9 @@ impl Core {
         let mut bytes = 0usize;
         let mut h = from.max(1);
         while h <= head && blocks.len() < max.min(MAX_SYNC_BLOCKS) as usize {
-            let (Ok(Some(b)), Ok(Some(c))) = (self.shared.store.block(h), self.shared.store.certificate(h)) else { break };
+            let (Ok(Some(b)), Ok(Some(c))) = (self.shared.store.block(h), self.shared.store.certificate(h)) else {
+                break;
+            };
             bytes += codec::encode(&b).len();
             if bytes > self.max_msg / 2 && !blocks.is_empty() {
                 break;
@@ -536,7 +625,10 @@ impl Core {
                 Err(_) => break,
             };
             if let Err(e) = cert.verify(&self.shared.genesis.chain_id, h, &block.hash(), &vs) {
-                self.net.send(NetCommand::Penalize { peer: from, reason: format!("sync: bad certificate at {h}: {e}") });
+                self.net.send(NetCommand::Penalize {
+                    peer: from,
+                    reason: format!("sync: bad certificate at {h}: {e}"),
+                });
                 break;
             }
             if !self.commit(block, cert) {

@@ -30,7 +30,10 @@ fn crc32c(data: &[u8]) -> u32 {
 impl Wal {
     pub fn open(path: &Path) -> std::io::Result<Wal> {
         let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
-        Ok(Wal { path: path.to_path_buf(), file })
+        Ok(Wal {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Append one record and fsync.

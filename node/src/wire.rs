@@ -21,7 +21,10 @@ pub enum SyncRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncResponse {
-    Blocks { head: u64, blocks: Vec<(Block, CommitCertificate)> },
+    Blocks {
+        head: u64,
+        blocks: Vec<(Block, CommitCertificate)>,
+    },
 }
 
 pub fn decode<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
@@ -45,10 +48,19 @@ mod tests {
     #[test]
     fn oversized_and_trailing_are_rejected() {
         let req = tradechain_ledger::codec::encode(&SyncRequest::Blocks { from: 1, max: 4 });
-        assert!(matches!(decode::<SyncRequest>(&req, 3), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            decode::<SyncRequest>(&req, 3),
+            Err(DecodeError::TooLarge { .. })
+        ));
         let mut long = req.clone();
         long.push(0);
-        assert!(matches!(decode::<SyncRequest>(&long, 1024), Err(DecodeError::TrailingBytes(1))));
-        assert_eq!(decode::<SyncRequest>(&req, 1024), Ok(SyncRequest::Blocks { from: 1, max: 4 }));
+        assert!(matches!(
+            decode::<SyncRequest>(&long, 1024),
+            Err(DecodeError::TrailingBytes(1))
+        ));
+        assert_eq!(
+            decode::<SyncRequest>(&req, 1024),
+            Ok(SyncRequest::Blocks { from: 1, max: 4 })
+        );
     }
 }

@@ -11,15 +11,15 @@
 use tokio::sync::broadcast;
 use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
 use tradechain_ledger::certificate::CommitCertificate;
+use tradechain_ledger::codec::decode;
 use tradechain_ledger::execute::Rejection;
 use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::OrgId;
 use tradechain_ledger::merkle::InclusionProof;
-use tradechain_ledger::records::{ItemEventRef, TxLocation};
-use tradechain_ledger::codec::decode;
 use tradechain_ledger::payload::SettlementRef;
 use tradechain_ledger::records::{CertificateRecord, SettlementRecord, WaybillRecord};
+use tradechain_ledger::records::{ItemEventRef, TxLocation};
 use tradechain_ledger::state::{Ns, split_key};
 use tradechain_ledger::tx::SignedTransaction;
 

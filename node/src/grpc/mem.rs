@@ -17,8 +17,7 @@ use tradechain_ledger::execute::{Rejection, genesis_writes, next_nonce};
 use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::Org;
-use tradechain_ledger::payload::SettlementRef;
-use tradechain_ledger::records::{CertificateRecord, ItemEventRef, SettlementRecord, TxLocation, WaybillRecord};
+use tradechain_ledger::records::{ItemEventRef, TxLocation};
 use tradechain_ledger::state::{MemState, Ns, StateView, WriteSet, get_typed, keys, next_state_hash, split_key};
 use tradechain_ledger::tx::SignedTransaction;
 

@@ -46,4 +46,22 @@ impl NodeService for NodeApi {
             mempool_size: info.mempool_size,
         }))
     }
+
+    async fn get_account(&self, req: Request<v1::GetAccountRequest>) -> Result<Response<v1::AccountReply>, Status> {
+        let b = self.0.backend.as_ref();
+        let id = tradechain_ledger::OrgId::new(&req.get_ref().org)
+            .map_err(|e| Status::invalid_argument(format!("org: {e}")))?;
+        let org: Option<tradechain_ledger::Org> = read_record(b, &keys::org(&id))?;
+        let org = org.ok_or_else(|| Status::not_found(format!("org: {id} is not a current member")))?;
+        let nonce: Option<u64> = read_record(b, &keys::nonce(&id))?;
+        Ok(Response::new(v1::AccountReply {
+            org: org.id.to_string(),
+            name: org.name.clone(),
+            country: org.country.clone(),
+            roles: org.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            credit_tier: format!("{:?}", org.credit_tier),
+            next_nonce: nonce.unwrap_or(0) + 1,
+            key_ids: org.keys.iter().map(|k| k.key_id).collect(),
+        }))
+    }
 }

@@ -1,0 +1,97 @@
+//! gRPC client helpers: connecting, mapping gRPC statuses to exit codes, signing transactions.
+use crate::exit::{CliError, CliResult};
+use std::path::Path;
+use tonic::transport::Channel;
+use tradechain_ledger::tx::{TX_VERSION, Transaction};
+use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
+use tradechain_proto::v1;
+
+pub async fn connect(endpoint: &str) -> CliResult<Channel> {
+    let ep = Channel::from_shared(endpoint.to_string())
+        .map_err(|e| CliError::usage(format!("--endpoint {endpoint:?}: {e}")))?;
+    ep.connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| CliError::unavailable(format!("node unreachable at {endpoint}: {e}")))
+}
+
+/// Map a gRPC status to the documented exit codes.
+pub fn status_err(what: &str, s: tonic::Status) -> CliError {
+    use tonic::Code;
+    let m = format!("{what}: {} ({:?})", s.message(), s.code());
+    match s.code() {
+        Code::FailedPrecondition => CliError::rejected(m),
+        Code::InvalidArgument | Code::OutOfRange => CliError::usage(m),
+        Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded => CliError::unavailable(m),
+        _ => CliError::failure(m),
+    }
+}
+
+pub fn read_key(path: Option<&Path>) -> CliResult<SecretKey> {
+    let p = path.ok_or_else(|| CliError::usage("--key FILE (or TRADECHAIN_KEY) is required to sign"))?;
+    SecretKey::read_file(p).map_err(|e| CliError::usage(format!("--key: {e}")))
+}
+
+pub async fn chain_id(ch: &Channel) -> CliResult<String> {
+    let st = v1::node_service_client::NodeServiceClient::new(ch.clone())
+        .get_status(v1::GetStatusRequest {})
+        .await
+        .map_err(|s| status_err("status", s))?;
+    Ok(st.into_inner().chain_id)
+}
+
+pub async fn next_nonce(ch: &Channel, org: &OrgId) -> CliResult<u64> {
+    let a = v1::node_service_client::NodeServiceClient::new(ch.clone())
+        .get_account(v1::GetAccountRequest { org: org.to_string() })
+        .await
+        .map_err(|s| status_err(&format!("account {org}"), s))?;
+    Ok(a.into_inner().next_nonce)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn sign(
+    chain_id: &str,
+    org: &OrgId,
+    key_id: u32,
+    nonce: u64,
+    payload: Payload,
+    key: &SecretKey,
+) -> SignedTransaction {
+    Transaction {
+        version: TX_VERSION,
+        chain_id: chain_id.to_string(),
+        sender: org.clone(),
+        key_id,
+        nonce,
+        time_ms: now_ms(),
+        payload,
+    }
+    .sign(key)
+}
+
+pub async fn submit(ch: &Channel, tx: &SignedTransaction) -> CliResult<String> {
+    let r = v1::transaction_service_client::TransactionServiceClient::new(ch.clone())
+        .submit(v1::SubmitRequest {
+            signed_tx: tradechain_ledger::codec::encode(tx),
+        })
+        .await
+        .map_err(|s| status_err("submit", s))?;
+    Ok(r.into_inner().tx_id)
+}
+
+pub async fn wait(ch: &Channel, tx_id: &str, timeout_ms: u64) -> CliResult<v1::TransactionStatus> {
+    let r = v1::transaction_service_client::TransactionServiceClient::new(ch.clone())
+        .wait_for_commit(v1::WaitForCommitRequest {
+            tx_id: tx_id.to_string(),
+            timeout_ms,
+        })
+        .await
+        .map_err(|s| status_err("wait for commit", s))?;
+    Ok(r.into_inner())
+}
