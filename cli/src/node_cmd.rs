@@ -73,7 +73,7 @@ fn init_tracing(format: &str, level: &str, verbosity: i8) {
         _ => level,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},libp2p_gossipsub=warn,libp2p_swarm=warn"))
+        tracing_subscriber::EnvFilter::new(format!("{level},libp2p_gossipsub=error,libp2p_swarm=warn,arc_malachitebft_core_consensus=warn,arc_malachitebft_core_driver=warn"))
     });
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)

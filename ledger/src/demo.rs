@@ -143,6 +143,7 @@ fn declared(id: &str, declarant: &str, hs: &str, carrier: &str, bl: &str) -> Cus
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one call per transport document; a struct would only rename the fields
 fn waybill(
     reference: &str,
     mode: TransportMode,
@@ -407,7 +408,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         p3.push((
             oid("CUSTOMS-CN"),
             customs(
-                &[l.clone()],
+                std::slice::from_ref(l),
                 t(3),
                 "CNXAN",
                 declared(
@@ -445,7 +446,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     for l in &lots {
         p4.push((
             oid("CUSTOMS-CN"),
-            customs(&[l.clone()], t(4), "CNXAN", CustomsStep::Released),
+            customs(std::slice::from_ref(l), t(4), "CNXAN", CustomsStep::Released),
         ));
     }
     p4.push((oid("BANK-CN"), transfer(SEA_BL, "BANK-NL")));
@@ -457,7 +458,10 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         customs(&pallets[..1], t(5), "CNFOC", CustomsStep::Released),
     )];
     for l in &lots {
-        p5.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(5), "departing", "CNXAN")));
+        p5.push((
+            oid("CARRIER-RAIL"),
+            observe(std::slice::from_ref(l), t(5), "departing", "CNXAN"),
+        ));
     }
     ph.push(p5);
 
@@ -474,7 +478,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     for l in &lots {
         p6.push((
             oid("CARRIER-RAIL"),
-            observe(&[l.clone()], t(6), "transporting", "PLMAL"),
+            observe(std::slice::from_ref(l), t(6), "transporting", "PLMAL"),
         ));
     }
     ph.push(p6);
@@ -490,7 +494,10 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         })
         .collect();
     for l in &lots {
-        p7.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(7), "arriving", "DEDUI")));
+        p7.push((
+            oid("CARRIER-RAIL"),
+            observe(std::slice::from_ref(l), t(7), "arriving", "DEDUI"),
+        ));
     }
     ph.push(p7);
 
@@ -519,7 +526,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         p8.push((
             oid("CUSTOMS-DE"),
             customs(
-                &[l.clone()],
+                std::slice::from_ref(l),
                 t(8),
                 "DEDUI",
                 declared(
@@ -556,7 +563,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     for l in &lots {
         p9.push((
             oid("CUSTOMS-DE"),
-            customs(&[l.clone()], t(9), "DEDUI", CustomsStep::Released),
+            customs(std::slice::from_ref(l), t(9), "DEDUI", CustomsStep::Released),
         ));
     }
     ph.push(p9);
@@ -578,7 +585,10 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         (oid("PORT-NLRTM"), observe(&pallets[..1], t(10), "departing", "NLRTM")),
     ];
     for l in &lots {
-        p10.push((oid("CARRIER-RAIL"), observe(&[l.clone()], t(10), "receiving", "DEDUI")));
+        p10.push((
+            oid("CARRIER-RAIL"),
+            observe(std::slice::from_ref(l), t(10), "receiving", "DEDUI"),
+        ));
     }
     ph.push(p10);
 
@@ -595,7 +605,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
                 SettlementRef::Invoice {
                     number: format!("INV-{RAIL_CO}"),
                 },
-                4_560_000_00,
+                456_000_000,
                 "Rhein Feinkost GmbH",
                 "Xi'an Food Products Co.",
             ),
@@ -647,7 +657,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
                 carrier: oid("CARRIER-COSCO"),
                 reference: SEA_BL.into(),
             },
-            38_400_000_00,
+            3_840_000_000,
             "Rotterdam Importer B.V.",
             "Fuzhou Electronics Co.",
         ),
