@@ -36,6 +36,7 @@ pub async fn run(cmd: DemoCmd, endpoint: &str, out: &Output) -> CliResult {
         keys.insert(org, k);
     }
     let phases = demo::phases(client::now_ms() - 30 * 60_000);
+    let n_phases = phases.len();
     let (mut accepted, mut rejected) = (0usize, Vec::new());
     let total: usize = phases.iter().map(|p| p.len()).sum();
     for (i, phase) in phases.into_iter().enumerate() {
@@ -62,7 +63,7 @@ pub async fn run(cmd: DemoCmd, endpoint: &str, out: &Output) -> CliResult {
         out.note(&format!(
             "demo: phase {}/{}: {accepted}/{total} transactions committed",
             i + 1,
-            18
+            n_phases
         ));
     }
     let v = serde_json::json!({

@@ -382,13 +382,16 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     ph.push(p2);
 
     // 3: gate-in at the port; export declarations (sea and rail); the BL is endorsed to the bank.
+    // Gate-in and the sea declarations touch the same pallets, so they are separate phases: a
+    // block orders transactions by sender, not by event time.
     let mut p3 = Vec::new();
+    let mut p3b = Vec::new();
     for p in &pallets {
         p3.push((
             oid("PORT-CNFOC"),
             observe(std::slice::from_ref(p), t(3), "arriving", "CNFOC"),
         ));
-        p3.push((
+        p3b.push((
             oid("CUSTOMS-CN"),
             customs(
                 std::slice::from_ref(p),
@@ -423,6 +426,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     }
     p3.push((fz(), transfer(SEA_BL, "BANK-CN")));
     ph.push(p3);
+    ph.push(p3b);
 
     // 4: inspection of the first pallet; export release of the second and of the food lots; BL endorsed on.
     let mut p4 = vec![(

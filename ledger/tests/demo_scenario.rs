@@ -65,6 +65,10 @@ fn every_demo_transaction_is_accepted_and_there_are_hundreds() {
     assert!(total >= 200, "only {total} demo transactions");
     for (h, phase) in phases.into_iter().enumerate() {
         let block_time = start + 20 * 60_000;
+        // Order a phase as a proposer's mempool does (by sender), not as listed: a phase must
+        // not depend on its own order.
+        let mut phase = phase;
+        phase.sort_by(|a, b| a.0.cmp(&b.0));
         let txs: Vec<_> = phase
             .into_iter()
             .map(|(org, payload)| {
