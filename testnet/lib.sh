@@ -27,7 +27,11 @@ is_running() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/n
 start_node() {
   local n="$1"
   if is_running "$n"; then return 0; fi
-  ( cd "$DATA/$n" && nohup "$BIN" node run --config node.toml >> "$DATA/$n/node.log" 2>&1 & echo $! > "$DATA/$n/pid" )
+  # A simple command in the background (not an `a && b` list, which would leave a subshell
+  # holding our stdout open), detached from our stdin and stdout.
+  ( cd "$DATA/$n" || exit 1
+    nohup "$BIN" node run --config node.toml >> node.log 2>&1 < /dev/null &
+    echo $! > pid )
 }
 
 # Wait until every named node reports height >= $1 (timeout $2 seconds).
@@ -38,7 +42,7 @@ wait_height() {
     ok=1
     for n in $(node_names); do
       is_running "$n" || continue
-      h=$("$BIN" --endpoint "http://127.0.0.1:$(grpc_port "$n")" query status --output json 2>/dev/null | sed -n 's/.*"height": *\([0-9]*\).*/\1/p' | head -1)
+      h=$("$BIN" --endpoint "http://127.0.0.1:$(grpc_port "$n")" query status --output json 2>/dev/null | sed -n 's/.*"height": *\([0-9]*\).*/\1/p' | head -1) || true
       [ -n "$h" ] && [ "$h" -ge "$want" ] || { ok=0; break; }
     done
     [ "$ok" = 1 ] && return 0

@@ -45,7 +45,9 @@ pub async fn next_nonce(ch: &Channel, org: &OrgId) -> CliResult<u64> {
         .get_account(v1::GetAccountRequest { org: org.to_string() })
         .await
         .map_err(|s| status_err(&format!("account {org}"), s))?;
-    Ok(a.into_inner().next_nonce)
+    let a = a.into_inner();
+    // Count this node's pending transactions from the org, so back-to-back submits chain.
+    Ok(a.pending_next_nonce.max(a.next_nonce))
 }
 
 pub fn now_ms() -> i64 {

@@ -3,11 +3,13 @@
 //! Exit codes: 0 ok · 1 failure · 2 usage · 3 rejected by a validator rule · 4 unavailable.
 mod client;
 mod demo;
+mod documents;
 mod exit;
 mod genesis;
 mod keys;
 mod node_cmd;
 mod output;
+mod qr_png;
 mod query;
 mod submit;
 mod verify_cmd;
@@ -75,6 +77,18 @@ enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Check a saved provenance answer (`query provenance --save FILE`) offline: every event's
+    /// commit certificate, Merkle inclusion proof and event-hash chain against a genesis file.
+    #[command(
+        name = "verify-proof",
+        after_help = "Example:\n  tradechain query provenance urn:epc:id:sgtin:6901234.012345.SN0101001 --save answer.pb\n  \
+        tradechain verify-proof answer.pb --genesis testnet/.data/genesis.json"
+    )]
+    VerifyProof {
+        file: PathBuf,
+        #[arg(long)]
+        genesis: PathBuf,
+    },
     /// Shell completions.
     Completions {
         #[arg(value_enum)]
@@ -94,9 +108,10 @@ fn main() {
         Cmd::Genesis(c) => genesis::run(c, &out),
         Cmd::Node(c) => node_cmd::run(c, verbosity),
         Cmd::Submit(a) => block_on(submit::run(a, &cli.endpoint, cli.key.as_deref(), &out)),
-        Cmd::Query(c) => block_on(query::run(c, &cli.endpoint, &out)),
+        Cmd::Query(c) => block_on(query::run(c, &cli.endpoint, cli.key.as_deref(), &out)),
         Cmd::Demo(c) => block_on(demo::run(c, &cli.endpoint, &out)),
         Cmd::Verify { data_dir } => verify_cmd::run(&data_dir, &out),
+        Cmd::VerifyProof { file, genesis } => query::verify_proof_file(&file, &genesis, &out),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tradechain", &mut std::io::stdout());
             Ok(())

@@ -25,6 +25,42 @@ pub enum QueryCmd {
         /// Print the item's GS1 Digital Link as a QR code in the terminal.
         #[arg(long)]
         qr: bool,
+        /// Write the item's GS1 Digital Link as a QR code PNG (for printing a label).
+        #[arg(long, value_name = "FILE")]
+        qr_png: Option<PathBuf>,
+        /// Save the answer with its proofs, for `tradechain verify-proof FILE`.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// A block: header and each transaction's verdict (accepted, or the rule that rejected it).
+    /// Members only (blocks carry commercial documents); public readers use `header`.
+    Block {
+        height: u64,
+        #[arg(long, env = "TRADECHAIN_ORG")]
+        org: String,
+    },
+    /// A bill of lading (members only; signed with --key as --org).
+    #[command(
+        after_help = "Example:\n  tradechain query waybill CARRIER-COSCO COSU-EX-0001 --org BANK-NL --key keys/bank-nl.key"
+    )]
+    Waybill {
+        carrier: String,
+        reference: String,
+        #[arg(long, env = "TRADECHAIN_ORG")]
+        org: String,
+    },
+    /// A certificate of origin (members only).
+    Certificate {
+        issuer: String,
+        number: String,
+        #[arg(long, env = "TRADECHAIN_ORG")]
+        org: String,
+    },
+    /// A payment settlement (members only: the two banks and regulators).
+    Settlement {
+        settlement_id: String,
+        #[arg(long, env = "TRADECHAIN_ORG")]
+        org: String,
     },
     /// A transaction's state (pending, committed, rejected with rule id).
     Tx { tx_id: String },
@@ -32,9 +68,22 @@ pub enum QueryCmd {
     Header { height: u64 },
 }
 
-pub async fn run(cmd: QueryCmd, endpoint: &str, out: &Output) -> CliResult {
+pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, out: &Output) -> CliResult {
+    use crate::documents::{self, Member};
     let ch = client::connect(endpoint).await?;
     match cmd {
+        QueryCmd::Block { height, org } => documents::block(ch, height, &Member { org: &org, key }, out).await,
+        QueryCmd::Waybill {
+            carrier,
+            reference,
+            org,
+        } => documents::waybill(ch, carrier, reference, &Member { org: &org, key }, out).await,
+        QueryCmd::Certificate { issuer, number, org } => {
+            documents::certificate(ch, issuer, number, &Member { org: &org, key }, out).await
+        }
+        QueryCmd::Settlement { settlement_id, org } => {
+            documents::settlement(ch, settlement_id, &Member { org: &org, key }, out).await
+        }
         QueryCmd::Status => {
             let s = v1::node_service_client::NodeServiceClient::new(ch)
                 .get_status(v1::GetStatusRequest {})
@@ -91,18 +140,40 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, out: &Output) -> CliResult {
             out.print(&v, |v| v.to_string());
             Ok(())
         }
-        QueryCmd::Provenance { id, serial, verify, qr } => provenance(ch, id, serial, verify, qr, out).await,
+        QueryCmd::Provenance {
+            id,
+            serial,
+            verify,
+            qr,
+            qr_png,
+            save,
+        } => {
+            let opts = ProvenanceOpts {
+                verify,
+                qr,
+                qr_png,
+                save,
+            };
+            provenance(ch, id, serial, opts, out).await
+        }
     }
+}
+
+pub struct ProvenanceOpts {
+    pub verify: Option<PathBuf>,
+    pub qr: bool,
+    pub qr_png: Option<PathBuf>,
+    pub save: Option<PathBuf>,
 }
 
 async fn provenance(
     ch: tonic::transport::Channel,
     id: String,
     serial: Option<String>,
-    verify: Option<PathBuf>,
-    qr: bool,
+    opts: ProvenanceOpts,
     out: &Output,
 ) -> CliResult {
+    let verify = opts.verify.clone();
     use v1::get_provenance_request::Id;
     let which = match serial {
         Some(serial) => Id::GtinSerial(v1::GtinSerial {
@@ -122,7 +193,7 @@ async fn provenance(
                 id: Some(which.clone()),
                 page_size: 500,
                 page_token: token.clone(),
-                omit_proofs: verify.is_none(),
+                omit_proofs: verify.is_none() && opts.save.is_none(),
             })
             .await
             .map_err(|s| status_err("provenance", s))?
@@ -133,45 +204,104 @@ async fn provenance(
             break;
         }
     }
-    let Some(first) = pages.first().cloned() else {
+    if let Some(path) = &opts.save {
+        save_pages(path, &pages)?;
+    }
+    let verified = match &verify {
+        Some(g) => Some(verify_pages(g, &pages)?),
+        None => None,
+    };
+    show(&pages, verified, out)?;
+    let Some(first) = pages.first() else {
         return Err(CliError::failure("empty reply"));
     };
-    let mut verified = None;
-    if let Some(gpath) = &verify {
-        let g = crate::genesis::load(gpath)?;
-        let set = g.validator_set().map_err(CliError::usage)?;
-        if g.chain_id != first.chain_id {
-            return Err(CliError::failure(format!(
-                "the reply is for chain {}, the genesis file for {}",
-                first.chain_id, g.chain_id
-            )));
-        }
-        let mut prev = None;
-        for p in &pages {
-            prev = tradechain_node::grpc::proof::verify_page(&g.chain_id, &set, p, prev)
-                .map_err(|e| CliError::failure(format!("proof verification FAILED: {e}")))?;
-        }
-        verified = Some(pages.iter().map(|p| p.timeline.len()).sum::<usize>());
-    }
-    let timeline: Vec<&v1::TimelineEntry> = pages.iter().flat_map(|p| &p.timeline).collect();
     let link = tradechain_ledger::gs1::digital_link(&first.goods_key, "https://id.gs1.org");
-    let v = serde_json::json!({
-        "goods_key": first.goods_key,
-        "digital_link": link,
-        "chain_id": first.chain_id,
-        "customs": first.customs.as_ref().map(|c| format!("{:?}", c.state())),
-        "certificate_of_origin": first.certificate_of_origin.as_ref().map(|c| serde_json::json!({
-            "state": format!("{:?}", c.state()), "issuer": c.issuer, "number": c.number, "origin_country": c.origin_country })),
-        "route": first.route.as_ref().map(|r| serde_json::json!({ "carrier": r.carrier, "reference": r.reference, "mode": r.mode,
-            "from": r.port_of_loading, "to": r.port_of_discharge, "vehicle": r.vehicle })),
-        "parent": first.parent,
-        "events": timeline.iter().map(|e| serde_json::json!({
-            "seq": e.seq, "time_ms": e.event_time_ms, "type": e.event_type, "biz_step": e.biz_step,
-            "customs_step": e.customs_step, "where": e.unlocode, "org": e.org, "roles": e.roles, "height": e.location.map(|l| l.height),
-        })).collect::<Vec<_>>(),
-        "proofs_verified": verified,
-    });
-    out.print(&v, |_| {
+    if let Some(path) = &opts.qr_png {
+        let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
+        std::fs::write(path, crate::qr_png::encode(&code, 8))
+            .map_err(|e| CliError::failure(format!("{}: {e}", path.display())))?;
+        out.note(&format!("wrote {} ({link})", path.display()));
+    }
+    if opts.qr {
+        let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
+        let img = code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .build();
+        println!("{img}");
+    }
+    Ok(())
+}
+
+/// Save provenance pages (length-delimited protobuf `ProvenanceReply`s) for `verify-proof`.
+fn save_pages(path: &std::path::Path, pages: &[v1::ProvenanceReply]) -> CliResult {
+    use prost::Message;
+    let mut buf = Vec::new();
+    for p in pages {
+        p.encode_length_delimited(&mut buf)
+            .map_err(|e| CliError::failure(format!("encode: {e}")))?;
+    }
+    std::fs::write(path, buf).map_err(|e| CliError::failure(format!("{}: {e}", path.display())))
+}
+
+/// `tradechain verify-proof FILE --genesis G`: check a saved provenance answer offline.
+pub fn verify_proof_file(file: &std::path::Path, genesis: &std::path::Path, out: &Output) -> CliResult {
+    use prost::Message;
+    let bytes = std::fs::read(file).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
+    let mut rest = bytes.as_slice();
+    let mut pages = Vec::new();
+    while !rest.is_empty() {
+        let p = v1::ProvenanceReply::decode_length_delimited(&mut rest).map_err(|e| {
+            CliError::usage(format!(
+                "{}: not a saved provenance answer (query provenance --save): {e}",
+                file.display()
+            ))
+        })?;
+        pages.push(p);
+    }
+    if pages.is_empty() {
+        return Err(CliError::usage(format!("{}: empty file", file.display())));
+    }
+    let n = verify_pages(genesis, &pages)?;
+    show(&pages, Some(n), out)
+}
+
+/// Verify every page's proofs (and the containers') against the genesis validator set; the
+/// number of events checked.
+fn verify_pages(genesis: &std::path::Path, pages: &[v1::ProvenanceReply]) -> CliResult<usize> {
+    let Some(first) = pages.first() else {
+        return Err(CliError::failure("empty reply"));
+    };
+    let g = crate::genesis::load(genesis)?;
+    let set = g.validator_set().map_err(CliError::usage)?;
+    if g.chain_id != first.chain_id {
+        return Err(CliError::failure(format!(
+            "the reply is for chain {}, the genesis file for {}",
+            first.chain_id, g.chain_id
+        )));
+    }
+    let fail = |e: String| CliError::failure(format!("proof verification FAILED: {e}"));
+    let mut prev = None;
+    for p in pages {
+        prev = tradechain_node::grpc::proof::verify_page(&g.chain_id, &set, p, prev).map_err(fail)?;
+    }
+    for c in &first.containers {
+        tradechain_node::grpc::proof::verify_page(&g.chain_id, &set, c, None)
+            .map_err(|e| fail(format!("container {}: {e}", c.goods_key)))?;
+    }
+    Ok(pages.iter().map(|p| p.timeline.len()).sum::<usize>()
+        + first.containers.iter().map(|c| c.timeline.len()).sum::<usize>())
+}
+
+/// Print an item's journey: its own events merged with its containers'.
+fn show(pages: &[v1::ProvenanceReply], verified: Option<usize>, out: &Output) -> CliResult {
+    use tradechain_node::grpc::journey::{fmt_time, journey, what};
+    let Some(j) = journey(pages) else {
+        return Err(CliError::failure("empty reply"));
+    };
+    let first = j.item;
+    let link = tradechain_ledger::gs1::digital_link(&first.goods_key, "https://id.gs1.org");
+    out.print(&j.to_json("https://id.gs1.org", verified), |_| {
         let mut s = format!("goods {}  ({})\n", first.goods_key, link);
         if let Some(c) = &first.certificate_of_origin {
             s.push_str(&format!(
@@ -182,30 +312,34 @@ async fn provenance(
                 c.origin_country
             ));
         }
-        if let Some(c) = &first.customs {
-            s.push_str(&format!("customs: {:?}\n", c.state()));
+        if let Some((c, on)) = j.customs {
+            let on = if on.is_empty() {
+                String::new()
+            } else {
+                format!(" (recorded on {on})")
+            };
+            s.push_str(&format!("customs: {:?}{on}\n", c.state()));
         }
-        if let Some(r) = &first.route {
+        if let Some((r, _)) = j.route {
             s.push_str(&format!(
                 "route: {} {} → {} by {} ({}, {})\n",
                 r.mode, r.port_of_loading, r.port_of_discharge, r.carrier, r.vehicle, r.reference
             ));
         }
-        if !first.parent.is_empty() {
-            s.push_str(&format!("packed in: {}\n", first.parent));
+        for (i, c) in first.containers.iter().enumerate() {
+            s.push_str(&format!("{}packed in: {}\n", "  ".repeat(i), c.goods_key));
         }
-        s.push_str(&format!("{} events:\n", timeline.len()));
-        for e in &timeline {
-            let what = if e.customs_step.is_empty() {
-                e.biz_step.rsplit(['-', ':', '/']).next().unwrap_or("").to_string()
+        s.push_str(&format!("{} events:\n", j.events.len()));
+        for (on, e) in &j.events {
+            let on = if on.is_empty() {
+                String::new()
             } else {
-                format!("customs {}", e.customs_step)
+                format!("  on {on}")
             };
             s.push_str(&format!(
-                "  {:>3}  {}  {:<22} {:<6} {} ({})  block {}\n",
-                e.seq,
+                "  {}  {:<22} {:<6} {} ({})  block {}{on}\n",
                 fmt_time(e.event_time_ms),
-                format!("{} {}", e.event_type.trim_end_matches("Event"), what),
+                format!("{} {}", e.event_type.trim_end_matches("Event"), what(e)),
                 e.unlocode,
                 e.org,
                 e.roles.join(","),
@@ -219,29 +353,5 @@ async fn provenance(
         }
         s
     });
-    if qr {
-        let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
-        let img = code
-            .render::<qrcode::render::unicode::Dense1x2>()
-            .quiet_zone(true)
-            .build();
-        println!("{img}");
-    }
     Ok(())
-}
-
-fn fmt_time(ms: i64) -> String {
-    // UTC, minute precision, without a date library: days since epoch → civil date.
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
 }

@@ -97,6 +97,11 @@ pub enum Output {
         block: Block,
         certificate: CommitCertificate,
     },
+    /// The engine entered `round` of `height` (for the host's status and metrics).
+    RoundStarted {
+        height: u64,
+        round: u32,
+    },
     /// Validators caught signing two different votes for one (height, round, kind): each pair
     /// is self-proving evidence (both signatures verify).
     Equivocation {
@@ -468,7 +473,12 @@ impl Engine {
                 }
                 Ok(r.resume_with(()))
             }
-            Effect::StartRound(_, _, _, _, r) => Ok(r.resume_with(())),
+            Effect::StartRound(h, round, _, _, r) => {
+                if let Some(round) = round.as_u32() {
+                    self.out.push(Output::RoundStarted { height: h.0, round });
+                }
+                Ok(r.resume_with(()))
+            }
             Effect::PublishConsensusMsg(msg, r) => {
                 match msg {
                     SignedConsensusMsg::Vote(v) => self.broadcast_vote(&v),

@@ -117,7 +117,10 @@ fn run(n: usize, heights: u64) -> (Vec<Vec<(Block, CommitCertificate)>>, Validat
                     }
                 }
                 // No timeouts are needed on a perfect network; none are fired.
-                Output::ScheduleTimeout { .. } | Output::PersistWal(_) | Output::Equivocation { .. } => {}
+                Output::ScheduleTimeout { .. }
+                | Output::PersistWal(_)
+                | Output::Equivocation { .. }
+                | Output::RoundStarted { .. } => {}
             }
         }
     }

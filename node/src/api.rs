@@ -24,6 +24,7 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     };
     let backend: Arc<dyn crate::grpc::backend::Backend> =
         Arc::new(crate::backend::StoreBackend { shared: shared.clone() });
+    let resolver_backend = backend.clone();
     tokio::spawn(async move {
         if let Err(e) = crate::grpc::serve_listener(listener, backend, limits, std::future::pending()).await {
             tracing::error!("grpc server stopped: {e}");
@@ -36,7 +37,8 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
         let app = Router::new()
             .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(crate::resolver::router(resolver_backend));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("http server stopped: {e}");

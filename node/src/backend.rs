@@ -119,6 +119,13 @@ impl Backend for StoreBackend {
             }),
         }
     }
+    fn pending_next_nonce(&self, org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
+        self.shared
+            .mempool
+            .lock()
+            .map(|m| m.pending_next_nonce(org, committed_next))
+            .unwrap_or(committed_next)
+    }
     fn mempool_status(&self, tx_id: &Hash) -> Option<MempoolStatus> {
         self.shared.is_pending(tx_id).then_some(MempoolStatus::Pending)
     }
@@ -143,7 +150,7 @@ impl Backend for StoreBackend {
                 .collect(),
             sync: SyncInfo {
                 syncing: status.syncing,
-                target_height: 0,
+                target_height: status.sync_target,
             },
             mempool_size: self.shared.mempool.lock().map(|m| m.len() as u64).unwrap_or(0),
         }

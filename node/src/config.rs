@@ -199,10 +199,10 @@ impl NodeConfig {
                 format!("{:?} is not an address like 127.0.0.1:9001", self.grpc.listen),
             );
         }
-        if let Some(h) = &self.http.listen {
-            if h.parse::<std::net::SocketAddr>().is_err() {
-                return bad("http.listen", format!("{h:?} is not an address like 127.0.0.1:8001"));
-            }
+        if let Some(h) = &self.http.listen
+            && h.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad("http.listen", format!("{h:?} is not an address like 127.0.0.1:8001"));
         }
         for (k, v) in [
             ("p2p.max_message_bytes", self.p2p.max_message_bytes),

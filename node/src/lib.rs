@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod mempool;
 pub mod metrics;
 pub mod network;
+pub mod resolver;
 pub mod runtime;
 pub mod wal;
 pub mod wire;

@@ -95,6 +95,20 @@ impl Mempool {
         self.by_id.contains_key(id)
     }
 
+    /// The nonce after `org`'s gap-free run of pending transactions starting at `committed_next`
+    /// (`committed_next` itself when nothing is pending).
+    pub fn pending_next_nonce(&self, org: &OrgId, committed_next: u64) -> u64 {
+        let Some(queue) = self.by_sender.get(org) else {
+            return committed_next;
+        };
+        let run = queue
+            .range(committed_next..)
+            .zip(committed_next..)
+            .take_while(|((n, _), want)| **n == *want)
+            .count() as u64;
+        committed_next + run
+    }
+
     /// Cheap checks that need no signature verification; returns the tx's encoded size.
     fn precheck(&self, tx: &SignedTransaction, state: &dyn StateView) -> Result<(usize, Org), MempoolError> {
         if tx.tx.chain_id != self.chain_id {
@@ -235,15 +249,13 @@ impl Mempool {
             let Some(org) = get_typed::<Org>(state, &keys::org(sender)) else {
                 continue;
             };
-            let mut expect = next_nonce(state, &org);
-            let mut run = Vec::new();
-            for (&n, e) in queue.range(expect..) {
-                if n != expect {
-                    break;
-                }
-                run.push(e);
-                expect += 1;
-            }
+            let first = next_nonce(state, &org);
+            let run: Vec<&Entry> = queue
+                .range(first..)
+                .zip(first..)
+                .take_while(|((n, _), want)| **n == *want)
+                .map(|((_, e), _)| e)
+                .collect();
             if !run.is_empty() {
                 runs.push(run);
             }
@@ -302,5 +314,137 @@ impl Mempool {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use tradechain_ledger::Payload;
+    use tradechain_ledger::payload::{Action, EventType};
+    use tradechain_ledger::testkit::{Chain, event, observe, oid, secret};
+    use tradechain_ledger::tx::{TX_VERSION, Transaction};
+
+    fn commission(c: &Chain, nonce: u64, serial: u32) -> SignedTransaction {
+        let epc = format!("urn:epc:id:sgtin:6901234.012345.S{serial}");
+        let mut e = event(EventType::ObjectEvent, Some(Action::Add), &[&epc], c.time_ms);
+        e.biz_step = Some("urn:epcglobal:cbv:bizstep:commissioning".into());
+        e.disposition = Some("urn:epcglobal:cbv:disp:active".into());
+        e.read_point = Some("urn:epc:id:sgln:6901234.00001.0".into());
+        c.sign("PRODUCER-FZ", nonce, Payload::Provenance(e))
+    }
+
+    fn pool(limits: MempoolLimits) -> Mempool {
+        Mempool::new(tradechain_ledger::testkit::CHAIN_ID, 64 * 1024, limits)
+    }
+
+    #[test]
+    fn admits_in_nonce_order_and_selects_gap_free_runs() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits::default());
+        for n in [1, 2, 4] {
+            m.insert(commission(&c, n, n as u32), &c.state).unwrap();
+        }
+        assert_eq!(m.len(), 3);
+        let picked: Vec<u64> = m.select(100, usize::MAX, &c.state).iter().map(|t| t.tx.nonce).collect();
+        assert_eq!(picked, vec![1, 2], "nonce 4 waits for 3");
+        assert_eq!(m.pending_next_nonce(&oid("PRODUCER-FZ"), 1), 3);
+        assert_eq!(m.pending_next_nonce(&oid("CUSTOMS-CN"), 7), 7);
+        m.insert(commission(&c, 3, 3), &c.state).unwrap();
+        assert_eq!(m.select(100, usize::MAX, &c.state).len(), 4);
+        assert_eq!(m.select(2, usize::MAX, &c.state).len(), 2, "count limit");
+    }
+
+    #[test]
+    fn refuses_duplicates_bad_signatures_stale_and_far_nonces() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits {
+            max_nonce_gap: 5,
+            ..MempoolLimits::default()
+        });
+        let t = commission(&c, 1, 1);
+        m.insert(t.clone(), &c.state).unwrap();
+        assert!(matches!(m.insert(t, &c.state), Err(MempoolError::Duplicate(_))));
+        assert!(matches!(
+            m.insert(commission(&c, 0, 9), &c.state),
+            Err(MempoolError::StaleNonce { next: 1, .. })
+        ));
+        assert!(matches!(
+            m.insert(commission(&c, 7, 9), &c.state),
+            Err(MempoolError::NonceGap { .. })
+        ));
+        // Signed by the wrong key.
+        let mut forged = commission(&c, 2, 2);
+        forged = Transaction { ..forged.tx }.sign(&secret("CUSTOMS-CN"));
+        assert!(matches!(
+            m.insert(forged, &c.state),
+            Err(MempoolError::BadSignature { .. })
+        ));
+        let stranger = Transaction {
+            version: TX_VERSION,
+            chain_id: c.genesis.chain_id.clone(),
+            sender: oid("NOBODY-XX"),
+            key_id: 1,
+            nonce: 1,
+            time_ms: 0,
+            payload: Payload::Provenance(observe(&["urn:epc:id:sgtin:6901234.012345.S1"], 0, "shipping", "CNFOC")),
+        }
+        .sign(&secret("NOBODY-XX"));
+        assert!(matches!(
+            m.insert(stranger, &c.state),
+            Err(MempoolError::UnknownSender(_))
+        ));
+        let wrong_chain = Transaction {
+            chain_id: "other-chain".into(),
+            ..commission(&c, 2, 2).tx
+        }
+        .sign(&secret("PRODUCER-FZ"));
+        assert!(matches!(
+            m.insert(wrong_chain, &c.state),
+            Err(MempoolError::WrongChain { .. })
+        ));
+        assert_eq!(m.len(), 1, "only the first transaction was admitted");
+    }
+
+    #[test]
+    fn full_pool_says_busy_and_batch_names_bad_signatures() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits {
+            max_txs: 3,
+            ..MempoolLimits::default()
+        });
+        let mut batch: Vec<SignedTransaction> = (1..=4).map(|n| commission(&c, n, n as u32)).collect();
+        batch[1] = Transaction { ..batch[1].tx.clone() }.sign(&secret("CUSTOMS-CN"));
+        let r = m.insert_batch(batch, &c.state);
+        assert!(r[0].is_ok());
+        assert!(matches!(r[1], Err(MempoolError::BadSignature { .. })));
+        assert!(r[2].is_ok() && r[3].is_ok());
+        assert!(matches!(
+            m.insert(commission(&c, 5, 5), &c.state),
+            Err(MempoolError::Full { count: 3, .. })
+        ));
+        assert_eq!(m.len(), 3);
+        let bytes = m.bytes();
+        assert!(bytes > 0);
+        assert!(m.remove(r[0].as_ref().unwrap()));
+        assert!(m.bytes() < bytes);
+    }
+
+    #[test]
+    fn commit_evicts_included_and_stale() {
+        let mut c = Chain::demo();
+        let mut m = pool(MempoolLimits::default());
+        let txs: Vec<SignedTransaction> = (1..=3).map(|n| commission(&c, n, n as u32)).collect();
+        for t in &txs {
+            m.insert(t.clone(), &c.state).unwrap();
+        }
+        // Another node's block carried nonces 1 and 2 (a different tx with nonce 2).
+        let other2 = commission(&c, 2, 99);
+        c.execute(&[txs[0].clone(), other2.clone()]).unwrap();
+        m.evict_committed(&[txs[0].clone(), other2], &c.state);
+        assert_eq!(m.len(), 1, "the included and the now-stale nonce-2 transaction left");
+        assert!(m.contains(&txs[2].id()));
+        assert_eq!(m.select(10, usize::MAX, &c.state).len(), 1);
     }
 }

@@ -37,9 +37,16 @@ use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, SecretKey,
 pub struct Status {
     pub local_peer_id: String,
     pub peers: Vec<String>,
+    /// Behind the best peer head seen by more than `SYNC_LAG_BLOCKS` (then submissions are refused).
     pub syncing: bool,
+    /// The best peer head seen by the last sync exchange.
+    pub sync_target: u64,
     pub round: u32,
 }
+
+/// How far behind its peers a node may be and still count as caught up. An observer that
+/// follows by polling is always a few blocks behind; that is not "syncing".
+pub const SYNC_LAG_BLOCKS: u64 = 20;
 
 /// State shared between the core task and the API servers.
 pub struct Shared {
@@ -110,6 +117,8 @@ struct Core {
     peers: BTreeSet<libp2p::PeerId>,
     sync_cursor: usize,
     max_msg: usize,
+    /// A proposal we hold back because the mempool is empty (see `build`).
+    deferred_build: Option<(u64, u32)>,
 }
 
 /// Node keys of all current members: the network's allow-list.
@@ -220,6 +229,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         peers: BTreeSet::new(),
         sync_cursor: 0,
         max_msg: cfg.p2p.max_message_bytes,
+        deferred_build: None,
     };
     core.restore_wal();
     core.start_height(head.height + 1);
@@ -238,7 +248,10 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
                 CoreEvent::Timeout(t) => core.feed(Input::TimeoutElapsed(t)),
                 CoreEvent::StartHeight(h) => core.start_height(h),
             },
-            _ = gossip_tick.tick() => core.flush_gossip(),
+            _ = gossip_tick.tick() => {
+                core.flush_gossip();
+                core.retry_deferred_build();
+            }
             _ = sync_tick.tick() => core.request_sync(),
         }
     }
@@ -334,12 +347,19 @@ impl Core {
                     })
                 }
                 Output::PersistWal(entry) => {
-                    if let Some(wal) = self.wal.as_mut() {
-                        if let Err(e) = wal.append(&codec::encode(&entry)) {
-                            // Without a durable WAL we must not vote: stop acting on this batch.
-                            tracing::error!("consensus WAL append failed, dropping outputs: {e}");
-                            return;
-                        }
+                    if let Some(wal) = self.wal.as_mut()
+                        && let Err(e) = wal.append(&codec::encode(&entry))
+                    {
+                        // Without a durable WAL we must not vote: stop acting on this batch.
+                        tracing::error!("consensus WAL append failed, dropping outputs: {e}");
+                        return;
+                    }
+                    None
+                }
+                Output::RoundStarted { round, .. } => {
+                    self.shared.metrics.round.set(i64::from(round));
+                    if let Ok(mut s) = self.shared.status.write() {
+                        s.round = round;
                     }
                     None
                 }
@@ -362,7 +382,45 @@ impl Core {
         }
     }
 
+    /// How long a proposer waits for transactions before proposing an empty block: half the
+    /// propose timeout, so the other validators never time out on a waiting proposer. An idle
+    /// chain then grows by ~2 empty blocks a second instead of one per `block_interval_ms`,
+    /// while a transaction that arrives is proposed within a gossip tick (10 ms).
+    fn empty_block_wait(&self) -> Duration {
+        let c = &self.shared.genesis.consensus;
+        Duration::from_millis((c.timeout_propose_ms / 2).max(c.block_interval_ms))
+    }
+
+    /// Propose a held-back block once transactions arrive or the empty-block wait is over.
+    fn retry_deferred_build(&mut self) {
+        let Some((height, round)) = self.deferred_build else {
+            return;
+        };
+        if height != self.engine_height {
+            self.deferred_build = None;
+            return;
+        }
+        let has_txs = self.shared.mempool.lock().map(|m| !m.is_empty()).unwrap_or(true);
+        if has_txs || self.height_started.elapsed() >= self.empty_block_wait() {
+            self.deferred_build = None;
+            if let Some(input) = self.build_now(height, round) {
+                self.feed(input);
+            }
+        }
+    }
+
     fn build(&mut self, height: u64, round: u32) -> Option<Input> {
+        let idle = round == 0
+            && self.height_started.elapsed() < self.empty_block_wait()
+            && self.shared.mempool.lock().map(|m| m.is_empty()).unwrap_or(false);
+        if idle {
+            self.deferred_build = Some((height, round));
+            return None;
+        }
+        self.build_now(height, round)
+    }
+
+    fn build_now(&mut self, height: u64, round: u32) -> Option<Input> {
         if height != self.head_height() + 1 {
             return None;
         }
@@ -436,10 +494,10 @@ impl Core {
             return false;
         }
         self.cache.clear();
-        if let Some(wal) = self.wal.as_mut() {
-            if let Err(e) = wal.truncate() {
-                tracing::error!("consensus WAL truncate failed: {e}");
-            }
+        if let Some(wal) = self.wal.as_mut()
+            && let Err(e) = wal.truncate()
+        {
+            tracing::error!("consensus WAL truncate failed: {e}");
         }
         let m = &self.shared.metrics;
         m.height.set(height as i64);
@@ -457,7 +515,11 @@ impl Core {
             mp.evict_committed(&block.txs, self.shared.store.as_ref());
             m.mempool_txs.set(mp.len() as i64);
         }
-        tracing::info!(height, txs = block.txs.len(), hash = %hash, "committed");
+        if block.txs.is_empty() {
+            tracing::debug!(height, hash = %hash, "committed an empty block");
+        } else {
+            tracing::info!(height, txs = block.txs.len(), hash = %hash, "committed");
+        }
         let _ = self.shared.commits.send(height);
         let delay = self.shared.genesis.consensus.block_interval_ms;
         let tx = self.events.clone();
@@ -606,11 +668,6 @@ impl Core {
 
     fn apply_synced(&mut self, from: libp2p::PeerId, peer_head: u64, blocks: Vec<(Block, CommitCertificate)>) {
         let mut applied = 0;
-        let syncing = peer_head > self.head_height() + 1;
-        self.shared.metrics.syncing.set(i64::from(syncing));
-        if let Ok(mut s) = self.shared.status.write() {
-            s.syncing = syncing;
-        }
         for (block, cert) in blocks {
             let h = block.header.height;
             let head = self.head_height();
@@ -636,8 +693,14 @@ impl Core {
             }
             applied += 1;
         }
+        let syncing = peer_head > self.head_height().saturating_add(SYNC_LAG_BLOCKS);
+        self.shared.metrics.syncing.set(i64::from(syncing));
+        if let Ok(mut s) = self.shared.status.write() {
+            s.syncing = syncing;
+            s.sync_target = peer_head;
+        }
         if applied > 0 {
-            tracing::info!(applied, head = self.head_height(), "synced blocks");
+            tracing::debug!(applied, head = self.head_height(), "synced blocks");
             if self.head_height() < peer_head {
                 self.request_sync();
             }

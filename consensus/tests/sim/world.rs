@@ -501,6 +501,7 @@ impl World {
                             .and_modify(|c| *c += pairs.len() as u64)
                             .or_insert(pairs.len() as u64);
                     }
+                    Output::RoundStarted { .. } => {}
                 }
             }
         }

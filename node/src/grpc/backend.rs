@@ -153,6 +153,10 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Admit a transaction whose encoding, chain id and signature the server has checked.
     fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError>;
+    /// The nonce after `org`'s gap-free run of pending transactions from `committed_next`.
+    fn pending_next_nonce(&self, _org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
+        committed_next
+    }
     /// Mempool knowledge of a transaction not yet in a block.
     fn mempool_status(&self, tx_id: &Hash) -> Option<MempoolStatus>;
     /// Heights as they commit (see the invariants above). Lagging receivers re-read the store.

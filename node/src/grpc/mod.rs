@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backend;
 pub mod chain;
 pub mod document;
+pub mod journey;
 pub mod mem;
 pub mod node_status;
 pub mod proof;

@@ -54,14 +54,16 @@ impl NodeService for NodeApi {
         let org: Option<tradechain_ledger::Org> = read_record(b, &keys::org(&id))?;
         let org = org.ok_or_else(|| Status::not_found(format!("org: {id} is not a current member")))?;
         let nonce: Option<u64> = read_record(b, &keys::nonce(&id))?;
+        let next_nonce = nonce.unwrap_or(0) + 1;
         Ok(Response::new(v1::AccountReply {
             org: org.id.to_string(),
             name: org.name.clone(),
             country: org.country.clone(),
             roles: org.roles.iter().map(|r| r.as_str().to_string()).collect(),
             credit_tier: format!("{:?}", org.credit_tier),
-            next_nonce: nonce.unwrap_or(0) + 1,
+            next_nonce,
             key_ids: org.keys.iter().map(|k| k.key_id).collect(),
+            pending_next_nonce: b.pending_next_nonce(&id, next_nonce),
         }))
     }
 }

@@ -5,7 +5,9 @@
 //! given validator set; the inclusion proof links the leaf hash to the header's `tx_root`; when
 //! the transaction bytes are given, they hash to the leaf and carry the claimed tx id; the event
 //! reference's hash is `H(prev_event_hash || tx_id || goods_key)` and it matches the entry shown
-//! (tx id, seq, event time; with the bytes, the event time is the signed one). Across a timeline: entries
+//! (tx id, seq, event time; with the bytes, every field the entry shows — time, org, type,
+//! action, bizStep, disposition, readPoint, UN/LOCODE, customs step — is the signed one; for a
+//! redacted event only its existence, position, time and recording block are proven). Across a timeline: entries
 //! follow one another (`prev_event_hash` of each is the previous `event_hash`, starting from the
 //! zero hash at seq 0), and the last entry of the last page is the item's `last_event_hash`.
 use tradechain_ledger::block::BlockHeader;
@@ -17,6 +19,9 @@ use tradechain_ledger::payload::Payload;
 use tradechain_ledger::records::{ItemEventRef, item_event_hash};
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1;
+
+use super::provenance::customs_step;
+use super::views;
 
 /// Verify one timeline entry's proof. Returns the verified event reference.
 pub fn verify_entry(
@@ -66,9 +71,56 @@ pub fn verify_entry(
         if stx.id() != ev.tx_id {
             return Err("signed transaction id differs from the event's tx id".into());
         }
-        match &stx.tx.payload {
-            Payload::Provenance(p) if p.event_time_ms == entry.event_time_ms => {}
-            _ => return Err("the signed transaction is not this provenance event".into()),
+        let Payload::Provenance(pe) = &stx.tx.payload else {
+            return Err("the signed transaction is not a provenance event".into());
+        };
+        // What the entry shows must be what was signed.
+        let shown = [
+            (
+                "eventTime",
+                pe.event_time_ms.to_string(),
+                entry.event_time_ms.to_string(),
+            ),
+            ("recording org", stx.tx.sender.to_string(), entry.org.clone()),
+            ("type", views::enum_name(&pe.event_type), entry.event_type.clone()),
+            (
+                "action",
+                pe.action.as_ref().map(views::enum_name).unwrap_or_default(),
+                entry.action.clone(),
+            ),
+            (
+                "bizStep",
+                pe.biz_step.clone().unwrap_or_default(),
+                entry.biz_step.clone(),
+            ),
+            (
+                "disposition",
+                pe.disposition.clone().unwrap_or_default(),
+                entry.disposition.clone(),
+            ),
+            (
+                "readPoint",
+                pe.read_point.clone().unwrap_or_default(),
+                entry.read_point.clone(),
+            ),
+            (
+                "unlocode",
+                pe.unlocode.clone().unwrap_or_default(),
+                entry.unlocode.clone(),
+            ),
+            (
+                "customs step",
+                pe.customs.as_ref().map(customs_step).unwrap_or_default(),
+                entry.customs_step.clone(),
+            ),
+        ];
+        for (field, signed, entry_value) in shown {
+            if signed != entry_value {
+                return Err(format!(
+                    "entry seq {} shows {field} {entry_value:?} but the signed event says {signed:?}",
+                    ev.seq
+                ));
+            }
         }
     } else if !p.tx_redacted {
         return Err("transaction bytes missing but not marked redacted".into());

@@ -102,7 +102,8 @@ pub fn is_commercial(ev: &ProvenanceEvent) -> bool {
         )
 }
 
-fn customs_step(step: &CustomsStep) -> String {
+/// The customs step as shown in a timeline entry.
+pub fn customs_step(step: &CustomsStep) -> String {
     match step {
         CustomsStep::Declared { .. } => "declared".into(),
         CustomsStep::Inspected { outcome, .. } => format!("inspected:{}", views::enum_name(outcome)),
@@ -279,6 +280,36 @@ fn route(b: &dyn Backend, item: &ItemRecord) -> Result<Option<v1::WaybillRoute>,
     Ok(Some(route))
 }
 
+/// How many levels of containers (item → pallet → container → …) a reply follows.
+pub const MAX_CONTAINER_DEPTH: usize = 4;
+
+/// Build one page of an item's provenance and, on the first page, its containers' first pages.
+pub fn assemble_with_containers(
+    b: &dyn Backend,
+    goods_key: &str,
+    from_seq: u64,
+    page_size: usize,
+    with_proofs: bool,
+) -> Result<v1::ProvenanceReply, Status> {
+    let mut reply = assemble(b, goods_key, from_seq, page_size, with_proofs)?;
+    if from_seq == 0 {
+        let mut seen = vec![goods_key.to_string()];
+        let mut parent = reply.parent.clone();
+        while !parent.is_empty() && reply.containers.len() < MAX_CONTAINER_DEPTH && !seen.contains(&parent) {
+            let c = match assemble(b, &parent, 0, page_size, with_proofs) {
+                Ok(c) => c,
+                // A parent named by an aggregation but with no events of its own: nothing to add.
+                Err(s) if s.code() == tonic::Code::NotFound => break,
+                Err(s) => return Err(s),
+            };
+            seen.push(parent);
+            parent = c.parent.clone();
+            reply.containers.push(c);
+        }
+    }
+    Ok(reply)
+}
+
 /// Build one page of an item's provenance (the whole reply but for pagination of the timeline).
 pub fn assemble(
     b: &dyn Backend,
@@ -324,6 +355,7 @@ pub fn assemble(
         inputs: item.inputs.iter().cloned().collect(),
         timeline,
         next_page_token,
+        containers: Vec::new(),
     })
 }
 
@@ -342,6 +374,12 @@ impl ProvenanceService for ProvenanceApi {
             0 => limits.default_page_size,
             n => (n as usize).min(limits.max_page_size),
         };
-        Ok(Response::new(assemble(b, &key, from, page, !r.omit_proofs)?))
+        Ok(Response::new(assemble_with_containers(
+            b,
+            &key,
+            from,
+            page,
+            !r.omit_proofs,
+        )?))
     }
 }

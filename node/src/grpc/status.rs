@@ -69,7 +69,12 @@ pub fn parse_hash(field: &str, s: &str) -> Result<Hash, Status> {
 }
 
 pub fn unavailable_syncing(height: u64, target: u64) -> Status {
+    let of = if target > height {
+        format!(" of {target}")
+    } else {
+        String::new()
+    };
     Status::unavailable(format!(
-        "node is syncing (at height {height} of {target}); retry later or use another node"
+        "node is syncing (at height {height}{of}); retry later or use another node"
     ))
 }

@@ -49,8 +49,23 @@ struct Behaviour {
     identify: identify::Behaviour,
 }
 
+/// Transactions are de-duplicated by content (the same tx relayed by many nodes is one message).
+/// Consensus messages are identified per publication (author and sequence number): the engine
+/// re-publishes its latest votes on a timer so that a peer that reconnects mid-round (after a
+/// crash or a partition) still hears them, and content-addressed ids would swallow those
+/// re-publications as duplicates — leaving a restarted validator unable to restore a quorum.
 fn message_id(msg: &gossipsub::Message) -> gossipsub::MessageId {
-    gossipsub::MessageId::from(Sha256::digest(&msg.data).to_vec())
+    let consensus = msg.topic.as_str().ends_with("/consensus");
+    match (consensus, &msg.source, msg.sequence_number) {
+        (true, Some(source), Some(seq)) => {
+            let mut h = Sha256::new();
+            h.update(source.to_bytes());
+            h.update(seq.to_be_bytes());
+            h.update(&msg.data);
+            gossipsub::MessageId::from(h.finalize().to_vec())
+        }
+        _ => gossipsub::MessageId::from(Sha256::digest(&msg.data).to_vec()),
+    }
 }
 
 fn build_swarm(cfg: &NetConfig, limits: &NetLimits, keypair: Keypair) -> Result<Swarm<Behaviour>, NetError> {

@@ -1,0 +1,243 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The `tradechain` command offline: every command's success and its main errors, with the
+//! documented exit codes (0 ok, 1 failure, 2 usage, 3 rejected by a rule, 4 unavailable).
+//! Commands that need a running network are covered by `testnet_e2e.rs`.
+use assert_cmd::Command;
+use predicates::str::contains;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn tc() -> Command {
+    let mut c = Command::cargo_bin("tradechain").unwrap();
+    c.env_remove("TRADECHAIN_ENDPOINT").env_remove("TRADECHAIN_KEY");
+    c
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+}
+
+/// A port nothing listens on.
+const DEAD: &str = "http://127.0.0.1:1";
+
+#[test]
+fn keys_are_written_0600_and_never_printed_unless_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("org.key");
+    let out = tc().args(["keys", "generate", "--out"]).arg(&k).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert_eq!(std::fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
+    let seed = std::fs::read_to_string(&k).unwrap();
+    assert!(!stdout.contains(seed.trim()), "generate must not print the secret");
+    // Refuses to overwrite without --force.
+    tc().args(["keys", "generate", "--out"])
+        .arg(&k)
+        .assert()
+        .code(2)
+        .stderr(contains("exists"));
+    tc().args(["keys", "show"])
+        .arg(&k)
+        .assert()
+        .success()
+        .stdout(contains("peer id"));
+    tc().args(["keys", "export-public"]).arg(&k).assert().success();
+    // A key readable by others is refused, naming the problem.
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+    tc().args(["keys", "show"])
+        .arg(&k)
+        .assert()
+        .failure()
+        .stderr(contains("0600"));
+}
+
+#[test]
+fn genesis_is_built_step_by_step_and_validate_lists_every_problem() {
+    let d = tempfile::tempdir().unwrap();
+    let g = d.path().join("genesis.json");
+    let key = |n: &str| {
+        let p = d.path().join(n);
+        tc().args(["-q", "keys", "generate", "--out"])
+            .arg(&p)
+            .assert()
+            .success();
+        p
+    };
+    let (ka, kb) = (key("a.key"), key("b.key"));
+    tc().args(["genesis", "init", "--chain-id", "t-1", "--out"])
+        .arg(&g)
+        .assert()
+        .success();
+    // An empty consortium is not a valid genesis: every problem is named.
+    let bad = tc().args(["genesis", "validate"]).arg(&g).assert().failure();
+    let o = bad.get_output();
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        err.contains("validators: at least one"),
+        "names the missing validators: {err}"
+    );
+    for (id, role, k) in [("CUSTOMS-XX", "customs", &ka), ("BANK-XX", "bank", &kb)] {
+        tc().args(["genesis", "add-org", "--file"])
+            .arg(&g)
+            .args([
+                "--id",
+                id,
+                "--name",
+                id,
+                "--country",
+                "CN",
+                "--role",
+                role,
+                "--key-file",
+            ])
+            .arg(k)
+            .assert()
+            .success();
+        tc().args(["genesis", "add-validator", "--file"])
+            .arg(&g)
+            .args(["--org", id])
+            .assert()
+            .success();
+    }
+    tc().args(["genesis", "validate"]).arg(&g).assert().success();
+    tc().args(["genesis", "show"])
+        .arg(&g)
+        .assert()
+        .success()
+        .stdout(contains("CUSTOMS-XX"));
+    // An unknown country code is refused naming the field.
+    tc().args(["genesis", "add-org", "--file"])
+        .arg(&g)
+        .args([
+            "--id",
+            "PORT-XX",
+            "--name",
+            "p",
+            "--country",
+            "XX",
+            "--role",
+            "port",
+            "--key-file",
+        ])
+        .arg(&ka)
+        .assert()
+        .failure()
+        .stderr(contains("country"));
+}
+
+#[test]
+fn submit_reports_missing_files_bad_json_bad_keys_and_unreachable_nodes() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("p.key");
+    tc().args(["-q", "keys", "generate", "--out"])
+        .arg(&key)
+        .assert()
+        .success();
+    let sub = |file: &Path| {
+        let mut c = tc();
+        c.args(["--endpoint", DEAD, "submit", "event"])
+            .arg(file)
+            .args(["--org", "PRODUCER-FZ", "--key"])
+            .arg(&key);
+        c
+    };
+    sub(&d.path().join("missing.json"))
+        .assert()
+        .code(2)
+        .stderr(contains("missing.json"));
+    // Malformed JSON names the line and column; a wrong field type names the field.
+    let broken = d.path().join("broken.json");
+    std::fs::write(&broken, "{\n  \"event_type\": \"ObjectEvent\",\n  oops\n}").unwrap();
+    sub(&broken).assert().code(2).stderr(contains("line 3"));
+    let wrong = d.path().join("wrong.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example("commission.json")).unwrap()).unwrap();
+    v["eventTimeMs"] = serde_json::Value::from("yesterday");
+    std::fs::write(&wrong, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    sub(&wrong).assert().code(2).stderr(contains("invalid type"));
+    // A well-formed document reaches the network step: no node there → exit 4.
+    sub(&example("commission.json"))
+        .assert()
+        .code(4)
+        .stderr(contains("unreachable"));
+    // A missing key file is a usage error naming --key.
+    tc().args(["--endpoint", DEAD, "submit", "event"])
+        .arg(example("commission.json"))
+        .args(["--org", "PRODUCER-FZ", "--key"])
+        .arg(d.path().join("nope.key"))
+        .assert()
+        .code(2)
+        .stderr(contains("--key"));
+    // An org id that is not one is refused before anything is signed.
+    tc().args(["--endpoint", DEAD, "submit", "event"])
+        .arg(example("commission.json"))
+        .args(["--org", "not an org", "--key"])
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stderr(contains("--org"));
+}
+
+#[test]
+fn every_example_document_parses_as_its_family() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("k.key");
+    tc().args(["-q", "keys", "generate", "--out"])
+        .arg(&key)
+        .assert()
+        .success();
+    for (family, file) in [
+        ("event", "commission.json"),
+        ("certificate", "certificate.json"),
+        ("waybill", "waybill.json"),
+        ("waybill", "endorse.json"),
+        ("settlement", "settlement.json"),
+    ] {
+        // Parsing succeeds, so the failure is the unreachable node (4), not the document (2).
+        tc().args(["--endpoint", DEAD, "submit", family])
+            .arg(example(file))
+            .args(["--org", "PRODUCER-FZ", "--key"])
+            .arg(&key)
+            .assert()
+            .code(4);
+    }
+    // The wrong family for a document is a usage error.
+    tc().args(["--endpoint", DEAD, "submit", "settlement"])
+        .arg(example("commission.json"))
+        .args(["--org", "PRODUCER-FZ", "--key"])
+        .arg(&key)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn queries_against_no_node_exit_4_and_bad_arguments_exit_2() {
+    tc().args(["--endpoint", DEAD, "query", "status"])
+        .assert()
+        .code(4)
+        .stderr(contains("unreachable"));
+    tc().args(["--endpoint", "not a url", "query", "status"])
+        .assert()
+        .code(2);
+    tc().args(["query", "header", "minus-one"]).assert().code(2);
+    tc().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn verify_names_a_missing_store_and_completions_print_a_script() {
+    let d = tempfile::tempdir().unwrap();
+    tc().args(["verify", "--data-dir"])
+        .arg(d.path().join("none"))
+        .assert()
+        .failure();
+    tc().args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(contains("tradechain"));
+    tc().args(["completions", "zsh"]).assert().success();
+    tc().args(["completions", "fish"]).assert().success();
+    tc().arg("--help").assert().success().stdout(contains("Exit codes"));
+}
