@@ -16,7 +16,7 @@ pub struct Member<'a> {
 }
 
 /// A request signed for `method` (full gRPC path) as `member`.
-async fn signed<M: prost::Message>(
+pub(crate) async fn signed<M: prost::Message>(
     ch: &Channel,
     member: &Member<'_>,
     method: &str,

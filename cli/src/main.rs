@@ -1,6 +1,7 @@
 //! `tradechain`: run a node, manage keys and genesis, submit documents, query, audit.
 //!
 //! Exit codes: 0 ok · 1 failure · 2 usage · 3 rejected by a validator rule · 4 unavailable.
+mod bench;
 mod client;
 mod demo;
 mod documents;
@@ -68,6 +69,9 @@ enum Cmd {
     /// Read from a node: status, provenance, transactions, headers.
     #[command(subcommand)]
     Query(query::QueryCmd),
+    /// Load a running network and measure committed tx/s and commit latency (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// The testnet's demo trade data.
     #[command(subcommand)]
     Demo(demo::DemoCmd),
@@ -110,6 +114,7 @@ fn main() {
         Cmd::Submit(a) => block_on(submit::run(a, &cli.endpoint, cli.key.as_deref(), &out)),
         Cmd::Query(c) => block_on(query::run(c, &cli.endpoint, cli.key.as_deref(), &out)),
         Cmd::Demo(c) => block_on(demo::run(c, &cli.endpoint, &out)),
+        Cmd::Bench(c) => block_on(bench::run(c, &cli.endpoint, &out)),
         Cmd::Verify { data_dir } => verify_cmd::run(&data_dir, &out),
         Cmd::VerifyProof { file, genesis } => query::verify_proof_file(&file, &genesis, &out),
         Cmd::Completions { shell } => {

@@ -487,6 +487,27 @@ fn testnet_end_to_end() {
     assert!(!forged.status.success(), "a forged signature is refused");
     assert!(forged_err.contains("signature"), "{forged_err}");
 
+    // 2c. Smoke runs of the benchmarks (tiny sizes; the real runs are by hand, see BENCHMARKS.md).
+    let validator_eps: Vec<String> = names[..4].iter().map(|n| net.endpoint(n)).collect();
+    let bench = cli_json(
+        &port,
+        &[
+            "bench",
+            "load",
+            "--keys-dir",
+            net.data.join("keys").to_str().unwrap(),
+            "--endpoints",
+            &validator_eps.join(","),
+            "--txs",
+            "300",
+        ],
+    )
+    .expect("bench load runs");
+    assert_eq!(bench["committed"].as_u64(), Some(300), "{bench}");
+    assert!(bench["committed_tps"].as_f64().is_some_and(|t| t > 0.0), "{bench}");
+    let bound = cli_json(&port, &["bench", "verify-bound"]).expect("bench verify-bound runs");
+    assert!(bound["batch_per_core"].as_f64().is_some_and(|r| r > 0.0), "{bound}");
+
     // 3. Steady load to three different nodes (the observer forwards); kill -9 a validator.
     let key = net.data.join("keys/producer-fz.key");
     let load_eps = vec![net.endpoint("customs-cn"), net.endpoint("port-cnfoc"), observer.clone()];
