@@ -241,3 +241,23 @@ fn verify_names_a_missing_store_and_completions_print_a_script() {
     tc().args(["completions", "fish"]).assert().success();
     tc().arg("--help").assert().success().stdout(contains("Exit codes"));
 }
+
+#[test]
+fn node_init_writes_a_config_and_run_names_the_bad_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("node.toml");
+    tc().args(["node", "init", "--out"]).arg(&cfg).assert().success();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("[node]") && text.contains("Unknown keys are errors"));
+    tc().args(["node", "init", "--out"])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(contains("exists"));
+    std::fs::write(&cfg, text.replace("max_message_bytes", "max_mesage_bytes")).unwrap();
+    tc().args(["node", "run", "--config"])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(contains("max_mesage_bytes"));
+}

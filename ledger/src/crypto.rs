@@ -58,9 +58,19 @@ pub fn verify_batch(msgs: &[&[u8]], sigs: &[Signature], keys: &[PublicKey]) -> R
     if msgs.is_empty() {
         return Ok(());
     }
+    // A block's transactions come from few senders: decompress each distinct key once.
+    let mut cache: std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey> = std::collections::HashMap::new();
     let mut vks = Vec::with_capacity(keys.len());
     for k in keys {
-        vks.push(k.dalek()?);
+        let vk = match cache.get(&k.0) {
+            Some(vk) => *vk,
+            None => {
+                let vk = k.dalek()?;
+                cache.insert(k.0, vk);
+                vk
+            }
+        };
+        vks.push(vk);
     }
     let ss: Vec<ed25519_dalek::Signature> = sigs
         .iter()

@@ -232,6 +232,20 @@ pub fn execute_tx(
 /// Returns the indices whose signature is bad (empty when all verify). Transactions whose
 /// sender or key is unknown are skipped (they are rejected by the envelope check).
 pub fn verify_signatures(view: &dyn StateView, txs: &[SignedTransaction]) -> Vec<usize> {
+    verify_signatures_except(view, txs, &|_, _| false)
+}
+
+/// A host's knowledge that a signed transaction's signature already verified against a key
+/// (the node's mempool verified it on entry). Must only answer true for the exact bytes —
+/// transaction *and* signature — that were verified against exactly that key.
+pub type Preverified<'a> = &'a dyn Fn(&SignedTransaction, &crate::crypto::PublicKey) -> bool;
+
+/// `verify_signatures`, skipping transactions `preverified` vouches for.
+pub fn verify_signatures_except(
+    view: &dyn StateView,
+    txs: &[SignedTransaction],
+    preverified: Preverified,
+) -> Vec<usize> {
     let mut msgs = Vec::with_capacity(txs.len());
     let mut sigs = Vec::with_capacity(txs.len());
     let mut pks = Vec::with_capacity(txs.len());
@@ -239,6 +253,7 @@ pub fn verify_signatures(view: &dyn StateView, txs: &[SignedTransaction]) -> Vec
     for (i, t) in txs.iter().enumerate() {
         if let Some(org) = get_typed::<Org>(view, &keys::org(&t.tx.sender))
             && let Some(k) = org.key(t.tx.key_id)
+            && !preverified(t, k)
         {
             msgs.push(t.tx.sign_bytes());
             sigs.push(t.signature);
@@ -267,6 +282,21 @@ pub fn execute_block(
     block_time_ms: i64,
     txs: &[SignedTransaction],
 ) -> Result<BlockExecution, BlockError> {
+    execute_block_preverified(registry, genesis, base, height, block_time_ms, txs, &|_, _| false)
+}
+
+/// `execute_block`, trusting `preverified` for signatures the host already checked. The verdicts
+/// and writes are the same as `execute_block`'s (a signature's validity does not depend on who
+/// checked it); only the work differs.
+pub fn execute_block_preverified(
+    registry: &Registry,
+    genesis: &Genesis,
+    base: &dyn StateView,
+    height: u64,
+    block_time_ms: i64,
+    txs: &[SignedTransaction],
+    preverified: Preverified,
+) -> Result<BlockExecution, BlockError> {
     let mut seen = std::collections::BTreeSet::new();
     for (index, t) in txs.iter().enumerate() {
         let tx_id = t.id();
@@ -274,7 +304,7 @@ pub fn execute_block(
             return Err(BlockError::DuplicateTx { index, tx_id });
         }
     }
-    if let Some(&index) = verify_signatures(base, txs).first() {
+    if let Some(&index) = verify_signatures_except(base, txs, preverified).first() {
         return Err(BlockError::BadSignature {
             index,
             tx_id: txs[index].id(),

@@ -7,7 +7,7 @@
 //!   re-executing its transactions (tx root, results hash, state hash).
 //! - `check_block` never writes; commit happens only with a certificate (`Store::commit_block`).
 use tradechain_ledger::block::{BlockHeader, results_hash};
-use tradechain_ledger::execute::{BlockExecution, Registry, execute_block};
+use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state::next_state_hash;
 use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::{Block, Genesis, Hash, PublicKey, SignedTransaction};
@@ -40,12 +40,14 @@ pub fn build_block(
     proposer: PublicKey,
     now_ms: i64,
     txs: Vec<SignedTransaction>,
+    preverified: Preverified,
 ) -> Result<Built, String> {
     let head = store.head().map_err(|e| e.to_string())?;
     let height = head.height + 1;
     let time_ms = now_ms.max(parent_time(store, genesis, &head) + 1);
     let validators = store.validator_set_at(height).map_err(|e| e.to_string())?;
-    let exec = execute_block(registry, genesis, store, height, time_ms, &txs).map_err(|e| e.to_string())?;
+    let exec = execute_block_preverified(registry, genesis, store, height, time_ms, &txs, preverified)
+        .map_err(|e| e.to_string())?;
     let mut block = Block {
         header: BlockHeader {
             version: 1,
@@ -73,6 +75,7 @@ pub fn check_block(
     registry: &Registry,
     now_ms: i64,
     block: &Block,
+    preverified: Preverified,
 ) -> Result<BlockExecution, String> {
     let head = store.head().map_err(|e| e.to_string())?;
     let h = &block.header;
@@ -127,7 +130,8 @@ pub fn check_block(
     if h.tx_root != block.compute_tx_root() {
         return Err("header.tx_root does not match the transactions".into());
     }
-    let exec = execute_block(registry, genesis, store, h.height, h.time_ms, &block.txs).map_err(|e| e.to_string())?;
+    let exec = execute_block_preverified(registry, genesis, store, h.height, h.time_ms, &block.txs, preverified)
+        .map_err(|e| e.to_string())?;
     if h.results_hash != results_hash(&exec.outcomes) {
         return Err("header.results_hash does not match re-execution".into());
     }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use tradechain_ledger::codec;
 use tradechain_ledger::execute::next_nonce;
 use tradechain_ledger::state::{StateView, get_typed, keys};
-use tradechain_ledger::{Hash, Org, OrgId, SignedTransaction};
+use tradechain_ledger::{Hash, Org, OrgId, PublicKey, SignedTransaction};
 
 #[derive(Clone, Debug)]
 pub struct MempoolLimits {
@@ -59,6 +59,8 @@ pub enum MempoolError {
 struct Entry {
     tx: SignedTransaction,
     size: usize,
+    /// The key the signature verified against on entry.
+    key: PublicKey,
 }
 
 pub struct Mempool {
@@ -93,6 +95,19 @@ impl Mempool {
     }
     pub fn contains(&self, id: &Hash) -> bool {
         self.by_id.contains_key(id)
+    }
+
+    /// Whether exactly these bytes (transaction — same id, i.e. same hash — and signature)
+    /// verified against `key` on entry,
+    /// so block execution need not verify them again.
+    pub fn verified(&self, stx: &SignedTransaction, key: &PublicKey) -> bool {
+        let Some((sender, nonce)) = self.by_id.get(&stx.id()) else {
+            return false;
+        };
+        self.by_sender
+            .get(sender)
+            .and_then(|q| q.get(nonce))
+            .is_some_and(|e| e.key == *key && e.tx.signature == stx.signature)
     }
 
     /// The nonce after `org`'s gap-free run of pending transactions starting at `committed_next`
@@ -173,7 +188,8 @@ impl Mempool {
             org: org.id.clone(),
             key_id,
         })?;
-        Ok(self.admit(tx, size))
+        let pk = *pk;
+        Ok(self.admit(tx, size, pk))
     }
 
     /// Admit many transactions, verifying their signatures in one ed25519 batch (falling back
@@ -187,18 +203,25 @@ impl Mempool {
         let mut candidates = Vec::new();
         for (i, tx) in txs.iter().enumerate() {
             match self.precheck(tx, state) {
-                Ok((size, _)) => {
-                    candidates.push((i, size));
+                Ok((size, org)) => {
+                    let Some(pk) = org.key(tx.tx.key_id).copied() else {
+                        results.push(Some(Err(MempoolError::UnknownKey {
+                            org: org.id.clone(),
+                            key_id: tx.tx.key_id,
+                        })));
+                        continue;
+                    };
+                    candidates.push((i, size, pk));
                     results.push(None);
                 }
                 Err(e) => results.push(Some(Err(e))),
             }
         }
-        let cand_txs: Vec<SignedTransaction> = candidates.iter().map(|(i, _)| txs[*i].clone()).collect();
+        let cand_txs: Vec<SignedTransaction> = candidates.iter().map(|(i, ..)| txs[*i].clone()).collect();
         let bad: std::collections::BTreeSet<usize> = tradechain_ledger::execute::verify_signatures(state, &cand_txs)
             .into_iter()
             .collect();
-        for (j, (i, size)) in candidates.into_iter().enumerate() {
+        for (j, (i, size, pk)) in candidates.into_iter().enumerate() {
             let tx = &txs[i];
             results[i] = Some(if bad.contains(&j) {
                 Err(MempoolError::BadSignature {
@@ -213,7 +236,7 @@ impl Mempool {
             } else if self.by_id.contains_key(&tx.id()) {
                 Err(MempoolError::Duplicate(tx.id()))
             } else {
-                Ok(self.admit(tx.clone(), size))
+                Ok(self.admit(tx.clone(), size, pk))
             });
         }
         results
@@ -222,12 +245,12 @@ impl Mempool {
             .collect()
     }
 
-    fn admit(&mut self, tx: SignedTransaction, size: usize) -> Hash {
+    fn admit(&mut self, tx: SignedTransaction, size: usize, key: PublicKey) -> Hash {
         let id = tx.id();
         let sender = tx.tx.sender.clone();
         let nonce = tx.tx.nonce;
         let queue = self.by_sender.entry(sender.clone()).or_default();
-        if let Some(old) = queue.insert(nonce, Entry { tx, size }) {
+        if let Some(old) = queue.insert(nonce, Entry { tx, size, key }) {
             // Same sender and nonce, different content: the newer replaces the older.
             self.bytes -= old.size;
             self.by_id.remove(&old.tx.id());
@@ -429,6 +452,21 @@ mod tests {
         assert!(bytes > 0);
         assert!(m.remove(r[0].as_ref().unwrap()));
         assert!(m.bytes() < bytes);
+    }
+
+    #[test]
+    fn vouches_only_for_the_exact_bytes_it_verified() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits::default());
+        let t = commission(&c, 1, 1);
+        m.insert(t.clone(), &c.state).unwrap();
+        let pk = secret("PRODUCER-FZ").public();
+        assert!(m.verified(&t, &pk));
+        assert!(!m.verified(&t, &secret("CUSTOMS-CN").public()), "another key");
+        let mut other_sig = t.clone();
+        other_sig.signature = t.tx.clone().sign(&secret("CUSTOMS-CN")).signature;
+        assert!(!m.verified(&other_sig, &pk), "same tx id, another signature");
+        assert!(!m.verified(&commission(&c, 2, 2), &pk), "not in the pool");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Ti
 use tradechain_ledger::execute::{BlockExecution, Registry};
 use tradechain_ledger::state::Ns;
 use tradechain_ledger::store::Store;
-use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, SecretKey, SignedTransaction, codec};
+use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, PublicKey, SecretKey, SignedTransaction, codec};
 
 /// What gRPC and HTTP read about the node.
 #[derive(Clone, Debug, Default)]
@@ -434,6 +434,8 @@ impl Core {
             ),
             Err(_) => Vec::new(),
         };
+        let shared = self.shared.clone();
+        let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
         match build_block(
             &self.shared.store,
             &self.shared.genesis,
@@ -441,6 +443,7 @@ impl Core {
             key,
             now_ms(),
             txs,
+            &pre,
         ) {
             Ok(built) => {
                 let block = built.block;
@@ -464,7 +467,16 @@ impl Core {
         } else {
             i64::MAX - chain_drift()
         };
-        match check_block(&self.shared.store, &self.shared.genesis, &self.registry, now, block) {
+        let shared = self.shared.clone();
+        let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
+        match check_block(
+            &self.shared.store,
+            &self.shared.genesis,
+            &self.registry,
+            now,
+            block,
+            &pre,
+        ) {
             Ok(exec) => {
                 self.cache.insert(hash, exec);
                 true
