@@ -21,6 +21,14 @@ node_index() { # name -> 1-based index
 }
 grpc_port() { echo $((BASE_GRPC + $(node_index "$1"))); }
 http_port() { echo $((BASE_HTTP + $(node_index "$1"))); }
+p2p_port() { echo $((BASE_P2P + $(node_index "$1"))); }
+
+# Network namespaces (testnet/up --netns): each node in its own namespace "tcn-NODE" with a veth
+# link to the bridge "tcbr0" (10.77.0.0/24) and tc netem delay/loss; otherwise all on 127.0.0.1.
+NETNS_SUBNET=10.77.0
+uses_netns() { [ -f "$DATA/netns" ]; }
+node_host() { if uses_netns; then echo "$NETNS_SUBNET.$(node_index "$1")"; else echo 127.0.0.1; fi; }
+grpc_endpoint() { echo "http://$(node_host "$1"):$(grpc_port "$1")"; }
 pid_of() { cat "$DATA/$1/pid" 2>/dev/null || true; }
 is_running() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
@@ -29,8 +37,10 @@ start_node() {
   if is_running "$n"; then return 0; fi
   # A simple command in the background (not an `a && b` list, which would leave a subshell
   # holding our stdout open), detached from our stdin and stdout.
+  local wrap=()
+  if uses_netns; then wrap=(ip netns exec "tcn-$n"); fi
   ( cd "$DATA/$n" || exit 1
-    nohup "$BIN" node run --config node.toml >> node.log 2>&1 < /dev/null &
+    nohup "${wrap[@]}" "$BIN" node run --config node.toml >> node.log 2>&1 < /dev/null &
     echo $! > pid )
 }
 
@@ -42,7 +52,7 @@ wait_height() {
     ok=1
     for n in $(node_names); do
       is_running "$n" || continue
-      h=$("$BIN" --endpoint "http://127.0.0.1:$(grpc_port "$n")" query status --output json 2>/dev/null | sed -n 's/.*"height": *\([0-9]*\).*/\1/p' | head -1) || true
+      h=$("$BIN" --endpoint "$(grpc_endpoint "$n")" query status --output json 2>/dev/null | sed -n 's/.*"height": *\([0-9]*\).*/\1/p' | head -1) || true
       [ -n "$h" ] && [ "$h" -ge "$want" ] || { ok=0; break; }
     done
     [ "$ok" = 1 ] && return 0

@@ -15,130 +15,15 @@
 //! 6. A process with a non-member node key gets no peers and no blocks.
 //! 7. `testnet/down`, then the offline audit of a validator's store, then `down --purge` leaves
 //!    no process and no data.
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tradechain");
-
-struct Testnet {
-    root: PathBuf,
-    data: PathBuf,
-    base: u16,
-    _tmp: tempfile::TempDir,
-}
-
-impl Testnet {
-    fn new() -> Testnet {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("testnet");
-        // Ports away from the default testnet's (9101…, 7101…, 8101…), varied by pid.
-        let base = 20_000 + (std::process::id() % 400) as u16 * 20;
-        Testnet {
-            root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
-            data,
-            base,
-            _tmp: tmp,
-        }
-    }
-
-    fn script(&self, name: &str, args: &[&str]) -> Output {
-        let out = Command::new("bash")
-            .arg(self.root.join("testnet").join(name))
-            .args(args)
-            .env("TESTNET_DATA", &self.data)
-            .env("TRADECHAIN_BIN", BIN)
-            .env("TESTNET_BASE_GRPC", self.base.to_string())
-            .env("TESTNET_BASE_P2P", (self.base + 10_000).to_string())
-            .env("TESTNET_BASE_HTTP", (self.base + 20_000).to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "testnet/{name} {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn names(&self) -> Vec<String> {
-        let out = self.script("status", &["--names"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn endpoint(&self, node: &str) -> String {
-        let i = self.names().iter().position(|n| n == node).unwrap() as u16 + 1;
-        format!("http://127.0.0.1:{}", self.base + i)
-    }
-
-    fn pids(&self) -> Vec<u32> {
-        self.names()
-            .iter()
-            .filter_map(|n| std::fs::read_to_string(self.data.join(n).join("pid")).ok())
-            .filter_map(|p| p.trim().parse().ok())
-            .collect()
-    }
-}
-
-impl Drop for Testnet {
-    fn drop(&mut self) {
-        // Never leave processes behind, even when an assertion failed.
-        let _ = Command::new("bash")
-            .arg(self.root.join("testnet/down"))
-            .env("TESTNET_DATA", &self.data)
-            .env("TRADECHAIN_BIN", BIN)
-            .output();
-    }
-}
-
-fn cli(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--endpoint", endpoint])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn cli_json(endpoint: &str, args: &[&str]) -> Option<Value> {
-    let out = cli(endpoint, &[args, &["--output", "json"]].concat());
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&out.stdout).ok()
-}
-
-fn height(endpoint: &str) -> Option<u64> {
-    cli_json(endpoint, &["query", "status"]).and_then(|v| v["height"].as_u64())
-}
-
-fn header(endpoint: &str, h: u64) -> Option<(String, String)> {
-    let v = cli_json(endpoint, &["query", "header", &h.to_string()])?;
-    Some((v["hash"].as_str()?.to_string(), v["state_hash"].as_str()?.to_string()))
-}
-
-/// Wait until `cond` holds, polling; panic with `what` after `secs`.
-fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out after {secs} s: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
-}
 
 /// A steady load: commissioning events from the producer, submitted round-robin to `endpoints`
 /// and waited for; counts commits.
@@ -328,19 +213,7 @@ fn testnet_end_to_end() {
         ("settlement", "settlement.json", "bank-nl"),
     ] {
         let key = net.data.join(format!("keys/{org}.key"));
-        let out = cli(
-            &port,
-            &[
-                "submit",
-                family,
-                examples.join(file).to_str().unwrap(),
-                "--org",
-                &org.to_uppercase(),
-                "--key",
-                key.to_str().unwrap(),
-                "--wait",
-            ],
-        );
+        let out = submit(&port, family, &examples.join(file), &org.to_uppercase(), &key, true);
         assert!(
             out.status.success(),
             "examples/{file} by {org}: {}{}",
@@ -455,33 +328,18 @@ fn testnet_end_to_end() {
     );
 
     let producer_key = net.data.join("keys/producer-fz.key");
-    let again = cli(
-        &port,
-        &[
-            "submit",
-            "event",
-            examples.join("commission.json").to_str().unwrap(),
-            "--org",
-            "PRODUCER-FZ",
-            "--key",
-            producer_key.to_str().unwrap(),
-            "--wait",
-        ],
-    );
+    let commission = examples.join("commission.json");
+    let again = submit(&port, "event", &commission, "PRODUCER-FZ", &producer_key, true);
     let again_err = String::from_utf8_lossy(&again.stderr).to_string();
     assert_eq!(again.status.code(), Some(3), "a rule rejects it: {again_err}");
     assert!(again_err.contains("provenance."), "the rule id is named: {again_err}");
-    let forged = cli(
+    let forged = submit(
         &port,
-        &[
-            "submit",
-            "event",
-            examples.join("commission.json").to_str().unwrap(),
-            "--org",
-            "PRODUCER-FZ",
-            "--key",
-            net.data.join("keys/bank-cn.key").to_str().unwrap(),
-        ],
+        "event",
+        &commission,
+        "PRODUCER-FZ",
+        &net.data.join("keys/bank-cn.key"),
+        false,
     );
     let forged_err = String::from_utf8_lossy(&forged.stderr).to_string();
     assert!(!forged.status.success(), "a forged signature is refused");
