@@ -192,6 +192,25 @@ impl Mempool {
         Ok(self.admit(tx, size, pk))
     }
 
+    /// Admit a transaction whose signature the caller verified against `key` **outside** the
+    /// mempool lock (see `verify_for_admission`). The key must still be the sender's key in
+    /// `state` (it may have rotated since), or the transaction is refused as unverified.
+    pub fn insert_verified(
+        &mut self,
+        tx: SignedTransaction,
+        state: &dyn StateView,
+        key: &PublicKey,
+    ) -> Result<Hash, MempoolError> {
+        let (size, org) = self.precheck(&tx, state)?;
+        if org.key(tx.tx.key_id) != Some(key) {
+            return Err(MempoolError::BadSignature {
+                org: org.id.clone(),
+                key_id: tx.tx.key_id,
+            });
+        }
+        Ok(self.admit(tx, size, *key))
+    }
+
     /// Admit many transactions, verifying their signatures in one ed25519 batch (falling back
     /// to single checks to name the bad ones). Results are in input order.
     pub fn insert_batch(
@@ -340,6 +359,30 @@ impl Mempool {
     }
 }
 
+/// Verify signatures for admission without holding the mempool lock: each transaction's key
+/// from `state`, one ed25519 batch (single checks only to name the bad ones). `Some(key)` for a
+/// signature that verified, `None` for one that did not or whose sender or key is unknown (the
+/// mempool's precheck names those).
+pub fn verify_for_admission(txs: &[SignedTransaction], state: &dyn StateView) -> Vec<Option<PublicKey>> {
+    let keys: Vec<Option<PublicKey>> = txs
+        .iter()
+        .map(|t| get_typed::<Org>(state, &keys::org(&t.tx.sender)).and_then(|o| o.key(t.tx.key_id).copied()))
+        .collect();
+    let idx: Vec<usize> = (0..txs.len()).filter(|&i| keys[i].is_some()).collect();
+    let msgs: Vec<Vec<u8>> = idx.iter().map(|&i| txs[i].tx.sign_bytes()).collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let sigs: Vec<_> = idx.iter().map(|&i| txs[i].signature).collect();
+    let pks: Vec<PublicKey> = idx.iter().filter_map(|&i| keys[i]).collect();
+    let all_ok = tradechain_ledger::crypto::verify_batch(&refs, &sigs, &pks).is_ok();
+    let mut out = vec![None; txs.len()];
+    for (j, &i) in idx.iter().enumerate() {
+        if all_ok || pks[j].verify(refs[j], &sigs[j]).is_ok() {
+            out[i] = Some(pks[j]);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -467,6 +510,28 @@ mod tests {
         other_sig.signature = t.tx.clone().sign(&secret("CUSTOMS-CN")).signature;
         assert!(!m.verified(&other_sig, &pk), "same tx id, another signature");
         assert!(!m.verified(&commission(&c, 2, 2), &pk), "not in the pool");
+    }
+
+    #[test]
+    fn verification_outside_the_lock_then_admission() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits::default());
+        let good = commission(&c, 1, 1);
+        let forged = Transaction {
+            ..commission(&c, 2, 2).tx
+        }
+        .sign(&secret("CUSTOMS-CN"));
+        let keys = verify_for_admission(&[good.clone(), forged.clone()], &c.state);
+        let pk = secret("PRODUCER-FZ").public();
+        assert_eq!(keys, vec![Some(pk), None]);
+        m.insert_verified(good.clone(), &c.state, &pk).unwrap();
+        assert!(m.verified(&good, &pk));
+        // A key that is not (or no longer) the sender's is refused.
+        let other = commission(&c, 3, 3);
+        assert!(matches!(
+            m.insert_verified(other, &c.state, &secret("CUSTOMS-CN").public()),
+            Err(MempoolError::BadSignature { .. })
+        ));
     }
 
     #[test]

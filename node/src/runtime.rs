@@ -65,9 +65,18 @@ pub struct Shared {
 impl Shared {
     /// Admit a transaction to the mempool and queue it for gossip.
     pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
+        // The signature is checked before taking the mempool lock, so submissions, gossip and
+        // block checks do not queue behind one another's ed25519 work.
+        let key = crate::mempool::verify_for_admission(std::slice::from_ref(&tx), self.store.as_ref())
+            .pop()
+            .flatten();
         let res = match self.mempool.lock() {
             Ok(mut m) => {
-                let r = m.insert(tx.clone(), self.store.as_ref());
+                let r = match &key {
+                    Some(k) => m.insert_verified(tx.clone(), self.store.as_ref(), k),
+                    // Unknown sender or key, or a bad signature: the plain insert names which.
+                    None => m.insert(tx.clone(), self.store.as_ref()),
+                };
                 self.metrics.mempool_txs.set(m.len() as i64);
                 r
             }
@@ -119,6 +128,8 @@ struct Core {
     max_msg: usize,
     /// A proposal we hold back because the mempool is empty (see `build`).
     deferred_build: Option<(u64, u32)>,
+    /// Time spent building or checking the block being decided (for the commit log line).
+    exec_ms: u128,
 }
 
 /// Node keys of all current members: the network's allow-list.
@@ -230,6 +241,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         sync_cursor: 0,
         max_msg: cfg.p2p.max_message_bytes,
         deferred_build: None,
+        exec_ms: 0,
     };
     core.restore_wal();
     core.start_height(head.height + 1);
@@ -436,7 +448,8 @@ impl Core {
         };
         let shared = self.shared.clone();
         let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
-        match build_block(
+        let started = Instant::now();
+        let built = build_block(
             &self.shared.store,
             &self.shared.genesis,
             &self.registry,
@@ -444,7 +457,9 @@ impl Core {
             now_ms(),
             txs,
             &pre,
-        ) {
+        );
+        self.exec_ms = started.elapsed().as_millis();
+        match built {
             Ok(built) => {
                 let block = built.block;
                 self.cache.insert(block.hash(), built.exec);
@@ -469,14 +484,17 @@ impl Core {
         };
         let shared = self.shared.clone();
         let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
-        match check_block(
+        let started = Instant::now();
+        let checked = check_block(
             &self.shared.store,
             &self.shared.genesis,
             &self.registry,
             now,
             block,
             &pre,
-        ) {
+        );
+        self.exec_ms = started.elapsed().as_millis();
+        match checked {
             Ok(exec) => {
                 self.cache.insert(hash, exec);
                 true
@@ -501,6 +519,7 @@ impl Core {
         let Some(exec) = self.cache.remove(&hash) else {
             return false;
         };
+        let store_started = Instant::now();
         if let Err(e) = self.shared.store.commit_block(&block, &cert, &exec) {
             tracing::error!(height, "commit failed: {e}");
             return false;
@@ -530,7 +549,15 @@ impl Core {
         if block.txs.is_empty() {
             tracing::debug!(height, hash = %hash, "committed an empty block");
         } else {
-            tracing::info!(height, txs = block.txs.len(), hash = %hash, "committed");
+            tracing::info!(
+                height,
+                txs = block.txs.len(),
+                exec_ms = self.exec_ms,
+                commit_ms = store_started.elapsed().as_millis(),
+                height_ms = self.height_started.elapsed().as_millis(),
+                hash = %hash,
+                "committed"
+            );
         }
         let _ = self.shared.commits.send(height);
         let delay = self.shared.genesis.consensus.block_interval_ms;
@@ -561,16 +588,40 @@ impl Core {
                 data,
             } => match wire::decode::<TxGossip>(&data, self.max_msg) {
                 Ok(TxGossip::Batch(txs)) => {
-                    if let Ok(mut m) = self.shared.mempool.lock() {
-                        let res = m.insert_batch(txs, self.shared.store.as_ref());
-                        if res.iter().any(|r| matches!(r, Err(MempoolError::BadSignature { .. }))) {
-                            self.net.send(NetCommand::Penalize {
+                    // Off the core task: batch verification of a big gossip batch must not hold up
+                    // consensus messages (nor, under the mempool lock, submissions and block checks).
+                    let (shared, net) = (self.shared.clone(), self.net.clone());
+                    tokio::task::spawn_blocking(move || {
+                        // Skip what we already hold (our own transactions relayed back, repeats).
+                        let txs: Vec<SignedTransaction> = match shared.mempool.lock() {
+                            Ok(m) => txs.into_iter().filter(|t| !m.contains(&t.id())).collect(),
+                            Err(_) => return,
+                        };
+                        let keys = crate::mempool::verify_for_admission(&txs, shared.store.as_ref());
+                        let mut bad = false;
+                        if let Ok(mut m) = shared.mempool.lock() {
+                            for (tx, key) in txs.into_iter().zip(keys) {
+                                match key {
+                                    Some(k) => {
+                                        let _ = m.insert_verified(tx, shared.store.as_ref(), &k);
+                                    }
+                                    None => {
+                                        bad |= matches!(
+                                            m.insert(tx, shared.store.as_ref()),
+                                            Err(MempoolError::BadSignature { .. })
+                                        )
+                                    }
+                                }
+                            }
+                            shared.metrics.mempool_txs.set(m.len() as i64);
+                        }
+                        if bad {
+                            net.send(NetCommand::Penalize {
                                 peer: from,
                                 reason: "gossiped a bad signature".into(),
                             });
                         }
-                        self.shared.metrics.mempool_txs.set(m.len() as i64);
-                    }
+                    });
                 }
                 Err(e) => self.net.send(NetCommand::Penalize {
                     peer: from,
