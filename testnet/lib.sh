@@ -9,6 +9,13 @@ BASE_GRPC="${TESTNET_BASE_GRPC:-9100}"
 BASE_P2P="${TESTNET_BASE_P2P:-7100}"
 BASE_HTTP="${TESTNET_BASE_HTTP:-8100}"
 
+# The tradechain binary, or a clear error (scripts run with `set -e`: never fail silently).
+need_bin() {
+  [ -x "$BIN" ] && return 0
+  echo "tradechain binary not found at $BIN: run testnet/up (it builds it), or set CARGO_TARGET_DIR or TRADECHAIN_BIN" >&2
+  exit 1
+}
+
 # Node names in start order: validators first, then the observer.
 node_names() {
   cat "$DATA/nodes" 2>/dev/null
