@@ -421,6 +421,12 @@ impl Core {
         }
     }
 
+    /// Signatures our mempool verified need not be verified again by block execution.
+    fn mempool_vouches(&self) -> impl Fn(&SignedTransaction, &PublicKey) -> bool + use<> {
+        let shared = self.shared.clone();
+        move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k))
+    }
+
     fn build(&mut self, height: u64, round: u32) -> Option<Input> {
         let idle = round == 0
             && self.height_started.elapsed() < self.empty_block_wait()
@@ -446,8 +452,7 @@ impl Core {
             ),
             Err(_) => Vec::new(),
         };
-        let shared = self.shared.clone();
-        let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
+        let pre = self.mempool_vouches();
         let started = Instant::now();
         let built = build_block(
             &self.shared.store,
@@ -482,8 +487,7 @@ impl Core {
         } else {
             i64::MAX - chain_drift()
         };
-        let shared = self.shared.clone();
-        let pre = move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k));
+        let pre = self.mempool_vouches();
         let started = Instant::now();
         let checked = check_block(
             &self.shared.store,
