@@ -14,7 +14,7 @@
 //! `execute_block`).
 use crate::identity::{OrgId, Role};
 use crate::payload::*;
-use std::collections::BTreeMap;
+use crate::testkit::{oid, party};
 
 /// The testnet's members: id, name, country, role, runs a validator.
 pub const ORGS: &[(&str, &str, &str, Role, bool)] = &[
@@ -50,11 +50,6 @@ pub const RAIL_CO: &str = "CCPIT-SN-2026-00107";
 /// One transaction to send: the org that signs it and the payload.
 pub type DemoTx = (OrgId, Payload);
 
-fn oid(s: &str) -> OrgId {
-    // The ids above are valid by construction (tested).
-    OrgId::new(s).unwrap_or_else(|_| unreachable!("demo org id {s} is valid"))
-}
-
 pub fn phone(pallet: usize, case: usize, n: usize) -> String {
     format!(
         "urn:epc:id:sgtin:6901234.012345.SN{:02}{:02}{:03}",
@@ -77,44 +72,12 @@ pub fn sample_item() -> String {
     "https://id.gs1.org/01/06901234123456/21/SN0101001".to_string()
 }
 
-fn party(name: &str, org: Option<&str>, country: &str) -> Party {
-    Party {
-        name: name.into(),
-        org: org.map(oid),
-        country: country.into(),
-        address: String::new(),
-    }
-}
-
 fn ev(kind: EventType, action: Action, time_ms: i64, step: &str, unlocode: &str) -> ProvenanceEvent {
-    ProvenanceEvent {
-        event_type: kind,
-        event_id: None,
-        event_time_ms: time_ms,
-        event_time_zone_offset_min: if unlocode.starts_with("CN") { 480 } else { 60 },
-        action: Some(action),
-        epc_list: Vec::new(),
-        quantity_list: Vec::new(),
-        parent_id: None,
-        child_epcs: Vec::new(),
-        child_quantity_list: Vec::new(),
-        input_epc_list: Vec::new(),
-        input_quantity_list: Vec::new(),
-        output_epc_list: Vec::new(),
-        output_quantity_list: Vec::new(),
-        transformation_id: None,
-        biz_step: (!step.is_empty()).then(|| format!("https://ref.gs1.org/cbv/BizStep-{step}")),
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        unlocode: Some(unlocode.into()),
-        biz_transaction_list: Vec::new(),
-        source_list: Vec::new(),
-        destination_list: Vec::new(),
-        customs: None,
-        error_declaration: None,
-        extensions: BTreeMap::new(),
-    }
+    let mut e = crate::testkit::event(kind, Some(action), &[], time_ms);
+    e.event_time_zone_offset_min = if unlocode.starts_with("CN") { 480 } else { 60 };
+    e.biz_step = (!step.is_empty()).then(|| format!("https://ref.gs1.org/cbv/BizStep-{step}"));
+    e.unlocode = Some(unlocode.into());
+    e
 }
 
 fn observe(ids: &[String], time_ms: i64, step: &str, unlocode: &str) -> Payload {

@@ -99,42 +99,13 @@ pub fn genesis() -> Genesis {
 
 fn party(name: &str, org_id: Option<&str>, country: &str, address: &str) -> Party {
     Party {
-        name: name.into(),
-        org: org_id.map(org),
-        country: country.into(),
         address: address.into(),
+        ..tradechain_ledger::testkit::party(name, org_id, country)
     }
 }
 
 fn event(kind: EventType, time_ms: i64) -> ProvenanceEvent {
-    ProvenanceEvent {
-        event_type: kind,
-        event_id: None,
-        event_time_ms: time_ms,
-        event_time_zone_offset_min: 480,
-        action: None,
-        epc_list: Vec::new(),
-        quantity_list: Vec::new(),
-        parent_id: None,
-        child_epcs: Vec::new(),
-        child_quantity_list: Vec::new(),
-        input_epc_list: Vec::new(),
-        input_quantity_list: Vec::new(),
-        output_epc_list: Vec::new(),
-        output_quantity_list: Vec::new(),
-        transformation_id: None,
-        biz_step: None,
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        unlocode: None,
-        biz_transaction_list: Vec::new(),
-        source_list: Vec::new(),
-        destination_list: Vec::new(),
-        customs: None,
-        error_declaration: None,
-        extensions: BTreeMap::new(),
-    }
+    tradechain_ledger::testkit::event(kind, None, &[], time_ms)
 }
 
 /// One transaction of a block being built: the tx, and its verdict.
