@@ -228,47 +228,52 @@ pub fn execute_tx(
     }
 }
 
-/// Look up each transaction's signing key in `view` and verify all signatures in one batch.
-/// Returns the indices whose signature is bad (empty when all verify). Transactions whose
-/// sender or key is unknown are skipped (they are rejected by the envelope check).
-pub fn verify_signatures(view: &dyn StateView, txs: &[SignedTransaction]) -> Vec<usize> {
-    verify_signatures_except(view, txs, &|_, _| false)
-}
-
 /// A host's knowledge that a signed transaction's signature already verified against a key
 /// (the node's mempool verified it on entry). Must only answer true for the exact bytes —
 /// transaction *and* signature — that were verified against exactly that key.
 pub type Preverified<'a> = &'a dyn Fn(&SignedTransaction, &crate::crypto::PublicKey) -> bool;
 
-/// `verify_signatures`, skipping transactions `preverified` vouches for.
-pub fn verify_signatures_except(
-    view: &dyn StateView,
-    txs: &[SignedTransaction],
-    preverified: Preverified,
-) -> Vec<usize> {
-    let mut msgs = Vec::with_capacity(txs.len());
-    let mut sigs = Vec::with_capacity(txs.len());
-    let mut pks = Vec::with_capacity(txs.len());
-    let mut idx = Vec::with_capacity(txs.len());
+/// One transaction's signature, checked against its sender's key in some state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigCheck {
+    /// Verified (or vouched for by `Preverified`) against this key.
+    Verified(PublicKey),
+    /// The sender and key are known; the signature does not verify.
+    Bad,
+    /// Unknown sender or key id (the envelope check rejects these with its own rule).
+    UnknownKey,
+}
+
+/// Look up each transaction's signing key in `view` and verify the signatures in one ed25519
+/// batch, skipping those `preverified` vouches for; single checks only to name the bad ones when
+/// the batch fails. Used by block execution and by the node's mempool admission.
+pub fn check_signatures(view: &dyn StateView, txs: &[SignedTransaction], preverified: Preverified) -> Vec<SigCheck> {
+    let mut out = Vec::with_capacity(txs.len());
+    let (mut msgs, mut sigs, mut pks, mut idx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, t) in txs.iter().enumerate() {
-        if let Some(org) = get_typed::<Org>(view, &keys::org(&t.tx.sender))
-            && let Some(k) = org.key(t.tx.key_id)
-            && !preverified(t, k)
-        {
-            msgs.push(t.tx.sign_bytes());
-            sigs.push(t.signature);
-            pks.push(*k);
-            idx.push(i);
+        let key = get_typed::<Org>(view, &keys::org(&t.tx.sender)).and_then(|o| o.key(t.tx.key_id).copied());
+        match key {
+            None => out.push(SigCheck::UnknownKey),
+            Some(k) => {
+                out.push(SigCheck::Verified(k));
+                if !preverified(t, &k) {
+                    msgs.push(t.tx.sign_bytes());
+                    sigs.push(t.signature);
+                    pks.push(k);
+                    idx.push(i);
+                }
+            }
         }
     }
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-    if crate::crypto::verify_batch(&refs, &sigs, &pks).is_ok() {
-        return Vec::new();
+    if crate::crypto::verify_batch(&refs, &sigs, &pks).is_err() {
+        for j in 0..idx.len() {
+            if pks[j].verify(refs[j], &sigs[j]).is_err() {
+                out[idx[j]] = SigCheck::Bad;
+            }
+        }
     }
-    (0..idx.len())
-        .filter(|&j| pks[j].verify(refs[j], &sigs[j]).is_err())
-        .map(|j| idx[j])
-        .collect()
+    out
 }
 
 /// Execute a block's transactions in order over `base`. Signatures are batch-verified against
@@ -304,7 +309,8 @@ pub fn execute_block_preverified(
             return Err(BlockError::DuplicateTx { index, tx_id });
         }
     }
-    if let Some(&index) = verify_signatures_except(base, txs, preverified).first() {
+    let checks = check_signatures(base, txs, preverified);
+    if let Some(index) = checks.iter().position(|c| *c == SigCheck::Bad) {
         return Err(BlockError::BadSignature {
             index,
             tx_id: txs[index].id(),

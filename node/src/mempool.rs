@@ -12,7 +12,7 @@
 //!   resubmit; `WaitForCommit` tells them whether they must).
 use std::collections::{BTreeMap, HashMap};
 use tradechain_ledger::codec;
-use tradechain_ledger::execute::next_nonce;
+use tradechain_ledger::execute::{SigCheck, next_nonce};
 use tradechain_ledger::state::{StateView, get_typed, keys};
 use tradechain_ledger::{Hash, Org, OrgId, PublicKey, SignedTransaction};
 
@@ -116,12 +116,7 @@ impl Mempool {
         let Some(queue) = self.by_sender.get(org) else {
             return committed_next;
         };
-        let run = queue
-            .range(committed_next..)
-            .zip(committed_next..)
-            .take_while(|((n, _), want)| **n == *want)
-            .count() as u64;
-        committed_next + run
+        committed_next + gap_free_run(queue, committed_next).count() as u64
     }
 
     /// Cheap checks that need no signature verification; returns the tx's encoded size.
@@ -193,7 +188,7 @@ impl Mempool {
     }
 
     /// Admit a transaction whose signature the caller verified against `key` **outside** the
-    /// mempool lock (see `verify_for_admission`). The key must still be the sender's key in
+    /// mempool lock (with `tradechain_ledger::execute::check_signatures`). The key must still be the sender's key in
     /// `state` (it may have rotated since), or the transaction is refused as unverified.
     pub fn insert_verified(
         &mut self,
@@ -211,56 +206,22 @@ impl Mempool {
         Ok(self.admit(tx, size, *key))
     }
 
-    /// Admit many transactions, verifying their signatures in one ed25519 batch (falling back
-    /// to single checks to name the bad ones). Results are in input order.
-    pub fn insert_batch(
+    /// Admit transactions whose signatures were checked **outside** the mempool lock
+    /// (`check_signatures`, one ed25519 batch); results in input order. A transaction whose
+    /// check did not verify goes through `insert`, which names why it is refused.
+    pub fn admit_checked(
         &mut self,
         txs: Vec<SignedTransaction>,
+        checks: Vec<SigCheck>,
         state: &dyn StateView,
     ) -> Vec<Result<Hash, MempoolError>> {
-        let mut results: Vec<Option<Result<Hash, MempoolError>>> = Vec::with_capacity(txs.len());
-        let mut candidates = Vec::new();
-        for (i, tx) in txs.iter().enumerate() {
-            match self.precheck(tx, state) {
-                Ok((size, org)) => {
-                    let Some(pk) = org.key(tx.tx.key_id).copied() else {
-                        results.push(Some(Err(MempoolError::UnknownKey {
-                            org: org.id.clone(),
-                            key_id: tx.tx.key_id,
-                        })));
-                        continue;
-                    };
-                    candidates.push((i, size, pk));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        }
-        let cand_txs: Vec<SignedTransaction> = candidates.iter().map(|(i, ..)| txs[*i].clone()).collect();
-        let bad: std::collections::BTreeSet<usize> = tradechain_ledger::execute::verify_signatures(state, &cand_txs)
-            .into_iter()
-            .collect();
-        for (j, (i, size, pk)) in candidates.into_iter().enumerate() {
-            let tx = &txs[i];
-            results[i] = Some(if bad.contains(&j) {
-                Err(MempoolError::BadSignature {
-                    org: tx.tx.sender.clone(),
-                    key_id: tx.tx.key_id,
-                })
-            } else if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
-                Err(MempoolError::Full {
-                    count: self.by_id.len(),
-                    bytes: self.bytes,
-                })
-            } else if self.by_id.contains_key(&tx.id()) {
-                Err(MempoolError::Duplicate(tx.id()))
-            } else {
-                Ok(self.admit(tx.clone(), size, pk))
-            });
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(MempoolError::Full { count: 0, bytes: 0 })))
+        debug_assert_eq!(txs.len(), checks.len());
+        txs.into_iter()
+            .zip(checks)
+            .map(|(tx, check)| match check {
+                SigCheck::Verified(k) => self.insert_verified(tx, state, &k),
+                SigCheck::Bad | SigCheck::UnknownKey => self.insert(tx, state),
+            })
             .collect()
     }
 
@@ -292,12 +253,7 @@ impl Mempool {
                 continue;
             };
             let first = next_nonce(state, &org);
-            let run: Vec<&Entry> = queue
-                .range(first..)
-                .zip(first..)
-                .take_while(|((n, _), want)| **n == *want)
-                .map(|((_, e), _)| e)
-                .collect();
+            let run: Vec<&Entry> = gap_free_run(queue, first).collect();
             if !run.is_empty() {
                 runs.push(run);
             }
@@ -359,28 +315,13 @@ impl Mempool {
     }
 }
 
-/// Verify signatures for admission without holding the mempool lock: each transaction's key
-/// from `state`, one ed25519 batch (single checks only to name the bad ones). `Some(key)` for a
-/// signature that verified, `None` for one that did not or whose sender or key is unknown (the
-/// mempool's precheck names those).
-pub fn verify_for_admission(txs: &[SignedTransaction], state: &dyn StateView) -> Vec<Option<PublicKey>> {
-    let keys: Vec<Option<PublicKey>> = txs
-        .iter()
-        .map(|t| get_typed::<Org>(state, &keys::org(&t.tx.sender)).and_then(|o| o.key(t.tx.key_id).copied()))
-        .collect();
-    let idx: Vec<usize> = (0..txs.len()).filter(|&i| keys[i].is_some()).collect();
-    let msgs: Vec<Vec<u8>> = idx.iter().map(|&i| txs[i].tx.sign_bytes()).collect();
-    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-    let sigs: Vec<_> = idx.iter().map(|&i| txs[i].signature).collect();
-    let pks: Vec<PublicKey> = idx.iter().filter_map(|&i| keys[i]).collect();
-    let all_ok = tradechain_ledger::crypto::verify_batch(&refs, &sigs, &pks).is_ok();
-    let mut out = vec![None; txs.len()];
-    for (j, &i) in idx.iter().enumerate() {
-        if all_ok || pks[j].verify(refs[j], &sigs[j]).is_ok() {
-            out[i] = Some(pks[j]);
-        }
-    }
-    out
+/// A sender's queued entries with consecutive nonces from `first` (stops at the first gap).
+fn gap_free_run(queue: &BTreeMap<u64, Entry>, first: u64) -> impl Iterator<Item = &Entry> {
+    queue
+        .range(first..)
+        .zip(first..)
+        .take_while(|((n, _), want)| **n == *want)
+        .map(|((_, e), _)| e)
 }
 
 #[cfg(test)]
@@ -388,6 +329,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use tradechain_ledger::Payload;
+    use tradechain_ledger::execute::check_signatures;
     use tradechain_ledger::payload::{Action, EventType};
     use tradechain_ledger::testkit::{Chain, event, observe, oid, secret};
     use tradechain_ledger::tx::{TX_VERSION, Transaction};
@@ -482,7 +424,8 @@ mod tests {
         });
         let mut batch: Vec<SignedTransaction> = (1..=4).map(|n| commission(&c, n, n as u32)).collect();
         batch[1] = Transaction { ..batch[1].tx.clone() }.sign(&secret("CUSTOMS-CN"));
-        let r = m.insert_batch(batch, &c.state);
+        let checks = check_signatures(&c.state, &batch, &|_, _| false);
+        let r = m.admit_checked(batch, checks, &c.state);
         assert!(r[0].is_ok());
         assert!(matches!(r[1], Err(MempoolError::BadSignature { .. })));
         assert!(r[2].is_ok() && r[3].is_ok());
@@ -521,9 +464,9 @@ mod tests {
             ..commission(&c, 2, 2).tx
         }
         .sign(&secret("CUSTOMS-CN"));
-        let keys = verify_for_admission(&[good.clone(), forged.clone()], &c.state);
+        let checks = check_signatures(&c.state, &[good.clone(), forged.clone()], &|_, _| false);
         let pk = secret("PRODUCER-FZ").public();
-        assert_eq!(keys, vec![Some(pk), None]);
+        assert_eq!(checks, vec![SigCheck::Verified(pk), SigCheck::Bad]);
         m.insert_verified(good.clone(), &c.state, &pk).unwrap();
         assert!(m.verified(&good, &pk));
         // A key that is not (or no longer) the sender's is refused.

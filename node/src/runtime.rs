@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Timeout, WalEntry};
-use tradechain_ledger::execute::{BlockExecution, Registry};
+use tradechain_ledger::execute::{BlockExecution, Registry, check_signatures};
 use tradechain_ledger::state::Ns;
 use tradechain_ledger::store::Store;
 use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, PublicKey, SecretKey, SignedTransaction, codec};
@@ -67,16 +67,13 @@ impl Shared {
     pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
         // The signature is checked before taking the mempool lock, so submissions, gossip and
         // block checks do not queue behind one another's ed25519 work.
-        let key = crate::mempool::verify_for_admission(std::slice::from_ref(&tx), self.store.as_ref())
-            .pop()
-            .flatten();
+        let checks = check_signatures(self.store.as_ref(), std::slice::from_ref(&tx), &|_, _| false);
         let res = match self.mempool.lock() {
             Ok(mut m) => {
-                let r = match &key {
-                    Some(k) => m.insert_verified(tx.clone(), self.store.as_ref(), k),
-                    // Unknown sender or key, or a bad signature: the plain insert names which.
-                    None => m.insert(tx.clone(), self.store.as_ref()),
-                };
+                let r = m
+                    .admit_checked(vec![tx.clone()], checks, self.store.as_ref())
+                    .pop()
+                    .unwrap_or_else(|| unreachable!("admit_checked answers once per transaction"));
                 self.metrics.mempool_txs.set(m.len() as i64);
                 r
             }
@@ -601,22 +598,11 @@ impl Core {
                             Ok(m) => txs.into_iter().filter(|t| !m.contains(&t.id())).collect(),
                             Err(_) => return,
                         };
-                        let keys = crate::mempool::verify_for_admission(&txs, shared.store.as_ref());
+                        let checks = check_signatures(shared.store.as_ref(), &txs, &|_, _| false);
                         let mut bad = false;
                         if let Ok(mut m) = shared.mempool.lock() {
-                            for (tx, key) in txs.into_iter().zip(keys) {
-                                match key {
-                                    Some(k) => {
-                                        let _ = m.insert_verified(tx, shared.store.as_ref(), &k);
-                                    }
-                                    None => {
-                                        bad |= matches!(
-                                            m.insert(tx, shared.store.as_ref()),
-                                            Err(MempoolError::BadSignature { .. })
-                                        )
-                                    }
-                                }
-                            }
+                            let res = m.admit_checked(txs, checks, shared.store.as_ref());
+                            bad = res.iter().any(|r| matches!(r, Err(MempoolError::BadSignature { .. })));
                             shared.metrics.mempool_txs.set(m.len() as i64);
                         }
                         if bad {
