@@ -241,7 +241,9 @@ async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
                 .into_inner();
             let now = Instant::now();
             blocks += 1;
-            let sub = submitted.lock().map(|m| m.clone()).unwrap_or_default();
+            let Ok(sub) = submitted.lock() else {
+                return Err(CliError::failure("bench: submit bookkeeping poisoned"));
+            };
             for o in &b.outcomes {
                 let Some(at) = sub.get(&o.tx_id) else { continue };
                 seen += 1;

@@ -216,14 +216,16 @@ async fn provenance(
         return Err(CliError::failure("empty reply"));
     };
     let link = tradechain_ledger::gs1::digital_link(&first.goods_key, "https://id.gs1.org");
+    if opts.qr_png.is_none() && !opts.qr {
+        return Ok(());
+    }
+    let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
     if let Some(path) = &opts.qr_png {
-        let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
         std::fs::write(path, crate::qr_png::encode(&code, 8))
             .map_err(|e| CliError::failure(format!("{}: {e}", path.display())))?;
         out.note(&format!("wrote {} ({link})", path.display()));
     }
     if opts.qr {
-        let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
         let img = code
             .render::<qrcode::render::unicode::Dense1x2>()
             .quiet_zone(true)
