@@ -16,6 +16,7 @@ use crate::context::{
     BlockValue, TcAddress, TcContext, TcHeight, TcProposal, TcSignature, TcTimeouts, TcValidatorSet, TcVote,
     nil_or_val_to_option, vote_kind,
 };
+use crate::signature_check::{Ed25519Check, SignatureCheck};
 use crate::wire::{
     ConsensusMsg, SignedProposalMsg, SignedVoteMsg, Timeout, TimeoutKind, WalEntry, polka_from_wire, polka_to_wire,
     proposal_from_wire, proposal_to_wire, round_cert_from_wire, round_cert_to_wire, timeout_kind_from_mc,
@@ -119,6 +120,7 @@ struct ProposalMeta {
 
 pub struct Engine {
     ctx: TcContext,
+    check: Arc<dyn SignatureCheck>,
     key: Option<SecretKey>,
     address: TcAddress,
     timeouts: TcTimeouts,
@@ -142,6 +144,13 @@ pub struct Engine {
 // Certificate checks answer Malachite with its own (large) `CertificateError` type.
 #[allow(clippy::result_large_err)]
 impl Engine {
+    /// Check signatures with `check` instead of plain ed25519 (e.g. a memo shared by the nodes
+    /// of a simulation). `check` must answer as `Ed25519Check` does (see `signature_check`).
+    pub fn with_signature_check(mut self, check: Arc<dyn SignatureCheck>) -> Engine {
+        self.check = check;
+        self
+    }
+
     pub fn new(cfg: EngineConfig) -> Engine {
         let address = TcAddress(
             cfg.secret_key
@@ -153,6 +162,7 @@ impl Engine {
             ctx: TcContext {
                 chain_id: Arc::from(cfg.chain_id.as_str()),
             },
+            check: Arc::new(Ed25519Check),
             key: cfg.secret_key,
             address,
             timeouts: TcTimeouts::from_params(&cfg.params),
@@ -351,9 +361,9 @@ impl Engine {
             return;
         }
         let signed = proposal_from_wire(&p);
-        if p.proposer
-            .verify(&self.ctx.proposal_bytes(&signed.message), &p.signature)
-            .is_err()
+        if !self
+            .check
+            .verify(&p.proposer, &self.ctx.proposal_bytes(&signed.message), &p.signature)
         {
             return;
         }
@@ -555,7 +565,7 @@ impl Engine {
                     mcc::ConsensusMsg::Vote(v) => self.ctx.vote_bytes(v),
                     mcc::ConsensusMsg::Proposal(p) => self.ctx.proposal_bytes(p),
                 };
-                Ok(r.resume_with(pk.verify(&bytes, &msg.signature.ledger()).is_ok()))
+                Ok(r.resume_with(self.check.verify(&pk, &bytes, &msg.signature.ledger())))
             }
             Effect::VerifyCommitCertificate(cert, vset, _, r) => {
                 let sigs: Vec<(TcAddress, TcSignature)> = cert
@@ -737,7 +747,10 @@ impl Engine {
                 },
                 validator: addr,
             };
-            if v.public_key.verify(&self.ctx.vote_bytes(&vote), &sig.ledger()).is_err() {
+            if !self
+                .check
+                .verify(&v.public_key, &self.ctx.vote_bytes(&vote), &sig.ledger())
+            {
                 return Err(CertificateError::VerificationError(None));
             }
             power = power.saturating_add(v.power);

@@ -4,12 +4,15 @@
 //! Module map:
 //! - `context` Malachite's `Context` for tradechain's types (heights, keys, block hashes, votes)
 //! - `wire` the borsh peer messages and WAL entries, and their conversions
+//! - `signature_check` the engine's one way to check a signature (replaceable by a memo)
 //! - `engine` the node-facing `Engine::handle(Input) -> Vec<Output>`
 //!
 //! Invariant: nothing in this crate does I/O, reads a clock, spawns or draws randomness.
 pub mod context;
 pub mod engine;
+pub mod signature_check;
 pub mod wire;
 
 pub use engine::{Engine, EngineConfig, Input, Output};
+pub use signature_check::{Ed25519Check, SignatureCheck};
 pub use wire::{ConsensusMsg, SignedProposalMsg, SignedVoteMsg, Timeout, TimeoutKind, WalEntry};

@@ -9,7 +9,7 @@ mod sim;
 use sim::world::{SimConfig, SimResult, World};
 use std::collections::BTreeMap;
 
-const DEFAULT_SEEDS: u64 = 5_000;
+const DEFAULT_SEEDS: u64 = 10_000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())

@@ -6,11 +6,13 @@
 //! ordered by (virtual time, insertion number), so a seed replays exactly. At most f nodes are
 //! faulty (Byzantine + crash-prone) in any run.
 use crate::sim::checker::{Checker, genesis_prev, sim_block_valid};
+use crate::sim::memo::MemoCheck;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, SignedVoteMsg, WalEntry};
 use tradechain_ledger::certificate::{ValidatorInfo, VoteKind, proposal_sign_bytes, vote_sign_bytes};
 use tradechain_ledger::genesis::ConsensusParams;
@@ -119,6 +121,8 @@ pub struct World {
     healed: bool,
     heal_at: u64,
     checker: Checker,
+    /// One signature memo for all engines of this world (see `memo`).
+    memo: Arc<MemoCheck>,
     trace: Sha256,
     res: SimResult,
 }
@@ -167,6 +171,7 @@ impl World {
             n,
             ..SimResult::default()
         };
+        let memo = Arc::new(MemoCheck::default());
         let mut nodes: Vec<Node> = keys
             .into_iter()
             .map(|key| Node {
@@ -175,7 +180,8 @@ impl World {
                     chain_id: CHAIN.into(),
                     secret_key: Some(key.clone()),
                     params: params.clone(),
-                }),
+                })
+                .with_signature_check(memo.clone()),
                 key,
                 wal: Vec::new(),
                 chain: Vec::new(),
@@ -209,6 +215,7 @@ impl World {
             healed: false,
             heal_at,
             checker: Checker::default(),
+            memo,
             trace: Sha256::new(),
             res,
         };
@@ -344,7 +351,8 @@ impl World {
                     chain_id: CHAIN.into(),
                     secret_key: Some(nd.key.clone()),
                     params: self.params.clone(),
-                });
+                })
+                .with_signature_check(self.memo.clone());
                 let height = nd.chain.len() as u64 + 1;
                 if self.cfg.amnesia {
                     nd.wal.clear();
