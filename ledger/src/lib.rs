@@ -4,6 +4,7 @@
 //! Module map (each opens with its own invariants):
 //! - `codec` canonical borsh bytes; `hash` tagged SHA-256; `crypto` ed25519 and key files
 //! - `identity`, `genesis`, `codes` membership, roles, parameters, code tables; `gs1` GS1 keys
+//! - `epcis` GS1 EPCIS 2.0 JSON-LD import/export of provenance events (pure mapping)
 //! - `payload` the five document families; `tx` signed envelopes; `block` headers and outcomes
 //! - `merkle` RFC 6962 trees and inclusion proofs; `certificate` validator sets and commit certificates
 //! - `state` key space, views, write sets, state hash; `records` stored records
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod codes;
 pub mod crypto;
 pub mod demo;
+pub mod epcis;
 pub mod execute;
 pub mod genesis;
 pub mod gs1;

@@ -19,7 +19,9 @@
 //! - Index: each touched goods key gets `ItemEventRef` at `keys::item_event(key, seq)` chained by
 //!   `records::item_event_hash`; an EPCIS eventID gets an `EventIdRecord`. An error declaration
 //!   (same eventID + `errorDeclaration`) marks the original corrected — nothing is deleted — and is
-//!   appended to the chains of the original's items.
+//!   appended to the chains of the original's items; items the original ended (destroyed,
+//!   decommissioned, consumed by a transformation: it is their last event) are re-opened, so the
+//!   corrective event can record what really happened.
 use super::certificate::certificate_valid;
 use super::{gs1_key, hs_code, limits, org, reject, require_role, unlocode};
 use crate::execute::{Rejection, TxContext, Validator};
@@ -345,6 +347,15 @@ fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceE
     let mut w = Writes::default();
     for k in &rec.goods_keys {
         let mut it = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| ItemRecord::new(k));
+        // Nothing but an error declaration follows an ending event, so an ended item whose last
+        // event is the declared one was ended by it: the correction re-opens it (its corrective
+        // event may then use it again). What the declaration's own copy claims is not trusted.
+        if it.ended
+            && let Some(last) = it.event_count.checked_sub(1)
+            && get_typed::<ItemEventRef>(view, &keys::item_event(k, last)).is_some_and(|e| e.tx_id == rec.tx_id)
+        {
+            it.ended = false;
+        }
         append_event(&mut w, ctx, k, &mut it, time);
         w.put(keys::item(k), &it);
     }
