@@ -3,16 +3,30 @@
 # - libclang-dev: bindgen for RocksDB's C++ (librocksdb-sys builds RocksDB from source).
 # - protobuf: none needed, protos compile with protox (pure Rust).
 # - grpcurl is not packaged for Debian 12; the CLI and tests use tonic clients (and reflection).
+# - chromium: the headless browser test of the consumer page (cli/tests/browser.rs). Skipped with
+#   --no-browser (testnet/up passes it: running a testnet needs no browser).
 set -euo pipefail
+browser=1
+[ "${1:-}" = "--no-browser" ] && browser=0
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "setup: installing ${need[*]}" >&2
+# Without recommends (no sandbox helper, extensions…); a font so screenshots show text.
+lean=()
+if [ "$browser" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || lean+=(chromium fonts-dejavu-core)
+fi
+if [ "${#need[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
+  echo "setup: installing ${need[*]} ${lean[*]}" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ "${#need[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ "${#lean[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+  fi
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is missing (install Rust with rustup)" >&2; exit 1; }
 echo "setup: ok" >&2

@@ -28,6 +28,10 @@ pub enum QueryCmd {
         /// Write the item's GS1 Digital Link as a QR code PNG (for printing a label).
         #[arg(long, value_name = "FILE")]
         qr_png: Option<PathBuf>,
+        /// Resolver the QR code's link points at: a node's HTTP port (e.g. http://192.168.1.20:8105)
+        /// serves the page that checks its own proofs.
+        #[arg(long, value_name = "URL", default_value = "https://id.gs1.org", value_parser = resolver_url)]
+        resolver: String,
         /// Save the answer with its proofs, for `tradechain verify-proof FILE`.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
@@ -146,12 +150,14 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
             verify,
             qr,
             qr_png,
+            resolver,
             save,
         } => {
             let opts = ProvenanceOpts {
                 verify,
                 qr,
                 qr_png,
+                resolver,
                 save,
             };
             provenance(ch, id, serial, opts, out).await
@@ -159,10 +165,21 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
     }
 }
 
+/// `--resolver`: an http(s) base URL (checked before anything is asked of the node).
+fn resolver_url(s: &str) -> Result<String, String> {
+    if s.starts_with("https://") || s.starts_with("http://") {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} must be an http(s) URL, e.g. http://192.168.1.20:8105"))
+    }
+}
+
 pub struct ProvenanceOpts {
     pub verify: Option<PathBuf>,
     pub qr: bool,
     pub qr_png: Option<PathBuf>,
+    /// Base URL of the QR code's Digital Link.
+    pub resolver: String,
     pub save: Option<PathBuf>,
 }
 
@@ -215,10 +232,10 @@ async fn provenance(
     let Some(first) = pages.first() else {
         return Err(CliError::failure("empty reply"));
     };
-    let link = tradechain_ledger::gs1::digital_link(&first.goods_key, "https://id.gs1.org");
     if opts.qr_png.is_none() && !opts.qr {
         return Ok(());
     }
+    let link = tradechain_ledger::gs1::digital_link(&first.goods_key, &opts.resolver);
     let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
     if let Some(path) = &opts.qr_png {
         std::fs::write(path, crate::qr_png::encode(&code, 8))

@@ -224,6 +224,20 @@ fn queries_against_no_node_exit_4_and_bad_arguments_exit_2() {
         .code(2);
     tc().args(["query", "header", "minus-one"]).assert().code(2);
     tc().args(["frobnicate"]).assert().code(2);
+    // The QR code's resolver must be a web address; checked before the node is asked.
+    tc().args([
+        "--endpoint",
+        DEAD,
+        "query",
+        "provenance",
+        "06901234123456",
+        "SN1",
+        "--qr",
+    ])
+    .args(["--resolver", "ftp://192.168.1.20"])
+    .assert()
+    .code(2)
+    .stderr(contains("must be an http(s) URL"));
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn get(addr: std::net::SocketAddr, path: &str, accept: &str) -> (u16, String) {
 }
 
 fn serve() -> std::net::SocketAddr {
-    let backend: Arc<dyn Backend> = Scenario::trade().backend;
+    serve_backend(Scenario::trade().backend)
+}
+
+fn serve_backend(backend: Arc<dyn Backend>) -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -87,5 +90,239 @@ fn ledger_text_is_escaped() {
     assert_eq!(
         tradechain_node::resolver::esc("<script>alert('x')</script> & \""),
         "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;"
+    );
+}
+
+/// The JSON form carries, per event, the same proof bytes as `GetProvenance`: rebuilt into an
+/// `EventProof`, they pass the Rust verifier (`grpc::proof`) the page's JavaScript mirrors.
+#[test]
+fn the_json_answer_carries_verifiable_proofs_and_the_genesis() {
+    use tradechain_proto::v1;
+    let addr = serve();
+    let (code, body) = get(addr, &format!("/{ITEM}"), "application/json");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let genesis = scenario::genesis();
+    let g = hex::decode(v["proofs"]["genesis_borsh"].as_str().unwrap()).unwrap();
+    assert_eq!(g, tradechain_ledger::codec::encode(&genesis));
+    assert_eq!(v["genesis_hash"].as_str(), Some(genesis.hash().to_hex().as_str()));
+    let set = genesis.validator_set().unwrap();
+    let chains = v["proofs"]["chains"].as_array().unwrap();
+    assert!(chains.len() >= 2, "the item and its pallet: {v}");
+    assert_eq!(chains[0]["goods_key"].as_str(), Some(ITEM));
+    let h = |x: &serde_json::Value| hex::decode(x.as_str().unwrap()).unwrap();
+    let (mut redacted, mut signed) = (0, 0);
+    for c in chains {
+        let gk = c["goods_key"].as_str().unwrap();
+        let mut prev = None;
+        for e in c["entries"].as_array().unwrap() {
+            let p = &e["proof"];
+            let proof: tradechain_ledger::merkle::InclusionProof =
+                tradechain_ledger::codec::decode(&h(&p["inclusion"])).unwrap();
+            let entry = v1::TimelineEntry {
+                seq: e["seq"].as_u64().unwrap(),
+                tx_id: e["tx_id"].as_str().unwrap().into(),
+                event_time_ms: e["time_ms"].as_i64().unwrap(),
+                event_type: e["type"].as_str().unwrap().into(),
+                action: e["action"].as_str().unwrap().into(),
+                biz_step: e["biz_step"].as_str().unwrap().into(),
+                disposition: e["disposition"].as_str().unwrap().into(),
+                read_point: e["read_point"].as_str().unwrap().into(),
+                unlocode: e["unlocode"].as_str().unwrap().into(),
+                customs_step: e["customs_step"].as_str().unwrap().into(),
+                org: e["org"].as_str().unwrap().into(),
+                proof: Some(v1::EventProof {
+                    block_header_borsh: h(&p["header"]),
+                    commit_certificate_borsh: h(&p["certificate"]),
+                    inclusion: Some(tradechain_node::grpc::views::inclusion(&proof)),
+                    leaf_hash: h(&p["leaf_hash"]),
+                    signed_tx_borsh: h(&p["signed_tx"]),
+                    tx_redacted: p["redacted"].as_bool().unwrap(),
+                    event_ref_borsh: h(&p["event_ref"]),
+                    prev_event_hash: p["prev_event_hash"].as_str().unwrap().into(),
+                    event_hash: p["event_hash"].as_str().unwrap().into(),
+                }),
+                ..Default::default()
+            };
+            if p["redacted"].as_bool().unwrap() {
+                redacted += 1;
+                assert_eq!(p["signed_tx"].as_str(), Some(""), "no bytes of a redacted event");
+            } else {
+                signed += 1;
+            }
+            let ev = tradechain_node::grpc::proof::verify_entry(&genesis.chain_id, &set, gk, &entry).unwrap();
+            assert_eq!(ev.prev_event_hash, prev.unwrap_or(tradechain_ledger::hash::Hash::ZERO));
+            prev = Some(ev.event_hash);
+        }
+        assert_eq!(prev.map(|p| p.to_hex()).as_deref(), c["last_event_hash"].as_str());
+    }
+    assert!(
+        redacted > 0 && signed > 0,
+        "both kinds are exercised: {redacted} redacted, {signed} signed"
+    );
+    // The page embeds the same data, unable to close its <script> element, and loads the verifier.
+    let (_, html) = get(addr, &format!("/{ITEM}"), "text/html");
+    let data = html.split("<script type=application/json id=tc-data>").nth(1).unwrap();
+    let data = data.split("</script>").next().unwrap();
+    let embedded: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(embedded["proofs"], v["proofs"]);
+    assert!(html.contains(&format!("<script src={}>", tradechain_node::resolver::VERIFY_JS_PATH)));
+    let (code, js) = get(addr, tradechain_node::resolver::VERIFY_JS_PATH, "*/*");
+    assert_eq!(code, 200);
+    assert!(js.contains("crypto.subtle.verify"), "{js}");
+}
+
+/// Debian's `chromium` (or `$CHROMIUM`), if installed; when absent the browser tests skip, except
+/// under `CI`, where they fail (CI runs `scripts/setup.sh`, which installs it).
+fn chromium() -> Option<String> {
+    let found = std::env::var("CHROMIUM")
+        .ok()
+        .into_iter()
+        .chain(["chromium", "chromium-browser"].map(String::from))
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium is not installed (scripts/setup.sh installs it)"
+        );
+        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium, or run scripts/setup.sh)");
+    }
+    found
+}
+
+/// The DOM after the page's scripts ran, from headless Chromium.
+fn dump_dom(chromium: &str, url: &str, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page checks its proofs in a real browser (the scenario's journey has signed and redacted
+/// events, a pallet and a container); opened from a non-local http origin, it says it cannot.
+#[test]
+fn the_page_verifies_itself_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let addr = serve();
+    let dom = dump_dom(&chromium, &format!("http://{addr}/{ITEM}"), &[]);
+    assert!(dom.contains("data-tc-verified=\"yes\""), "{dom}");
+    // Three of the scenario's four validators sign each block.
+    assert!(dom.contains("verified: committed by 3 of 4 validators"), "{dom}");
+    assert!(dom.contains("✓ signed &amp; committed"), "{dom}");
+    assert!(dom.contains("details not public, not proven"), "{dom}");
+    assert!(dom.contains(&scenario::genesis().hash().to_hex()), "{dom}");
+    // A phone on the LAN: http://<some host> is not a secure context, so no WebCrypto.
+    let dom = dump_dom(
+        &chromium,
+        &format!("http://phone.test:{}/{ITEM}", addr.port()),
+        &["--host-resolver-rules=MAP phone.test 127.0.0.1"],
+    );
+    assert!(dom.contains("data-tc-verified=\"cannot\""), "{dom}");
+    assert!(dom.contains("cannot verify here"), "{dom}");
+}
+
+/// The page's borsh decoder reads every field of a signed provenance event in the ledger's order:
+/// an event that sets every field a public (unredacted) event may carry — lists, quantities,
+/// parent, transformation, error declaration, extensions with non-ASCII text, a customs release,
+/// a negative time-zone offset — verifies, and its signed fields are the ones shown. (A field
+/// added to `ProvenanceEvent` without the same in `resolver/verify.js` fails here.)
+#[test]
+fn the_page_decodes_every_field_of_a_public_event() {
+    use tradechain_ledger::payload::{
+        Action, CustomsStep, ErrorDeclaration, EventType, ProvenanceEvent, QuantityElement,
+    };
+    let Some(chromium) = chromium() else { return };
+    let key = "01/09506000134352/21/full";
+    let mut s = Scenario::empty();
+    let q = |c: &str| QuantityElement {
+        epc_class: c.into(),
+        quantity: Some("12.5".into()),
+        uom: Some("KGM".into()),
+    };
+    let ev = ProvenanceEvent {
+        event_type: EventType::TransformationEvent,
+        event_id: Some("ni:///sha-256;full".into()),
+        event_time_ms: s.now() - 60_000,
+        event_time_zone_offset_min: -300,
+        action: Some(Action::Delete),
+        epc_list: vec![format!("https://id.gs1.org/{key}")],
+        quantity_list: vec![q("urn:epc:class:lgtin:9506000.013435.L1")],
+        parent_id: Some("urn:epc:id:sscc:9506000.1000000001".into()),
+        child_epcs: vec![
+            "urn:epc:id:sgtin:9506000.013435.c1".into(),
+            "urn:epc:id:sgtin:9506000.013435.c2".into(),
+        ],
+        child_quantity_list: vec![
+            q("urn:epc:class:lgtin:9506000.013435.L2"),
+            q("urn:epc:class:lgtin:9506000.013435.L3"),
+        ],
+        input_epc_list: vec!["urn:epc:id:sgtin:9506000.013435.in".into()],
+        input_quantity_list: vec![QuantityElement {
+            epc_class: "urn:epc:class:lgtin:9506000.013435.L4".into(),
+            quantity: None,
+            uom: None,
+        }],
+        output_epc_list: vec!["urn:epc:id:sgtin:9506000.013435.out".into()],
+        output_quantity_list: vec![q("urn:epc:class:lgtin:9506000.013435.L5")],
+        transformation_id: Some("urn:uuid:7f3c2a9e-0000-4000-8000-000000000001".into()),
+        biz_step: Some("urn:epcglobal:cbv:bizstep:commissioning".into()),
+        disposition: Some("urn:epcglobal:cbv:disp:in_progress".into()),
+        read_point: Some("urn:epc:id:sgln:9506000.00001.0".into()),
+        biz_location: Some("urn:epc:id:sgln:9506000.00001.1".into()),
+        unlocode: Some("CNFOC".into()),
+        biz_transaction_list: Vec::new(),
+        source_list: Vec::new(),
+        destination_list: Vec::new(),
+        customs: Some(CustomsStep::Released),
+        error_declaration: Some(ErrorDeclaration {
+            declaration_time_ms: s.now(),
+            reason: Some("urn:epcglobal:cbv:er:incorrect_data".into()),
+            corrective_event_ids: vec!["ni:///sha-256;a".into(), "ni:///sha-256;b".into()],
+        }),
+        extensions: [
+            (
+                "certificationInfo".to_string(),
+                "\"https://example.org/cert/1\"".to_string(),
+            ),
+            (
+                "sensorElementList".to_string(),
+                "[{\"type\":\"温度\",\"value\":25.5,\"uom\":\"°C\"}]".to_string(),
+            ),
+        ]
+        .into(),
+    };
+    s.provenance("CUSTOMS-CN", ev, &[key], |_, _| {});
+    s.commit();
+    let addr = serve_backend(s.backend);
+    let (code, json) = get(addr, &format!("/{key}"), "application/json");
+    assert_eq!(code, 200, "{json}");
+    assert!(json.contains("\"redacted\":false"), "the event is public: {json}");
+    let dom = dump_dom(&chromium, &format!("http://{addr}/{key}"), &[]);
+    assert!(dom.contains("data-tc-verified=\"yes\""), "{dom}");
+    assert!(
+        dom.contains("<b>customs released</b> at CNFOC — CUSTOMS-CN Ltd (customs)"),
+        "{dom}"
     );
 }

@@ -1,0 +1,355 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The consumer page in a real browser: a local testnet with the demo data (`testnet/up`), the
+//! observer's GS1 Digital Link resolver page of the demo's scanned item loaded in headless
+//! Chromium (Debian's `chromium`, installed by `scripts/setup.sh`), which checks the proofs itself
+//! (WebCrypto Ed25519 and SHA-256 against the genesis validator set the page embeds).
+//!
+//! One testnet, then in order:
+//! 1. the page as served: the timeline is redrawn from verified data and the badge says
+//!    "verified: committed by k of n validators"; a screenshot is saved;
+//! 2. the same page through a proxy that changes one shown field of a signed event: "not verified";
+//! 3. through a proxy that flips one byte of a commit certificate's signature: "not verified";
+//! 4. from an origin that is not a secure context (a phone on the LAN): "cannot verify here".
+//!
+//! Screenshots and the label's QR code: `$CARGO_TARGET_TMPDIR/browser/` (`resolver-verified.png`,
+//! `resolver-tampered.png`, `label.png`; the paths are printed).
+//! Without chromium the test prints SKIPPED and passes — unless `CI` is set, then it fails.
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Debian's `chromium` (or `$CHROMIUM`), if it runs.
+fn chromium() -> Option<String> {
+    let found = std::env::var("CHROMIUM")
+        .ok()
+        .into_iter()
+        .chain(["chromium", "chromium-browser"].map(String::from))
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium is not installed (scripts/setup.sh installs it)"
+        );
+        eprintln!(
+            "SKIPPED browser test: chromium is not installed (apt-get install chromium, or run scripts/setup.sh)"
+        );
+    }
+    found
+}
+
+/// Run headless Chromium on `url` with `args` (`--dump-dom` or `--screenshot=…`); its stdout.
+fn chromium_run(chromium: &str, url: &str, args: &[String]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--virtual-time-budget=15000")
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium {args:?} {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn dom(chromium: &str, url: &str, extra: &[&str]) -> String {
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    args.push("--dump-dom".into());
+    chromium_run(chromium, url, &args)
+}
+
+fn screenshot(chromium: &str, url: &str, file: &Path) {
+    let _ = std::fs::remove_file(file);
+    chromium_run(
+        chromium,
+        url,
+        &[
+            format!("--screenshot={}", file.display()),
+            "--window-size=480,1800".into(),
+            "--hide-scrollbars".into(),
+        ],
+    );
+    let png = std::fs::read(file).unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG"), "no screenshot at {}", file.display());
+    eprintln!("screenshot: {}", file.display());
+}
+
+/// The badge's text, from the dumped DOM.
+fn badge(dom: &str) -> String {
+    let after = dom.split("id=\"tc-badge\"").nth(1).unwrap_or("");
+    let text = after.split_once('>').map(|x| x.1).unwrap_or("");
+    text.split("</p>").next().unwrap_or("").replace("&amp;", "&")
+}
+
+/// A plain HTTP GET (the node's resolver speaks HTTP/1.1 and closes when asked).
+fn http_get(addr: &str, path: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        "unexpected chunked answer: {head}"
+    );
+    (head, buf[split + 4..].to_vec())
+}
+
+/// A tiny HTTP proxy in front of the node that rewrites the resolver page on the way (the data
+/// embedded in `<script id=tc-data>`) with `tamper`; everything else passes unchanged.
+struct Proxy {
+    addr: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(upstream: String, tamper: fn(&mut Value)) -> Proxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        l.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        let up = upstream.clone();
+                        std::thread::spawn(move || Proxy::serve(c, &up, tamper));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Proxy { addr, stop }
+    }
+
+    fn serve(mut c: TcpStream, upstream: &str, tamper: fn(&mut Value)) {
+        c.set_nonblocking(false).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = Vec::new();
+        let mut byte = [0u8; 1];
+        while !req.ends_with(b"\r\n\r\n") {
+            match c.read(&mut byte) {
+                Ok(1) => req.push(byte[0]),
+                _ => return,
+            }
+        }
+        let req = String::from_utf8_lossy(&req).into_owned();
+        let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let (head, mut body) = http_get(upstream, &path);
+        let status = head.lines().next().unwrap_or("HTTP/1.1 502 Bad Gateway").to_string();
+        let ctype = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        if ctype.starts_with("text/html") {
+            body = tamper_page(&String::from_utf8(body).unwrap(), tamper).into_bytes();
+        }
+        let _ = write!(
+            c,
+            "{status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = c.write_all(&body);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+const DATA_OPEN: &str = "<script type=application/json id=tc-data>";
+
+/// Apply `tamper` to the JSON the page embeds, written back the way the node writes it.
+fn tamper_page(html: &str, tamper: fn(&mut Value)) -> String {
+    let (before, rest) = html.split_once(DATA_OPEN).expect("the page embeds its proof data");
+    let (json, after) = rest.split_once("</script>").unwrap();
+    let mut v: Value = serde_json::from_str(json).unwrap();
+    tamper(&mut v);
+    let json = v
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    format!("{before}{DATA_OPEN}{json}</script>{after}")
+}
+
+/// The first entry of the item's chain whose signed transaction bytes are public.
+fn first_signed(v: &mut Value) -> &mut Value {
+    v["proofs"]["chains"][0]["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["proof"]["signed_tx"].as_str().is_some_and(|s| !s.is_empty()))
+        .expect("a public (unredacted) event")
+}
+
+/// The page shows a different business step than the one signed.
+fn tamper_shown_field(v: &mut Value) {
+    let e = first_signed(v);
+    let step = e["biz_step"].as_str().unwrap().to_string();
+    e["biz_step"] = Value::from(if step.ends_with("receiving") {
+        "urn:epcglobal:cbv:bizstep:shipping"
+    } else {
+        "urn:epcglobal:cbv:bizstep:receiving"
+    });
+}
+
+/// One byte of one validator's precommit signature (the last byte of the certificate) flipped.
+fn tamper_signature_byte(v: &mut Value) {
+    let e = first_signed(v);
+    let mut cert = hex::decode(e["proof"]["certificate"].as_str().unwrap()).unwrap();
+    *cert.last_mut().unwrap() ^= 0x01;
+    e["proof"]["certificate"] = Value::from(hex::encode(cert));
+}
+
+fn shots_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let t0 = Instant::now();
+    let net = Testnet::new();
+    net.script("up", &[]);
+    eprintln!("testnet up with demo data in {:?}", t0.elapsed());
+    let names = net.names();
+    let obs = names.iter().position(|n| n == "customs-nl").unwrap() as u16 + 1;
+    let http = format!("127.0.0.1:{}", net.base + 20_000 + obs);
+    let validators = names.len() - 1;
+    let demo: Value = serde_json::from_slice(&std::fs::read(net.data.join("demo.json")).unwrap()).unwrap();
+    let item = demo["sample_item"].as_str().unwrap();
+    let path = item.trim_start_matches("https://id.gs1.org").to_string();
+    // The observer has synced the demo when its resolver shows the item with its customs release.
+    wait_until("the observer serves the demo item", 90, || {
+        let (head, body) = http_get(&http, &format!("{path}?linkType=gs1:traceability"));
+        head.starts_with("HTTP/1.1 200")
+            && serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["customs"] == "Released")
+    });
+    let (_, body) = http_get(&http, &format!("{path}?linkType=gs1:traceability"));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let events = answer["events"].as_array().unwrap().len();
+    assert!(events >= 5, "a whole journey: {answer}");
+
+    // The label: a QR code whose link is this resolver page (README's example).
+    let png = shots_dir().join("label.png");
+    let _ = std::fs::remove_file(&png);
+    let grpc = net.endpoint("customs-nl");
+    let resolver = format!("http://{http}");
+    let out = cli(
+        &grpc,
+        &[
+            "query",
+            "provenance",
+            item,
+            "--resolver",
+            &resolver,
+            "--qr-png",
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("{resolver}{path}")),
+        "the QR code holds the page's URL: {said}"
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    // 1. As served: verified, the timeline redrawn from the verified events.
+    let t = Instant::now();
+    let url = format!("http://{http}{path}");
+    let page = dom(&chromium, &url, &[]);
+    eprintln!("chromium: verified page in {:?}", t.elapsed());
+    let b = badge(&page);
+    assert!(page.contains("data-tc-verified=\"yes\""), "badge: {b}\n{page}");
+    let k: usize = b
+        .strip_prefix("verified: committed by ")
+        .and_then(|r| r.strip_suffix(&format!(" of {validators} validators")))
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| panic!("badge {b:?}"));
+    assert!(k * 3 > validators * 2 && k <= validators, "k = {k} of {validators}");
+    let rows = page.matches("<li class=\"v ").count();
+    assert_eq!(rows, events, "every event of the journey is shown verified:\n{page}");
+    assert!(page.contains("<b>commissioning</b>"), "{page}");
+    assert!(page.contains("<b>customs released</b>"), "{page}");
+    assert!(page.contains("✓ signed &amp; committed"), "{page}");
+    let genesis = tradechain_ledger::genesis::Genesis::from_json(
+        &std::fs::read_to_string(net.data.join("genesis.json")).unwrap(),
+    )
+    .unwrap();
+    let gh = genesis.hash().to_hex();
+    assert!(
+        page.contains(&format!("id=\"tc-genesis\">{gh}<")),
+        "the genesis hash computed in the browser is the genesis file's: {page}"
+    );
+    screenshot(&chromium, &url, &shots_dir().join("resolver-verified.png"));
+
+    // 2. A shown field changed on the way: not verified, and the reason names it.
+    let proxy = Proxy::start(http.clone(), tamper_shown_field);
+    let url = format!("http://{}{path}", proxy.addr);
+    let page = dom(&chromium, &url, &[]);
+    let b = badge(&page);
+    assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
+    assert!(b.starts_with("not verified: ") && b.contains("bizStep"), "badge: {b}");
+    screenshot(&chromium, &url, &shots_dir().join("resolver-tampered.png"));
+    drop(proxy);
+
+    // 3. One byte of a validator's signature flipped: not verified.
+    let proxy = Proxy::start(http.clone(), tamper_signature_byte);
+    let page = dom(&chromium, &format!("http://{}{path}", proxy.addr), &[]);
+    let b = badge(&page);
+    assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
+    assert!(b.contains("does not verify"), "badge: {b}");
+    drop(proxy);
+
+    // 4. A phone on the LAN opening http://<address>: no WebCrypto there, and the page says so.
+    let port = net.base + 20_000 + obs;
+    let page = dom(
+        &chromium,
+        &format!("http://phone.test:{port}{path}"),
+        &["--host-resolver-rules=MAP phone.test 127.0.0.1"],
+    );
+    let b = badge(&page);
+    assert!(page.contains("data-tc-verified=\"cannot\""), "badge: {b}");
+    assert!(b.starts_with("cannot verify here: "), "badge: {b}");
+    eprintln!("browser test done in {:?}", t0.elapsed());
+}

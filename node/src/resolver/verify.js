@@ -1,0 +1,465 @@
+// tradechain: the consumer page checks its own proofs (served by node::resolver; its module doc
+// says exactly what is and is not proven). Plain JavaScript, no library, no build step: WebCrypto
+// Ed25519 and SHA-256 over the borsh bytes the node stores, against the validator set of the
+// genesis embedded in the page. It mirrors node/src/grpc/proof.rs; byte layouts follow the ledger
+// (borsh: little-endian integers, u32 lengths for strings and vectors, a u8 tag for Option/enums).
+"use strict";
+(() => {
+  const te = new TextEncoder();
+  const td = new TextDecoder("utf-8", { fatal: true });
+  const $ = (id) => document.getElementById(id);
+
+  // ---- bytes ----
+  function fromHex(h, what) {
+    if (typeof h !== "string" || h.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(h)) {
+      throw new Error(`${what} is not hex`);
+    }
+    const b = new Uint8Array(h.length / 2);
+    for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(2 * i, 2), 16);
+    return b;
+  }
+  const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  function concat(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+  const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const cmp = (a, b) => { for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]; return 0; };
+  function u32(n) { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; }
+  function u64(n) { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n), true); return b; }
+  const str = (s) => { const b = te.encode(s); return concat(u32(b.length), b); };
+
+  // A borsh reader: every read is bounds-checked and names what it was reading.
+  class Reader {
+    constructor(bytes, what) {
+      this.b = bytes; this.p = 0; this.what = what;
+      this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    need(n) { if (this.p + n > this.b.length) throw new Error(`${this.what}: truncated at byte ${this.p}`); }
+    u8() { this.need(1); return this.b[this.p++]; }
+    u16() { this.need(2); const v = this.dv.getUint16(this.p, true); this.p += 2; return v; }
+    i16() { this.need(2); const v = this.dv.getInt16(this.p, true); this.p += 2; return v; }
+    u32() { this.need(4); const v = this.dv.getUint32(this.p, true); this.p += 4; return v; }
+    u64() { this.need(8); const v = this.dv.getBigUint64(this.p, true); this.p += 8; return v; }
+    i64() { this.need(8); const v = this.dv.getBigInt64(this.p, true); this.p += 8; return v; }
+    bytes(n) { this.need(n); const v = this.b.subarray(this.p, this.p + n); this.p += n; return v; }
+    str() {
+      const n = this.u32();
+      try { return td.decode(this.bytes(n)); } catch (e) { throw new Error(`${this.what}: a string is not UTF-8`); }
+    }
+    opt(f) {
+      const t = this.u8();
+      if (t === 0) return null;
+      if (t === 1) return f();
+      throw new Error(`${this.what}: bad Option tag ${t} at byte ${this.p - 1}`);
+    }
+    vec(f) {
+      const n = this.u32();
+      if (n > this.b.length - this.p) throw new Error(`${this.what}: vector length ${n} beyond the data`);
+      const a = [];
+      for (let i = 0; i < n; i++) a.push(f());
+      return a;
+    }
+    tag(names, of) {
+      const t = this.u8();
+      if (t >= names.length) throw new Error(`${this.what}: unknown ${of} ${t}`);
+      return names[t];
+    }
+    end() { if (this.p !== this.b.length) throw new Error(`${this.what}: ${this.b.length - this.p} trailing bytes`); }
+  }
+
+  // ---- hashes (ledger/src/hash.rs, merkle.rs) ----
+  const sha256 = async (...parts) => new Uint8Array(await crypto.subtle.digest("SHA-256", concat(...parts)));
+  const tagged = (tag, ...parts) => sha256(te.encode(tag), new Uint8Array([0]), ...parts);
+  const ZERO = new Uint8Array(32);
+
+  // ---- ledger types ----
+  const ROLES = ["customs", "port", "carrier", "bank", "producer", "chamber", "regulator"];
+  const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransformationEvent", "TransactionEvent", "AssociationEvent"];
+  const ACTIONS = ["ADD", "OBSERVE", "DELETE"];
+  const OUTCOMES = ["passed", "failed", "passed_with_remarks"];
+
+  // ledger/src/genesis.rs `Genesis` up to its validators (the rest is hashed, not read).
+  function decodeGenesis(bytes) {
+    const r = new Reader(bytes, "genesis");
+    const chainId = r.str();
+    r.i64();
+    const orgs = new Map();
+    r.vec(() => {
+      const id = r.str(), name = r.str(), country = r.str();
+      const roles = r.vec(() => r.tag(ROLES, "role"));
+      r.vec(() => { r.u32(); r.bytes(32); });
+      r.vec(() => r.bytes(32));
+      r.u8();
+      orgs.set(id, { name, country, roles });
+    });
+    const validators = r.vec(() => ({ org: r.str(), pk: r.bytes(32), power: r.u64() }));
+    return { chainId, orgs, validators };
+  }
+  function decodeHeader(bytes) {
+    const r = new Reader(bytes, "block header");
+    const h = {
+      version: r.u16(), chainId: r.str(), height: r.u64(), prevHash: r.bytes(32), txRoot: r.bytes(32),
+      txCount: r.u32(), resultsHash: r.bytes(32), timeMs: r.i64(), proposer: r.bytes(32),
+      validatorsHash: r.bytes(32), stateHash: r.bytes(32),
+    };
+    r.end();
+    return h;
+  }
+  function decodeCertificate(bytes) {
+    const r = new Reader(bytes, "commit certificate");
+    const c = {
+      height: r.u64(), round: r.u32(), blockHash: r.bytes(32),
+      sigs: r.vec(() => ({ pk: r.bytes(32), sig: r.bytes(64) })),
+    };
+    r.end();
+    return c;
+  }
+  function decodeInclusion(bytes) {
+    const r = new Reader(bytes, "inclusion proof");
+    const p = { index: r.u64(), treeSize: r.u64(), path: r.vec(() => r.bytes(32)) };
+    r.end();
+    return p;
+  }
+  function decodeEventRef(bytes) {
+    const r = new Reader(bytes, "event reference");
+    const e = {
+      seq: r.u64(), txId: r.bytes(32), height: r.u64(), index: r.u32(), timeMs: r.i64(),
+      prev: r.bytes(32), hash: r.bytes(32),
+    };
+    r.end();
+    return e;
+  }
+  // ledger/src/payload/provenance.rs `ProvenanceEvent`, every field in order.
+  function decodeProvenanceEvent(r) {
+    const s = () => r.str();
+    const os = () => r.opt(s);
+    const qe = () => { r.str(); r.opt(s); r.opt(s); };
+    const typed = () => { r.opt(s); r.str(); };
+    const e = {};
+    e.type = r.tag(EVENT_TYPES, "event type");
+    e.eventId = os();
+    e.timeMs = r.i64();
+    e.tzMin = r.i16();
+    e.action = r.opt(() => r.tag(ACTIONS, "action"));
+    r.vec(s); r.vec(qe); // epcList, quantityList
+    e.parentId = os();
+    r.vec(s); r.vec(qe); r.vec(s); r.vec(qe); r.vec(s); r.vec(qe); // child, input, output lists
+    os(); // transformationID
+    e.bizStep = os();
+    e.disposition = os();
+    e.readPoint = os();
+    e.bizLocation = os();
+    e.unlocode = os();
+    r.vec(typed); r.vec(typed); r.vec(typed); // bizTransactionList, sourceList, destinationList
+    e.customs = r.opt(() => {
+      const t = r.u8();
+      switch (t) {
+        case 0: s(); s(); s(); r.opt(() => { s(); s(); }); r.opt(() => { s(); s(); }); return "declared";
+        case 1: { const o = r.tag(OUTCOMES, "inspection outcome"); s(); return `inspected:${o}`; }
+        case 2: s(); return "held";
+        case 3: return "released";
+        default: throw new Error(`${r.what}: unknown customs step ${t}`);
+      }
+    });
+    e.errorDeclaration = r.opt(() => { r.i64(); r.opt(s); r.vec(s); return true; }) !== null;
+    const n = r.u32();
+    for (let i = 0; i < n; i++) { s(); s(); } // extensions
+    return e;
+  }
+  // ledger/src/tx.rs `SignedTransaction` = borsh(Transaction) || signature(64).
+  function decodeSignedTx(bytes) {
+    const r = new Reader(bytes, "signed transaction");
+    r.u16();
+    const chainId = r.str(), sender = r.str();
+    r.u32(); r.u64(); r.i64(); // key id, nonce, time
+    const payload = r.u8();
+    if (payload !== 2) throw new Error("the signed transaction is not a provenance event");
+    const event = decodeProvenanceEvent(r);
+    const txEnd = r.p;
+    r.bytes(64);
+    r.end();
+    return { chainId, sender, event, txBytes: bytes.subarray(0, txEnd) };
+  }
+
+  // ---- signatures (ledger/src/certificate.rs) ----
+  const keyCache = new Map();
+  async function ed25519Verify(pk, sig, msg) {
+    const k = toHex(pk);
+    if (!keyCache.has(k)) {
+      keyCache.set(k, crypto.subtle.importKey("raw", pk, { name: "Ed25519" }, false, ["verify"]));
+    }
+    return crypto.subtle.verify({ name: "Ed25519" }, await keyCache.get(k), sig, msg);
+  }
+  // `vote_sign_bytes(chain_id, Precommit, height, round, Some(block_hash))`.
+  const precommitBytes = (chainId, height, round, blockHash) => concat(
+    str("tradechain/vote/v1"), str(chainId), new Uint8Array([1]), u64(height), u32(round),
+    new Uint8Array([1]), blockHash);
+
+  function validatorSet(validators) {
+    const sorted = [...validators].sort((a, b) => cmp(a.pk, b.pk));
+    for (let i = 1; i < sorted.length; i++) {
+      if (eq(sorted[i - 1].pk, sorted[i].pk)) throw new Error("a genesis validator key appears twice");
+    }
+    if (sorted.length === 0 || sorted.some((v) => v.power === 0n)) throw new Error("bad genesis validator set");
+    const total = sorted.reduce((t, v) => t + v.power, 0n);
+    const bytes = concat(u32(sorted.length), ...sorted.map((v) => concat(str(v.org), v.pk, u64(v.power))));
+    return { list: sorted, byKey: new Map(sorted.map((v) => [toHex(v.pk), v])), total, quorum: (total * 2n) / 3n + 1n, bytes };
+  }
+
+  // `CommitCertificate::verify`: returns the number of signers.
+  const certCache = new Map();
+  function verifyCertificate(ctx, cert, height, blockHash) {
+    const key = toHex(blockHash) + toHex(cert.blockHash) + cert.height + ":" + cert.round + ":" + cert.sigs.map((s) => toHex(s.sig)).join("");
+    if (!certCache.has(key)) certCache.set(key, checkCertificate(ctx, cert, height, blockHash));
+    return certCache.get(key);
+  }
+  async function checkCertificate(ctx, cert, height, blockHash) {
+    if (cert.height !== height) throw new Error(`commit certificate is for height ${cert.height}, expected ${height}`);
+    if (!eq(cert.blockHash, blockHash)) throw new Error(`commit certificate of height ${height} is for another block`);
+    const msg = precommitBytes(ctx.chainId, cert.height, cert.round, cert.blockHash);
+    const seen = new Set();
+    let power = 0n;
+    for (const s of cert.sigs) {
+      const k = toHex(s.pk);
+      const v = ctx.vs.byKey.get(k);
+      if (!v) throw new Error(`block ${height}: signer ${k.slice(0, 16)}… is not a genesis validator`);
+      if (seen.has(k)) throw new Error(`block ${height}: validator ${v.org} signed twice`);
+      seen.add(k);
+      if (!(await ed25519Verify(s.pk, s.sig, msg))) {
+        throw new Error(`block ${height}: the signature of validator ${v.org} does not verify`);
+      }
+      power += v.power;
+    }
+    if (power < ctx.vs.quorum) {
+      throw new Error(`block ${height}: signers hold ${power} of ${ctx.vs.total} power; more than 2/3 (${ctx.vs.quorum}) is needed`);
+    }
+    return cert.sigs.length;
+  }
+
+  // RFC 9162 §2.1.3.2 (`InclusionProof::verify_hash`).
+  async function inclusionReaches(leaf, p, root) {
+    if (p.index >= p.treeSize) return false;
+    let fi = p.index, sn = p.treeSize - 1n, r = leaf;
+    const one = new Uint8Array([1]);
+    for (const s of p.path) {
+      if (sn === 0n) return false;
+      if ((fi & 1n) === 1n || fi === sn) {
+        r = await sha256(one, s, r);
+        if ((fi & 1n) === 0n) while ((fi & 1n) === 0n && fi !== 0n) { fi >>= 1n; sn >>= 1n; }
+      } else {
+        r = await sha256(one, r, s);
+      }
+      fi >>= 1n; sn >>= 1n;
+    }
+    return sn === 0n && eq(r, root);
+  }
+
+  // `grpc::proof::verify_entry`: one timeline entry of the chain of `goodsKey`.
+  async function verifyEntry(ctx, goodsKey, e) {
+    const p = e.proof;
+    if (!p) throw new Error(`entry seq ${e.seq} of ${goodsKey} has no proof`);
+    const headerBytes = fromHex(p.header, "block header");
+    const h = decodeHeader(headerBytes);
+    if (h.chainId !== ctx.chainId) throw new Error(`header is for chain ${JSON.stringify(h.chainId)}, expected ${JSON.stringify(ctx.chainId)}`);
+    if (!eq(h.validatorsHash, ctx.vsHash)) throw new Error(`block ${h.height} is certified by another validator set than the genesis one`);
+    const blockHash = await tagged("tradechain/block", headerBytes);
+    const signers = await verifyCertificate(ctx, decodeCertificate(fromHex(p.certificate, "commit certificate")), h.height, blockHash);
+    const inc = decodeInclusion(fromHex(p.inclusion, "inclusion proof"));
+    const leaf = fromHex(p.leaf_hash, "leaf hash");
+    if (leaf.length !== 32) throw new Error("leaf hash must be 32 bytes");
+    if (!(await inclusionReaches(leaf, inc, h.txRoot))) throw new Error(`entry seq ${e.seq}: the inclusion proof does not reach block ${h.height}'s tx root`);
+    const ev = decodeEventRef(fromHex(p.event_ref, "event reference"));
+    if (ev.height !== h.height || BigInt(ev.index) !== inc.index) throw new Error(`entry seq ${e.seq}: event location differs from the proven leaf`);
+    if (toHex(ev.txId) !== e.tx_id || ev.seq !== BigInt(e.seq) || ev.timeMs !== BigInt(e.time_ms)) {
+      throw new Error(`entry seq ${e.seq}: the event reference differs from the entry's tx id, seq or time`);
+    }
+    let signed = null;
+    if (p.signed_tx !== "") {
+      const stxBytes = fromHex(p.signed_tx, "signed transaction");
+      if (!eq(await sha256(new Uint8Array([0]), stxBytes), leaf)) throw new Error(`entry seq ${e.seq}: the signed transaction bytes do not hash to the leaf`);
+      if (stxBytes.length < 64) throw new Error("signed transaction: truncated");
+      const txId = await tagged("tradechain/tx-id", stxBytes.subarray(0, stxBytes.length - 64));
+      if (!eq(txId, ev.txId)) throw new Error(`entry seq ${e.seq}: the signed transaction's id differs from the event's tx id`);
+      const stx = decodeSignedTx(stxBytes);
+      if (stx.chainId !== ctx.chainId) throw new Error(`entry seq ${e.seq}: the transaction is signed for chain ${JSON.stringify(stx.chainId)}`);
+      const pe = stx.event;
+      // What the entry shows must be what was signed.
+      const shown = [
+        ["eventTime", String(pe.timeMs), String(e.time_ms)],
+        ["recording org", stx.sender, e.org],
+        ["type", pe.type, e.type],
+        ["action", pe.action || "", e.action],
+        ["bizStep", pe.bizStep || "", e.biz_step],
+        ["disposition", pe.disposition || "", e.disposition],
+        ["readPoint", pe.readPoint || "", e.read_point],
+        ["unlocode", pe.unlocode || "", e.unlocode],
+        ["customs step", pe.customs || "", e.customs_step],
+      ];
+      for (const [field, sig, entry] of shown) {
+        if (sig !== entry) {
+          throw new Error(`entry seq ${e.seq} shows ${field} ${JSON.stringify(entry)} but the signed event says ${JSON.stringify(sig)}`);
+        }
+      }
+      signed = { sender: stx.sender, event: pe };
+    } else if (!p.redacted) {
+      throw new Error(`entry seq ${e.seq}: transaction bytes missing but not marked redacted`);
+    }
+    const expect = await tagged("tradechain/item-event", ev.prev, ev.txId, te.encode(goodsKey));
+    if (!eq(expect, ev.hash)) throw new Error(`the event hash of seq ${e.seq} does not match its inputs`);
+    if (toHex(ev.prev) !== p.prev_event_hash || toHex(ev.hash) !== p.event_hash) {
+      throw new Error(`entry seq ${e.seq}: hex event hashes differ from the encoded event reference`);
+    }
+    return { ev, signers, signed, blockTimeMs: h.timeMs };
+  }
+
+  // `grpc::proof::verify_page` for one chain (first page: from seq 0 and the zero hash).
+  async function verifyChain(ctx, chain) {
+    const out = [];
+    let last = null;
+    for (const e of chain.entries) {
+      const v = await verifyEntry(ctx, chain.goods_key, e);
+      if (last === null && v.ev.seq !== 0n) throw new Error(`${chain.goods_key}: the first entry has seq ${v.ev.seq}, expected 0`);
+      if (!eq(v.ev.prev, last === null ? ZERO : last)) throw new Error(`${chain.goods_key}: entry seq ${v.ev.seq} does not follow the previous entry`);
+      last = v.ev.hash;
+      out.push({ entry: e, ...v });
+    }
+    if (out.length === 0) throw new Error(`${chain.goods_key}: no events to verify`);
+    if (chain.complete && toHex(last) !== chain.last_event_hash) {
+      throw new Error(`${chain.goods_key}: the chain does not end at the item's last event hash`);
+    }
+    return out;
+  }
+
+  // ---- page ----
+  function setBadge(state, text) {
+    const b = $("tc-badge");
+    if (b) { b.className = `badge ${state}`; b.textContent = text; }
+    document.body.dataset.tcVerified = state;
+  }
+  function node(tag, attrs, ...kids) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+    for (const k of kids) if (k !== null && k !== undefined) n.append(k);
+    return n;
+  }
+  // `grpc::journey::fmt_time`: UTC, minutes.
+  function fmtTime(ms) {
+    const d = new Date(Number(ms));
+    if (isNaN(d.getTime())) return String(ms);
+    const iso = d.toISOString();
+    return `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
+  }
+  // `grpc::journey::what`.
+  const what = (customs, bizStep) => customs ? `customs ${customs}` : (bizStep || "").split(/[-:/]/).pop();
+
+  function render(ctx, proofChains, chains) {
+    // The journey (`grpc::journey::journey`): every chain's events by time, block and index, the
+    // item's own before a container's; an event in two chains (an aggregation) shown once.
+    const rows = [];
+    chains.forEach((c, i) => c.forEach((v) => rows.push({ on: i === 0 ? "" : proofChains[i].goods_key, ...v })));
+    rows.sort((a, b) => (a.ev.timeMs < b.ev.timeMs ? -1 : a.ev.timeMs > b.ev.timeMs ? 1 : 0)
+      || (a.ev.height < b.ev.height ? -1 : a.ev.height > b.ev.height ? 1 : 0)
+      || a.ev.index - b.ev.index || (a.on === "" ? 0 : 1) - (b.on === "" ? 0 : 1));
+    const shown = rows.filter((r, i) => i === 0 || !(r.ev.height === rows[i - 1].ev.height && r.ev.index === rows[i - 1].ev.index));
+    const ol = $("tc-timeline");
+    if (!ol) return shown;
+    const items = shown.map((r) => {
+      const e = r.entry;
+      const s = r.signed;
+      const orgId = s ? s.sender : e.org;
+      const member = s ? ctx.orgs.get(orgId) : null;
+      const who = member ? member.name : (e.org_name || e.org);
+      const roles = member ? member.roles : (e.roles || []);
+      const where = s ? s.event.unlocode || "" : e.unlocode;
+      const li = node("li", { class: s ? "v signed" : "v withheld", "data-seq": String(r.ev.seq), "data-on": r.on },
+        node("time", null, fmtTime(r.ev.timeMs)), " ",
+        node("b", null, s ? what(s.event.customs, s.event.bizStep) : what(e.customs_step, e.biz_step)),
+        `${where ? ` at ${where}` : ""} — ${who} (${roles.join(", ")}) · block ${r.ev.height}`,
+        r.on ? node("span", { class: "on" }, ` on ${r.on}`) : null, " ",
+        s ? node("span", { class: "pf", title: `signed by ${orgId}; committed by ${r.signers} of ${ctx.vs.list.length} validators` }, "✓ signed & committed")
+          : node("span", { class: "np", title: "the transaction carries commercial data, so its bytes are withheld: what, where and who are the node's word" },
+            "✓ committed · details not public, not proven"));
+      if (s && !member) li.append(node("span", { class: "np" }, " (org name as reported by the node)"));
+      return li;
+    });
+    ol.replaceChildren(...items);
+    const count = $("tc-count");
+    if (count) count.textContent = `${items.length} events`;
+    return shown;
+  }
+
+  function markState(shown) {
+    // The customs line is bound to the signed events when the journey's last customs step is a
+    // signed one and says the same; the certificate of origin and route are node state.
+    const customs = $("tc-customs");
+    const last = [...shown].reverse().find((r) => (r.signed ? r.signed.event.customs : r.entry.customs_step));
+    if (customs) {
+      const bound = last && last.signed && customs.textContent.includes(last.signed.event.customs);
+      customs.append(node("span", { class: bound ? "pf" : "np" }, bound
+        ? ` ✓ signed by ${last.signed.sender}`
+        : " (the node's record; not covered by the proofs)"));
+    }
+    for (const id of ["tc-origin", "tc-route"]) {
+      const n = $(id);
+      if (n) n.append(node("span", { class: "np" }, " (the node's record; not covered by the proofs)"));
+    }
+  }
+
+  async function main() {
+    const dataEl = $("tc-data");
+    if (!dataEl) return;
+    let data;
+    try { data = JSON.parse(dataEl.textContent); } catch (e) { setBadge("no", "not verified: the page's proof data is not JSON"); return; }
+    if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
+      setBadge("cannot", `cannot verify here: this page was opened over plain http from ${location.host}, and browsers `
+        + "give the cryptography it needs (WebCrypto) only to pages on https or on this device (localhost). The timeline "
+        + "below is the node's word. Open the page over https, or check it with `tradechain query provenance … --verify genesis.json`.");
+      return;
+    }
+    try {
+      await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), { name: "Ed25519" }, false, ["verify"]);
+    } catch (e) {
+      if (e && e.name === "NotSupportedError") {
+        setBadge("cannot", "cannot verify here: this browser has no Ed25519 in WebCrypto (Chrome 137+, Firefox 129+ and Safari 17+ have it). The timeline below is the node's word.");
+        return;
+      }
+    }
+    try {
+      const proofs = data.proofs;
+      if (!proofs || !Array.isArray(proofs.chains) || proofs.chains.length === 0) throw new Error("the page carries no proofs");
+      const gBytes = fromHex(proofs.genesis_borsh, "genesis");
+      const gHash = toHex(await tagged("tradechain/genesis", gBytes));
+      if (gHash !== data.genesis_hash) throw new Error("the embedded genesis does not hash to the genesis hash the page names");
+      const g = decodeGenesis(gBytes);
+      if (g.chainId !== data.chain_id) throw new Error(`the genesis is for chain ${JSON.stringify(g.chainId)}, the page names ${JSON.stringify(data.chain_id)}`);
+      const vs = validatorSet(g.validators);
+      const ctx = { chainId: g.chainId, orgs: g.orgs, vs, vsHash: await tagged("tradechain/validator-set", vs.bytes) };
+      if (proofs.chains[0].goods_key !== data.goods_key) throw new Error("the first proof chain is not the item's");
+      const chains = [];
+      for (const c of proofs.chains) chains.push(await verifyChain(ctx, c));
+      const k = Math.min(...chains.flat().map((v) => v.signers));
+      const shown = render(ctx, proofs.chains, chains);
+      markState(shown);
+      const withheld = shown.filter((r) => !r.signed).length;
+      const partial = proofs.chains.some((c) => !c.complete);
+      setBadge("yes", `verified: committed by ${k} of ${vs.list.length} validators`);
+      const note = $("tc-note");
+      if (note) {
+        note.replaceChildren(
+          `Checked in this browser: ${shown.length} events on ledger `, node("b", null, g.chainId),
+          `, each in a block whose commit certificate carries signatures from validators holding more than 2/3 of the power of the genesis validator set (at least ${k} of ${vs.list.length}), with a Merkle proof into that block and the item's unbroken event-hash chain`
+          + (partial ? " (the first page of events only)" : "")
+          + `. What, where, when and who are the signed event's for ${shown.length - withheld} events; ${withheld} carry commercial data, so only that they happened, when and in which block is proven. Genesis (computed here from the genesis this page embeds — compare it with the one your consortium publishes): `,
+          node("span", { class: "hash", id: "tc-genesis" }, gHash), ".");
+      }
+    } catch (e) {
+      setBadge("no", `not verified: ${e && e.message ? e.message : e}`);
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => { main(); });
+  else main();
+})();
