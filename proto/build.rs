@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/tradechain/v1/document.proto",
     "proto/tradechain/v1/chain.proto",
     "proto/tradechain/v1/node.proto",
+    "proto/tradechain/v1/epcis.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

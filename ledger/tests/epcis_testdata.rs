@@ -423,3 +423,42 @@ fn a_correction_does_not_reopen_what_a_later_event_ended() {
     assert!(it.ended, "destroyed by a later event, not by the corrected one");
     assert_eq!(txs.len(), 3);
 }
+
+#[test]
+fn the_public_view_round_trips_and_withholds_commercial_fields() {
+    use tradechain_ledger::epcis::export::public_view;
+    for (name, text) in testdata() {
+        let public: Vec<ProvenanceEvent> = import_document(&text).unwrap().iter().map(public_view).collect();
+        let doc = export_document(&public, &opts()).unwrap();
+        assert_eq!(import_document(&doc).unwrap(), public, "{name}");
+        for private in [
+            "bizTransactionList",
+            "sourceList",
+            "destinationList",
+            "\"ilmd\"",
+            "example:myField",
+        ] {
+            assert!(!doc.contains(private), "{name}: {private} in the public export");
+        }
+    }
+}
+
+#[test]
+fn size_limits_are_checked_before_signing() {
+    use tradechain_ledger::epcis::check_limits;
+    use tradechain_ledger::genesis::Limits;
+    let files = testdata();
+    let get = |n: &str| import_document(&files.iter().find(|(f, _)| f == n).unwrap().1).unwrap();
+    assert!(check_limits(&get("Example_9.6.1-ObjectEvent.jsonld"), &Limits::default()).is_ok());
+    // GS1's all-fields example carries a 2 KB sensorElementList: above the default 1024-byte
+    // string limit, named before anything is submitted.
+    let e = check_limits(&get("object_event_all_possible_fields.jsonld"), &Limits::default()).unwrap_err();
+    assert_eq!((e.index(), e.field()), (Some(0), Some("sensorElementList")), "{e}");
+    let roomy = Limits {
+        max_string_len: 16 * 1024,
+        ..Limits::default()
+    };
+    for (name, _) in &files {
+        assert!(check_limits(&get(name), &roomy).is_ok(), "{name}");
+    }
+}

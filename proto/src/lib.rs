@@ -21,6 +21,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "tradechain.v1.DocumentService",
     "tradechain.v1.ChainService",
     "tradechain.v1.NodeService",
+    "tradechain.v1.EpcisService",
 ];
 
 #[cfg(test)]

@@ -77,6 +77,27 @@ pub fn public_view(ev: &ProvenanceEvent) -> ProvenanceEvent {
             );
         }
     }
+    // Keep only the term definitions the remaining members still use (as an import would).
+    if let Some(defs) = p.extensions.get(EXT_CONTEXT).map(|t| json::parse(t))
+        && let Ok((shown, _)) = export_event(0, &p)
+    {
+        let mut used = std::collections::BTreeSet::new();
+        super::import::used_terms(&shown, &mut used);
+        match defs {
+            Ok(Json::Object(mut m)) => {
+                m.retain(|(k, _)| used.contains(k));
+                if m.is_empty() {
+                    p.extensions.remove(EXT_CONTEXT);
+                } else {
+                    p.extensions
+                        .insert(EXT_CONTEXT.to_string(), Json::Object(m).canonical());
+                }
+            }
+            _ => {
+                p.extensions.remove(EXT_CONTEXT);
+            }
+        }
+    }
     p
 }
 

@@ -116,21 +116,20 @@ fn context_bindings(ctx: Option<&Json>) -> Result<Vec<(String, Json)>, String> {
     Ok(out)
 }
 
-/// Prefixes (`ext1` of `ext1:x`) and full names of every member name, and prefixes of string
-/// values, anywhere in `v`.
-fn used_terms(v: &Json, out: &mut BTreeSet<String>) {
-    let prefix = |s: &str| {
-        s.split_once(':')
-            .map(|(p, _)| p.to_string())
-            .filter(|p| !p.contains('/'))
-    };
+/// Full names and prefixes (`ext1` of `ext1:x`) of every member name anywhere in `v` (an
+/// event's own `@context` member excluded): the terms whose definitions the event needs.
+pub(crate) fn used_terms(v: &Json, out: &mut BTreeSet<String>) {
     match v {
-        Json::String(s) => out.extend(prefix(s)),
         Json::Array(a) => a.iter().for_each(|x| used_terms(x, out)),
         Json::Object(m) => {
             for (k, x) in m {
+                if k == EXT_CONTEXT {
+                    continue;
+                }
+                if let Some((p, _)) = k.split_once(':') {
+                    out.insert(p.to_string());
+                }
                 out.insert(k.clone());
-                out.extend(prefix(k));
                 used_terms(x, out);
             }
         }

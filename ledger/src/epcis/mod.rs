@@ -102,3 +102,102 @@ impl EpcisError {
         }
     }
 }
+
+/// The unsigned provenance transactions of `events`, in order: event `i` gets nonce
+/// `first_nonce + i`. The node (`SubmitEpcis`) and the client that signs them build the same
+/// bytes with this one function.
+pub fn transactions(
+    events: &[crate::payload::ProvenanceEvent],
+    chain_id: &str,
+    sender: &crate::identity::OrgId,
+    key_id: u32,
+    first_nonce: u64,
+    time_ms: i64,
+) -> Vec<crate::tx::Transaction> {
+    events
+        .iter()
+        .zip(first_nonce..)
+        .map(|(e, nonce)| crate::tx::Transaction {
+            version: crate::tx::TX_VERSION,
+            chain_id: chain_id.to_string(),
+            sender: sender.clone(),
+            key_id,
+            nonce,
+            time_ms,
+            payload: crate::payload::Payload::Provenance(e.clone()),
+        })
+        .collect()
+}
+
+/// The chain's size limits (`genesis.limits`) that an event can be checked against before
+/// anything is signed or submitted: string and list lengths, the number of extension members
+/// (the validators' `limits.*` rules) and the encoded transaction size. A kept member (e.g. a
+/// long `sensorElementList`) above `max_string_len` is named by its member name.
+pub fn check_limits(
+    events: &[crate::payload::ProvenanceEvent],
+    limits: &crate::genesis::Limits,
+) -> Result<(), EpcisError> {
+    fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits, i: usize) -> Result<(), EpcisError> {
+        use serde_json::Value;
+        let join = |k: &str| {
+            if path.is_empty() || path == "extensions" {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match v {
+            Value::String(s) if s.len() > l.max_string_len as usize => Err(EpcisError::event(
+                i,
+                path,
+                format!(
+                    "is {} bytes, above the chain's limit of {} bytes",
+                    s.len(),
+                    l.max_string_len
+                ),
+            )),
+            Value::Array(a) => {
+                if a.len() > l.max_list_len as usize {
+                    return Err(EpcisError::event(
+                        i,
+                        path,
+                        format!("has {} entries, above the chain's limit of {}", a.len(), l.max_list_len),
+                    ));
+                }
+                a.iter()
+                    .enumerate()
+                    .try_for_each(|(n, x)| walk(x, &format!("{path}[{n}]"), l, i))
+            }
+            Value::Object(m) => m.iter().try_for_each(|(k, x)| walk(x, &join(k), l, i)),
+            _ => Ok(()),
+        }
+    }
+    for (i, e) in events.iter().enumerate() {
+        if e.extensions.len() > limits.max_list_len as usize {
+            return Err(EpcisError::event(
+                i,
+                "$",
+                format!(
+                    "has {} members kept verbatim, above the chain's limit of {}",
+                    e.extensions.len(),
+                    limits.max_list_len
+                ),
+            ));
+        }
+        let v = serde_json::to_value(e).map_err(|err| EpcisError::event(i, "$", err.to_string()))?;
+        walk(&v, "", limits, i)?;
+        // Envelope overhead (version, chain id, sender, key, nonce, time, signature) is small.
+        let size = crate::codec::encode(&crate::payload::Payload::Provenance(e.clone())).len() + 512;
+        if size > limits.max_tx_bytes as usize {
+            return Err(EpcisError::event(
+                i,
+                "$",
+                format!(
+                    "encodes to about {size} bytes, above the chain's transaction limit of {} bytes",
+                    limits.max_tx_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //!
 //! Module map:
 //! - `backend`: the trait the node implements (store reads, mempool, commit notifications, status);
-//! - `transaction`, `provenance`, `document`, `chain`, `node_status`: one file per service;
+//! - `transaction`, `provenance`, `document`, `chain`, `node_status`, `epcis`: one file per service;
 //! - `auth`: member request signatures; `status`: error → gRPC status mapping; `views`: ledger →
 //!   proto conversions; `proof`: client-side offline verification of provenance replies;
 //! - `mem`, `scenario`: an in-memory backend and a prepared trade, for tests and benches.
@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backend;
 pub mod chain;
 pub mod document;
+pub mod epcis;
 pub mod journey;
 pub mod mem;
 pub mod node_status;
@@ -36,8 +37,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
 use tradechain_proto::v1::{
     chain_service_server::ChainServiceServer, document_service_server::DocumentServiceServer,
-    node_service_server::NodeServiceServer, provenance_service_server::ProvenanceServiceServer,
-    transaction_service_server::TransactionServiceServer,
+    epcis_service_server::EpcisServiceServer, node_service_server::NodeServiceServer,
+    provenance_service_server::ProvenanceServiceServer, transaction_service_server::TransactionServiceServer,
 };
 use tradechain_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
 
@@ -191,6 +192,11 @@ pub async fn serve_listener(
         )
         .add_service(
             ChainServiceServer::new(chain::ChainApi(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            EpcisServiceServer::new(epcis::EpcisApi(shared.clone()))
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         )

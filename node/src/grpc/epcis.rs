@@ -1,0 +1,228 @@
+//! EpcisService: EPCIS 2.0 JSON-LD documents in (as signed provenance transactions) and out (an
+//! item's public provenance as an `EPCISDocument`).
+//!
+//! Invariants:
+//! - One mapping: documents are read and written only by `tradechain_ledger::epcis`, the same
+//!   code the CLI runs to build the transactions it signs; the node rebuilds those transactions
+//!   byte for byte (`epcis::transactions`) and never signs anything itself.
+//! - SubmitEpcis checks everything it can before admitting anything: the document maps, its
+//!   events fit the chain's size limits, one signature per event, the org and key are current,
+//!   every signature verifies. Then the transactions are admitted in order, as `Submit` does.
+//! - ExportEpcis is public: every event passes `epcis::export::public_view`, the same withholding
+//!   as GetProvenance (no business transactions, parties, customs details or free-form extension
+//!   members). Transactions that are not provenance events (none are indexed under an item) and
+//!   rejected transactions are never exported.
+use tonic::{Request, Response, Status};
+use tradechain_ledger::codec::decode;
+use tradechain_ledger::crypto::Signature;
+use tradechain_ledger::epcis::{self, ExportOptions, export::public_view};
+use tradechain_ledger::identity::{Org, OrgId};
+use tradechain_ledger::payload::{Payload, ProvenanceEvent};
+use tradechain_ledger::state::keys;
+use tradechain_ledger::tx::SignedTransaction;
+use tradechain_ledger::validate::provenance::cbv_short;
+use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
+
+use super::Shared;
+use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
+
+#[derive(Clone)]
+pub struct EpcisApi(pub Shared);
+
+/// The goods key of an identifier, or None when it is not a GS1 key.
+fn key_of(b: &dyn super::Backend, id: &str) -> Option<String> {
+    b.goods_key(id).ok()
+}
+
+fn event_matches(b: &dyn super::Backend, ev: &ProvenanceEvent, r: &v1::ExportEpcisRequest) -> bool {
+    if r.from_time_ms.is_some_and(|t| ev.event_time_ms < t) || r.to_time_ms.is_some_and(|t| ev.event_time_ms > t) {
+        return false;
+    }
+    if !r.biz_step.is_empty() && ev.biz_step.as_deref().map(cbv_short) != Some(cbv_short(&r.biz_step)) {
+        return false;
+    }
+    if !r.location.is_empty() {
+        let want = key_of(b, &r.location);
+        let same = |l: &Option<String>| {
+            l.as_deref()
+                .is_some_and(|l| l == r.location || (want.is_some() && key_of(b, l) == want))
+        };
+        if !same(&ev.read_point) && !same(&ev.biz_location) {
+            return false;
+        }
+    }
+    true
+}
+
+fn parse_page_token(t: &str) -> Result<u64, Status> {
+    if t.is_empty() {
+        return Ok(0);
+    }
+    t.strip_prefix('s')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| invalid("page_token", "not a token from a previous reply"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[tonic::async_trait]
+impl EpcisService for EpcisApi {
+    async fn submit_epcis(
+        &self,
+        req: Request<v1::SubmitEpcisRequest>,
+    ) -> Result<Response<v1::SubmitEpcisReply>, Status> {
+        let r = req.get_ref();
+        let b = &self.0.backend;
+        let genesis = b.genesis();
+        let events = epcis::import_document(&r.document).map_err(|e| invalid("document", e))?;
+        if events.is_empty() {
+            return Err(invalid("document", "holds no events"));
+        }
+        epcis::check_limits(&events, &genesis.limits).map_err(|e| invalid("document", e))?;
+        if r.signatures.len() != events.len() {
+            return Err(invalid(
+                "signatures",
+                format!(
+                    "{} given for {} events (one per event, in document order)",
+                    r.signatures.len(),
+                    events.len()
+                ),
+            ));
+        }
+        let sender = OrgId::new(&r.org).map_err(|e| invalid("org", e))?;
+        let info = b.node_info();
+        if info.sync.syncing {
+            let h = b.head().map_err(internal)?.map(|h| h.height).unwrap_or(0);
+            return Err(unavailable_syncing(h, info.sync.target_height));
+        }
+        let org: Org = b
+            .state_get(&keys::org(&sender))
+            .map_err(internal)?
+            .and_then(|v| decode(&v).ok())
+            .ok_or_else(|| {
+                rejected(
+                    "membership.unknown_sender",
+                    &format!("org {sender} is not a current member"),
+                )
+            })?;
+        let key = org.key(r.key_id).ok_or_else(|| {
+            rejected(
+                "membership.unknown_key",
+                &format!("org {sender} has no current key {}", r.key_id),
+            )
+        })?;
+        let txs = epcis::transactions(&events, &genesis.chain_id, &sender, r.key_id, r.first_nonce, r.time_ms);
+        let mut signed = Vec::with_capacity(txs.len());
+        for (i, (tx, sig)) in txs.into_iter().zip(&r.signatures).enumerate() {
+            let field = format!("signatures[{i}]");
+            let bytes: [u8; 64] = sig.as_slice().try_into().map_err(|_| {
+                invalid(
+                    &field,
+                    format!("is {} bytes, not a 64-byte ed25519 signature", sig.len()),
+                )
+            })?;
+            let stx = SignedTransaction {
+                tx,
+                signature: Signature(bytes),
+            };
+            stx.verify_signature(key).map_err(|_| {
+                invalid(
+                    &field,
+                    format!(
+                        "does not verify for {sender} key {} over event {i}'s transaction (nonce {})",
+                        r.key_id, stx.tx.nonce
+                    ),
+                )
+            })?;
+            signed.push(stx);
+        }
+        let mut ids: Vec<String> = Vec::with_capacity(signed.len());
+        for (i, stx) in signed.into_iter().enumerate() {
+            match b.submit(stx) {
+                Ok(id) => ids.push(id.to_hex()),
+                Err(e) => {
+                    let st = submit_error(e);
+                    let done = if ids.is_empty() {
+                        "none were admitted".to_string()
+                    } else {
+                        format!("events 0..{} were admitted as {}", i, ids.join(", "))
+                    };
+                    return Err(Status::with_details_and_metadata(
+                        st.code(),
+                        format!("event {i}: {} ({done})", st.message()),
+                        st.details().to_vec().into(),
+                        st.metadata().clone(),
+                    ));
+                }
+            }
+        }
+        Ok(Response::new(v1::SubmitEpcisReply { tx_ids: ids }))
+    }
+
+    async fn export_epcis(
+        &self,
+        req: Request<v1::ExportEpcisRequest>,
+    ) -> Result<Response<v1::ExportEpcisReply>, Status> {
+        let r = req.get_ref();
+        let b = self.0.backend.as_ref();
+        if r.identifier.is_empty() || r.identifier.len() > 512 {
+            return Err(invalid("identifier", "must be 1-512 characters"));
+        }
+        let goods_key = b.goods_key(&r.identifier).map_err(|e| invalid("identifier", e))?;
+        let limits = &self.0.limits;
+        let page = match r.page_size {
+            0 => limits.default_page_size,
+            n => (n as usize).min(limits.max_page_size),
+        }
+        .max(1);
+        let mut seq = parse_page_token(&r.page_token)?;
+        if b.item_events(&goods_key, 0, 1).map_err(internal)?.is_empty() {
+            return Err(not_found(format!("no events are recorded for goods item {goods_key}")));
+        }
+        let mut events = Vec::new();
+        let mut next = String::new();
+        // Scan the item's chain in pages until `page` events match or the chain ends.
+        'scan: loop {
+            let refs = b.item_events(&goods_key, seq, page).map_err(internal)?;
+            if refs.is_empty() {
+                break;
+            }
+            for er in &refs {
+                seq = er.seq.saturating_add(1);
+                let Some(stx) = b.tx(er.at).map_err(internal)? else {
+                    return Err(Status::internal(format!(
+                        "item event {} of {goods_key} names a missing transaction",
+                        er.seq
+                    )));
+                };
+                if let Payload::Provenance(ev) = &stx.tx.payload
+                    && event_matches(b, ev, r)
+                {
+                    events.push(public_view(ev));
+                    if events.len() == page {
+                        if !b.item_events(&goods_key, seq, 1).map_err(internal)?.is_empty() {
+                            next = format!("s{seq}");
+                        }
+                        break 'scan;
+                    }
+                }
+            }
+        }
+        let opts = ExportOptions {
+            creation_date_ms: r.creation_date_ms.unwrap_or_else(now_ms),
+        };
+        let document = epcis::export_document(&events, &opts)
+            .map_err(|e| Status::internal(format!("a recorded event does not export: {e}")))?;
+        Ok(Response::new(v1::ExportEpcisReply {
+            document,
+            goods_key,
+            event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
+            next_page_token: next,
+        }))
+    }
+}

@@ -1,0 +1,305 @@
+//! EpcisService against a real tonic server on 127.0.0.1: SubmitEpcis (client-side mapping and
+//! signing with the ledger's code; bad documents, signature counts and wrong signatures refused
+//! before anything is admitted) and ExportEpcis (round trip of the public fields, private fields
+//! absent, filters, errors).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod grpc_common;
+
+use grpc_common::start;
+use tonic::Code;
+use tonic::transport::Channel;
+use tradechain_ledger::epcis::{self, export::public_view, import_document};
+use tradechain_ledger::gs1::goods_key;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::payload::ProvenanceEvent;
+use tradechain_ledger::tx::Transaction;
+use tradechain_node::grpc::Backend;
+use tradechain_node::grpc::scenario::{CHAIN_ID, Scenario, key_of, org};
+use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
+
+fn testdata(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata/epcis")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn client(ch: &Channel) -> EpcisServiceClient<Channel> {
+    EpcisServiceClient::new(ch.clone())
+}
+
+/// What the CLI does: map with the ledger's code, build the transactions, sign each.
+fn signed_request(document: &str, who: &str, signer: &str, first_nonce: u64, time_ms: i64) -> v1::SubmitEpcisRequest {
+    let events = import_document(document).unwrap();
+    let txs: Vec<Transaction> = epcis::transactions(&events, CHAIN_ID, &org(who), 1, first_nonce, time_ms);
+    v1::SubmitEpcisRequest {
+        document: document.to_string(),
+        org: who.to_string(),
+        key_id: 1,
+        first_nonce,
+        time_ms,
+        signatures: txs
+            .into_iter()
+            .map(|t| t.sign(&key_of(signer)).signature.0.to_vec())
+            .collect(),
+    }
+}
+
+async fn next_nonce(ch: &Channel, who: &str) -> u64 {
+    let a = v1::node_service_client::NodeServiceClient::new(ch.clone())
+        .get_account(v1::GetAccountRequest { org: who.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    a.pending_next_nonce.max(a.next_nonce)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
+    let env = start(Scenario::trade()).await;
+    let doc = testdata("Example_9.6.1-ObjectEvent.jsonld");
+    let nonce = next_nonce(&env.channel, "PRODUCER-CN").await;
+    let req = signed_request(&doc, "PRODUCER-CN", "PRODUCER-CN", nonce, env.scenario.now());
+
+    // Wrong signer: refused, nothing admitted.
+    let mut forged = req.clone();
+    forged.signatures = signed_request(&doc, "PRODUCER-CN", "IMPORTER-NL", nonce, env.scenario.now()).signatures;
+    let e = client(&env.channel).submit_epcis(forged).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("signatures[0]: does not verify"),
+        "{}",
+        e.message()
+    );
+    // A signature over other bytes (event 1's signature for event 0) is refused as well.
+    let mut swapped = req.clone();
+    swapped.signatures.swap(0, 1);
+    let e = client(&env.channel).submit_epcis(swapped).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // Signature count must match the events.
+    let mut short = req.clone();
+    short.signatures.pop();
+    let e = client(&env.channel).submit_epcis(short).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("signatures: 1 given for 2 events"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        env.scenario.backend.mempool().is_empty(),
+        "nothing admitted by refused requests"
+    );
+
+    // A broken document: INVALID_ARGUMENT naming the event index and the field.
+    let broken = doc.replacen("2005-04-04T20:33:31.116-06:00", "2005-04-04 20:33", 1);
+    let mut bad = req.clone();
+    bad.document = broken;
+    let e = client(&env.channel).submit_epcis(bad).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message()
+            .starts_with(r#"document: event 1: field "eventTime": "2005-04-04 20:33" is not an RFC 3339 time"#),
+        "{}",
+        e.message()
+    );
+
+    // The good request: one transaction per event, ids as the client computes them.
+    let events = import_document(&doc).unwrap();
+    let expected: Vec<String> =
+        epcis::transactions(&events, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
+            .iter()
+            .map(|t| t.id().to_hex())
+            .collect();
+    let reply = client(&env.channel)
+        .submit_epcis(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.tx_ids, expected);
+    let pending: Vec<u64> = env.scenario.backend.mempool().iter().map(|t| t.tx.nonce).collect();
+    assert_eq!(pending, vec![nonce, nonce + 1], "admitted in order, nonces chained");
+    env.scenario.backend.commit_pending(env.scenario.now() + 5000).unwrap();
+    for id in &reply.tx_ids {
+        let st = env
+            .tx()
+            .get_transaction(v1::GetTransactionRequest {
+                tx_id: id.clone(),
+                include_tx: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(st.state, State::Committed as i32);
+        let loc = env
+            .scenario
+            .backend
+            .tx_location(&Hash::from_hex(id).unwrap())
+            .unwrap()
+            .unwrap();
+        let stx = env.scenario.backend.tx(loc).unwrap().unwrap();
+        assert!(matches!(
+            stx.tx.payload,
+            tradechain_ledger::payload::Payload::Provenance(_)
+        ));
+    }
+
+    // Unknown org: the membership rule.
+    let mut stranger = signed_request(&doc, "NOBODY-XX", "NOBODY-XX", 1, env.scenario.now());
+    stranger.first_nonce = 1;
+    let e = client(&env.channel).submit_epcis(stranger).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(e.message().contains("membership.unknown_sender"), "{}", e.message());
+}
+
+/// Record a document's events in the scenario's chain (indexed under each goods key).
+fn record(s: &mut Scenario, doc: &str) -> Vec<ProvenanceEvent> {
+    let events = import_document(doc).unwrap();
+    for ev in &events {
+        let goods: Vec<String> = ev.touched_ids().into_iter().map(|i| goods_key(i).unwrap()).collect();
+        let goods: Vec<&str> = goods.iter().map(String::as_str).collect();
+        s.provenance("PRODUCER-CN", ev.clone(), &goods, |_, _| {});
+    }
+    s.commit();
+    events
+}
+
+fn export_req(id: &str) -> v1::ExportEpcisRequest {
+    v1::ExportEpcisRequest {
+        identifier: id.into(),
+        creation_date_ms: Some(1_767_225_600_000),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_epcis_round_trips_the_public_view() {
+    let mut s = Scenario::trade();
+    let all = record(&mut s, &testdata("object_event_all_possible_fields.jsonld"));
+    let two = record(&mut s, &testdata("Example_9.6.1-ObjectEvent.jsonld"));
+    let env = start(s).await;
+
+    // object_event_all_possible_fields: every private member withheld, the rest round-trips.
+    let r = client(&env.channel)
+        .export_epcis(export_req("urn:epc:id:sgtin:0614141.107346.2018"))
+        .await
+        .unwrap()
+        .into_inner();
+    let got = import_document(&r.document).unwrap();
+    // The item is in both documents: its events, oldest recorded first.
+    let want: Vec<ProvenanceEvent> = all.iter().chain(&two).map(public_view).collect();
+    assert_eq!(got, want);
+    assert_eq!(r.event_count, 3);
+    assert_eq!(r.goods_key, goods_key("urn:epc:id:sgtin:0614141.107346.2018").unwrap());
+    assert!(r.next_page_token.is_empty());
+    for private in [
+        "bizTransactionList",
+        "sourceList",
+        "destinationList",
+        "possessing_party",
+        "urn:epc:id:gdti:0614141.00001.1618034",
+        "ilmd",
+        "example:myField",
+        "vendorExtension",
+    ] {
+        assert!(!r.document.contains(private), "{private} leaked:\n{}", r.document);
+    }
+    // No namespaced extension member at event level (inside sensorElementList they are data).
+    let parsed = tradechain_ledger::epcis::json::parse(&r.document).unwrap();
+    let Some(tradechain_ledger::epcis::json::Json::Array(list)) =
+        parsed.get("epcisBody").and_then(|b| b.get("eventList")).cloned()
+    else {
+        panic!("no eventList")
+    };
+    for e in &list {
+        if let tradechain_ledger::epcis::json::Json::Object(m) = e {
+            assert!(m.iter().all(|(k, _)| !k.contains(':')), "{m:?}");
+        }
+    }
+    for public in [
+        "sensorElementList",
+        "certificationInfo",
+        "persistentDisposition",
+        "errorDeclaration",
+    ] {
+        assert!(r.document.contains(public), "{public} missing");
+    }
+    assert!(
+        r.document
+            .contains("https://ref.gs1.org/standards/epcis/epcis-context.jsonld")
+    );
+    assert!(r.document.contains("\"creationDate\": \"2026-01-01T00:00:00.000Z\""));
+
+    // The same item by Digital Link.
+    let dl = client(&env.channel)
+        .export_epcis(export_req("https://id.gs1.org/01/10614141073464/21/2018"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(dl.document, r.document);
+
+    // Filters: bizStep (either spelling), time window, location; paging.
+    let mut f = export_req("urn:epc:id:sgtin:0614141.107346.2018");
+    f.biz_step = "urn:epcglobal:cbv:bizstep:receiving".into();
+    let got = import_document(
+        &client(&env.channel)
+            .export_epcis(f)
+            .await
+            .unwrap()
+            .into_inner()
+            .document,
+    )
+    .unwrap();
+    assert_eq!(got, vec![public_view(&all[0]), public_view(&two[1])]);
+    let mut f = export_req("urn:epc:id:sgtin:0614141.107346.2018");
+    f.from_time_ms = Some(two[0].event_time_ms);
+    f.to_time_ms = Some(two[0].event_time_ms);
+    let got = import_document(
+        &client(&env.channel)
+            .export_epcis(f)
+            .await
+            .unwrap()
+            .into_inner()
+            .document,
+    )
+    .unwrap();
+    assert_eq!(got, vec![public_view(&two[0])]);
+    let mut f = export_req("urn:epc:id:sgtin:0614141.107346.2018");
+    // bizLocation urn:epc:id:sgln:0012345.11111.0, asked for by its Digital Link.
+    f.location = format!(
+        "https://id.gs1.org/{}",
+        goods_key("urn:epc:id:sgln:0012345.11111.0").unwrap()
+    );
+    let got = import_document(
+        &client(&env.channel)
+            .export_epcis(f)
+            .await
+            .unwrap()
+            .into_inner()
+            .document,
+    )
+    .unwrap();
+    assert_eq!(got, vec![public_view(&all[0]), public_view(&two[1])]);
+    let mut f = export_req("urn:epc:id:sgtin:0614141.107346.2018");
+    f.page_size = 2;
+    let p1 = client(&env.channel).export_epcis(f.clone()).await.unwrap().into_inner();
+    assert_eq!((p1.event_count, p1.next_page_token.is_empty()), (2, false));
+    f.page_token = p1.next_page_token;
+    let p2 = client(&env.channel).export_epcis(f).await.unwrap().into_inner();
+    assert_eq!((p2.event_count, p2.next_page_token.as_str()), (1, ""));
+    assert_eq!(import_document(&p2.document).unwrap(), vec![public_view(&two[1])]);
+
+    // Errors.
+    let e = client(&env.channel)
+        .export_epcis(export_req("urn:epc:id:sgtin:0614141.107346.9999"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = client(&env.channel).export_epcis(export_req("")).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("identifier:"), "{}", e.message());
+    let mut f = export_req("urn:epc:id:sgtin:0614141.107346.2018");
+    f.page_token = "x".into();
+    let e = client(&env.channel).export_epcis(f).await.unwrap_err();
+    assert!(e.message().starts_with("page_token:"), "{}", e.message());
+}
