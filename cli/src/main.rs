@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod demo;
 mod documents;
+mod epcis_cmd;
 mod exit;
 mod genesis;
 mod keys;

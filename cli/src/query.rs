@@ -70,6 +70,27 @@ pub enum QueryCmd {
     Tx { tx_id: String },
     /// A block header with its hash and certificate status.
     Header { height: u64 },
+    /// A goods item's public provenance as an EPCIS 2.0 JSON-LD document (commercial fields withheld).
+    #[command(
+        after_help = "Examples:\n  tradechain query epcis urn:epc:id:sgtin:6901234.012345.SN0101001 > item.jsonld\n  \
+        tradechain query epcis https://id.gs1.org/01/06901234123456/21/SN0101001 --biz-step shipping"
+    )]
+    Epcis {
+        /// GS1 Digital Link, EPC URN or goods key.
+        id: String,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only events at or before this RFC 3339 time.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only events with this bizStep (short name or CBV URI).
+        #[arg(long)]
+        biz_step: Option<String>,
+        /// Only events whose readPoint or bizLocation is this location.
+        #[arg(long)]
+        location: Option<String>,
+    },
 }
 
 pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, out: &Output) -> CliResult {
@@ -77,6 +98,21 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
     let ch = client::connect(endpoint).await?;
     match cmd {
         QueryCmd::Block { height, org } => documents::block(ch, height, &Member { org: &org, key }, out).await,
+        QueryCmd::Epcis {
+            id,
+            from,
+            to,
+            biz_step,
+            location,
+        } => {
+            let f = crate::epcis_cmd::ExportFilter {
+                from,
+                to,
+                biz_step,
+                location,
+            };
+            crate::epcis_cmd::export(ch, id, f, out).await
+        }
         QueryCmd::Waybill {
             carrier,
             reference,

@@ -14,13 +14,16 @@ pub enum Family {
     Event,
     Settlement,
     Governance,
+    /// An EPCIS 2.0 JSON-LD document: one provenance transaction per event.
+    Epcis,
 }
 
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples (JSON shapes in the README, section \"Using tradechain\"):\n  \
     tradechain submit waybill bl.json --org CARRIER-COSCO --key keys/carrier-cosco.key --wait\n  \
-    tradechain submit event commission.json --org PRODUCER-FZ --key keys/producer-fz.key --wait"
+    tradechain submit event commission.json --org PRODUCER-FZ --key keys/producer-fz.key --wait\n  \
+    tradechain submit epcis events.jsonld --org PRODUCER-FZ --key keys/producer-fz.key --wait"
 )]
 pub struct SubmitArgs {
     pub family: Family,
@@ -47,10 +50,19 @@ pub fn parse(family: Family, path: &Path) -> CliResult<Payload> {
         Family::Event => Payload::Provenance(serde_json::from_str(&text).map_err(err)?),
         Family::Settlement => Payload::Settlement(serde_json::from_str(&text).map_err(err)?),
         Family::Governance => Payload::Governance(serde_json::from_str(&text).map_err(err)?),
+        Family::Epcis => {
+            return Err(CliError::usage(format!(
+                "{}: an EPCIS document holds several events (submitted by `submit epcis`)",
+                path.display()
+            )));
+        }
     })
 }
 
 pub async fn run(args: SubmitArgs, endpoint: &str, key: Option<&Path>, out: &Output) -> CliResult {
+    if let Family::Epcis = args.family {
+        return crate::epcis_cmd::submit(&args, endpoint, key, out).await;
+    }
     let payload = parse(args.family, &args.file)?;
     let org = OrgId::new(&args.org).map_err(|e| CliError::usage(format!("--org: {e}")))?;
     let key = client::read_key(key)?;
