@@ -148,11 +148,13 @@ pub struct PendingValidators {
     pub set: crate::certificate::ValidatorSet,
 }
 
-/// The EPCIS eventID index: which transaction recorded the event, and whether it was declared erroneous.
+/// The EPCIS eventID index: which transaction (and org) recorded the event, and whether it was
+/// declared erroneous. Only `recorder` may declare it erroneous.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct EventIdRecord {
     pub tx_id: Hash,
     pub at: TxLocation,
     pub goods_keys: Vec<String>,
     pub corrected_by: Option<Hash>,
+    pub recorder: crate::identity::OrgId,
 }

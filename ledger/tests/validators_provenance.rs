@@ -318,6 +318,13 @@ fn provenance_error_unknown_event_and_already_corrected() {
     let first_tx = get_typed::<EventIdRecord>(&c.state, &keys::event_id("urn:uuid:e1"))
         .unwrap()
         .tx_id;
+    // Another org cannot declare someone else's event erroneous.
+    c.reject_with(
+        "PORT-CNFOC",
+        error_decl("urn:uuid:e1", &[PHONES[0]]),
+        "provenance.error.not_recorder",
+        "eventID urn:uuid:e1 was recorded by PRODUCER-FZ; only the org that recorded an event may declare it erroneous",
+    );
     c.accept("PRODUCER-FZ", error_decl("urn:uuid:e1", &[PHONES[0]]));
     // The original stays, flagged; the declaration is appended to the item's chain.
     let rec: EventIdRecord = get_typed(&c.state, &keys::event_id("urn:uuid:e1")).unwrap();

@@ -67,6 +67,7 @@ pub const RULES: &[&str] = &[
     "provenance.transformation.io",
     "provenance.error.unknown_event",
     "provenance.error.already_corrected",
+    "provenance.error.not_recorder",
     "provenance.customs.not_declared",
     "provenance.customs.already_declared",
     "provenance.customs.held",

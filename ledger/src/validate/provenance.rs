@@ -295,6 +295,7 @@ impl Validator for ProvenanceValidator {
                     at: ctx.at,
                     goods_keys: touched.into_iter().collect(),
                     corrected_by: None,
+                    recorder: ctx.sender.id.clone(),
                 },
             );
         }
@@ -333,6 +334,15 @@ fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceE
             format!("eventID {id} is not recorded on the ledger"),
         );
     };
+    if rec.recorder != ctx.sender.id {
+        return reject(
+            "provenance.error.not_recorder",
+            format!(
+                "eventID {id} was recorded by {}; only the org that recorded an event may declare it erroneous",
+                rec.recorder
+            ),
+        );
+    }
     if let Some(by) = rec.corrected_by {
         return reject(
             "provenance.error.already_corrected",
