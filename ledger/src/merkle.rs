@@ -93,6 +93,76 @@ pub fn prove(leaves: &[Hash], index: usize) -> Option<InclusionProof> {
     })
 }
 
+/// Sizes of the tree's levels for `n` leaves, leaves first, root last (empty for `n == 0`).
+pub fn level_sizes(n: usize) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut m = n;
+    while m > 0 {
+        v.push(m);
+        if m == 1 {
+            break;
+        }
+        m = m.div_ceil(2);
+    }
+    v
+}
+
+/// Every level of the tree over `leaves`, flattened: leaves first, root last. Built bottom-up by
+/// hashing adjacent pairs and carrying a lone last node up unchanged — the same tree as the
+/// RFC 6962 split at the largest power of two (`root_from_leaf_hashes`), so a proof can be read
+/// off it in O(log n) (`prove_from_levels`) instead of re-hashing the block.
+pub fn levels(leaves: &[Hash]) -> Vec<Hash> {
+    let mut all: Vec<Hash> = leaves.to_vec();
+    let mut start = 0;
+    let mut len = leaves.len();
+    while len > 1 {
+        for j in (0..len).step_by(2) {
+            let node = if j + 1 < len {
+                node_hash(&all[start + j], &all[start + j + 1])
+            } else {
+                all[start + j]
+            };
+            all.push(node);
+        }
+        start += len;
+        len = len.div_ceil(2);
+    }
+    all
+}
+
+/// Proof of leaf `index` read off `levels(leaves)` of a tree of `n` leaves. None if out of range
+/// or if `levels` is not the size such a tree has.
+pub fn prove_from_levels(levels: &[Hash], n: usize, index: usize) -> Option<InclusionProof> {
+    if levels.len() != level_sizes(n).iter().sum::<usize>() {
+        return None;
+    }
+    prove_with(n, index, |pos| levels[pos])
+}
+
+/// Proof of leaf `index` in a tree of `n` leaves, reading only the O(log n) sibling nodes it
+/// needs through `node(position in levels(..))` (e.g. straight from a stored record).
+pub fn prove_with(n: usize, index: usize, node: impl Fn(usize) -> Hash) -> Option<InclusionProof> {
+    if index >= n {
+        return None;
+    }
+    let sizes = level_sizes(n);
+    let mut path = Vec::new();
+    let (mut start, mut j) = (0usize, index);
+    for &len in &sizes[..sizes.len() - 1] {
+        let sib = j ^ 1;
+        if sib < len {
+            path.push(node(start + sib));
+        }
+        start += len;
+        j /= 2;
+    }
+    Some(InclusionProof {
+        index: index as u64,
+        tree_size: n as u64,
+        path,
+    })
+}
+
 impl InclusionProof {
     /// RFC 9162 §2.1.3.2 verification of `leaf` (raw bytes) against `root`.
     pub fn verify(&self, leaf: &[u8], root: &Hash) -> bool {
@@ -124,5 +194,32 @@ impl InclusionProof {
             sn >>= 1;
         }
         sn == 0 && &r == root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn levels_give_the_rfc6962_root_and_proofs() {
+        for n in 0..=70usize {
+            let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&(i as u64).to_le_bytes())).collect();
+            let lv = levels(&leaves);
+            assert_eq!(lv.len(), level_sizes(n).iter().sum::<usize>(), "n={n}");
+            if n > 0 {
+                assert_eq!(lv.last(), Some(&root_from_leaf_hashes(&leaves)), "n={n}");
+            }
+            for i in 0..n {
+                let fast = prove_from_levels(&lv, n, i).unwrap();
+                assert_eq!(Some(fast.clone()), prove(&leaves, i), "n={n} i={i}");
+                assert!(fast.verify_hash(&leaves[i], &root_from_leaf_hashes(&leaves)));
+            }
+            assert!(prove_from_levels(&lv, n, n).is_none());
+            if n > 1 {
+                assert!(prove_from_levels(&lv[1..], n, 0).is_none(), "a short record is refused");
+            }
+        }
     }
 }

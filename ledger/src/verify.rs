@@ -219,6 +219,19 @@ impl<'a> Audit<'a> {
                 ),
             ));
         }
+        match store
+            .get_raw(CF_TX_MERKLE, &height_key(h))
+            .map_err(|e| bad(h, format!("tx_merkle: {e}")))?
+        {
+            None => return Err(bad(h, "no tx_merkle record (the block's Merkle tree)")),
+            Some(raw) if raw != crate::store::merkle_record(&block.leaf_hashes()) => {
+                return Err(bad(
+                    h,
+                    "tx_merkle record is not the Merkle tree of the block's transactions",
+                ));
+            }
+            Some(_) => {}
+        }
         let block_hash = block.hash();
         let set: ValidatorSet = get_typed(&self.mem, &keys::validators())
             .ok_or_else(|| bad(h, "the re-derived state has no validator set"))?;
@@ -336,7 +349,7 @@ impl<'a> Audit<'a> {
         let head = self.head.height;
         let mut count = 0;
         // Block records: only heights 1..=head may exist (the walk checked their contents).
-        for cf in [CF_HEADERS, CF_CERTIFICATES, CF_OUTCOMES, CF_BLOCKS] {
+        for cf in [CF_HEADERS, CF_TX_MERKLE, CF_CERTIFICATES, CF_OUTCOMES, CF_BLOCKS] {
             for r in self.store.iter_cf(cf).map_err(|e| bad(0, e.to_string()))? {
                 let (k, _) = r.map_err(|e| bad(0, e.to_string()))?;
                 let h = if cf == CF_BLOCKS {

@@ -328,6 +328,7 @@ fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
     vec![
         (CF_HEADERS, height_key(3).to_vec(), 3),
         (CF_BLOCKS, tx_key(3, 0).to_vec(), 3),
+        (CF_TX_MERKLE, height_key(3).to_vec(), 3),
         (CF_CERTIFICATES, height_key(3).to_vec(), 3),
         (CF_OUTCOMES, height_key(3).to_vec(), 3),
         (CF_BLOCK_HASHES, b3.hash().0.to_vec(), 3),

@@ -62,6 +62,9 @@ impl Backend for StoreBackend {
     fn inclusion_proof(&self, loc: TxLocation) -> BResult<Option<InclusionProof>> {
         self.shared.store.inclusion_proof(loc.height, loc.index).map_err(be)
     }
+    fn tx(&self, loc: TxLocation) -> BResult<Option<SignedTransaction>> {
+        self.shared.store.tx_at(loc.height, loc.index).map_err(be)
+    }
     fn item_events(&self, goods_key: &str, from_seq: u64, limit: usize) -> BResult<Vec<ItemEventRef>> {
         self.shared.store.item_events(goods_key, from_seq, limit).map_err(be)
     }

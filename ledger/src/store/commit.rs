@@ -225,6 +225,7 @@ impl Store {
             batch.put_cf(blocks, tx_key(height, index), codec::encode(t));
             batch.put_cf(locations, id.0, codec::encode(&TxLocation { height, index }));
         }
+        batch.put_cf(self.cf(CF_TX_MERKLE)?, hk, merkle_record(&block.leaf_hashes()));
         batch.put_cf(self.cf(CF_CERTIFICATES)?, hk, codec::encode(cert));
         batch.put_cf(self.cf(CF_OUTCOMES)?, hk, codec::encode(&exec.outcomes));
         batch.put_cf(self.cf(CF_BLOCK_HASHES)?, block_hash.0, hk);
@@ -262,4 +263,15 @@ impl Store {
         self.db.write(batch)?;
         Ok(())
     }
+}
+
+/// The `tx_merkle` record of a block with these leaf hashes (see `layout`).
+pub(crate) fn merkle_record(leaves: &[Hash]) -> Vec<u8> {
+    let levels = crate::merkle::levels(leaves);
+    let mut v = Vec::with_capacity(4 + 32 * levels.len());
+    v.extend_from_slice(&(leaves.len() as u32).to_le_bytes());
+    for h in &levels {
+        v.extend_from_slice(&h.0);
+    }
+    v
 }

@@ -5,6 +5,10 @@
 //! Column families and their keys (all integers big-endian so that keys sort by height):
 //! - `headers`: height (8) → borsh(`BlockHeader`)
 //! - `blocks`: height (8) ‖ tx index (4) → borsh(`SignedTransaction`) (one entry per transaction)
+//! - `tx_merkle`: height (8) → tree size n (u32 LE) ‖ every level of the block's Merkle tree
+//!   (`merkle::levels`: leaves first, root last, 32 bytes per node), so an inclusion proof is read
+//!   off in O(log n) instead of decoding and re-hashing the block (a store without the record
+//!   falls back to the block)
 //! - `certificates`: height (8) → borsh(`CommitCertificate`)
 //! - `outcomes`: height (8) → borsh(`Vec<TxOutcome>`)
 //! - `block_hashes`: block hash (32) → height (8)
@@ -23,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub const CF_HEADERS: &str = "headers";
 pub const CF_BLOCKS: &str = "blocks";
+pub const CF_TX_MERKLE: &str = "tx_merkle";
 pub const CF_CERTIFICATES: &str = "certificates";
 pub const CF_OUTCOMES: &str = "outcomes";
 pub const CF_BLOCK_HASHES: &str = "block_hashes";
@@ -36,9 +41,10 @@ pub const KEY_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const KEY_HEAD: &[u8] = b"head";
 
 /// Column families that are not state namespaces.
-pub const CHAIN_CFS: [&str; 9] = [
+pub const CHAIN_CFS: [&str; 10] = [
     CF_HEADERS,
     CF_BLOCKS,
+    CF_TX_MERKLE,
     CF_CERTIFICATES,
     CF_OUTCOMES,
     CF_BLOCK_HASHES,

@@ -14,6 +14,7 @@
 mod commit;
 pub mod layout;
 
+pub(crate) use commit::merkle_record;
 pub use layout::Head;
 
 use crate::block::{Block, BlockHeader, TxOutcome};
@@ -331,6 +332,14 @@ impl Store {
         }
     }
 
+    /// The transaction at `index` of block `height` (a point lookup; None if there is none).
+    pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<SignedTransaction>, StoreError> {
+        match self.get_raw(CF_BLOCKS, &tx_key(height, index))? {
+            None => Ok(None),
+            Some(b) => Ok(Some(decode(&format!("block {height} transaction {index}"), &b)?)),
+        }
+    }
+
     /// A transaction by id, with where it is and what became of it.
     pub fn transaction(&self, tx_id: &Hash) -> Result<Option<(SignedTransaction, TxLocation, TxOutcome)>, StoreError> {
         let Some(loc) = self.tx_location(tx_id)? else {
@@ -433,10 +442,30 @@ impl Store {
 
     /// Proof that transaction `index` is in block `height` (None if either does not exist).
     pub fn inclusion_proof(&self, height: u64, index: u32) -> Result<Option<InclusionProof>, StoreError> {
-        let Some(block) = self.block(height)? else {
-            return Ok(None);
+        let raw = self.db.get_pinned_cf(self.cf(CF_TX_MERKLE)?, height_key(height))?;
+        let Some(raw) = raw else {
+            // A store written before blocks kept their tree: re-hash the block.
+            return Ok(self
+                .block(height)?
+                .and_then(|b| crate::merkle::prove(&b.leaf_hashes(), index as usize)));
         };
-        Ok(crate::merkle::prove(&block.leaf_hashes(), index as usize))
+        let corrupt = || {
+            StoreError::Corrupt(format!(
+                "block {height}: malformed tx_merkle record of {} bytes",
+                raw.len()
+            ))
+        };
+        let (n, body) = raw.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let n = u32::from_le_bytes(*n) as usize;
+        let nodes: usize = crate::merkle::level_sizes(n).iter().sum();
+        if body.len() != 32 * nodes {
+            return Err(corrupt());
+        }
+        Ok(crate::merkle::prove_with(n, index as usize, |pos| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&body[32 * pos..32 * pos + 32]);
+            Hash(h)
+        }))
     }
 }
 

@@ -16,10 +16,9 @@
 use std::collections::BTreeMap;
 
 use tonic::{Request, Response, Status};
-use tradechain_ledger::block::{Block, BlockHeader};
+use tradechain_ledger::block::BlockHeader;
 use tradechain_ledger::certificate::CommitCertificate;
 use tradechain_ledger::codec::{decode, encode};
-use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
 use tradechain_ledger::records::{CertificateRecord, CustomsStatus, ItemEventRef, ItemRecord, WaybillRecord};
@@ -112,24 +111,25 @@ pub fn customs_step(step: &CustomsStep) -> String {
     }
 }
 
-/// Per-request cache of blocks, their leaf hashes and certificates (a page often hits one block).
+/// Per-request cache of block headers and certificates (a page often hits one block).
+/// Transactions and inclusion proofs are read one by one: a provenance page never decodes or
+/// re-hashes a whole block (the store keeps each block's Merkle tree).
 #[derive(Default)]
 struct BlockCache {
-    blocks: BTreeMap<u64, (Block, Vec<Hash>, Option<CommitCertificate>)>,
+    blocks: BTreeMap<u64, (BlockHeader, Option<CommitCertificate>)>,
 }
 
 impl BlockCache {
-    fn get(&mut self, b: &dyn Backend, height: u64) -> Result<&(Block, Vec<Hash>, Option<CommitCertificate>), Status> {
+    fn get(&mut self, b: &dyn Backend, height: u64) -> Result<&(BlockHeader, Option<CommitCertificate>), Status> {
         match self.blocks.entry(height) {
             std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
             std::collections::btree_map::Entry::Vacant(e) => {
-                let block = b
-                    .block(height)
+                let header = b
+                    .header(height)
                     .map_err(internal)?
                     .ok_or_else(|| Status::internal(format!("block {height} named by an item event is missing")))?;
                 let cert = b.certificate(height).map_err(internal)?;
-                let leaves = block.leaf_hashes();
-                Ok(e.insert((block, leaves, cert)))
+                Ok(e.insert((header, cert)))
             }
         }
     }
@@ -150,11 +150,10 @@ fn entry(
     ev: &ItemEventRef,
     with_proofs: bool,
 ) -> Result<v1::TimelineEntry, Status> {
-    let (block, leaves, cert) = cache.get(b, ev.at.height)?;
-    let header: &BlockHeader = &block.header;
-    let stx = block
-        .txs
-        .get(ev.at.index as usize)
+    let (header, cert) = cache.get(b, ev.at.height)?;
+    let stx = &b
+        .tx(ev.at)
+        .map_err(internal)?
         .ok_or_else(|| Status::internal(format!("item event {} of {goods_key} points past its block", ev.seq)))?;
     let mut e = v1::TimelineEntry {
         seq: ev.seq,
@@ -183,11 +182,11 @@ fn entry(
     }
     let sender = stx.tx.sender.clone();
     if with_proofs {
-        let leaf = leaves
-            .get(ev.at.index as usize)
-            .copied()
-            .ok_or_else(|| Status::internal("leaf index out of range"))?;
-        let inclusion = tradechain_ledger::merkle::prove(leaves, ev.at.index as usize).map(|p| views::inclusion(&p));
+        let leaf = tradechain_ledger::merkle::leaf_hash(&stx.leaf_bytes());
+        let inclusion = b
+            .inclusion_proof(ev.at)
+            .map_err(internal)?
+            .map(|p| views::inclusion(&p));
         e.proof = Some(v1::EventProof {
             block_header_borsh: encode(header),
             commit_certificate_borsh: cert.as_ref().map(encode).unwrap_or_default(),
