@@ -70,9 +70,8 @@ enum Cmd {
     /// Read from a node: status, provenance, transactions, headers.
     #[command(subcommand)]
     Query(query::QueryCmd),
-    /// Load a running network and measure committed tx/s and commit latency (see BENCHMARKS.md).
-    #[command(subcommand)]
-    Bench(bench::BenchCmd),
+    /// Benchmarks: load, ramp, query, sync, scale, verify-bound (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
     /// The testnet's demo trade data.
     #[command(subcommand)]
     Demo(demo::DemoCmd),

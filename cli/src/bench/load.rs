@@ -1,44 +1,40 @@
-//! `tradechain bench`: load a running network and measure what it commits.
+//! `bench load`: load a running network and measure what it **commits**.
 //!
-//! `bench load` pre-signs `--txs` provenance transactions (producers commissioning new serials,
-//! ports and carriers recording gate/loading observations of new serials) from six member orgs,
-//! submits them over gRPC to the validators with `--concurrency` requests in flight (retrying
-//! while a mempool says busy, and counting those refusals), and learns commits by **reading the
-//! committed blocks** (signed `GetBlock` as a member), not from acknowledgements: committed tx/s
-//! from the first submit to the last commit, latency from each transaction's submit to the commit
-//! of its block (p50/p90/p99/max), rejections by rule. `bench verify-bound` measures this
-//! machine's ed25519 verification rate (single and batched, one core × cores), the physical
-//! bound for a network whose every validator checks every signature on this machine.
+//! Pre-signs transactions from the testnet's member orgs in a realistic mix (`--mix realistic`,
+//! per ten: six provenance events — producers commissioning new serials, ports and carriers
+//! observing them —, a carrier issuing a bill of lading, a holder endorsing one, a bank
+//! instructing a settlement, a bank confirming one), or provenance only (`--mix provenance`).
+//! Endorsements and confirmations need a bill and an instruction to exist: those are created
+//! and committed first (the set-up phase, reported apart and not timed). Then it submits over
+//! gRPC to the validators with `--concurrency` requests in flight — as fast as accepted, or
+//! paced at `--rate` tx/s — retrying while a mempool refuses (counted), and learns commits by
+//! reading the committed blocks (signed `GetBlock` as a member), not from acknowledgements:
+//! committed tx/s from the first submit to the last commit, latency from each transaction's
+//! submit to the commit of its block (p50/p90/p99/max), rejections by rule.
+//!
+//! `--ramp` runs paced steps at rising rates (`--ramp-start`, × `--ramp-factor`) and reports the
+//! highest rate whose p99 stays under `--ramp-p99-ms` with every transaction committed.
 //!
 //! The client runs on the same machine as the nodes, so it takes CPU from them: the figures are
 //! for "everything on this box".
+use super::percentile;
 use crate::client;
 use crate::exit::{CliError, CliResult};
 use crate::output::Output;
-use clap::{Args, Subcommand};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent};
+use tonic::transport::Channel;
+use tradechain_ledger::payload::{
+    Action, EventType, ProvenanceEvent, SettlementInstruct, SettlementOp, SettlementRef, WaybillOp,
+};
 use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
 use tradechain_proto::v1;
 
-#[derive(Subcommand, Debug)]
-pub enum BenchCmd {
-    /// Submit pre-signed transactions and measure committed tx/s and commit latency.
-    #[command(after_help = "Example (against testnet/up):\n  \
-        tradechain bench load --keys-dir testnet/.data/keys --txs 20000 --output json")]
-    Load(LoadArgs),
-    /// This machine's ed25519 verification rate: the bound on a network that checks every signature.
-    VerifyBound {
-        /// Validators sharing the machine (the bound is divided by this).
-        #[arg(long, default_value_t = 4)]
-        validators: u64,
-    },
-}
-
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
     /// The member keys (testnet/up writes them to testnet/.data/keys).
     #[arg(long, default_value = "testnet/.data/keys")]
@@ -46,18 +42,62 @@ pub struct LoadArgs {
     /// Validator gRPC endpoints to spread submissions over (default: the testnet's four).
     #[arg(long, value_delimiter = ',')]
     pub endpoints: Vec<String>,
+    /// Transactions to submit (measured; the set-up phase adds up to 20 % more).
     #[arg(long, default_value_t = 20_000)]
     pub txs: usize,
     /// Requests in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Give up waiting for commits after this many seconds.
+    /// Pace submissions at this many tx/s (0: as fast as the network accepts).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// With --rate: submit for this many seconds (txs = rate × duration).
+    #[arg(long)]
+    pub duration_s: Option<u64>,
+    /// What to submit.
+    #[arg(long, value_enum, default_value = "realistic")]
+    pub mix: Mix,
+    /// Find the highest paced rate whose p99 commit latency stays under --ramp-p99-ms.
+    #[arg(long)]
+    pub ramp: bool,
+    #[arg(long, default_value_t = 500)]
+    pub ramp_start: u64,
+    #[arg(long, default_value_t = 1.5)]
+    pub ramp_factor: f64,
+    /// Seconds per ramp step.
+    #[arg(long, default_value_t = 10)]
+    pub ramp_step_s: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub ramp_p99_ms: u64,
+    #[arg(long, default_value_t = 8)]
+    pub ramp_max_steps: u32,
+    /// Give up waiting for commits after this many seconds (per phase).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
 }
 
-/// (sender org, what it records): producers commission, ports and carriers observe.
-const SENDERS: &[(&str, &str, &str)] = &[
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mix {
+    /// 60 % provenance, 20 % bills of lading (issue, endorse), 20 % settlements (instruct, confirm).
+    Realistic,
+    /// Provenance events only (1/3 commissioning, 2/3 observations).
+    Provenance,
+}
+
+impl Mix {
+    fn describe(self) -> &'static str {
+        match self {
+            Mix::Realistic => {
+                "per 10 txs: 6 provenance (commissioning by producers, observations by ports and carriers), \
+                 1 BL issue, 1 BL endorsement, 1 settlement instruction, 1 settlement confirmation"
+            }
+            Mix::Provenance => "provenance only: 1/3 commissioning (producers), 2/3 observations (ports, carriers)",
+        }
+    }
+}
+
+/// (sender org, what it records, where): producers commission, ports and carriers observe.
+const PROVENANCE: &[(&str, &str, &str)] = &[
     ("PRODUCER-FZ", "urn:epcglobal:cbv:bizstep:commissioning", "CNFOC"),
     ("PRODUCER-XA", "urn:epcglobal:cbv:bizstep:commissioning", "CNXAN"),
     ("PORT-CNFOC", "urn:epcglobal:cbv:bizstep:arriving", "CNFOC"),
@@ -65,27 +105,143 @@ const SENDERS: &[(&str, &str, &str)] = &[
     ("CARRIER-COSCO", "urn:epcglobal:cbv:bizstep:loading", "CNFOC"),
     ("CARRIER-RAIL", "urn:epcglobal:cbv:bizstep:loading", "CNXAN"),
 ];
+const CARRIER: &str = "CARRIER-COSCO";
+const SHIPPER: &str = "PRODUCER-FZ";
+const PAYER_BANK: &str = "BANK-CN";
+const PAYEE_BANK: &str = "BANK-NL";
 
-pub async fn run(cmd: BenchCmd, endpoint: &str, out: &Output) -> CliResult {
-    match cmd {
-        BenchCmd::Load(a) => load(a, endpoint, out).await,
-        BenchCmd::VerifyBound { validators } => {
-            let v = verify_bound(validators);
-            out.print(&v, |v| {
-                format!(
-                    "ed25519 on this machine: {} single/s, {} batched/s per core, {} cores → bound {} tx/s with {} validators",
-                    v["single_per_core"], v["batch_per_core"], v["cores"], v["bound_tps"], v["validators"]
-                )
-            });
-            Ok(())
+/// The network under load and a member's view of it.
+pub struct Net {
+    pub endpoints: Vec<String>,
+    channels: Vec<Channel>,
+    reader: Channel,
+    chain_id: String,
+    keys_dir: PathBuf,
+    senders: BTreeMap<&'static str, (OrgId, SecretKey, u64)>,
+    /// Makes ids unique to this run (serials, BL references, settlement ids).
+    run: u64,
+    seq: u64,
+}
+
+impl Net {
+    pub async fn connect(a: &LoadArgs, endpoint: &str) -> CliResult<Net> {
+        let endpoints = if a.endpoints.is_empty() {
+            (1..=4).map(|i| format!("http://127.0.0.1:{}", 9100 + i)).collect()
+        } else {
+            a.endpoints.clone()
+        };
+        let mut channels = Vec::new();
+        for e in &endpoints {
+            channels.push(client::connect(e).await?);
         }
+        let reader = client::connect(endpoint).await?;
+        let chain_id = client::chain_id(&reader).await?;
+        let mut senders = BTreeMap::new();
+        let names = PROVENANCE.iter().map(|p| p.0).chain([PAYER_BANK, PAYEE_BANK]);
+        for id in names {
+            let org = OrgId::new(id).map_err(CliError::failure)?;
+            let path = a.keys_dir.join(format!("{}.key", id.to_lowercase()));
+            let key = SecretKey::read_file(&path).map_err(|e| CliError::usage(format!("--keys-dir: {e}")))?;
+            let nonce = client::next_nonce(&reader, &org).await?;
+            senders.insert(id, (org, key, nonce));
+        }
+        Ok(Net {
+            endpoints,
+            channels,
+            reader,
+            chain_id,
+            keys_dir: a.keys_dir.clone(),
+            senders,
+            run: (client::now_ms() as u64) % 0xff_ffff,
+            seq: 0,
+        })
+    }
+
+    fn sign(&mut self, who: &str, payload: Payload) -> CliResult<SignedTransaction> {
+        let Some((org, key, nonce)) = self.senders.get_mut(who) else {
+            return Err(CliError::failure(format!("bench: no key for {who}")));
+        };
+        let tx = client::sign(&self.chain_id, org, 0, *nonce, payload, key);
+        *nonce += 1;
+        Ok(tx)
+    }
+
+    /// `n` measured transactions of `mix`, and the set-up transactions they need committed first.
+    fn plan(&mut self, n: usize, mix: Mix) -> CliResult<(Vec<SignedTransaction>, Vec<SignedTransaction>)> {
+        let base = self.seq;
+        self.seq += n as u64;
+        let run = self.run;
+        let id = |i: usize| format!("{run:x}-{:x}", base + i as u64);
+        let slot = |i: usize| if mix == Mix::Realistic { i % 10 } else { 0 };
+        // Set-up first: its nonces must precede the measured ones of the same senders.
+        let mut setup = Vec::new();
+        for i in 0..n {
+            match slot(i) {
+                7 => setup.push(self.sign(CARRIER, issue(&format!("BS{}", id(i))))?),
+                9 => setup.push(self.sign(PAYER_BANK, instruct(&format!("SS{}", id(i))))?),
+                _ => {}
+            }
+        }
+        let t = client::now_ms() - 1_000;
+        let mut measured = Vec::with_capacity(n);
+        let mut p = 0usize;
+        for i in 0..n {
+            let tx = match slot(i) {
+                6 => self.sign(CARRIER, issue(&format!("BN{}", id(i))))?,
+                7 => {
+                    let op = WaybillOp::Transfer {
+                        carrier: OrgId::new(CARRIER).map_err(CliError::failure)?,
+                        reference: format!("BS{}", id(i)),
+                        new_holder: OrgId::new(PAYER_BANK).map_err(CliError::failure)?,
+                    };
+                    self.sign(SHIPPER, Payload::Waybill(op))?
+                }
+                8 => self.sign(PAYER_BANK, instruct(&format!("SN{}", id(i))))?,
+                9 => {
+                    let op = SettlementOp::Confirm {
+                        settlement_id: format!("SS{}", id(i)),
+                    };
+                    self.sign(PAYEE_BANK, Payload::Settlement(op))?
+                }
+                _ => {
+                    let s = p % PROVENANCE.len();
+                    p += 1;
+                    self.sign(PROVENANCE[s].0, Payload::Provenance(event(s, &id(i), t)))?
+                }
+            };
+            measured.push(tx);
+        }
+        Ok((setup, measured))
     }
 }
 
-fn event(sender: usize, i: usize, run: u64, time_ms: i64) -> ProvenanceEvent {
-    let (_, step, loc) = SENDERS[sender];
-    let serial = format!("B{run:x}{i:x}");
-    let epc = format!("urn:epc:id:sgtin:6901234.012345.{serial}");
+fn issue(reference: &str) -> Payload {
+    Payload::Waybill(WaybillOp::Issue(tradechain_ledger::testkit::waybill_issue(
+        reference,
+        SHIPPER,
+        &[],
+    )))
+}
+
+fn instruct(id: &str) -> Payload {
+    let org = |s: &str| OrgId::new(s).unwrap_or_else(|e| unreachable!("fixed org id {s}: {e}"));
+    Payload::Settlement(SettlementOp::Instruct(SettlementInstruct {
+        settlement_id: id.to_string(),
+        payer_bank: org(PAYER_BANK),
+        payee_bank: org(PAYEE_BANK),
+        amount_minor: 1_250_000,
+        currency: "USD".into(),
+        reference: SettlementRef::Invoice {
+            number: format!("INV-{id}"),
+        },
+        payer_party: "Rotterdam Importer B.V.".into(),
+        payee_party: "Fuzhou Electronics Co.".into(),
+    }))
+}
+
+fn event(sender: usize, id: &str, time_ms: i64) -> ProvenanceEvent {
+    let (_, step, loc) = PROVENANCE[sender];
+    let epc = format!("urn:epc:id:sgtin:6901234.012345.B{id}");
     let action = if step.ends_with("commissioning") {
         Action::Add
     } else {
@@ -97,75 +253,93 @@ fn event(sender: usize, i: usize, run: u64, time_ms: i64) -> ProvenanceEvent {
     e
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+/// What one phase of submissions came to.
+#[derive(Default)]
+struct Phase {
+    txs: usize,
+    latencies_ms: Vec<f64>,
+    rejected: BTreeMap<String, u64>,
+    refusals: u64,
+    errors: BTreeMap<String, u64>,
+    blocks: u64,
+    seconds: f64,
 }
 
-async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
-    let endpoints = if a.endpoints.is_empty() {
-        (1..=4).map(|i| format!("http://127.0.0.1:{}", 9100 + i)).collect()
-    } else {
-        a.endpoints.clone()
+impl Phase {
+    fn committed(&self) -> usize {
+        self.latencies_ms.len()
+    }
+    fn tps(&self) -> f64 {
+        (self.committed() as f64 / self.seconds.max(1e-9)).round()
+    }
+    fn p99(&self) -> f64 {
+        percentile(&self.latencies_ms, 0.99).round()
+    }
+    fn json(&self) -> Value {
+        json!({
+            "txs": self.txs,
+            "committed": self.committed(),
+            "rejected": self.rejected,
+            "submit_errors": self.errors,
+            "mempool_refusals": self.refusals,
+            "blocks": self.blocks,
+            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+            "committed_tps": self.tps(),
+            "latency_ms": {
+                "p50": percentile(&self.latencies_ms, 0.50).round(),
+                "p90": percentile(&self.latencies_ms, 0.90).round(),
+                "p99": self.p99(),
+                "max": self.latencies_ms.last().copied().unwrap_or(0.0).round(),
+            },
+        })
+    }
+}
+
+/// Submit `txs` (paced at `rate` tx/s when non-zero) and read committed blocks until each has a
+/// verdict or `timeout` passes.
+async fn drive(
+    net: &Net,
+    txs: Vec<SignedTransaction>,
+    concurrency: usize,
+    rate: u64,
+    timeout: Duration,
+    out: &Output,
+) -> CliResult<Phase> {
+    let n = txs.len();
+    let mut phase = Phase {
+        txs: n,
+        ..Phase::default()
     };
-    let mut channels = Vec::new();
-    for e in &endpoints {
-        channels.push(client::connect(e).await?);
+    if n == 0 {
+        return Ok(phase);
     }
-    let reader = client::connect(endpoint).await?;
-    let chain_id = client::chain_id(&reader).await?;
-    // Keys and nonces of the senders.
-    let mut senders: Vec<(OrgId, SecretKey, u64)> = Vec::new();
-    for (id, ..) in SENDERS {
-        let org = OrgId::new(id).map_err(CliError::failure)?;
-        let path = a.keys_dir.join(format!("{}.key", id.to_lowercase()));
-        let key = SecretKey::read_file(&path).map_err(|e| CliError::usage(format!("--keys-dir: {e}")))?;
-        let nonce = client::next_nonce(&reader, &org).await?;
-        senders.push((org, key, nonce));
-    }
-    let reader_org = senders[0].0.to_string();
-    let reader_key = a.keys_dir.join(format!("{}.key", reader_org.to_lowercase()));
-    // Pre-sign.
-    let run = (client::now_ms() as u64) % 0xff_ffff;
-    let t = client::now_ms() - 1_000;
-    out.note(&format!("bench: signing {} transactions...", a.txs));
-    let mut queue: VecDeque<SignedTransaction> = VecDeque::with_capacity(a.txs);
-    for i in 0..a.txs {
-        let s = i % senders.len();
-        let (org, key, nonce) = &mut senders[s];
-        let tx = client::sign(&chain_id, org, 0, *nonce, Payload::Provenance(event(s, i, run, t)), key);
-        *nonce += 1;
-        queue.push_back(tx);
-    }
-    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(a.txs)));
-    let queue = Arc::new(Mutex::new(queue));
+    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let queue: Arc<Mutex<VecDeque<(usize, SignedTransaction)>>> =
+        Arc::new(Mutex::new(txs.into_iter().enumerate().collect()));
     let refusals = Arc::new(Mutex::new(0u64));
     let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
-    let start_height = v1::node_service_client::NodeServiceClient::new(reader.clone())
+    let mut node = v1::node_service_client::NodeServiceClient::new(net.reader.clone());
+    let start_height = node
         .get_status(v1::GetStatusRequest {})
         .await
         .map_err(|s| client::status_err("status", s))?
         .into_inner()
         .height;
-    out.note(&format!(
-        "bench: submitting to {} endpoints, {} in flight, from height {start_height}",
-        endpoints.len(),
-        a.concurrency
-    ));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for w in 0..a.concurrency.max(1) {
-        let ch = channels[w % channels.len()].clone();
+    for w in 0..concurrency.max(1) {
+        let ch = net.channels[w % net.channels.len()].clone();
         let (queue, submitted, refusals, errors) = (queue.clone(), submitted.clone(), refusals.clone(), errors.clone());
         workers.push(tokio::spawn(async move {
             let mut grpc = v1::transaction_service_client::TransactionServiceClient::new(ch);
             loop {
-                let Some(tx) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                let Some((i, tx)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                     return;
                 };
+                if rate > 0 {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let bytes = tradechain_ledger::codec::encode(&tx);
                 let id = tx.id().to_hex();
                 loop {
@@ -200,20 +374,18 @@ async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
         }));
     }
     // Read committed blocks until every submitted transaction has a verdict.
+    let reader_org = SHIPPER.to_string();
+    let reader_key = net.keys_dir.join(format!("{}.key", reader_org.to_lowercase()));
     let member = crate::documents::Member {
         org: &reader_org,
         key: Some(reader_key.as_path()),
     };
-    let mut chain = v1::chain_service_client::ChainServiceClient::new(reader.clone());
-    let mut node = v1::node_service_client::NodeServiceClient::new(reader.clone());
+    let mut chain = v1::chain_service_client::ChainServiceClient::new(net.reader.clone());
     let mut next = start_height + 1;
-    let mut latencies: Vec<f64> = Vec::with_capacity(a.txs);
-    let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
     let (mut seen, mut last_commit) = (0usize, started);
-    let deadline = started + Duration::from_secs(a.timeout_s);
-    let mut blocks = 0u64;
+    let deadline = started + timeout;
     let mut last_note = Instant::now();
-    while seen < a.txs && Instant::now() < deadline {
+    while seen < n && Instant::now() < deadline {
         let head = node
             .get_status(v1::GetStatusRequest {})
             .await
@@ -223,7 +395,7 @@ async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
         if head < next {
             let done = workers.iter().all(|w| w.is_finished());
             let lost = errors.lock().map(|e| e.values().sum::<u64>()).unwrap_or(0) as usize;
-            if done && seen + lost >= a.txs {
+            if done && seen + lost >= n {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -233,14 +405,15 @@ async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
             let msg = v1::BlockRequest {
                 at: Some(v1::block_request::At::Height(next)),
             };
-            let req = crate::documents::signed(&reader, &member, "/tradechain.v1.ChainService/GetBlock", msg).await?;
+            let req =
+                crate::documents::signed(&net.reader, &member, "/tradechain.v1.ChainService/GetBlock", msg).await?;
             let b = chain
                 .get_block(req)
                 .await
                 .map_err(|s| client::status_err("block", s))?
                 .into_inner();
             let now = Instant::now();
-            blocks += 1;
+            phase.blocks += 1;
             let Ok(sub) = submitted.lock() else {
                 return Err(CliError::failure("bench: submit bookkeeping poisoned"));
             };
@@ -249,108 +422,151 @@ async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult {
                 seen += 1;
                 last_commit = now;
                 if o.accepted {
-                    latencies.push(now.duration_since(*at).as_secs_f64() * 1000.0);
+                    phase.latencies_ms.push(now.duration_since(*at).as_secs_f64() * 1000.0);
                 } else {
                     let rule = o.rejection.clone().unwrap_or_default().rule;
-                    *rejected.entry(rule).or_default() += 1;
+                    *phase.rejected.entry(rule).or_default() += 1;
                 }
             }
             next += 1;
         }
         if last_note.elapsed() >= Duration::from_secs(2) {
             last_note = Instant::now();
-            out.note(&format!("bench: {seen}/{} committed or rejected", a.txs));
+            out.note(&format!("bench: {seen}/{n} committed or rejected"));
         }
     }
     for w in workers {
         w.abort();
     }
-    let span = last_commit.duration_since(started).as_secs_f64().max(1e-9);
-    latencies.sort_by(f64::total_cmp);
-    let committed = latencies.len();
-    let refusals = refusals.lock().map(|r| *r).unwrap_or(0);
-    let errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
-    let v = serde_json::json!({
-        "benchmark": "load",
-        "txs": a.txs,
-        "committed": committed,
-        "rejected": rejected,
-        "submit_errors": errors,
-        "mempool_refusals": refusals,
-        "blocks": blocks,
-        "seconds": (span * 1000.0).round() / 1000.0,
-        "committed_tps": (committed as f64 / span).round(),
-        "latency_ms": {
-            "p50": percentile(&latencies, 0.50).round(),
-            "p90": percentile(&latencies, 0.90).round(),
-            "p99": percentile(&latencies, 0.99).round(),
-            "max": latencies.last().copied().unwrap_or(0.0).round(),
-        },
-        "endpoints": endpoints,
-        "concurrency": a.concurrency,
-        "mix": "provenance: 1/3 commissioning (producers), 2/3 observations (ports, carriers); new serials",
-        "machine_cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-    });
-    out.print(&v, |v| {
-        format!(
-            "committed {} of {} in {} s: {} tx/s committed; latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; \
-             {} blocks; rejected {}; mempool refusals {}; submit errors {}",
-            v["committed"],
-            v["txs"],
-            v["seconds"],
-            v["committed_tps"],
-            v["latency_ms"]["p50"],
-            v["latency_ms"]["p90"],
-            v["latency_ms"]["p99"],
-            v["latency_ms"]["max"],
-            v["blocks"],
-            v["rejected"],
-            v["mempool_refusals"],
-            v["submit_errors"]
-        )
-    });
-    if committed == 0 && a.txs > 0 {
-        return Err(CliError::failure("nothing committed"));
-    }
-    Ok(())
+    phase.seconds = last_commit.duration_since(started).as_secs_f64();
+    phase.latencies_ms.sort_by(f64::total_cmp);
+    phase.refusals = refusals.lock().map(|r| *r).unwrap_or(0);
+    phase.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
+    Ok(phase)
 }
 
-/// ed25519 verifications per second on one core, single and in batches of 1,024, and the
-/// resulting bound for `validators` validators sharing this machine's cores.
-pub fn verify_bound(validators: u64) -> serde_json::Value {
-    let keys: Vec<SecretKey> = (0..64).map(|i| SecretKey::from_label(&format!("bench-{i}"))).collect();
-    let msgs: Vec<Vec<u8>> = (0..1024u32)
-        .map(|i| format!("tradechain bench message {i}").into_bytes())
-        .collect();
-    let sigs: Vec<_> = msgs.iter().enumerate().map(|(i, m)| keys[i % 64].sign(m)).collect();
-    let pks: Vec<_> = (0..msgs.len()).map(|i| keys[i % 64].public()).collect();
-    let rate = |f: &mut dyn FnMut() -> usize| {
-        let start = Instant::now();
-        let mut n = 0usize;
-        while start.elapsed() < Duration::from_millis(700) {
-            n += f();
+/// Set-up (untimed) then the measured phase.
+async fn measure(net: &mut Net, a: &LoadArgs, n: usize, rate: u64, out: &Output) -> CliResult<(Phase, Phase)> {
+    out.note(&format!("bench: signing {n} transactions ({:?} mix)...", a.mix));
+    let (setup, measured) = net.plan(n, a.mix)?;
+    let timeout = Duration::from_secs(a.timeout_s);
+    if !setup.is_empty() {
+        out.note(&format!(
+            "bench: set-up: {} bills and instructions to endorse and confirm",
+            setup.len()
+        ));
+    }
+    let pre = drive(net, setup, a.concurrency, 0, timeout, out).await?;
+    out.note(&format!(
+        "bench: submitting {n} to {} endpoints, {} in flight{}",
+        net.endpoints.len(),
+        a.concurrency,
+        if rate > 0 {
+            format!(", paced at {rate} tx/s")
+        } else {
+            String::new()
         }
-        n as f64 / start.elapsed().as_secs_f64()
+    ));
+    let main = drive(net, measured, a.concurrency, rate, timeout, out).await?;
+    Ok((pre, main))
+}
+
+pub async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult<Value> {
+    let mut net = Net::connect(&a, endpoint).await?;
+    if a.ramp {
+        return ramp(&mut net, &a, out).await;
+    }
+    let n = match (a.rate, a.duration_s) {
+        (r, Some(d)) if r > 0 => (r * d) as usize,
+        _ => a.txs,
     };
-    let single = rate(&mut || {
-        for i in 0..64 {
-            let _ = pks[i].verify(&msgs[i], &sigs[i]);
+    let (pre, main) = measure(&mut net, &a, n, a.rate, out).await?;
+    let mut v = main.json();
+    v["benchmark"] = json!("load");
+    v["setup"] = pre.json();
+    v["rate"] = json!(a.rate);
+    v["endpoints"] = json!(net.endpoints);
+    v["concurrency"] = json!(a.concurrency);
+    v["mix"] = json!(a.mix.describe());
+    v["machine_cores"] = json!(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if main.committed() == 0 && n > 0 {
+        return Err(CliError::failure(format!("nothing committed: {v}")));
+    }
+    Ok(v)
+}
+
+pub fn human(v: &Value) -> String {
+    if v["benchmark"] == "load-ramp" {
+        let steps: Vec<String> = v["steps"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .map(|x| {
+                        format!(
+                            "  {} tx/s offered → {} committed, p99 {} ms",
+                            x["rate"], x["committed_tps"], x["latency_ms"]["p99"]
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        return format!(
+            "{}\nhighest rate with p99 under {} ms: {} tx/s",
+            steps.join("\n"),
+            v["p99_target_ms"],
+            v["max_rate_within_target"]
+        );
+    }
+    format!(
+        "committed {} of {} in {} s: {} tx/s committed; latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; \
+         {} blocks; rejected {}; mempool refusals {}; submit errors {}",
+        v["committed"],
+        v["txs"],
+        v["seconds"],
+        v["committed_tps"],
+        v["latency_ms"]["p50"],
+        v["latency_ms"]["p90"],
+        v["latency_ms"]["p99"],
+        v["latency_ms"]["max"],
+        v["blocks"],
+        v["rejected"],
+        v["mempool_refusals"],
+        v["submit_errors"]
+    )
+}
+
+/// Paced steps at rising rates; stops at the first step that misses the p99 target or fails to
+/// commit everything it was offered.
+async fn ramp(net: &mut Net, a: &LoadArgs, out: &Output) -> CliResult<Value> {
+    let mut rate = a.ramp_start.max(1);
+    let mut steps = Vec::new();
+    let mut best = 0u64;
+    let mut best_tps = 0.0;
+    for _ in 0..a.ramp_max_steps.max(1) {
+        let n = (rate * a.ramp_step_s.max(1)) as usize;
+        out.note(&format!("bench ramp: {rate} tx/s for {} s", a.ramp_step_s));
+        let (_, main) = measure(net, a, n, rate, out).await?;
+        let mut s = main.json();
+        s["rate"] = json!(rate);
+        let ok = main.committed() == n && main.p99() <= a.ramp_p99_ms as f64;
+        s["within_target"] = json!(ok);
+        steps.push(s);
+        if !ok {
+            break;
         }
-        64
-    });
-    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-    let batch = rate(&mut || {
-        let _ = tradechain_ledger::crypto::verify_batch(&refs, &sigs, &pks);
-        refs.len()
-    });
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-    let validators = validators.max(1);
-    serde_json::json!({
-        "benchmark": "verify-bound",
-        "single_per_core": single.round(),
-        "batch_per_core": batch.round(),
-        "cores": cores,
-        "validators": validators,
-        "bound_tps": (batch * cores / validators as f64).round(),
-    })
+        best = rate;
+        best_tps = main.tps();
+        rate = ((rate as f64) * a.ramp_factor.max(1.05)).round() as u64;
+    }
+    Ok(json!({
+        "benchmark": "load-ramp",
+        "p99_target_ms": a.ramp_p99_ms,
+        "max_rate_within_target": best,
+        "committed_tps": best_tps,
+        "steps": steps,
+        "step_seconds": a.ramp_step_s,
+        "endpoints": net.endpoints,
+        "concurrency": a.concurrency,
+        "mix": a.mix.describe(),
+    }))
 }
