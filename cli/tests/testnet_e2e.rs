@@ -351,6 +351,7 @@ fn testnet_end_to_end() {
         &port,
         &[
             "bench",
+            "--no-report",
             "load",
             "--keys-dir",
             net.data.join("keys").to_str().unwrap(),
@@ -361,9 +362,36 @@ fn testnet_end_to_end() {
         ],
     )
     .expect("bench load runs");
+    // The realistic mix (BL endorsements, settlement confirmations on set-up records) all commits.
     assert_eq!(bench["committed"].as_u64(), Some(300), "{bench}");
+    assert_eq!(bench["setup"]["committed"].as_u64(), Some(60), "{bench}");
+    assert_eq!(bench["rejected"], serde_json::json!({}), "{bench}");
     assert!(bench["committed_tps"].as_f64().is_some_and(|t| t > 0.0), "{bench}");
-    let bound = cli_json(&port, &["bench", "verify-bound"]).expect("bench verify-bound runs");
+    let ramp = cli_json(
+        &port,
+        &[
+            "bench",
+            "--no-report",
+            "load",
+            "--keys-dir",
+            net.data.join("keys").to_str().unwrap(),
+            "--endpoints",
+            &validator_eps.join(","),
+            "--ramp",
+            "--ramp-start",
+            "50",
+            "--ramp-step-s",
+            "1",
+            "--ramp-max-steps",
+            "2",
+            "--ramp-p99-ms",
+            "60000",
+        ],
+    )
+    .expect("bench load --ramp runs");
+    assert_eq!(ramp["steps"].as_array().map(Vec::len), Some(2), "{ramp}");
+    assert_eq!(ramp["max_rate_within_target"].as_u64(), Some(75), "{ramp}");
+    let bound = cli_json(&port, &["bench", "--no-report", "verify-bound"]).expect("bench verify-bound runs");
     assert!(bound["batch_per_core"].as_f64().is_some_and(|r| r > 0.0), "{bound}");
 
     // 3. Steady load to three different nodes (the observer forwards); kill -9 a validator.
