@@ -131,8 +131,8 @@ pub fn transactions(
 
 /// The chain's size limits (`genesis.limits`) that an event can be checked against before
 /// anything is signed or submitted: string and list lengths, the number of extension members
-/// (the validators' `limits.*` rules) and the encoded transaction size. A kept member (e.g. a
-/// long `sensorElementList`) above `max_string_len` is named by its member name.
+/// (the validators' `limits.*` rules) and the encoded transaction size. Kept members (e.g. a
+/// long `sensorElementList`) count toward the transaction size, not `max_string_len`.
 pub fn check_limits(
     events: &[crate::payload::ProvenanceEvent],
     limits: &crate::genesis::Limits,
@@ -168,6 +168,23 @@ pub fn check_limits(
                     .enumerate()
                     .try_for_each(|(n, x)| walk(x, &format!("{path}[{n}]"), l, i))
             }
+            // Kept members are JSON text bounded by the transaction size, not by
+            // `max_string_len` (as the validators' `limits` rule has it); their names are not.
+            Value::Object(m) if path == "extensions" => m.iter().try_for_each(|(k, _)| {
+                if k.len() > l.max_string_len as usize {
+                    Err(EpcisError::event(
+                        i,
+                        k,
+                        format!(
+                            "member name is {} bytes, above the chain's limit of {}",
+                            k.len(),
+                            l.max_string_len
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }),
             Value::Object(m) => m.iter().try_for_each(|(k, x)| walk(x, &join(k), l, i)),
             _ => Ok(()),
         }

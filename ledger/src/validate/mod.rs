@@ -195,6 +195,9 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
         Value::Object(m) => {
             // Struct fields are objects too, so only lists are counted here; the one free-form
             // map (EPCIS `extensions`) is counted by the provenance validator.
+            // Its values are whole JSON members kept verbatim (sensor reports, ILMD…), not
+            // names or codes: `max_tx_bytes` bounds them, `max_string_len` bounds their keys.
+            let kept_json = path == "payload.op.extensions";
             for (k, x) in m {
                 if k.len() > l.max_string_len as usize {
                     return reject(
@@ -205,6 +208,9 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
                             l.max_string_len
                         ),
                     );
+                }
+                if kept_json && x.is_string() {
+                    continue;
                 }
                 walk(x, &format!("{path}.{k}"), l)?;
             }
