@@ -116,6 +116,10 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     t.set_block_cache(cache);
     t.set_bloom_filter(10.0, false);
     t.set_cache_index_and_filter_blocks(true);
+    if name == CF_TX_MERKLE {
+        // SHA-256 outputs do not compress: LZ4 would only cost a decompression per proof read.
+        o.set_compression_type(DBCompressionType::None);
+    }
     if name == Ns::ItemEvent.cf_name() {
         // Point lookups of one item's history: a prefix bloom filter per goods item.
         o.set_prefix_extractor(SliceTransform::create(
