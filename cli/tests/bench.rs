@@ -107,7 +107,7 @@ fn bench_query_and_sync_measure_real_nodes_and_write_reports() {
 #[test]
 fn bench_scale_brings_up_loads_and_purges_each_testnet() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = common::repo_root();
     let base = (24_000 + (std::process::id() % 300) * 10).to_string();
     let v = bench(
         &tmp.path().join("reports"),

@@ -5,7 +5,7 @@
 //! export prints an EPCIS 2.0 document of the item's public provenance.
 use assert_cmd::Command;
 use predicates::str::contains;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tradechain_ledger::epcis::import_document;
 use tradechain_ledger::gs1::goods_key;
@@ -19,7 +19,7 @@ fn tc() -> Command {
 }
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
         .join("../../shared/testdata/epcis")
         .join(name)
 }

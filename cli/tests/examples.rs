@@ -56,7 +56,8 @@ fn j<T: serde::Serialize>(v: &T) -> serde_json::Value {
 }
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join("../examples")
 }
 
 #[test]

@@ -391,6 +391,38 @@ fn testnet_end_to_end() {
     .expect("bench load --ramp runs");
     assert_eq!(ramp["steps"].as_array().map(Vec::len), Some(2), "{ramp}");
     assert_eq!(ramp["max_rate_within_target"].as_u64(), Some(75), "{ramp}");
+    let burst = cli_json(
+        &port,
+        &[
+            "bench",
+            "--no-report",
+            "load",
+            "--keys-dir",
+            net.data.join("keys").to_str().unwrap(),
+            "--endpoints",
+            &validator_eps.join(","),
+            "--burst",
+            "--rate",
+            "20",
+            "--burst-factor",
+            "5",
+            "--burst-pre-s",
+            "1",
+            "--burst-s",
+            "1",
+            "--burst-post-s",
+            "1",
+        ],
+    )
+    .expect("bench load --burst runs");
+    // 20 + 100 + 20 paced transactions, every one committed, none lost, the surge drained.
+    assert_eq!(burst["txs"].as_u64(), Some(140), "{burst}");
+    assert_eq!(burst["committed"].as_u64(), Some(140), "{burst}");
+    assert_eq!(burst["lost"].as_u64(), Some(0), "{burst}");
+    let stages = burst["stages"].as_array().expect("stages");
+    let offered: Vec<u64> = stages.iter().filter_map(|s| s["offered"].as_u64()).collect();
+    assert_eq!(offered, [20, 100, 20], "{burst}");
+    assert!(burst["drain_s"].as_f64().is_some(), "{burst}");
     let bound = cli_json(&port, &["bench", "--no-report", "verify-bound"]).expect("bench verify-bound runs");
     assert!(bound["batch_per_core"].as_f64().is_some_and(|r| r > 0.0), "{bound}");
 

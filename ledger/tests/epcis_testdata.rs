@@ -11,7 +11,8 @@ use tradechain_ledger::epcis::{EpcisError, ExportOptions, export_document, impor
 use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent};
 
 fn testdata_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/epcis")
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join("../../shared/testdata/epcis")
 }
 
 fn testdata() -> Vec<(String, String)> {

@@ -18,9 +18,11 @@ use tradechain_node::grpc::scenario::{CHAIN_ID, Scenario, key_of, org};
 use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
 
 fn testdata(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/epcis")
-        .join(name);
+    let p = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../shared/testdata/epcis")
+    .join(name);
     std::fs::read_to_string(p).unwrap()
 }
 

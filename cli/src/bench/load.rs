@@ -71,7 +71,20 @@ pub struct LoadArgs {
     pub ramp_p99_ms: u64,
     #[arg(long, default_value_t = 8)]
     pub ramp_max_steps: u32,
-    /// Give up waiting for commits after this many seconds (per phase).
+    /// A peak-season surge: --rate (default 500) for --burst-pre-s, then --burst-factor × that
+    /// for --burst-s, then --rate again for --burst-post-s; reports refusals, losses and how long
+    /// the backlog takes to drain.
+    #[arg(long, conflicts_with = "ramp")]
+    pub burst: bool,
+    #[arg(long, default_value_t = 10)]
+    pub burst_factor: u64,
+    #[arg(long, default_value_t = 30)]
+    pub burst_s: u64,
+    #[arg(long, default_value_t = 10)]
+    pub burst_pre_s: u64,
+    #[arg(long, default_value_t = 20)]
+    pub burst_post_s: u64,
+    /// Give up waiting for commits this many seconds after the last paced submission (per phase).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
 }
@@ -253,29 +266,46 @@ fn event(sender: usize, id: &str, time_ms: i64) -> ProvenanceEvent {
     e
 }
 
+/// One transaction of a phase, in seconds from the phase's start.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct TxTrace {
+    /// When a mempool first accepted it.
+    pub submitted_s: Option<f64>,
+    /// When the block holding it was read as committed.
+    pub committed_s: Option<f64>,
+    /// Committed and accepted by the validators (not rejected).
+    pub accepted: bool,
+    /// Times a mempool refused it as busy before accepting it.
+    pub refusals: u32,
+}
+
 /// What one phase of submissions came to.
 #[derive(Default)]
-struct Phase {
-    txs: usize,
-    latencies_ms: Vec<f64>,
-    rejected: BTreeMap<String, u64>,
-    refusals: u64,
-    errors: BTreeMap<String, u64>,
-    blocks: u64,
-    seconds: f64,
+pub(super) struct Phase {
+    pub txs: usize,
+    pub latencies_ms: Vec<f64>,
+    pub rejected: BTreeMap<String, u64>,
+    pub refusals: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub blocks: u64,
+    pub seconds: f64,
+    /// Per transaction, by submission order.
+    pub traces: Vec<TxTrace>,
+    /// The largest mempool (of the node read) seen while the phase ran.
+    pub max_mempool: u64,
 }
 
 impl Phase {
-    fn committed(&self) -> usize {
+    pub fn committed(&self) -> usize {
         self.latencies_ms.len()
     }
-    fn tps(&self) -> f64 {
+    pub fn tps(&self) -> f64 {
         (self.committed() as f64 / self.seconds.max(1e-9)).round()
     }
-    fn p99(&self) -> f64 {
+    pub fn p99(&self) -> f64 {
         percentile(&self.latencies_ms, 0.99).round()
     }
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         json!({
             "txs": self.txs,
             "committed": self.committed(),
@@ -295,25 +325,37 @@ impl Phase {
     }
 }
 
-/// Submit `txs` (paced at `rate` tx/s when non-zero) and read committed blocks until each has a
-/// verdict or `timeout` passes.
-async fn drive(
+/// When to submit each transaction, in seconds from the start: `rate` tx/s evenly (0: as fast as
+/// accepted).
+pub(super) fn even(n: usize, rate: u64) -> Option<Arc<Vec<f64>>> {
+    (rate > 0).then(|| Arc::new((0..n).map(|i| i as f64 / rate as f64).collect()))
+}
+
+/// Submit `txs` (each not before its `due` offset, when given) and read committed blocks until
+/// each has a verdict or `timeout` passes.
+pub(super) async fn drive(
     net: &Net,
     txs: Vec<SignedTransaction>,
     concurrency: usize,
-    rate: u64,
+    due: Option<Arc<Vec<f64>>>,
     timeout: Duration,
     out: &Output,
 ) -> CliResult<Phase> {
     let n = txs.len();
     let mut phase = Phase {
         txs: n,
+        traces: vec![TxTrace::default(); n],
         ..Phase::default()
     };
     if n == 0 {
         return Ok(phase);
     }
-    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    debug_assert!(
+        due.as_ref().is_none_or(|d| d.len() == n),
+        "one due time per transaction"
+    );
+    let submitted: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let refused: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(vec![0; n]));
     let queue: Arc<Mutex<VecDeque<(usize, SignedTransaction)>>> =
         Arc::new(Mutex::new(txs.into_iter().enumerate().collect()));
     let refusals = Arc::new(Mutex::new(0u64));
@@ -330,15 +372,15 @@ async fn drive(
     for w in 0..concurrency.max(1) {
         let ch = net.channels[w % net.channels.len()].clone();
         let (queue, submitted, refusals, errors) = (queue.clone(), submitted.clone(), refusals.clone(), errors.clone());
+        let (due, refused) = (due.clone(), refused.clone());
         workers.push(tokio::spawn(async move {
             let mut grpc = v1::transaction_service_client::TransactionServiceClient::new(ch);
             loop {
                 let Some((i, tx)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                     return;
                 };
-                if rate > 0 {
-                    let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
-                    tokio::time::sleep_until(due.into()).await;
+                if let Some(at) = due.as_ref().and_then(|d| d.get(i)) {
+                    tokio::time::sleep_until((started + Duration::from_secs_f64(*at)).into()).await;
                 }
                 let bytes = tradechain_ledger::codec::encode(&tx);
                 let id = tx.id().to_hex();
@@ -352,13 +394,16 @@ async fn drive(
                     {
                         Ok(_) => {
                             if let Ok(mut m) = submitted.lock() {
-                                m.entry(id.clone()).or_insert(at);
+                                m.entry(id.clone()).or_insert((i, at));
                             }
                             break;
                         }
                         Err(s) if matches!(s.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable) => {
                             if let Ok(mut r) = refusals.lock() {
                                 *r += 1;
+                            }
+                            if let Some(c) = refused.lock().ok().as_mut().and_then(|r| r.get_mut(i)) {
+                                *c += 1;
                             }
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
@@ -386,12 +431,13 @@ async fn drive(
     let deadline = started + timeout;
     let mut last_note = Instant::now();
     while seen < n && Instant::now() < deadline {
-        let head = node
+        let status = node
             .get_status(v1::GetStatusRequest {})
             .await
             .map_err(|s| client::status_err("status", s))?
-            .into_inner()
-            .height;
+            .into_inner();
+        phase.max_mempool = phase.max_mempool.max(status.mempool_size);
+        let head = status.height;
         if head < next {
             let done = workers.iter().all(|w| w.is_finished());
             let lost = errors.lock().map(|e| e.values().sum::<u64>()).unwrap_or(0) as usize;
@@ -418,9 +464,13 @@ async fn drive(
                 return Err(CliError::failure("bench: submit bookkeeping poisoned"));
             };
             for o in &b.outcomes {
-                let Some(at) = sub.get(&o.tx_id) else { continue };
+                let Some((i, at)) = sub.get(&o.tx_id) else { continue };
                 seen += 1;
                 last_commit = now;
+                if let Some(t) = phase.traces.get_mut(*i) {
+                    t.committed_s = Some(now.duration_since(started).as_secs_f64());
+                    t.accepted = o.accepted;
+                }
                 if o.accepted {
                     phase.latencies_ms.push(now.duration_since(*at).as_secs_f64() * 1000.0);
                 } else {
@@ -441,12 +491,29 @@ async fn drive(
     phase.seconds = last_commit.duration_since(started).as_secs_f64();
     phase.latencies_ms.sort_by(f64::total_cmp);
     phase.refusals = refusals.lock().map(|r| *r).unwrap_or(0);
+    if let (Ok(sub), Ok(refused)) = (submitted.lock(), refused.lock()) {
+        for (i, at) in sub.values() {
+            if let Some(t) = phase.traces.get_mut(*i) {
+                t.submitted_s = Some(at.duration_since(started).as_secs_f64());
+            }
+        }
+        for (t, r) in phase.traces.iter_mut().zip(refused.iter()) {
+            t.refusals = *r;
+        }
+    }
     phase.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
     Ok(phase)
 }
 
-/// Set-up (untimed) then the measured phase.
-async fn measure(net: &mut Net, a: &LoadArgs, n: usize, rate: u64, out: &Output) -> CliResult<(Phase, Phase)> {
+/// Set-up (untimed) then the measured phase: `n` transactions, each submitted not before its
+/// `due` offset when given. The phase may run `--timeout-s` past the last due time.
+pub(super) async fn measure(
+    net: &mut Net,
+    a: &LoadArgs,
+    n: usize,
+    due: Option<Arc<Vec<f64>>>,
+    out: &Output,
+) -> CliResult<(Phase, Phase)> {
     out.note(&format!("bench: signing {n} transactions ({:?} mix)...", a.mix));
     let (setup, measured) = net.plan(n, a.mix)?;
     let timeout = Duration::from_secs(a.timeout_s);
@@ -456,18 +523,20 @@ async fn measure(net: &mut Net, a: &LoadArgs, n: usize, rate: u64, out: &Output)
             setup.len()
         ));
     }
-    let pre = drive(net, setup, a.concurrency, 0, timeout, out).await?;
+    let pre = drive(net, setup, a.concurrency, None, timeout, out).await?;
+    let span = due.as_ref().and_then(|d| d.last().copied()).unwrap_or(0.0);
     out.note(&format!(
         "bench: submitting {n} to {} endpoints, {} in flight{}",
         net.endpoints.len(),
         a.concurrency,
-        if rate > 0 {
-            format!(", paced at {rate} tx/s")
+        if span > 0.0 {
+            format!(", paced over {span:.0} s")
         } else {
             String::new()
         }
     ));
-    let main = drive(net, measured, a.concurrency, rate, timeout, out).await?;
+    let timeout = timeout + Duration::from_secs_f64(span);
+    let main = drive(net, measured, a.concurrency, due, timeout, out).await?;
     Ok((pre, main))
 }
 
@@ -476,11 +545,14 @@ pub async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult<Value>
     if a.ramp {
         return ramp(&mut net, &a, out).await;
     }
+    if a.burst {
+        return super::burst::burst(&mut net, &a, out).await;
+    }
     let n = match (a.rate, a.duration_s) {
         (r, Some(d)) if r > 0 => (r * d) as usize,
         _ => a.txs,
     };
-    let (pre, main) = measure(&mut net, &a, n, a.rate, out).await?;
+    let (pre, main) = measure(&mut net, &a, n, even(n, a.rate), out).await?;
     let mut v = main.json();
     v["benchmark"] = json!("load");
     v["setup"] = pre.json();
@@ -496,6 +568,9 @@ pub async fn load(a: LoadArgs, endpoint: &str, out: &Output) -> CliResult<Value>
 }
 
 pub fn human(v: &Value) -> String {
+    if v["benchmark"] == "load-burst" {
+        return super::burst::human(v);
+    }
     if v["benchmark"] == "load-ramp" {
         let steps: Vec<String> = v["steps"]
             .as_array()
@@ -545,7 +620,7 @@ async fn ramp(net: &mut Net, a: &LoadArgs, out: &Output) -> CliResult<Value> {
     for _ in 0..a.ramp_max_steps.max(1) {
         let n = (rate * a.ramp_step_s.max(1)) as usize;
         out.note(&format!("bench ramp: {rate} tx/s for {} s", a.ramp_step_s));
-        let (_, main) = measure(net, a, n, rate, out).await?;
+        let (_, main) = measure(net, a, n, even(n, rate), out).await?;
         let mut s = main.json();
         s["rate"] = json!(rate);
         let ok = main.committed() == n && main.p99() <= a.ramp_p99_ms as f64;

@@ -11,6 +11,7 @@
 //! Markdown report (`report`) into `--report-dir` unless `--no-report`. Targets are goals to
 //! measure against, never assertions: a run fails only when it could not measure (nothing
 //! committed, wrong answers).
+pub mod burst;
 pub mod load;
 pub mod node_proc;
 pub mod query;

@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tradechain");
 
+/// The repository root, read when the test runs (cargo sets `CARGO_MANIFEST_DIR` for it): a test
+/// binary reused from a checkout at another path must not drive that checkout's scripts.
+pub fn repo_root() -> PathBuf {
+    let cli = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(cli).parent().unwrap().to_path_buf()
+}
+
 pub struct Testnet {
     pub root: PathBuf,
     pub data: PathBuf,
@@ -23,7 +30,7 @@ impl Testnet {
         // Ports away from the default testnet's (9101…, 7101…, 8101…), varied by pid.
         let base = 20_000 + (std::process::id() % 400) as u16 * 20;
         Testnet {
-            root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
+            root: repo_root(),
             data,
             base,
             netns: false,
