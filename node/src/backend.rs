@@ -4,12 +4,13 @@
 //! Invariant: commits are announced (`Shared::commits`) only after `Store::commit_block`
 //! returned, so a height a subscriber hears of is fully readable here.
 use crate::grpc::backend::{
-    BResult, Backend, BackendError, DocQuery, Head, MempoolStatus, NodeInfo, NodeRole, PeerInfo, SubmitError, SyncInfo,
-    doc_matches,
+    BResult, Backend, BackendError, DocQuery, Head, MempoolStatus, NodeInfo, NodeRole, PeerInfo, ProofParts,
+    SubmitError, SyncInfo, doc_matches,
 };
 use crate::mempool::MempoolError;
 use crate::runtime::Shared;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
 use tradechain_ledger::merkle::InclusionProof;
@@ -19,6 +20,21 @@ use tradechain_ledger::{CommitCertificate, Genesis, Hash, SignedTransaction};
 
 pub struct StoreBackend {
     pub shared: Arc<Shared>,
+    /// Headers and certificates of certified blocks, with their encodings, for proofs. Bounded by
+    /// `PROOF_CACHE_BLOCKS` (cleared when full). Sound because both are immutable once a block
+    /// is committed with its certificate; a block without a stored certificate is not cached.
+    proof_cache: Mutex<HashMap<u64, Arc<ProofParts>>>,
+}
+
+const PROOF_CACHE_BLOCKS: usize = 16_384;
+
+impl StoreBackend {
+    pub fn new(shared: Arc<Shared>) -> StoreBackend {
+        StoreBackend {
+            shared,
+            proof_cache: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 fn be<E: std::fmt::Display>(e: E) -> BackendError {
@@ -45,6 +61,29 @@ impl Backend for StoreBackend {
     }
     fn certificate(&self, height: u64) -> BResult<Option<CommitCertificate>> {
         self.shared.store.certificate(height).map_err(be)
+    }
+    fn proof_parts(&self, height: u64) -> BResult<Option<Arc<ProofParts>>> {
+        if let Some(p) = self.proof_cache.lock().ok().and_then(|c| c.get(&height).cloned()) {
+            return Ok(Some(p));
+        }
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        let cert = self.certificate(height)?;
+        let parts = Arc::new(ProofParts {
+            header_borsh: tradechain_ledger::codec::encode(&header),
+            certificate_borsh: cert.as_ref().map(tradechain_ledger::codec::encode).unwrap_or_default(),
+            header,
+        });
+        if cert.is_some()
+            && let Ok(mut c) = self.proof_cache.lock()
+        {
+            if c.len() >= PROOF_CACHE_BLOCKS {
+                c.clear();
+            }
+            c.insert(height, parts.clone());
+        }
+        Ok(Some(parts))
     }
     fn height_of(&self, block_hash: &Hash) -> BResult<Option<u64>> {
         self.shared.store.height_of(block_hash).map_err(be)
@@ -102,24 +141,7 @@ impl Backend for StoreBackend {
         }
         match self.shared.submit(tx) {
             Ok(id) | Err(MempoolError::Duplicate(id)) => Ok(id),
-            Err(MempoolError::Full { .. }) => Err(SubmitError::Busy),
-            Err(
-                e @ (MempoolError::WrongChain { .. }
-                | MempoolError::TooLarge { .. }
-                | MempoolError::BadSignature { .. }),
-            ) => Err(SubmitError::Invalid(e.to_string())),
-            Err(e @ MempoolError::UnknownSender(_)) => Err(SubmitError::Rejected {
-                rule: "membership.unknown_sender".into(),
-                reason: e.to_string(),
-            }),
-            Err(e @ MempoolError::UnknownKey { .. }) => Err(SubmitError::Rejected {
-                rule: "membership.unknown_key".into(),
-                reason: e.to_string(),
-            }),
-            Err(e @ (MempoolError::StaleNonce { .. } | MempoolError::NonceGap { .. })) => Err(SubmitError::Rejected {
-                rule: "membership.nonce".into(),
-                reason: e.to_string(),
-            }),
+            Err(e) => Err(submit_error(e)),
         }
     }
     fn pending_next_nonce(&self, org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
@@ -157,5 +179,58 @@ impl Backend for StoreBackend {
             },
             mempool_size: self.shared.mempool.lock().map(|m| m.len() as u64).unwrap_or(0),
         }
+    }
+}
+
+/// What a mempool refusal means to the submitting client (a duplicate is not a refusal).
+fn submit_error(e: MempoolError) -> SubmitError {
+    match e {
+        // Both clear as blocks commit: retryable, never a rejection (a client that dropped a
+        // nonce-gap refusal would leave a hole no later nonce of its can pass).
+        e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. }) => SubmitError::Busy(e.to_string()),
+        e @ (MempoolError::WrongChain { .. }
+        | MempoolError::TooLarge { .. }
+        | MempoolError::BadSignature { .. }
+        | MempoolError::Duplicate(_)) => SubmitError::Invalid(e.to_string()),
+        e @ MempoolError::UnknownSender(_) => SubmitError::Rejected {
+            rule: "membership.unknown_sender".into(),
+            reason: e.to_string(),
+        },
+        e @ MempoolError::UnknownKey { .. } => SubmitError::Rejected {
+            rule: "membership.unknown_key".into(),
+            reason: e.to_string(),
+        },
+        e @ MempoolError::StaleNonce { .. } => SubmitError::Rejected {
+            rule: "membership.nonce".into(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use tradechain_ledger::OrgId;
+
+    #[test]
+    fn a_full_pool_or_sender_queue_is_busy_and_a_used_nonce_is_a_rejection() {
+        let org = OrgId::new("PRODUCER-FZ").unwrap();
+        let gap = submit_error(MempoolError::NonceGap {
+            org: org.clone(),
+            got: 10_005,
+            next: 3,
+        });
+        assert!(
+            matches!(&gap, SubmitError::Busy(why) if why.contains("10005") && why.contains("retry")),
+            "{gap:?}"
+        );
+        let full = submit_error(MempoolError::Full { count: 9, bytes: 99 });
+        assert!(
+            matches!(&full, SubmitError::Busy(why) if why.contains("full")),
+            "{full:?}"
+        );
+        let stale = submit_error(MempoolError::StaleNonce { org, got: 1, next: 3 });
+        assert!(matches!(&stale, SubmitError::Rejected { rule, .. } if rule == "membership.nonce"));
     }
 }

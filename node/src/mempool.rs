@@ -50,7 +50,9 @@ pub enum MempoolError {
     BadSignature { org: OrgId, key_id: u32 },
     #[error("nonce {got} is stale: {org}'s next nonce is {next}")]
     StaleNonce { org: OrgId, got: u64, next: u64 },
-    #[error("nonce {got} is too far ahead of {org}'s next nonce {next}")]
+    #[error(
+        "nonce {got} is too far ahead of {org}'s next committed nonce {next}: its queue is full, busy, retry later"
+    )]
     NonceGap { org: OrgId, got: u64, next: u64 },
     #[error("transaction is {size} bytes, above the limit of {limit}")]
     TooLarge { size: usize, limit: usize },

@@ -8,6 +8,7 @@
 //! - `head()` never goes backwards;
 //! - `item_events(key, from, limit)` returns the item's chain entries with `seq >= from`, in
 //!   increasing `seq`, without gaps.
+use std::sync::Arc;
 use tokio::sync::broadcast;
 use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
 use tradechain_ledger::certificate::CommitCertificate;
@@ -79,9 +80,10 @@ pub enum MempoolStatus {
 /// Why `submit` did not admit a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
-    /// Mempool full: the client should retry later (RESOURCE_EXHAUSTED).
-    #[error("mempool is full; retry later")]
-    Busy,
+    /// Mempool full, or the sender's queue of pending nonces is: the client should retry later
+    /// (RESOURCE_EXHAUSTED). The text says which.
+    #[error("{0}")]
+    Busy(String),
     /// Malformed for reasons the server's own checks did not catch (INVALID_ARGUMENT).
     #[error("invalid transaction: {0}")]
     Invalid(String),
@@ -111,6 +113,16 @@ pub enum DocQuery {
 
 pub type BResult<T> = Result<T, BackendError>;
 
+/// What every proof of an event in one block carries: the block's header and commit certificate,
+/// decoded and in their borsh bytes. Immutable once the block is committed with its certificate.
+#[derive(Clone, Debug)]
+pub struct ProofParts {
+    pub header: BlockHeader,
+    pub header_borsh: Vec<u8>,
+    /// Empty when the block has no stored certificate (never cached then).
+    pub certificate_borsh: Vec<u8>,
+}
+
 /// Everything the gRPC services read and write. Object-safe: the server holds `Arc<dyn Backend>`.
 pub trait Backend: Send + Sync + 'static {
     fn genesis(&self) -> &Genesis;
@@ -124,6 +136,22 @@ pub trait Backend: Send + Sync + 'static {
         Ok(self.block(height)?.map(|b| b.header))
     }
     fn certificate(&self, height: u64) -> BResult<Option<CommitCertificate>>;
+    /// Header and certificate of a committed block with their encodings, for proofs. A backend
+    /// may cache it across requests (`StoreBackend` does): both are immutable once certified.
+    fn proof_parts(&self, height: u64) -> BResult<Option<Arc<ProofParts>>> {
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        let certificate_borsh = self
+            .certificate(height)?
+            .map(|c| tradechain_ledger::codec::encode(&c))
+            .unwrap_or_default();
+        Ok(Some(Arc::new(ProofParts {
+            header_borsh: tradechain_ledger::codec::encode(&header),
+            header,
+            certificate_borsh,
+        })))
+    }
     fn height_of(&self, block_hash: &Hash) -> BResult<Option<u64>>;
     fn outcomes(&self, height: u64) -> BResult<Option<Vec<TxOutcome>>>;
     fn tx_location(&self, tx_id: &Hash) -> BResult<Option<TxLocation>>;

@@ -374,7 +374,7 @@ impl Backend for MemBackend {
             }
         }
         if c.mempool.len() >= c.mempool_capacity {
-            return Err(SubmitError::Busy);
+            return Err(SubmitError::Busy("mempool is full; retry later".into()));
         }
         c.mempool.push(tx);
         Ok(id)

@@ -14,10 +14,9 @@
 //! parties, a customs declaration, inspection remarks or hold reasons) are marked `tx_redacted` and their bytes withheld; their leaf
 //! hash and proofs are still given.
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
-use tradechain_ledger::block::BlockHeader;
-use tradechain_ledger::certificate::CommitCertificate;
 use tradechain_ledger::codec::{decode, encode};
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
@@ -25,7 +24,7 @@ use tradechain_ledger::records::{CertificateRecord, CustomsStatus, ItemEventRef,
 use tradechain_ledger::state::keys;
 use tradechain_proto::v1::{self, get_provenance_request::Id, provenance_service_server::ProvenanceService};
 
-use super::backend::Backend;
+use super::backend::{Backend, ProofParts};
 use super::status::{internal, invalid, not_found};
 use super::{Shared, views};
 
@@ -111,25 +110,25 @@ pub fn customs_step(step: &CustomsStep) -> String {
     }
 }
 
-/// Per-request cache of block headers and certificates (a page often hits one block).
-/// Transactions and inclusion proofs are read one by one: a provenance page never decodes or
-/// re-hashes a whole block (the store keeps each block's Merkle tree).
+/// Per-request map of block headers and certificates (a page often hits one block; the backend
+/// may also cache them across requests, `Backend::proof_parts`). Transactions and inclusion
+/// proofs are read one by one: a provenance page never decodes or re-hashes a whole block (the
+/// store keeps each block's Merkle tree).
 #[derive(Default)]
 struct BlockCache {
-    blocks: BTreeMap<u64, (BlockHeader, Option<CommitCertificate>)>,
+    blocks: BTreeMap<u64, Arc<ProofParts>>,
 }
 
 impl BlockCache {
-    fn get(&mut self, b: &dyn Backend, height: u64) -> Result<&(BlockHeader, Option<CommitCertificate>), Status> {
+    fn get(&mut self, b: &dyn Backend, height: u64) -> Result<Arc<ProofParts>, Status> {
         match self.blocks.entry(height) {
-            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.get().clone()),
             std::collections::btree_map::Entry::Vacant(e) => {
-                let header = b
-                    .header(height)
+                let parts = b
+                    .proof_parts(height)
                     .map_err(internal)?
                     .ok_or_else(|| Status::internal(format!("block {height} named by an item event is missing")))?;
-                let cert = b.certificate(height).map_err(internal)?;
-                Ok(e.insert((header, cert)))
+                Ok(e.insert(parts).clone())
             }
         }
     }
@@ -150,7 +149,7 @@ fn entry(
     ev: &ItemEventRef,
     with_proofs: bool,
 ) -> Result<v1::TimelineEntry, Status> {
-    let (header, cert) = cache.get(b, ev.at.height)?;
+    let parts = cache.get(b, ev.at.height)?;
     let stx = &b
         .tx(ev.at)
         .map_err(internal)?
@@ -160,7 +159,7 @@ fn entry(
         tx_id: ev.tx_id.to_hex(),
         location: Some(views::location(ev.at)),
         event_time_ms: ev.event_time_ms,
-        block_time_ms: header.time_ms,
+        block_time_ms: parts.header.time_ms,
         org: stx.tx.sender.to_string(),
         accepted: true,
         ..Default::default()
@@ -188,8 +187,8 @@ fn entry(
             .map_err(internal)?
             .map(|p| views::inclusion(&p));
         e.proof = Some(v1::EventProof {
-            block_header_borsh: encode(header),
-            commit_certificate_borsh: cert.as_ref().map(encode).unwrap_or_default(),
+            block_header_borsh: parts.header_borsh.clone(),
+            commit_certificate_borsh: parts.certificate_borsh.clone(),
             inclusion,
             leaf_hash: leaf.0.to_vec(),
             signed_tx_borsh: if redact { Vec::new() } else { encode(stx) },

@@ -53,7 +53,7 @@ pub fn rejection_of(st: &Status) -> Option<v1::Rejection> {
 
 pub fn submit_error(e: SubmitError) -> Status {
     match e {
-        SubmitError::Busy => Status::resource_exhausted("mempool is full; retry later"),
+        SubmitError::Busy(why) => Status::resource_exhausted(why),
         SubmitError::Invalid(m) => invalid("signed_tx", m),
         SubmitError::Rejected { rule, reason } => rejected(&rule, &reason),
         SubmitError::Unavailable(m) => Status::unavailable(m),
