@@ -1,11 +1,6 @@
 //! `tradechain`: run a node, manage keys and genesis, submit documents, query, audit.
 //!
 //! Exit codes: 0 ok · 1 failure · 2 usage · 3 rejected by a validator rule · 4 unavailable.
-/// mimalloc for every Rust allocation (nodes, client, benchmarks): under query and load the glibc
-/// allocator took 15–27 % of a node's CPU (`_int_malloc`, `malloc_consolidate`, `_int_free`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod bench;
 mod client;
 mod demo;
