@@ -347,73 +347,53 @@ fn testnet_end_to_end() {
 
     // 2c. Smoke runs of the benchmarks (tiny sizes; the real runs are by hand, see BENCHMARKS.md).
     let validator_eps: Vec<String> = names[..4].iter().map(|n| net.endpoint(n)).collect();
-    let bench = cli_json(
-        &port,
-        &[
+    let (keys_dir, eps) = (net.data.join("keys"), validator_eps.join(","));
+    let keys_dir = keys_dir.to_str().unwrap();
+    let bench_load = |extra: &[&str]| {
+        let base = [
             "bench",
             "--no-report",
             "load",
             "--keys-dir",
-            net.data.join("keys").to_str().unwrap(),
+            keys_dir,
             "--endpoints",
-            &validator_eps.join(","),
-            "--txs",
-            "300",
-        ],
-    )
-    .expect("bench load runs");
+            &eps,
+        ];
+        cli_json(&port, &[&base[..], extra].concat())
+    };
+    let bench = bench_load(&["--txs", "300"]).expect("bench load runs");
     // The realistic mix (BL endorsements, settlement confirmations on set-up records) all commits.
     assert_eq!(bench["committed"].as_u64(), Some(300), "{bench}");
     assert_eq!(bench["setup"]["committed"].as_u64(), Some(60), "{bench}");
     assert_eq!(bench["rejected"], serde_json::json!({}), "{bench}");
     assert!(bench["committed_tps"].as_f64().is_some_and(|t| t > 0.0), "{bench}");
-    let ramp = cli_json(
-        &port,
-        &[
-            "bench",
-            "--no-report",
-            "load",
-            "--keys-dir",
-            net.data.join("keys").to_str().unwrap(),
-            "--endpoints",
-            &validator_eps.join(","),
-            "--ramp",
-            "--ramp-start",
-            "50",
-            "--ramp-step-s",
-            "1",
-            "--ramp-max-steps",
-            "2",
-            "--ramp-p99-ms",
-            "60000",
-        ],
-    )
+    let ramp = bench_load(&[
+        "--ramp",
+        "--ramp-start",
+        "50",
+        "--ramp-step-s",
+        "1",
+        "--ramp-max-steps",
+        "2",
+        "--ramp-p99-ms",
+        "60000",
+    ])
     .expect("bench load --ramp runs");
     assert_eq!(ramp["steps"].as_array().map(Vec::len), Some(2), "{ramp}");
     assert_eq!(ramp["max_rate_within_target"].as_u64(), Some(75), "{ramp}");
-    let burst = cli_json(
-        &port,
-        &[
-            "bench",
-            "--no-report",
-            "load",
-            "--keys-dir",
-            net.data.join("keys").to_str().unwrap(),
-            "--endpoints",
-            &validator_eps.join(","),
-            "--burst",
-            "--rate",
-            "20",
-            "--burst-factor",
-            "5",
-            "--burst-pre-s",
-            "1",
-            "--burst-s",
-            "1",
-            "--burst-post-s",
-            "1",
-        ],
-    )
+    let burst = bench_load(&[
+        "--burst",
+        "--rate",
+        "20",
+        "--burst-factor",
+        "5",
+        "--burst-pre-s",
+        "1",
+        "--burst-s",
+        "1",
+        "--burst-post-s",
+        "1",
+    ])
     .expect("bench load --burst runs");
     // 20 + 100 + 20 paced transactions, every one committed, none lost, the surge drained.
     assert_eq!(burst["txs"].as_u64(), Some(140), "{burst}");

@@ -18,7 +18,6 @@ use crate::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use crate::payload::*;
 use crate::state::{MemState, WriteSet, get_typed, keys, next_state_hash};
 use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
-use std::collections::BTreeMap;
 
 pub const CHAIN_ID: &str = "tradechain-demo";
 /// 2026-01-01T00:00:00Z.
@@ -314,32 +313,11 @@ pub fn certificate_issue(number: &str, goods_ids: &[&str]) -> CertificateIssue {
 /// An EPCIS event with only the given fields set.
 pub fn event(event_type: EventType, action: Option<Action>, epcs: &[&str], time_ms: i64) -> ProvenanceEvent {
     ProvenanceEvent {
-        event_type,
-        event_id: None,
         event_time_ms: time_ms,
         event_time_zone_offset_min: 480,
         action,
         epc_list: epcs.iter().map(|s| s.to_string()).collect(),
-        quantity_list: Vec::new(),
-        parent_id: None,
-        child_epcs: Vec::new(),
-        child_quantity_list: Vec::new(),
-        input_epc_list: Vec::new(),
-        input_quantity_list: Vec::new(),
-        output_epc_list: Vec::new(),
-        output_quantity_list: Vec::new(),
-        transformation_id: None,
-        biz_step: None,
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        unlocode: None,
-        biz_transaction_list: Vec::new(),
-        source_list: Vec::new(),
-        destination_list: Vec::new(),
-        customs: None,
-        error_declaration: None,
-        extensions: BTreeMap::new(),
+        ..ProvenanceEvent::new(event_type)
     }
 }
 

@@ -66,16 +66,10 @@ impl Backend for StoreBackend {
         if let Some(p) = self.proof_cache.lock().ok().and_then(|c| c.get(&height).cloned()) {
             return Ok(Some(p));
         }
-        let Some(header) = self.header(height)? else {
+        let Some(parts) = ProofParts::read(self, height)?.map(Arc::new) else {
             return Ok(None);
         };
-        let cert = self.certificate(height)?;
-        let parts = Arc::new(ProofParts {
-            header_borsh: tradechain_ledger::codec::encode(&header),
-            certificate_borsh: cert.as_ref().map(tradechain_ledger::codec::encode).unwrap_or_default(),
-            header,
-        });
-        if cert.is_some()
+        if parts.certified()
             && let Ok(mut c) = self.proof_cache.lock()
         {
             if c.len() >= PROOF_CACHE_BLOCKS {
@@ -139,10 +133,7 @@ impl Backend for StoreBackend {
         if let Ok(Some(_)) = self.shared.store.tx_location(&id) {
             return Ok(id);
         }
-        match self.shared.submit(tx) {
-            Ok(id) | Err(MempoolError::Duplicate(id)) => Ok(id),
-            Err(e) => Err(submit_error(e)),
-        }
+        submit_result(self.shared.submit(tx))
     }
     fn pending_next_nonce(&self, org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
         self.shared
@@ -182,29 +173,30 @@ impl Backend for StoreBackend {
     }
 }
 
-/// What a mempool refusal means to the submitting client (a duplicate is not a refusal).
-fn submit_error(e: MempoolError) -> SubmitError {
-    match e {
+/// What a mempool's answer means to the submitting client (a duplicate is not a refusal: the
+/// transaction is pending).
+fn submit_result(r: Result<Hash, MempoolError>) -> Result<Hash, SubmitError> {
+    Err(match r {
+        Ok(id) | Err(MempoolError::Duplicate(id)) => return Ok(id),
         // Both clear as blocks commit: retryable, never a rejection (a client that dropped a
         // nonce-gap refusal would leave a hole no later nonce of its can pass).
-        e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. }) => SubmitError::Busy(e.to_string()),
-        e @ (MempoolError::WrongChain { .. }
-        | MempoolError::TooLarge { .. }
-        | MempoolError::BadSignature { .. }
-        | MempoolError::Duplicate(_)) => SubmitError::Invalid(e.to_string()),
-        e @ MempoolError::UnknownSender(_) => SubmitError::Rejected {
+        Err(e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. })) => SubmitError::Busy(e.to_string()),
+        Err(
+            e @ (MempoolError::WrongChain { .. } | MempoolError::TooLarge { .. } | MempoolError::BadSignature { .. }),
+        ) => SubmitError::Invalid(e.to_string()),
+        Err(e @ MempoolError::UnknownSender(_)) => SubmitError::Rejected {
             rule: "membership.unknown_sender".into(),
             reason: e.to_string(),
         },
-        e @ MempoolError::UnknownKey { .. } => SubmitError::Rejected {
+        Err(e @ MempoolError::UnknownKey { .. }) => SubmitError::Rejected {
             rule: "membership.unknown_key".into(),
             reason: e.to_string(),
         },
-        e @ MempoolError::StaleNonce { .. } => SubmitError::Rejected {
+        Err(e @ MempoolError::StaleNonce { .. }) => SubmitError::Rejected {
             rule: "membership.nonce".into(),
             reason: e.to_string(),
         },
-    }
+    })
 }
 
 #[cfg(test)]
@@ -216,21 +208,27 @@ mod tests {
     #[test]
     fn a_full_pool_or_sender_queue_is_busy_and_a_used_nonce_is_a_rejection() {
         let org = OrgId::new("PRODUCER-FZ").unwrap();
-        let gap = submit_error(MempoolError::NonceGap {
+        let gap = submit_result(Err(MempoolError::NonceGap {
             org: org.clone(),
             got: 10_005,
             next: 3,
-        });
+        }));
         assert!(
-            matches!(&gap, SubmitError::Busy(why) if why.contains("10005") && why.contains("retry")),
+            matches!(&gap, Err(SubmitError::Busy(why)) if why.contains("10005") && why.contains("retry")),
             "{gap:?}"
         );
-        let full = submit_error(MempoolError::Full { count: 9, bytes: 99 });
+        let full = submit_result(Err(MempoolError::Full { count: 9, bytes: 99 }));
         assert!(
-            matches!(&full, SubmitError::Busy(why) if why.contains("full")),
+            matches!(&full, Err(SubmitError::Busy(why)) if why.contains("full")),
             "{full:?}"
         );
-        let stale = submit_error(MempoolError::StaleNonce { org, got: 1, next: 3 });
-        assert!(matches!(&stale, SubmitError::Rejected { rule, .. } if rule == "membership.nonce"));
+        let stale = submit_result(Err(MempoolError::StaleNonce { org, got: 1, next: 3 }));
+        assert!(matches!(&stale, Err(SubmitError::Rejected { rule, .. }) if rule == "membership.nonce"));
+        let id = Hash([7; 32]);
+        assert_eq!(
+            submit_result(Err(MempoolError::Duplicate(id))),
+            Ok(id),
+            "a duplicate is pending"
+        );
     }
 }

@@ -122,7 +122,7 @@ pub async fn burst(net: &mut Net, a: &LoadArgs, out: &Output) -> CliResult<Value
         "txs": n,
         "committed": main.committed(),
         "lost": lost,
-        "mempool_refusals": main.refusals,
+        "mempool_refusals": main.refusals(),
         "submit_errors": main.errors,
         "rejected": main.rejected,
         "max_mempool": main.max_mempool,

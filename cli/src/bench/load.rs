@@ -269,8 +269,6 @@ fn event(sender: usize, id: &str, time_ms: i64) -> ProvenanceEvent {
 /// One transaction of a phase, in seconds from the phase's start.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct TxTrace {
-    /// When a mempool first accepted it.
-    pub submitted_s: Option<f64>,
     /// When the block holding it was read as committed.
     pub committed_s: Option<f64>,
     /// Committed and accepted by the validators (not rejected).
@@ -285,7 +283,6 @@ pub(super) struct Phase {
     pub txs: usize,
     pub latencies_ms: Vec<f64>,
     pub rejected: BTreeMap<String, u64>,
-    pub refusals: u64,
     pub errors: BTreeMap<String, u64>,
     pub blocks: u64,
     pub seconds: f64,
@@ -299,6 +296,10 @@ impl Phase {
     pub fn committed(&self) -> usize {
         self.latencies_ms.len()
     }
+    /// Busy refusals, each retried.
+    pub fn refusals(&self) -> u64 {
+        self.traces.iter().map(|t| u64::from(t.refusals)).sum()
+    }
     pub fn tps(&self) -> f64 {
         (self.committed() as f64 / self.seconds.max(1e-9)).round()
     }
@@ -311,7 +312,7 @@ impl Phase {
             "committed": self.committed(),
             "rejected": self.rejected,
             "submit_errors": self.errors,
-            "mempool_refusals": self.refusals,
+            "mempool_refusals": self.refusals(),
             "blocks": self.blocks,
             "seconds": (self.seconds * 1000.0).round() / 1000.0,
             "committed_tps": self.tps(),
@@ -358,7 +359,6 @@ pub(super) async fn drive(
     let refused: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(vec![0; n]));
     let queue: Arc<Mutex<VecDeque<(usize, SignedTransaction)>>> =
         Arc::new(Mutex::new(txs.into_iter().enumerate().collect()));
-    let refusals = Arc::new(Mutex::new(0u64));
     let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let mut node = v1::node_service_client::NodeServiceClient::new(net.reader.clone());
     let start_height = node
@@ -371,8 +371,8 @@ pub(super) async fn drive(
     let mut workers = Vec::new();
     for w in 0..concurrency.max(1) {
         let ch = net.channels[w % net.channels.len()].clone();
-        let (queue, submitted, refusals, errors) = (queue.clone(), submitted.clone(), refusals.clone(), errors.clone());
-        let (due, refused) = (due.clone(), refused.clone());
+        let (queue, submitted, refused, errors) = (queue.clone(), submitted.clone(), refused.clone(), errors.clone());
+        let due = due.clone();
         workers.push(tokio::spawn(async move {
             let mut grpc = v1::transaction_service_client::TransactionServiceClient::new(ch);
             loop {
@@ -399,9 +399,6 @@ pub(super) async fn drive(
                             break;
                         }
                         Err(s) if matches!(s.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable) => {
-                            if let Ok(mut r) = refusals.lock() {
-                                *r += 1;
-                            }
                             if let Some(c) = refused.lock().ok().as_mut().and_then(|r| r.get_mut(i)) {
                                 *c += 1;
                             }
@@ -490,13 +487,7 @@ pub(super) async fn drive(
     }
     phase.seconds = last_commit.duration_since(started).as_secs_f64();
     phase.latencies_ms.sort_by(f64::total_cmp);
-    phase.refusals = refusals.lock().map(|r| *r).unwrap_or(0);
-    if let (Ok(sub), Ok(refused)) = (submitted.lock(), refused.lock()) {
-        for (i, at) in sub.values() {
-            if let Some(t) = phase.traces.get_mut(*i) {
-                t.submitted_s = Some(at.duration_since(started).as_secs_f64());
-            }
-        }
+    if let Ok(refused) = refused.lock() {
         for (t, r) in phase.traces.iter_mut().zip(refused.iter()) {
             t.refusals = *r;
         }

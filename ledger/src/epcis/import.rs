@@ -15,7 +15,7 @@
 //!   an EPCIS 2.0 event member nor namespaced (`prefix:name`, or a JSON-LD `@` keyword) is refused
 //!   as unknown rather than kept: it is most likely a misspelling.
 //! - Quantities must be JSON numbers; their text is kept as written.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::json::{self, Json};
 use super::{
@@ -304,34 +304,7 @@ pub fn import_event(index: usize, v: &Json, bindings: &[(String, Json)]) -> Resu
     let Json::Object(members) = v else {
         return Err(c.err("$", format!("is {}, not an event object", v.kind())));
     };
-    let mut ev = ProvenanceEvent {
-        event_type: EventType::ObjectEvent,
-        event_id: None,
-        event_time_ms: 0,
-        event_time_zone_offset_min: 0,
-        action: None,
-        epc_list: Vec::new(),
-        quantity_list: Vec::new(),
-        parent_id: None,
-        child_epcs: Vec::new(),
-        child_quantity_list: Vec::new(),
-        input_epc_list: Vec::new(),
-        input_quantity_list: Vec::new(),
-        output_epc_list: Vec::new(),
-        output_quantity_list: Vec::new(),
-        transformation_id: None,
-        biz_step: None,
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        unlocode: None,
-        biz_transaction_list: Vec::new(),
-        source_list: Vec::new(),
-        destination_list: Vec::new(),
-        customs: None,
-        error_declaration: None,
-        extensions: BTreeMap::new(),
-    };
+    let mut ev = ProvenanceEvent::new(EventType::ObjectEvent);
     let (mut kind, mut when, mut offset) = (None, None, None);
     let mut own_context: Vec<(String, Json)> = Vec::new();
     for (k, x) in members {

@@ -165,6 +165,38 @@ pub struct ErrorDeclaration {
 }
 
 impl ProvenanceEvent {
+    /// An event of `event_type` with every other field empty (time 0, UTC).
+    pub fn new(event_type: EventType) -> ProvenanceEvent {
+        ProvenanceEvent {
+            event_type,
+            event_id: None,
+            event_time_ms: 0,
+            event_time_zone_offset_min: 0,
+            action: None,
+            epc_list: Vec::new(),
+            quantity_list: Vec::new(),
+            parent_id: None,
+            child_epcs: Vec::new(),
+            child_quantity_list: Vec::new(),
+            input_epc_list: Vec::new(),
+            input_quantity_list: Vec::new(),
+            output_epc_list: Vec::new(),
+            output_quantity_list: Vec::new(),
+            transformation_id: None,
+            biz_step: None,
+            disposition: None,
+            read_point: None,
+            biz_location: None,
+            unlocode: None,
+            biz_transaction_list: Vec::new(),
+            source_list: Vec::new(),
+            destination_list: Vec::new(),
+            customs: None,
+            error_declaration: None,
+            extensions: BTreeMap::new(),
+        }
+    }
+
     /// Every instance-level identifier the event touches (to index it under each goods item).
     pub fn touched_ids(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::new();

@@ -123,6 +123,29 @@ pub struct ProofParts {
     pub certificate_borsh: Vec<u8>,
 }
 
+impl ProofParts {
+    /// Read a block's header and certificate from `b` and encode them (no caching).
+    pub fn read<B: Backend + ?Sized>(b: &B, height: u64) -> BResult<Option<ProofParts>> {
+        let Some(header) = b.header(height)? else {
+            return Ok(None);
+        };
+        let certificate_borsh = b
+            .certificate(height)?
+            .map(|c| tradechain_ledger::codec::encode(&c))
+            .unwrap_or_default();
+        Ok(Some(ProofParts {
+            header_borsh: tradechain_ledger::codec::encode(&header),
+            header,
+            certificate_borsh,
+        }))
+    }
+
+    /// Whether the block's certificate is in: only then are the parts final (cacheable).
+    pub fn certified(&self) -> bool {
+        !self.certificate_borsh.is_empty()
+    }
+}
+
 /// Everything the gRPC services read and write. Object-safe: the server holds `Arc<dyn Backend>`.
 pub trait Backend: Send + Sync + 'static {
     fn genesis(&self) -> &Genesis;
@@ -139,18 +162,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Header and certificate of a committed block with their encodings, for proofs. A backend
     /// may cache it across requests (`StoreBackend` does): both are immutable once certified.
     fn proof_parts(&self, height: u64) -> BResult<Option<Arc<ProofParts>>> {
-        let Some(header) = self.header(height)? else {
-            return Ok(None);
-        };
-        let certificate_borsh = self
-            .certificate(height)?
-            .map(|c| tradechain_ledger::codec::encode(&c))
-            .unwrap_or_default();
-        Ok(Some(Arc::new(ProofParts {
-            header_borsh: tradechain_ledger::codec::encode(&header),
-            header,
-            certificate_borsh,
-        })))
+        Ok(ProofParts::read(self, height)?.map(Arc::new))
     }
     fn height_of(&self, block_hash: &Hash) -> BResult<Option<u64>>;
     fn outcomes(&self, height: u64) -> BResult<Option<Vec<TxOutcome>>>;

@@ -24,6 +24,7 @@ use tradechain_ledger::validate::provenance::cbv_short;
 use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
 
 use super::Shared;
+use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
 
 #[derive(Clone)]
@@ -52,15 +53,6 @@ fn event_matches(b: &dyn super::Backend, ev: &ProvenanceEvent, r: &v1::ExportEpc
         }
     }
     true
-}
-
-fn parse_page_token(t: &str) -> Result<u64, Status> {
-    if t.is_empty() {
-        return Ok(0);
-    }
-    t.strip_prefix('s')
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| invalid("page_token", "not a token from a previous reply"))
 }
 
 fn now_ms() -> i64 {

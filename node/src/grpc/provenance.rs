@@ -80,7 +80,8 @@ pub fn resolve_id(backend: &dyn Backend, id: Option<&Id>) -> Result<String, Stat
     backend.goods_key(&text).map_err(|e| invalid(field, e))
 }
 
-fn parse_page_token(t: &str) -> Result<u64, Status> {
+/// The first sequence number of the page a `next_page_token` (`s<seq>`) names; "" is the first page.
+pub(super) fn parse_page_token(t: &str) -> Result<u64, Status> {
     if t.is_empty() {
         return Ok(0);
     }
