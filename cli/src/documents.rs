@@ -51,9 +51,15 @@ pub async fn block(ch: Channel, height: u64, m: &Member<'_>, out: &Output) -> Cl
         .map_err(|s| status_err("block", s))?
         .into_inner();
     let h = b.header.unwrap_or_default();
+    // Who certified it: the precommit signers (checked by `verify-proof`/`verify`, shown here).
+    let signers: Vec<String> =
+        tradechain_ledger::codec::decode::<tradechain_ledger::CommitCertificate>(&b.commit_certificate_borsh)
+            .map(|c| c.signatures.iter().map(|s| s.validator.to_hex()).collect())
+            .unwrap_or_default();
     let v = serde_json::json!({
         "height": h.height, "hash": h.block_hash, "prev_hash": h.prev_hash, "time_ms": h.time_ms,
         "proposer": h.proposer, "state_hash": h.state_hash, "tx_root": h.tx_root, "certified": !b.commit_certificate_borsh.is_empty(),
+        "signers": signers,
         "transactions": b.outcomes.iter().map(|o| {
             let r = o.rejection.clone().unwrap_or_default();
             serde_json::json!({ "index": o.index, "tx_id": o.tx_id, "accepted": o.accepted, "rule": r.rule, "reason": r.reason })

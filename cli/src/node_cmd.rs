@@ -11,6 +11,10 @@ pub enum NodeCmd {
     Run {
         #[arg(long)]
         config: PathBuf,
+        /// Start a validator even if its consensus WAL is unreadable, discarding it (it could
+        /// then double-sign at the current height: decide first).
+        #[arg(long)]
+        discard_unreadable_wal: bool,
     },
     /// Write a commented default config.
     Init {
@@ -37,8 +41,12 @@ pub fn run(cmd: NodeCmd, verbosity: i8) -> CliResult {
             eprintln!("wrote {}", out.display());
             Ok(())
         }
-        NodeCmd::Run { config } => {
-            let cfg = NodeConfig::load(&config).map_err(|e| CliError::usage(e.to_string()))?;
+        NodeCmd::Run {
+            config,
+            discard_unreadable_wal,
+        } => {
+            let mut cfg = NodeConfig::load(&config).map_err(|e| CliError::usage(e.to_string()))?;
+            cfg.node.discard_unreadable_wal |= discard_unreadable_wal;
             init_tracing(&cfg.log.format, &cfg.log.level, verbosity);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -133,7 +133,7 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
             let v = serde_json::json!({
                 "chain_id": s.chain_id, "height": s.height, "head_hash": s.head_hash, "state_hash": s.state_hash,
                 "role": s.role, "peers": s.peers.len(), "validators": s.validators.len(),
-                "syncing": s.sync.map(|x| x.syncing).unwrap_or(false), "mempool_size": s.mempool_size, "version": s.version,
+                "syncing": s.sync.map(|x| x.syncing).unwrap_or(false), "mempool_size": s.mempool_size, "equivocation_evidence": s.equivocation_evidence, "version": s.version,
             });
             out.print(&v, |v| {
                 format!(

@@ -3,6 +3,7 @@
 //! documented exit codes (0 ok, 1 failure, 2 usage, 3 rejected by a rule, 4 unavailable).
 //! Commands that need a running network are covered by `testnet_e2e.rs`.
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -276,4 +277,87 @@ fn node_init_writes_a_config_and_run_names_the_bad_key() {
         .assert()
         .code(2)
         .stderr(contains("max_mesage_bytes"));
+}
+
+#[test]
+fn a_validator_with_an_undecodable_wal_refuses_to_start_unless_told() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n);
+    std::fs::create_dir_all(p("keys")).unwrap();
+    for k in ["keys/org.key", "keys/node.key"] {
+        tc().args(["-q", "keys", "generate", "--out"])
+            .arg(p(k))
+            .assert()
+            .success();
+    }
+    let g = p("genesis.json");
+    tc().args(["genesis", "init", "--chain-id", "wal-1", "--out"])
+        .arg(&g)
+        .assert()
+        .success();
+    tc().args(["genesis", "add-org", "--file"])
+        .arg(&g)
+        .args([
+            "--id",
+            "CUSTOMS-XX",
+            "--name",
+            "c",
+            "--country",
+            "CN",
+            "--role",
+            "customs",
+            "--key-file",
+        ])
+        .arg(p("keys/org.key"))
+        .arg("--node-key-file")
+        .arg(p("keys/node.key"))
+        .assert()
+        .success();
+    tc().args(["genesis", "add-validator", "--file"])
+        .arg(&g)
+        .args(["--org", "CUSTOMS-XX"])
+        .assert()
+        .success();
+    let cfg = p("node.toml");
+    tc().args(["node", "init", "--out"]).arg(&cfg).assert().success();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("role = \"observer\"", "role = \"validator\"")
+        .replace(
+            "# consensus_key = \"keys/consensus.key\"",
+            "consensus_key = \"keys/org.key\"",
+        )
+        .replace("/tcp/7001", "/tcp/0")
+        .replace("127.0.0.1:9001", "127.0.0.1:0")
+        .replace("listen = \"127.0.0.1:8001\"", "listen = \"127.0.0.1:0\"");
+    std::fs::write(&cfg, text).unwrap();
+    // One whole record (its checksum holds) whose body is not a WAL entry: not a torn write.
+    std::fs::create_dir_all(p("data")).unwrap();
+    let body = b"\xff\xff\xff\xff not a consensus wal entry";
+    tradechain_node::wal::Wal::open(&p("data/consensus.wal"))
+        .unwrap()
+        .append(body)
+        .unwrap();
+    let rec = std::fs::read(p("data/consensus.wal")).unwrap();
+    tc().args(["node", "run", "--config"])
+        .arg(&cfg)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(contains("consensus WAL is unreadable").and(contains("--discard-unreadable-wal")));
+    // The WAL is left as it was for the person who decides.
+    assert_eq!(std::fs::read(p("data/consensus.wal")).unwrap(), rec);
+    // With the operator's override it starts (and runs until the timeout stops it).
+    let out = tc()
+        .args(["node", "run", "--discard-unreadable-wal", "--config"])
+        .arg(&cfg)
+        .timeout(std::time::Duration::from_secs(4))
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("discarding it as configured"), "{log}");
 }

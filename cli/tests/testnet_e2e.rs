@@ -406,6 +406,54 @@ fn testnet_end_to_end() {
     let bound = cli_json(&port, &["bench", "--no-report", "verify-bound"]).expect("bench verify-bound runs");
     assert!(bound["batch_per_core"].as_f64().is_some_and(|r| r > 0.0), "{bound}");
 
+    // 2d. A Byzantine member (PRODUCER-FZ's node key and signing key, over the real protocol)
+    // floods transactions, garbage, oversized and far-future messages, sync requests and replays
+    // for a few seconds while honest paced load runs: every honest transaction commits, the chain
+    // keeps committing, and the honest nodes cut the attacker off.
+    let attack = Command::new(BIN)
+        .args([
+            "--endpoint",
+            &port,
+            "bench",
+            "--no-report",
+            "attack",
+            "--duration-s",
+            "6",
+            "--testnet-dir",
+        ])
+        .arg(&net.data)
+        .args(["--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bench attack starts");
+    let h_attack = height(&net.endpoint("customs-cn")).unwrap();
+    let honest = bench_load(&["--rate", "40", "--duration-s", "5"]).expect("honest load runs under attack");
+    assert_eq!(honest["lost"].as_u64().unwrap_or(0), 0, "{honest}");
+    assert_eq!(
+        honest["committed"], honest["txs"],
+        "every honest transaction commits: {honest}"
+    );
+    assert_eq!(honest["rejected"], serde_json::json!({}), "{honest}");
+    let out = attack.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("attack report");
+    eprintln!("attack: {report}");
+    assert!(
+        report["connected_at_start"].as_u64().unwrap_or(0) >= 1,
+        "the attacker was a peer: {report}"
+    );
+    assert!(report["sent"]["txflood"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert!(
+        height(&net.endpoint("customs-cn")).is_some_and(|h| h > h_attack + 5),
+        "the chain kept committing: {report}"
+    );
+    assert_eq!(
+        report["connected_at_end"].as_u64(),
+        Some(0),
+        "the attacker was cut off: {report}"
+    );
+
     // 3. Steady load to three different nodes (the observer forwards); kill -9 a validator.
     let key = net.data.join("keys/producer-fz.key");
     let load_eps = vec![net.endpoint("customs-cn"), net.endpoint("port-cnfoc"), observer.clone()];

@@ -205,7 +205,7 @@ impl mc::ValidatorSet<TcContext> for TcValidatorSet {
         self.validators.len()
     }
     fn total_voting_power(&self) -> u64 {
-        self.validators.iter().map(|v| v.power).sum()
+        self.validators.iter().fold(0u64, |a, v| a.saturating_add(v.power))
     }
     fn get_by_address(&self, address: &TcAddress) -> Option<&TcValidator> {
         self.validators

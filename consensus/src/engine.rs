@@ -36,8 +36,8 @@ use tradechain_ledger::certificate::{CommitSig, VoteKind};
 use tradechain_ledger::genesis::ConsensusParams;
 use tradechain_ledger::{Block, CommitCertificate, Hash, PublicKey, SecretKey, ValidatorSet};
 
-/// Messages kept for heights above the current one (bounded; the oldest are dropped).
-const MAX_FUTURE_MSGS: usize = 4096;
+/// Messages Malachite's core may keep for later rounds of the current height.
+const MAX_FUTURE_MSGS: usize = crate::future_buffer::MAX_MSGS;
 /// Distinct blocks cached per height (bounded against a spamming proposer).
 const MAX_BLOCKS_PER_HEIGHT: usize = 64;
 
@@ -130,7 +130,7 @@ pub struct Engine {
     blocks: BTreeMap<Hash, Block>,
     awaiting_validation: BTreeMap<Hash, ProposalMeta>,
     awaiting_build: Option<(u64, u32)>,
-    future: Vec<ConsensusMsg>,
+    future: crate::future_buffer::FutureBuffer,
     timers: BTreeMap<(TimeoutKind, u32), u64>,
     next_seq: u64,
     own_votes: BTreeMap<(u64, u32, VoteKind), Option<Hash>>,
@@ -172,7 +172,7 @@ impl Engine {
             blocks: BTreeMap::new(),
             awaiting_validation: BTreeMap::new(),
             awaiting_build: None,
-            future: Vec::new(),
+            future: Default::default(),
             timers: BTreeMap::new(),
             next_seq: 0,
             own_votes: BTreeMap::new(),
@@ -291,13 +291,8 @@ impl Engine {
         }
         self.state = Some(state);
 
-        let future = std::mem::take(&mut self.future);
-        for msg in future {
-            if msg.height() > height {
-                self.future.push(msg);
-            } else if msg.height() == height {
-                self.on_message(msg);
-            }
+        for msg in self.future.take_for(height) {
+            self.on_message(msg);
         }
     }
 
@@ -316,10 +311,7 @@ impl Engine {
     }
 
     fn buffer_future(&mut self, msg: ConsensusMsg) {
-        if self.future.len() >= MAX_FUTURE_MSGS {
-            self.future.remove(0);
-        }
-        self.future.push(msg);
+        self.future.insert(self.height, msg);
     }
 
     fn on_current_message(&mut self, state: &mut State<TcContext>, msg: ConsensusMsg) {
@@ -358,6 +350,20 @@ impl Engine {
         let n = vset.validators.len();
         let expected = vset.validators[crate::context::proposer_index(n, p.height, p.round)].public_key;
         if expected != p.proposer {
+            return;
+        }
+        // The block must name its builder: this round's proposer for a fresh proposal; for a
+        // re-proposal of a block that had a polka in `pol_round`, the proposer of a round up to
+        // it. A proposer cannot pass off a block as another validator's.
+        let builder_ok = match p.pol_round {
+            None => block.header.proposer == p.proposer,
+            Some(pr) => (0..=pr.min(n as u32)).any(|r| {
+                vset.validators
+                    .get(crate::context::proposer_index(n, p.height, r))
+                    .is_some_and(|v| v.public_key == block.header.proposer)
+            }),
+        };
+        if !builder_ok {
             return;
         }
         let signed = proposal_from_wire(&p);

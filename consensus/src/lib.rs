@@ -10,6 +10,7 @@
 //! Invariant: nothing in this crate does I/O, reads a clock, spawns or draws randomness.
 pub mod context;
 pub mod engine;
+pub mod future_buffer;
 pub mod signature_check;
 pub mod wire;
 

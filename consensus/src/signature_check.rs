@@ -1,6 +1,6 @@
 //! The engine's one way to check a signature: a `SignatureCheck` the host may replace.
 //!
-//! Owns: the `SignatureCheck` trait and its default, `Ed25519Check` (strict ed25519 over the
+//! Owns: the `SignatureCheck` trait and its default, `Ed25519Check` (the ledger's ZIP-215 rule over the
 //! exact bytes, `ledger::PublicKey::verify`).
 //!
 //! Invariant: any implementation answers exactly what `Ed25519Check` answers for the same
@@ -14,7 +14,7 @@ pub trait SignatureCheck: Send + Sync {
     fn verify(&self, key: &PublicKey, msg: &[u8], sig: &Signature) -> bool;
 }
 
-/// Strict ed25519 verification, no memory.
+/// The ledger's ed25519 rule (ZIP-215), no memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ed25519Check;
 

@@ -21,6 +21,9 @@ pub struct ValidatorInfo {
     pub power: u64,
 }
 
+/// The largest total voting power a validator set may have (keeps power sums far from overflow).
+pub const MAX_TOTAL_POWER: u64 = 1 << 60;
+
 /// The validator set, sorted by public key (a canonical order every node agrees on).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ValidatorSet {
@@ -42,14 +45,22 @@ impl ValidatorSet {
         if validators.is_empty() {
             return Err("the validator set is empty".into());
         }
+        let total: u128 = validators.iter().map(|v| u128::from(v.power)).sum();
+        if total > u128::from(MAX_TOTAL_POWER) {
+            return Err(format!(
+                "total voting power {total} is above the limit of {MAX_TOTAL_POWER}"
+            ));
+        }
         Ok(ValidatorSet { validators })
     }
+    /// Total voting power (saturating: a set built by `new` is at most `MAX_TOTAL_POWER`).
     pub fn total_power(&self) -> u64 {
-        self.validators.iter().map(|v| v.power).sum()
+        self.validators.iter().fold(0u64, |a, v| a.saturating_add(v.power))
     }
     /// Smallest power that is strictly more than 2/3 of the total.
     pub fn quorum_power(&self) -> u64 {
-        self.total_power() * 2 / 3 + 1
+        let q = u128::from(self.total_power()) * 2 / 3 + 1;
+        u64::try_from(q).unwrap_or(u64::MAX)
     }
     pub fn get(&self, key: &PublicKey) -> Option<&ValidatorInfo> {
         self.validators
@@ -196,7 +207,7 @@ impl CommitCertificate {
             s.validator
                 .verify(&msg, &s.signature)
                 .map_err(|_| CertError::BadSignature(s.validator))?;
-            power += v.power;
+            power = power.saturating_add(v.power);
         }
         let needed = validators.quorum_power();
         if power < needed {

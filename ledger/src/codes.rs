@@ -46,11 +46,14 @@ pub fn is_currency(s: &str) -> bool {
 }
 
 /// UN/LOCODE: a country code followed by three characters of A-Z or 2-9 (e.g. `CNFOC`, `NLRTM`).
+/// Any string is safe here: non-ASCII input is refused before any split (a byte offset inside a
+/// multi-byte character would panic).
 pub fn is_unlocode(s: &str) -> bool {
     s.len() == 5
-        && is_country(&s[..2])
-        && s[2..]
-            .bytes()
+        && s.is_ascii()
+        && s.get(..2).is_some_and(is_country)
+        && s.bytes()
+            .skip(2)
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'9').contains(&b))
 }
 
@@ -71,6 +74,20 @@ mod tests {
         assert!(is_currency("EUR") && is_currency("CNY") && !is_currency("EURO"));
         assert!(is_unlocode("CNFOC") && is_unlocode("NLRTM") && is_unlocode("DEDUI"));
         assert!(!is_unlocode("XXFOC") && !is_unlocode("CNFO1") && !is_unlocode("CNFO"));
+        // Multi-byte characters at every position never panic (the crash of issue 16).
+        for s in [
+            "Cé12",
+            "éCNFO",
+            "CNFOé",
+            "CN€",
+            "€€",
+            "CNF\u{10FFFF}",
+            "\u{0}\u{0}\u{0}\u{0}\u{0}",
+        ] {
+            assert!(!is_unlocode(s));
+            assert!(!is_hs_code(s));
+            assert!(!is_country(s));
+        }
         assert!(is_hs_code("851712") && is_hs_code("85171200") && !is_hs_code("8517") && !is_hs_code("85171A"));
     }
 }

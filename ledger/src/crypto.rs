@@ -3,7 +3,10 @@
 //! Invariants:
 //! - Every signature in the ledger is over `Hash::tagged(domain, chain_id || bytes)`-style
 //!   canonical bytes built by the caller; this module never decides *what* is signed.
-//! - Verification is strict (`verify_strict`): small-order and non-canonical keys/signatures fail.
+//! - One verification rule, ZIP-215 (`crate::signature_rule`), for single and batch checks of
+//!   transactions, votes and certificates: a batch passes iff every signature in it passes alone.
+//! - Keys registered in genesis or by governance are never weak (`PublicKey::is_weak`: small order,
+//!   not a point, or a non-canonical encoding).
 //! - Secret keys are read only from files whose mode is 0600 (checked on Unix).
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::Signer;
@@ -38,45 +41,26 @@ impl PublicKey {
             .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
         Ok(PublicKey(a))
     }
-    fn dalek(&self) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| CryptoError::BadPublicKey)
+    /// Small-order, not a point, or non-canonically encoded: refused wherever a key is registered.
+    pub fn is_weak(&self) -> bool {
+        crate::signature_rule::is_weak_key(&self.0)
     }
-    /// Strict single verification.
+    /// Single verification under the ledger's one rule (ZIP-215).
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
-        let vk = self.dalek()?;
-        let s = ed25519_dalek::Signature::from_bytes(&sig.0);
-        vk.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
+        crate::signature_rule::verify(&self.0, msg, &sig.0).map_err(|e| match e {
+            crate::signature_rule::RuleError::KeyNotAPoint => CryptoError::BadPublicKey,
+            _ => CryptoError::BadSignature,
+        })
     }
 }
 
-/// Verify many (message, signature, key) triples at once; falls back to naming nothing on failure
-/// (the caller re-checks singly to find the culprit).
+/// Verify many (message, signature, key) triples at once under the same rule as
+/// `PublicKey::verify`: `Ok` iff each passes alone. On failure it names nothing (the caller
+/// re-checks singly to find the culprit).
 pub fn verify_batch(msgs: &[&[u8]], sigs: &[Signature], keys: &[PublicKey]) -> Result<(), CryptoError> {
-    if msgs.len() != sigs.len() || sigs.len() != keys.len() {
-        return Err(CryptoError::BadSignature);
-    }
-    if msgs.is_empty() {
-        return Ok(());
-    }
-    // A block's transactions come from few senders: decompress each distinct key once.
-    let mut cache: std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey> = std::collections::HashMap::new();
-    let mut vks = Vec::with_capacity(keys.len());
-    for k in keys {
-        let vk = match cache.get(&k.0) {
-            Some(vk) => *vk,
-            None => {
-                let vk = k.dalek()?;
-                cache.insert(k.0, vk);
-                vk
-            }
-        };
-        vks.push(vk);
-    }
-    let ss: Vec<ed25519_dalek::Signature> = sigs
-        .iter()
-        .map(|s| ed25519_dalek::Signature::from_bytes(&s.0))
-        .collect();
-    ed25519_dalek::verify_batch(msgs, &ss, &vks).map_err(|_| CryptoError::BadSignature)
+    let sigs: Vec<[u8; 64]> = sigs.iter().map(|s| s.0).collect();
+    let keys: Vec<[u8; 32]> = keys.iter().map(|k| k.0).collect();
+    crate::signature_rule::verify_batch(msgs, &sigs, &keys).map_err(|_| CryptoError::BadSignature)
 }
 
 impl fmt::Display for PublicKey {

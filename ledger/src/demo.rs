@@ -46,6 +46,10 @@ pub const SEA_BL: &str = "COSU-2026-004711";
 pub const RAIL_BL: &str = "CRCT-2026-XA-0815";
 pub const SEA_CO: &str = "CCPIT-FJ-2026-00031";
 pub const RAIL_CO: &str = "CCPIT-SN-2026-00107";
+/// BANK-NL's financing of the sea shipment, against the sea BL it holds.
+pub const SEA_SETTLEMENT: &str = "STL-2026-SEA-4711";
+/// BANK-NL's financing of the rail shipment, against the exporter's invoice.
+pub const RAIL_SETTLEMENT: &str = "STL-2026-RAIL-0107";
 
 /// One transaction to send: the org that signs it and the payload.
 pub type DemoTx = (OrgId, Payload);
@@ -419,11 +423,27 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     p4.push((oid("BANK-CN"), transfer(SEA_BL, "BANK-NL")));
     ph.push(p4);
 
-    // 5: release of the inspected pallet; rail departs.
-    let mut p5 = vec![(
-        oid("CUSTOMS-CN"),
-        customs(&pallets[..1], t(5), "CNFOC", CustomsStep::Released),
-    )];
+    // 5: release of the inspected pallet; rail departs; BANK-NL, now holder of the sea BL,
+    //    finances the shipment against it (only the bill's current holder may).
+    let mut p5 = vec![
+        (
+            oid("CUSTOMS-CN"),
+            customs(&pallets[..1], t(5), "CNFOC", CustomsStep::Released),
+        ),
+        (
+            oid("BANK-NL"),
+            instruct(
+                SEA_SETTLEMENT,
+                SettlementRef::Waybill {
+                    carrier: oid("CARRIER-COSCO"),
+                    reference: SEA_BL.into(),
+                },
+                3_840_000_000,
+                "Rotterdam Importer B.V.",
+                "Fuzhou Electronics Co.",
+            ),
+        ),
+    ];
     for l in &lots {
         p5.push((
             oid("CARRIER-RAIL"),
@@ -432,7 +452,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     }
     ph.push(p5);
 
-    // 6: loading at Fuzhou; the train crosses at Małaszewicze.
+    // 6: loading at Fuzhou; the train crosses at Małaszewicze; the sea financing is confirmed.
     let mut p6: Vec<DemoTx> = pallets
         .iter()
         .map(|p| {
@@ -442,6 +462,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
             )
         })
         .collect();
+    p6.push((oid("BANK-CN"), confirm(SEA_SETTLEMENT)));
     for l in &lots {
         p6.push((
             oid("CARRIER-RAIL"),
@@ -568,7 +589,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
         (
             oid("BANK-NL"),
             instruct(
-                "STL-2026-RAIL-0107",
+                RAIL_SETTLEMENT,
                 SettlementRef::Invoice {
                     number: format!("INV-{RAIL_CO}"),
                 },
@@ -581,12 +602,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     // 12: gate-out of the second pallet; rail payment confirmed.
     ph.push(vec![
         (oid("PORT-NLRTM"), observe(&pallets[1..2], t(12), "departing", "NLRTM")),
-        (
-            oid("BANK-CN"),
-            Payload::Settlement(SettlementOp::Confirm {
-                settlement_id: "STL-2026-RAIL-0107".into(),
-            }),
-        ),
+        (oid("BANK-CN"), confirm(RAIL_SETTLEMENT)),
     ]);
     // 13: delivery to the importer.
     ph.push(
@@ -600,7 +616,8 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
             })
             .collect(),
     );
-    // 14: the bank surrenders the BL for delivery; 15: the carrier accomplishes it; 16-17: payment.
+    // 14: the bank surrenders the BL for delivery; 15: the carrier accomplishes it; 16: the
+    //     importer has paid, so BANK-NL records both financings repaid (the documents are free).
     ph.push(vec![(
         oid("BANK-NL"),
         Payload::Waybill(WaybillOp::Surrender {
@@ -616,26 +633,25 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
             reference: SEA_BL.into(),
         }),
     )]);
-    ph.push(vec![(
-        oid("BANK-NL"),
-        instruct(
-            "STL-2026-SEA-4711",
-            SettlementRef::Waybill {
-                carrier: oid("CARRIER-COSCO"),
-                reference: SEA_BL.into(),
-            },
-            3_840_000_000,
-            "Rotterdam Importer B.V.",
-            "Fuzhou Electronics Co.",
-        ),
-    )]);
-    ph.push(vec![(
-        oid("BANK-CN"),
-        Payload::Settlement(SettlementOp::Confirm {
-            settlement_id: "STL-2026-SEA-4711".into(),
-        }),
-    )]);
+    ph.push(vec![
+        (oid("BANK-NL"), repay(SEA_SETTLEMENT)),
+        (oid("BANK-NL"), repay(RAIL_SETTLEMENT)),
+    ]);
     ph
+}
+
+fn confirm(id: &str) -> Payload {
+    Payload::Settlement(SettlementOp::Confirm {
+        payer_bank: oid("BANK-NL"),
+        settlement_id: id.into(),
+    })
+}
+
+fn repay(id: &str) -> Payload {
+    Payload::Settlement(SettlementOp::Repay {
+        payer_bank: oid("BANK-NL"),
+        settlement_id: id.into(),
+    })
 }
 
 fn transfer(bl: &str, to: &str) -> Payload {

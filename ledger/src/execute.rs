@@ -9,6 +9,12 @@
 //!   advances the sender's nonce by exactly one.
 //! - A transaction whose signature does not verify makes the whole block invalid (it never
 //!   reaches a block built by an honest proposer).
+//! - Containment: a panic inside one transaction's checks (a bug a crafted input reaches) does
+//!   not halt the chain. That transaction is rejected with rule `internal.fault` — the same
+//!   verdict on every node, since the same code panics on the same input — its writes are
+//!   discarded, the fault is logged and counted (`internal_faults`), and the block goes on.
+//!   Consensus must never depend on a node crashing: a crash loop of every proposer on one
+//!   gossiped transaction is how one member stopped the whole network before.
 use crate::block::TxOutcome;
 use crate::crypto::PublicKey;
 use crate::genesis::Genesis;
@@ -17,6 +23,39 @@ use crate::identity::Org;
 use crate::records::TxLocation;
 use crate::state::{Overlay, StateView, WriteSet, Writes, get_typed, keys};
 use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
+
+/// The rule id of a transaction whose checks panicked (see the module doc: containment).
+pub const INTERNAL_FAULT: &str = "internal.fault";
+
+static INTERNAL_FAULTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many transactions this process rejected as `internal.fault` (a metric; never consensus).
+pub fn internal_faults() -> u64 {
+    INTERNAL_FAULTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Run one transaction's checks, turning a panic into an `internal.fault` rejection.
+fn contained<F>(stx: &SignedTransaction, f: F) -> Result<Result<WriteSet, Rejection>, BlockError>
+where
+    F: FnOnce() -> Result<Result<WriteSet, Rejection>, BlockError>,
+{
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".into());
+            INTERNAL_FAULTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(tx = %stx.id(), panic = %what, "transaction checks panicked: rejected as internal.fault");
+            Ok(Err(Rejection::new(
+                INTERNAL_FAULT,
+                "the node's checks failed on this transaction (a bug, reported); it is rejected on every node",
+            )))
+        }
+    }
+}
 
 /// Why a transaction was rejected: a stable rule id and a human reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -324,16 +363,19 @@ pub fn execute_block_preverified(
         let now_key =
             get_typed::<Org>(&overlay, &keys::org(&stx.tx.sender)).and_then(|o| o.key(stx.tx.key_id).copied());
         let checked = base_key.is_some() && base_key == now_key;
-        match execute_tx(
-            registry,
-            genesis,
-            &overlay,
-            height,
-            block_time_ms,
-            i as u32,
-            stx,
-            checked,
-        )? {
+        let verdict = contained(stx, || {
+            execute_tx(
+                registry,
+                genesis,
+                &overlay,
+                height,
+                block_time_ms,
+                i as u32,
+                stx,
+                checked,
+            )
+        })?;
+        match verdict {
             Ok(ws) => {
                 overlay.apply(ws);
                 outcomes.push(TxOutcome::Accepted);
@@ -358,6 +400,9 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, String> {
     let mut w = Writes::default();
     for o in &genesis.orgs {
         w.put(keys::org(&o.id), o);
+        for k in o.registered_keys() {
+            w.put(keys::key_owner(&k), &o.id);
+        }
     }
     w.put(keys::validators(), &genesis.validator_set()?);
     Ok(w.0)

@@ -119,7 +119,19 @@ impl Genesis {
             problems.push("chain_id: must be 1-64 characters".to_string());
         }
         let mut seen = std::collections::BTreeSet::new();
+        let mut key_owners: std::collections::BTreeMap<crate::crypto::PublicKey, &crate::identity::OrgId> =
+            std::collections::BTreeMap::new();
         for (i, o) in self.orgs.iter().enumerate() {
+            if let Some((k, why)) = o.key_problem() {
+                problems.push(format!("orgs[{i}].keys: {k} {why}"));
+            }
+            for k in o.registered_keys() {
+                if let Some(other) = key_owners.insert(k, &o.id)
+                    && other != &o.id
+                {
+                    problems.push(format!("orgs[{i}].keys: {k} is already {other}'s key"));
+                }
+            }
             if !o.id.is_valid() {
                 problems.push(format!("orgs[{i}].id: {:?} is not a valid org id", o.id.as_str()));
             }

@@ -129,4 +129,29 @@ impl Org {
     pub fn key(&self, key_id: u32) -> Option<&PublicKey> {
         self.keys.iter().find(|k| k.key_id == key_id).map(|k| &k.public_key)
     }
+    /// Every public key this org registers (signing keys, then node keys): each must be strong
+    /// and belong to no other org (`state::keys::key_owner`).
+    pub fn registered_keys(&self) -> Vec<PublicKey> {
+        self.keys
+            .iter()
+            .map(|k| k.public_key)
+            .chain(self.node_keys.iter().copied())
+            .collect()
+    }
+    /// The first registered key that is weak, or appears twice within this org.
+    pub fn key_problem(&self) -> Option<(PublicKey, &'static str)> {
+        let mut seen = std::collections::BTreeSet::new();
+        for k in self.registered_keys() {
+            if k.is_weak() {
+                return Some((
+                    k,
+                    "is a weak key (small order, not a point, or not canonically encoded)",
+                ));
+            }
+            if !seen.insert(k) {
+                return Some((k, "is registered twice"));
+            }
+        }
+        None
+    }
 }

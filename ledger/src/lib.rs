@@ -12,6 +12,7 @@
 //! - `store` RocksDB persistence; `verify` the full offline audit
 //! - `testkit` demo genesis, in-memory chain and the demo shipment (test/demo support only)
 pub mod block;
+pub mod block_check;
 pub mod certificate;
 pub mod codec;
 pub mod codes;
@@ -26,6 +27,7 @@ pub mod identity;
 pub mod merkle;
 pub mod payload;
 pub mod records;
+pub mod signature_rule;
 pub mod state;
 pub mod store;
 pub mod testkit;

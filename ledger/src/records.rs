@@ -121,6 +121,33 @@ pub fn item_event_hash(prev: &Hash, tx_id: &Hash, goods_key: &str) -> Hash {
 pub enum SettlementStatus {
     Instructed,
     Confirmed,
+    Repaid,
+    Released,
+    Cancelled,
+}
+
+impl SettlementStatus {
+    /// Instructed or confirmed: the settlement finances its reference document.
+    pub fn is_active(&self) -> bool {
+        matches!(self, SettlementStatus::Instructed | SettlementStatus::Confirmed)
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SettlementStatus::Instructed => "INSTRUCTED",
+            SettlementStatus::Confirmed => "CONFIRMED",
+            SettlementStatus::Repaid => "REPAID",
+            SettlementStatus::Released => "RELEASED",
+            SettlementStatus::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// Names a settlement: its instructing (payer) bank and the id that bank gave it. The value of
+/// a document's financing guard (`keys::settlement_guard`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SettlementKey {
+    pub payer_bank: OrgId,
+    pub settlement_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

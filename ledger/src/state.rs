@@ -25,13 +25,15 @@ pub enum Ns {
     Nonce = 2,
     /// (carrier, reference) → `WaybillRecord`.
     Waybill = 3,
-    /// (issuer, number) → `CertificateRecord`.
+    /// (issuer, number) → `CertificateRecord`; also goods key → `CertificateRef` of the goods' one
+    /// valid certificate (`keys::certificate_goods`).
     Certificate = 4,
     /// goods key → `ItemRecord` (summary: count, last event hash, customs status…).
     Item = 5,
     /// goods key || seq (u64 BE) → `ItemEventRef`: the item's events in order.
     ItemEvent = 6,
-    /// settlement id → `SettlementRecord`; also reference+amount → settlement id (double-financing guard).
+    /// (payer bank, settlement id) → `SettlementRecord`; also reference document → `SettlementKey`
+    /// of its one active financing (double-financing guard).
     Settlement = 7,
     /// Singletons and governance: validator set, pending proposals, params.
     Meta = 8,
@@ -75,33 +77,43 @@ impl Ns {
     }
 }
 
+/// A part's length prefix that means "the 32-byte hash of a part too long to prefix".
+const LONG_PART: u16 = u16::MAX;
+
 /// Build a key: namespace byte then the parts, each length-prefixed (u16 BE) so that no two
-/// part lists give the same key.
+/// part lists give the same key. A part of `u16::MAX` bytes or more (only possible under a
+/// genesis with a very large `max_tx_bytes`) is stored as the marker length `0xFFFF` and its
+/// tagged hash: never truncated, so a long identifier can never collide with a short one.
 pub fn key(ns: Ns, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = vec![ns as u8];
     for p in parts {
-        debug_assert!(p.len() <= u16::MAX as usize);
-        k.extend_from_slice(&(p.len() as u16).to_be_bytes());
-        k.extend_from_slice(p);
+        match u16::try_from(p.len()) {
+            Ok(n) if n < LONG_PART => {
+                k.extend_from_slice(&n.to_be_bytes());
+                k.extend_from_slice(p);
+            }
+            _ => {
+                k.extend_from_slice(&LONG_PART.to_be_bytes());
+                k.extend_from_slice(&Hash::tagged("tradechain/long-key-part", p).0);
+            }
+        }
     }
     k
 }
 
-/// Split a key built by `key` back into namespace and parts (None if malformed).
+/// Split a key built by `key` back into namespace and parts (None if malformed). A long part
+/// comes back as its 32-byte hash.
 pub fn split_key(k: &[u8]) -> Option<(Ns, Vec<&[u8]>)> {
     let (&first, mut rest) = k.split_first()?;
     let ns = Ns::from_byte(first)?;
     let mut parts = Vec::new();
     while !rest.is_empty() {
-        if rest.len() < 2 {
-            return None;
-        }
-        let n = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        if rest.len() < 2 + n {
-            return None;
-        }
-        parts.push(&rest[2..2 + n]);
-        rest = &rest[2 + n..];
+        let (len, tail) = rest.split_at_checked(2)?;
+        let n = u16::from_be_bytes([*len.first()?, *len.get(1)?]);
+        let n = if n == LONG_PART { 32 } else { usize::from(n) };
+        let (part, tail) = tail.split_at_checked(n)?;
+        parts.push(part);
+        rest = tail;
     }
     Some((ns, parts))
 }
@@ -122,6 +134,11 @@ pub mod keys {
     pub fn certificate(issuer: &OrgId, number: &str) -> Vec<u8> {
         key(Ns::Certificate, &[issuer.as_str().as_bytes(), number.as_bytes()])
     }
+    /// The goods item's one valid certificate of origin (a `CertificateRef`). Its first part,
+    /// `goods`, is lowercase, so it never collides with an issuer (`OrgId`s are uppercase).
+    pub fn certificate_goods(goods_key: &str) -> Vec<u8> {
+        key(Ns::Certificate, &[b"goods", goods_key.as_bytes()])
+    }
     pub fn item(goods_key: &str) -> Vec<u8> {
         key(Ns::Item, &[goods_key.as_bytes()])
     }
@@ -132,17 +149,22 @@ pub mod keys {
     pub fn item_event_prefix(goods_key: &str) -> Vec<u8> {
         key(Ns::ItemEvent, &[goods_key.as_bytes()])
     }
-    pub fn settlement(id: &str) -> Vec<u8> {
-        key(Ns::Settlement, &[b"id", id.as_bytes()])
+    /// A settlement, scoped by its instructing (payer) bank.
+    pub fn settlement(payer_bank: &OrgId, id: &str) -> Vec<u8> {
+        key(Ns::Settlement, &[b"id", payer_bank.as_str().as_bytes(), id.as_bytes()])
     }
-    pub fn settlement_guard(reference: &[u8], currency: &str, amount_minor: u64) -> Vec<u8> {
-        key(
-            Ns::Settlement,
-            &[b"ref", reference, currency.as_bytes(), &amount_minor.to_be_bytes()],
-        )
+    /// The double-financing guard of one reference document (`document` is the canonical
+    /// encoding of the document alone, see `validate::settlement::document_key`): holds the
+    /// `SettlementKey` of the document's active financing, if any.
+    pub fn settlement_guard(document: &[u8]) -> Vec<u8> {
+        key(Ns::Settlement, &[b"ref", document])
     }
     pub fn validators() -> Vec<u8> {
         key(Ns::Meta, &[b"validators"])
+    }
+    /// Public key (signing or node key) → the org that registered it: a key belongs to one org.
+    pub fn key_owner(public_key: &crate::crypto::PublicKey) -> Vec<u8> {
+        key(Ns::Meta, &[b"key-owner", &public_key.0])
     }
     /// Validator set scheduled to take effect at a height.
     pub fn pending_validators() -> Vec<u8> {

@@ -8,6 +8,7 @@
 //!
 //! Invariants: everything here is deterministic (fixed times, labels and ids), so two runs of the
 //! same steps give the same state hash.
+pub mod fuzz;
 use crate::block::TxOutcome;
 use crate::certificate::ValidatorInfo;
 use crate::crypto::SecretKey;
@@ -375,8 +376,9 @@ pub struct Step {
 
 /// The whole shipment, in order: commissioned in Fuzhou, packed, CO issued, BL issued and
 /// endorsed twice, declared, inspected and released at CNFOC, loaded, discharged at NLRTM,
-/// declared and released there, delivered, BL surrendered and accomplished, payment instructed
-/// and confirmed. Step `i` is meant to run in block `i + 1` of a `Chain::demo()`.
+/// declared and released there, delivered, payment instructed by BANK-NL against the BL it holds
+/// (a bank finances only a bill it holds) and confirmed by BANK-CN, BL surrendered and
+/// accomplished. Step `i` is meant to run in block `i + 1` of a `Chain::demo()`.
 pub fn shipment() -> Vec<Step> {
     let t = |i: i64| GENESIS_TIME_MS + i * BLOCK_STEP_MS + 500;
     let bl = |op| Payload::Waybill(op);
@@ -484,23 +486,6 @@ pub fn shipment() -> Vec<Step> {
         ),
         step("deliver", "CARRIER-COSCO", prov(deliver)),
         step(
-            "surrender_bl",
-            "BANK-NL",
-            bl(WaybillOp::Surrender {
-                carrier: oid("CARRIER-COSCO"),
-                reference: BL_REF.into(),
-                purpose: SurrenderPurpose::Delivery,
-            }),
-        ),
-        step(
-            "accomplish_bl",
-            "CARRIER-COSCO",
-            bl(WaybillOp::Accomplish {
-                carrier: oid("CARRIER-COSCO"),
-                reference: BL_REF.into(),
-            }),
-        ),
-        step(
             "instruct_payment",
             "BANK-NL",
             Payload::Settlement(SettlementOp::Instruct(SettlementInstruct {
@@ -521,7 +506,25 @@ pub fn shipment() -> Vec<Step> {
             "confirm_payment",
             "BANK-CN",
             Payload::Settlement(SettlementOp::Confirm {
+                payer_bank: oid("BANK-NL"),
                 settlement_id: SETTLEMENT_ID.into(),
+            }),
+        ),
+        step(
+            "surrender_bl",
+            "BANK-NL",
+            bl(WaybillOp::Surrender {
+                carrier: oid("CARRIER-COSCO"),
+                reference: BL_REF.into(),
+                purpose: SurrenderPurpose::Delivery,
+            }),
+        ),
+        step(
+            "accomplish_bl",
+            "CARRIER-COSCO",
+            bl(WaybillOp::Accomplish {
+                carrier: oid("CARRIER-COSCO"),
+                reference: BL_REF.into(),
             }),
         ),
     ]

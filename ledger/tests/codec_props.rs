@@ -68,7 +68,24 @@ fn settlement() -> impl Strategy<Value = SettlementOp> {
                 payee_party: id,
             })
         }),
-        text().prop_map(|settlement_id| SettlementOp::Confirm { settlement_id }),
+        (org_id(), text()).prop_map(|(payer_bank, settlement_id)| SettlementOp::Confirm {
+            payer_bank,
+            settlement_id
+        }),
+        (org_id(), text()).prop_map(|(payer_bank, settlement_id)| SettlementOp::Repay {
+            payer_bank,
+            settlement_id
+        }),
+        (org_id(), text(), text()).prop_map(|(payer_bank, settlement_id, reason)| SettlementOp::Release {
+            payer_bank,
+            settlement_id,
+            reason
+        }),
+        (org_id(), text(), text()).prop_map(|(payer_bank, settlement_id, reason)| SettlementOp::Cancel {
+            payer_bank,
+            settlement_id,
+            reason
+        }),
     ]
 }
 

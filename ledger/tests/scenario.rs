@@ -36,7 +36,7 @@ fn whole_shipment_final_state_and_hash() {
         ["BANK-CN", "BANK-NL"]
     );
     assert_eq!(wb.version, 5);
-    let st: SettlementRecord = get_typed(&c.state, &keys::settlement(SETTLEMENT_ID)).unwrap();
+    let st: SettlementRecord = get_typed(&c.state, &keys::settlement(&oid("BANK-NL"), SETTLEMENT_ID)).unwrap();
     assert_eq!(st.status, SettlementStatus::Confirmed);
     let co: CertificateRecord = get_typed(&c.state, &keys::certificate(&oid("CHAMBER-CN"), CO_NUMBER)).unwrap();
     assert!(co.revoked.is_none());
@@ -92,10 +92,10 @@ const WRONG_ORG: [(&str, &str); 18] = [
     ("CUSTOMS-CN", "provenance.customs.jurisdiction"),
     ("CUSTOMS-CN", "provenance.customs.jurisdiction"),
     ("CHAMBER-CN", "membership.role"),
-    ("PRODUCER-FZ", "waybill.surrender.not_holder"),
-    ("BANK-NL", "waybill.not_issuer"),
     ("BANK-CN", "settlement.not_payer"),
     ("BANK-NL", "settlement.not_payee"),
+    ("PRODUCER-FZ", "waybill.surrender.not_holder"),
+    ("BANK-NL", "waybill.not_issuer"),
 ];
 
 #[test]
@@ -128,9 +128,9 @@ const SKIP_PREVIOUS: [Option<&str>; 18] = [
     Some("provenance.customs.not_declared"),
     Some("provenance.customs.not_released"),
     None,
-    Some("waybill.state"),
-    None,
     Some("settlement.not_found"),
+    None,
+    Some("waybill.state"),
 ];
 
 #[test]

@@ -9,6 +9,7 @@ mod store_support;
 use std::path::Path;
 use store_support::*;
 use tradechain_ledger::block::TxOutcome;
+use tradechain_ledger::block_check::BlockCheckError;
 use tradechain_ledger::certificate::CertError;
 use tradechain_ledger::execute::BlockExecution;
 use tradechain_ledger::records::TxLocation;
@@ -120,38 +121,38 @@ fn commit_refuses_blocks_that_do_not_extend_the_head() {
     b.header.height = 2;
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::WrongHeight { expected: 1, got: 2 })
+        Err(StoreError::Block(BlockCheckError::WrongHeight { expected: 1, got: 2 }))
     ));
     let mut b = block.clone();
     b.header.prev_hash = Hash([7; 32]);
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::WrongPrevHash { height: 1, .. })
+        Err(StoreError::Block(BlockCheckError::WrongPrevHash { height: 1, .. }))
     ));
     let mut b = block.clone();
     b.header.chain_id = "x".into();
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::WrongChainId { .. })
+        Err(StoreError::Block(BlockCheckError::WrongChainId { .. }))
     ));
     let mut b = block.clone();
     b.header.time_ms = GENESIS_TIME;
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::TimeNotIncreasing { .. })
+        Err(StoreError::Block(BlockCheckError::TimeNotIncreasing { .. }))
     ));
     let mut b = block.clone();
     b.txs.push(sign("VAL-B", 1, 1, instruct("s2")));
     let b = rehash(b);
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::TxCountMismatch { .. })
+        Err(StoreError::Block(BlockCheckError::TxCountMismatch { .. }))
     ));
     let mut b = block.clone();
     b.header.tx_root = Hash([1; 32]);
     assert!(matches!(
         try_commit(&b, &recert(&b), &exec),
-        Err(StoreError::WrongTxRoot { .. })
+        Err(StoreError::Block(BlockCheckError::WrongTxRoot { .. }))
     ));
     let mut e = exec.clone();
     e.outcomes[0] = TxOutcome::Rejected {
@@ -209,7 +210,7 @@ fn commit_refuses_blocks_that_do_not_extend_the_head() {
     assert_eq!(store.head().unwrap().height, 1);
     assert!(matches!(
         store.commit_block(&block, &cert, &exec),
-        Err(StoreError::WrongHeight { expected: 2, got: 1 })
+        Err(StoreError::Block(BlockCheckError::WrongHeight { expected: 2, got: 1 }))
     ));
 }
 
@@ -275,9 +276,14 @@ fn reads_return_what_was_committed() {
     assert!(hist[0].1.is_some());
     assert_eq!(hist[1], (3, None));
     assert!(store.get(&wb).is_none());
-    let st = store.document_history(&keys::settlement("s2")).unwrap();
+    let st = store
+        .document_history(&keys::settlement(&org_id("VAL-A"), "s2"))
+        .unwrap();
     assert_eq!(st.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![1, 3]);
-    assert_eq!(st[1].1.as_deref(), store.get(&keys::settlement("s2")).as_deref());
+    assert_eq!(
+        st[1].1.as_deref(),
+        store.get(&keys::settlement(&org_id("VAL-A"), "s2")).as_deref()
+    );
 
     // Scans by namespace and key prefix.
     assert_eq!(store.scan(Ns::Settlement, &[], 100).unwrap().len(), 6);
@@ -333,7 +339,11 @@ fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
         (CF_OUTCOMES, height_key(3).to_vec(), 3),
         (CF_BLOCK_HASHES, b3.hash().0.to_vec(), 3),
         (CF_TX_LOCATIONS, b3.txs[1].id().0.to_vec(), 3),
-        (CF_DOC_HISTORY, doc_history_key(&keys::settlement("s5"), 3), 3),
+        (
+            CF_DOC_HISTORY,
+            doc_history_key(&keys::settlement(&org_id("VAL-A"), "s5"), 3),
+            3,
+        ),
         (CF_VALIDATOR_SETS, height_key(2).to_vec(), 2),
         (CF_CHAIN, KEY_HEAD.to_vec(), 5),
         (Ns::Org.cf_name(), keys::org(&org("VAL-A")), 0),
@@ -342,7 +352,7 @@ fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
         (Ns::Certificate.cf_name(), keys::certificate(&org("BANK-X"), "s5"), 3),
         (Ns::Item.cf_name(), keys::item(&goods_of("ITEM1")), 4),
         (Ns::ItemEvent.cf_name(), keys::item_event(&goods_of("ITEM1"), 3), 2),
-        (Ns::Settlement.cf_name(), keys::settlement("s1"), 1),
+        (Ns::Settlement.cf_name(), keys::settlement(&org_id("VAL-A"), "s1"), 1),
         (Ns::Meta.cf_name(), keys::validators(), 2),
         (Ns::EventId.cf_name(), keys::event_id("s6"), 4),
     ]

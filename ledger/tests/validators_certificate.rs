@@ -34,8 +34,8 @@ fn membership_role_certificate_issue() {
 fn certificate_duplicate() {
     let mut c = Chain::demo();
     c.accept("CHAMBER-CN", co(CO_NUMBER));
-    // Numbers are unique per issuer: another issuer may reuse it.
-    c.accept("CUSTOMS-CN", co(CO_NUMBER));
+    // Numbers are unique per issuer: another issuer may reuse it (for other goods).
+    c.accept("CUSTOMS-CN", issue(certificate_issue(CO_NUMBER, &[PHONES[0]])));
     c.reject_with(
         "CHAMBER-CN",
         co(CO_NUMBER),
@@ -55,7 +55,68 @@ fn certificate_origin_mismatch() {
     );
     d.origin_country = "NL".into();
     d.destination_country = "CN".into();
+    d.exporter.country = "NL".into();
     Chain::demo().accept("CUSTOMS-NL", issue(d));
+}
+
+#[test]
+fn certificate_exporter_mismatch() {
+    // A CN chamber may not certify goods exported from another country, even of CN origin.
+    let mut d = certificate_issue(CO_NUMBER, &[PALLET]);
+    d.exporter.country = "VN".into();
+    Chain::demo().reject_with(
+        "CHAMBER-CN",
+        issue(d.clone()),
+        "certificate.exporter_mismatch",
+        "exporter.country VN differs from the issuing authority CHAMBER-CN's country CN: only the exporting country's authority may certify",
+    );
+    d.exporter.country = "CN".into();
+    Chain::demo().accept("CHAMBER-CN", issue(d));
+}
+
+#[test]
+fn certificate_no_goods() {
+    Chain::demo().reject_with(
+        "CHAMBER-CN",
+        issue(certificate_issue(CO_NUMBER, &[])),
+        "certificate.no_goods",
+        "certificate CCPIT-FZ-2026-0001 covers no goods: goods_ids is empty",
+    );
+    Chain::demo().accept("CHAMBER-CN", issue(certificate_issue(CO_NUMBER, &[PALLET])));
+}
+
+#[test]
+fn certificate_goods_certified() {
+    let mut c = Chain::demo();
+    c.accept(
+        "CHAMBER-CN",
+        issue(certificate_issue(CO_NUMBER, &[PHONES[0], PHONES[1]])),
+    );
+    // A second certificate for goods that carry a valid one, by the same issuer or a rival, is
+    // refused — also when the goods are spelt as a Digital Link.
+    c.reject_with(
+        "CUSTOMS-CN",
+        issue(certificate_issue("CN-CUS-1", &[PHONES[2], PHONE1_DL])),
+        "certificate.goods_certified",
+        "goods_ids[1] https://id.gs1.org/01/06901234123456/21/1001 already carries valid certificate CCPIT-FZ-2026-0001 of CHAMBER-CN; it must be revoked first",
+    );
+    let (rule, _) = c.reject("CHAMBER-CN", issue(certificate_issue("CO-2", &[PHONES[1]])));
+    assert_eq!(rule, "certificate.goods_certified");
+    // Other goods are free.
+    c.accept("CUSTOMS-CN", issue(certificate_issue("CN-CUS-1", &[PHONES[2]])));
+    // A rival cannot revoke the first certificate to make room for its own…
+    let (rule, _) = c.reject("CUSTOMS-CN", revoke(CO_NUMBER));
+    assert_eq!(rule, "certificate.not_found");
+    let (rule, _) = c.reject("CUSTOMS-CN", issue(certificate_issue("CN-CUS-2", &[PHONES[0]])));
+    assert_eq!(rule, "certificate.goods_certified");
+    // …once its issuer revokes it, the goods may be certified again.
+    c.accept("CHAMBER-CN", revoke(CO_NUMBER));
+    c.accept(
+        "CUSTOMS-CN",
+        issue(certificate_issue("CN-CUS-2", &[PHONES[0], PHONES[1]])),
+    );
+    let item: ItemRecord = get_typed(&c.state, &keys::item("01/06901234123456/21/1001")).unwrap();
+    assert_eq!(item.certificate.unwrap().number, "CN-CUS-2");
 }
 
 #[test]

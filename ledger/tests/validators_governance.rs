@@ -275,3 +275,126 @@ fn membership_role_set_credit_tier() {
         "org NOBODY is not a current member",
     );
 }
+
+fn add_org_with_key(id: &str, key: tradechain_ledger::PublicKey) -> GovAction {
+    let GovAction::AddOrg { mut org } = new_org(id) else {
+        unreachable!()
+    };
+    org.keys[0].public_key = key;
+    GovAction::AddOrg { org }
+}
+
+#[test]
+fn weak_and_duplicate_keys_are_refused_and_keys_change_hands_only_when_freed() {
+    let mut c = Chain::demo();
+    // The identity point (small order): anyone can forge ZIP-215 signatures for it.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let (rule, reason) = c.reject(
+        "CUSTOMS-CN",
+        propose(
+            "W",
+            add_org_with_key("IMPORTER-NL", tradechain_ledger::PublicKey(identity)),
+        ),
+    );
+    assert_eq!(rule, "governance.key.weak", "{reason}");
+    // Another member's key.
+    let (rule, reason) = c.reject(
+        "CUSTOMS-CN",
+        propose("D", add_org_with_key("IMPORTER-NL", secret("BANK-CN").public())),
+    );
+    assert_eq!(rule, "governance.key.duplicate", "{reason}");
+    assert!(reason.contains("BANK-CN"), "{reason}");
+    // Rotating to another member's key, or to a weak one.
+    let rotate = |org: &str, key| GovAction::RotateKey {
+        org: oid(org),
+        key_id: 1,
+        new_key: key,
+    };
+    let (rule, _) = c.reject(
+        "CUSTOMS-CN",
+        propose("R1", rotate("BANK-CN", secret("PORT-CNFOC").public())),
+    );
+    assert_eq!(rule, "governance.key.duplicate");
+    let (rule, _) = c.reject(
+        "CUSTOMS-CN",
+        propose("R2", rotate("BANK-CN", tradechain_ledger::PublicKey(identity))),
+    );
+    assert_eq!(rule, "governance.key.weak");
+    // A fresh key is fine; the old one is then free for a new member.
+    let fresh = secret("BANK-CN-2027").public();
+    c.accept("CUSTOMS-CN", propose("R3", rotate("BANK-CN", fresh)));
+    c.accept("CUSTOMS-NL", approve("R3"));
+    c.accept("CHAMBER-CN", approve("R3"));
+    assert_eq!(member(&c, "BANK-CN").unwrap().keys[0].public_key, fresh);
+    c.accept(
+        "CUSTOMS-CN",
+        propose("A", add_org_with_key("IMPORTER-NL", secret("BANK-CN").public())),
+    );
+}
+
+#[test]
+fn rotating_a_validators_key_rotates_its_consensus_key() {
+    let mut c = Chain::demo();
+    let fresh = secret("PORT-CNFOC-2027").public();
+    let rotate = GovAction::RotateKey {
+        org: oid("PORT-CNFOC"),
+        key_id: 1,
+        new_key: fresh,
+    };
+    c.accept("CUSTOMS-CN", propose("K", rotate));
+    c.accept("CUSTOMS-NL", approve("K"));
+    c.accept("CHAMBER-CN", approve("K"));
+    let pending: PendingValidators = get_typed(&c.state, &keys::pending_validators()).expect("a scheduled change");
+    let port = pending
+        .set
+        .validators
+        .iter()
+        .find(|v| v.org == oid("PORT-CNFOC"))
+        .unwrap();
+    assert_eq!(port.public_key, fresh, "the validator set follows the org's key");
+    assert!(pending.set.get(&secret("PORT-CNFOC").public()).is_none());
+    // After the delay it is in force.
+    for _ in 0..c.genesis.consensus.validator_change_delay + 1 {
+        c.execute(&[]).unwrap();
+    }
+    let set: ValidatorSet = get_typed(&c.state, &keys::validators()).unwrap();
+    assert!(set.get(&fresh).is_some());
+}
+
+#[test]
+fn node_keys_rotate_by_governance_and_are_never_anothers() {
+    let mut c = Chain::demo();
+    let node = |label: &str| secret(label).public();
+    let set = |org: &str, keys: Vec<tradechain_ledger::PublicKey>| GovAction::SetNodeKeys {
+        org: oid(org),
+        node_keys: keys,
+    };
+    let (rule, _) = c.reject(
+        "CUSTOMS-CN",
+        propose("N0", set("BANK-CN", vec![secret("PORT-CNFOC").public()])),
+    );
+    assert_eq!(rule, "governance.key.duplicate", "another org's key");
+    let (rule, _) = c.reject(
+        "CUSTOMS-CN",
+        propose("N1", set("BANK-CN", vec![node("n1"), node("n1")])),
+    );
+    assert_eq!(rule, "governance.key.duplicate", "listed twice");
+    c.accept("CUSTOMS-CN", propose("N2", set("BANK-CN", vec![node("bank-node-1")])));
+    c.accept("CUSTOMS-NL", approve("N2"));
+    c.accept("CHAMBER-CN", approve("N2"));
+    assert_eq!(member(&c, "BANK-CN").unwrap().node_keys, vec![node("bank-node-1")]);
+    // Rotated: the old node key is free, the new one is BANK-CN's.
+    let (rule, _) = c.reject(
+        "CUSTOMS-CN",
+        propose("N3", set("PORT-CNFOC", vec![node("bank-node-1")])),
+    );
+    assert_eq!(rule, "governance.key.duplicate");
+    c.accept("CUSTOMS-CN", propose("N4", set("BANK-CN", vec![node("bank-node-2")])));
+    c.accept("CUSTOMS-NL", approve("N4"));
+    c.accept("CHAMBER-CN", approve("N4"));
+    c.accept(
+        "CUSTOMS-CN",
+        propose("N5", set("PORT-CNFOC", vec![node("bank-node-1")])),
+    );
+}

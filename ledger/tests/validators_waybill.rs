@@ -276,7 +276,7 @@ fn waybill_closed() {
         "waybill.closed",
         "BL COSU-2026-000123 is VOID; no further action is possible",
     );
-    let mut c = after_steps(16);
+    let mut c = after_steps(18);
     c.reject_with(
         "BANK-NL",
         surrender(SurrenderPurpose::Delivery),

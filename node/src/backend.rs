@@ -169,6 +169,7 @@ impl Backend for StoreBackend {
                 target_height: status.sync_target,
             },
             mempool_size: self.shared.mempool.lock().map(|m| m.len() as u64).unwrap_or(0),
+            equivocation_evidence: status.equivocation_evidence,
         }
     }
 }
@@ -180,7 +181,9 @@ fn submit_result(r: Result<Hash, MempoolError>) -> Result<Hash, SubmitError> {
         Ok(id) | Err(MempoolError::Duplicate(id)) => return Ok(id),
         // Both clear as blocks commit: retryable, never a rejection (a client that dropped a
         // nonce-gap refusal would leave a hole no later nonce of its can pass).
-        Err(e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. })) => SubmitError::Busy(e.to_string()),
+        Err(e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. } | MempoolError::SenderQuota { .. })) => {
+            SubmitError::Busy(e.to_string())
+        }
         Err(
             e @ (MempoolError::WrongChain { .. } | MempoolError::TooLarge { .. } | MempoolError::BadSignature { .. }),
         ) => SubmitError::Invalid(e.to_string()),

@@ -2,11 +2,14 @@
 //! and every validator's `check_block`, both running the same ledger execution.
 //!
 //! Invariants:
-//! - A block is valid only if its header fields follow from the parent (chain id, height,
-//!   prev hash, strictly increasing time not too far ahead, validator-set hash) and from
-//!   re-executing its transactions (tx root, results hash, state hash).
+//! - A block is valid only if it passes the one parent check (`ledger::block_check::check_links`:
+//!   version, chain id, height, prev hash, increasing time, tx count and byte size limits, no
+//!   duplicate, tx root), its time is not too far ahead of this node's clock, its validator-set
+//!   hash and proposer are the set in force, none of its transactions was committed before, and
+//!   re-executing it gives its results hash and state hash.
 //! - `check_block` never writes; commit happens only with a certificate (`Store::commit_block`).
 use tradechain_ledger::block::{BlockHeader, results_hash};
+use tradechain_ledger::block_check::{BLOCK_VERSION, Parent, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state::next_state_hash;
 use tradechain_ledger::store::{Head, Store};
@@ -20,19 +23,27 @@ pub struct Built {
     pub exec: BlockExecution,
 }
 
-fn parent_time(store: &Store, genesis: &Genesis, head: &Head) -> i64 {
-    if head.height == 0 {
-        return genesis.genesis_time_ms;
+/// The head as the parent the next block is checked against.
+fn parent(store: &Store, genesis: &Genesis, head: &Head) -> Parent {
+    let time_ms = if head.height == 0 {
+        genesis.genesis_time_ms
+    } else {
+        store
+            .header(head.height)
+            .ok()
+            .flatten()
+            .map(|h| h.time_ms)
+            .unwrap_or(genesis.genesis_time_ms)
+    };
+    Parent {
+        height: head.height,
+        block_hash: head.block_hash,
+        time_ms,
     }
-    store
-        .header(head.height)
-        .ok()
-        .flatten()
-        .map(|h| h.time_ms)
-        .unwrap_or(genesis.genesis_time_ms)
 }
 
 /// Build the next block from candidate transactions (already signature-checked by the mempool).
+/// Postcondition: the block passes `check_links` (what every validator checks first).
 pub fn build_block(
     store: &Store,
     genesis: &Genesis,
@@ -43,14 +54,15 @@ pub fn build_block(
     preverified: Preverified,
 ) -> Result<Built, String> {
     let head = store.head().map_err(|e| e.to_string())?;
+    let parent = parent(store, genesis, &head);
     let height = head.height + 1;
-    let time_ms = now_ms.max(parent_time(store, genesis, &head) + 1);
+    let time_ms = now_ms.max(parent.time_ms + 1);
     let validators = store.validator_set_at(height).map_err(|e| e.to_string())?;
     let exec = execute_block_preverified(registry, genesis, store, height, time_ms, &txs, preverified)
         .map_err(|e| e.to_string())?;
     let mut block = Block {
         header: BlockHeader {
-            version: 1,
+            version: BLOCK_VERSION,
             chain_id: genesis.chain_id.clone(),
             height,
             prev_hash: head.block_hash,
@@ -65,6 +77,7 @@ pub fn build_block(
         txs,
     };
     block.header.tx_root = block.compute_tx_root();
+    check_links(genesis, &parent, &block).map_err(|e| format!("built a block it would refuse: {e}"))?;
     Ok(Built { block, exec })
 }
 
@@ -79,29 +92,8 @@ pub fn check_block(
 ) -> Result<BlockExecution, String> {
     let head = store.head().map_err(|e| e.to_string())?;
     let h = &block.header;
-    if h.chain_id != genesis.chain_id {
-        return Err(format!(
-            "header.chain_id {:?} is not {:?}",
-            h.chain_id, genesis.chain_id
-        ));
-    }
-    if h.height != head.height + 1 {
-        return Err(format!(
-            "header.height {} does not follow head {}",
-            h.height, head.height
-        ));
-    }
-    if h.prev_hash != head.block_hash {
-        return Err(format!(
-            "header.prev_hash {} is not the head {}",
-            h.prev_hash, head.block_hash
-        ));
-    }
-    let pt = parent_time(store, genesis, &head);
-    if h.time_ms <= pt {
-        return Err(format!("header.time_ms {} is not after the parent's {pt}", h.time_ms));
-    }
-    if h.time_ms > now_ms + MAX_FUTURE_DRIFT_MS {
+    let ids = check_links(genesis, &parent(store, genesis, &head), block).map_err(|e| e.to_string())?;
+    if h.time_ms > now_ms.saturating_add(MAX_FUTURE_DRIFT_MS) {
         return Err(format!(
             "header.time_ms {} is more than {MAX_FUTURE_DRIFT_MS} ms ahead of this node's clock",
             h.time_ms
@@ -114,21 +106,15 @@ pub fn check_block(
     if validators.get(&h.proposer).is_none() {
         return Err(format!("header.proposer {} is not a validator", h.proposer));
     }
-    if h.tx_count as usize != block.txs.len() {
-        return Err(format!(
-            "header.tx_count {} but the block has {} transactions",
-            h.tx_count,
-            block.txs.len()
-        ));
-    }
-    if h.tx_count > genesis.consensus.max_block_txs {
-        return Err(format!(
-            "block has {} transactions, above the limit of {}",
-            h.tx_count, genesis.consensus.max_block_txs
-        ));
-    }
-    if h.tx_root != block.compute_tx_root() {
-        return Err("header.tx_root does not match the transactions".into());
+    // A committed transaction included again would be judged again (a nonce rejection) and
+    // overwrite where it was committed: refused before any vote.
+    for (index, id) in ids.iter().enumerate() {
+        if let Some(at) = store.tx_location(id).map_err(|e| e.to_string())? {
+            return Err(format!(
+                "transaction {index} ({id}) was already committed at height {}",
+                at.height
+            ));
+        }
     }
     let exec = execute_block_preverified(registry, genesis, store, h.height, h.time_ms, &block.txs, preverified)
         .map_err(|e| e.to_string())?;

@@ -40,6 +40,11 @@ pub struct NodeSection {
     /// Validator only: the consensus signing key (0600) of the validator entry in genesis.
     #[serde(default)]
     pub consensus_key: Option<PathBuf>,
+    /// Validator only: start even if the consensus WAL is unreadable, discarding it. Off by
+    /// default — a validator that forgets what it signed at the current height can double-sign;
+    /// set it (or pass `node run --discard-unreadable-wal`) only after a human decided it is safe.
+    #[serde(default)]
+    pub discard_unreadable_wal: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod backend;
 pub mod chain;
 pub mod config;
+pub mod evidence;
 pub mod grpc;
 pub mod mempool;
 pub mod metrics;

@@ -8,6 +8,13 @@
 //!   (so a block built from the mempool never carries a bad signature).
 //! - Per sender, transactions are kept in nonce order; `select` hands out, per sender, only a
 //!   gap-free run starting at the sender's next nonce, so a proposer's block never skips a nonce.
+//! - No one sender holds the pool: per sender at most `max_nonce_gap` transactions and
+//!   `max_sender_bytes` bytes (beyond either, the same retryable "busy" refusal as a full pool).
+//! - A nonce hole never stalls a sender for longer than `stall_hold_ms`: a sender whose queue
+//!   cannot be selected (its next nonce is missing) for that long has its queue expired
+//!   (`expire_stalled`), so what it holds goes back to the pool; its client resubmits
+//!   (`WaitForCommit` reports the transactions unknown). Time comes in from the host
+//!   (`set_now`): the mempool reads no clock.
 //! - Pending transactions are in memory only: they survive neither crash nor restart (clients
 //!   resubmit; `WaitForCommit` tells them whether they must).
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +29,10 @@ pub struct MempoolLimits {
     pub max_bytes: usize,
     /// How far ahead of the sender's next nonce a transaction may be queued.
     pub max_nonce_gap: u64,
+    /// Encoded bytes one sender may hold in the pool.
+    pub max_sender_bytes: usize,
+    /// How long a sender's queue may wait behind a missing nonce before it is expired.
+    pub stall_hold_ms: i64,
 }
 
 impl Default for MempoolLimits {
@@ -30,6 +41,8 @@ impl Default for MempoolLimits {
             max_txs: 50_000,
             max_bytes: 256 * 1024 * 1024,
             max_nonce_gap: 10_000,
+            max_sender_bytes: 32 * 1024 * 1024,
+            stall_hold_ms: 30_000,
         }
     }
 }
@@ -56,6 +69,8 @@ pub enum MempoolError {
     NonceGap { org: OrgId, got: u64, next: u64 },
     #[error("transaction is {size} bytes, above the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
+    #[error("{org} holds {bytes} bytes of pending transactions, its share is {limit}: busy, retry later")]
+    SenderQuota { org: OrgId, bytes: usize, limit: usize },
 }
 
 struct Entry {
@@ -71,7 +86,11 @@ pub struct Mempool {
     max_tx_bytes: usize,
     by_id: HashMap<Hash, (OrgId, u64)>,
     by_sender: BTreeMap<OrgId, BTreeMap<u64, Entry>>,
+    sender_bytes: HashMap<OrgId, usize>,
+    /// Senders seen blocked behind a missing nonce, since when (host time).
+    blocked_since: HashMap<OrgId, i64>,
     bytes: usize,
+    now_ms: i64,
 }
 
 impl Mempool {
@@ -82,8 +101,45 @@ impl Mempool {
             max_tx_bytes,
             by_id: HashMap::new(),
             by_sender: BTreeMap::new(),
+            sender_bytes: HashMap::new(),
+            blocked_since: HashMap::new(),
             bytes: 0,
+            now_ms: 0,
         }
+    }
+
+    /// The host's current time (the mempool reads no clock itself).
+    pub fn set_now(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Expire the queues of senders stalled behind a missing nonce for longer than
+    /// `stall_hold_ms`; returns how many transactions were dropped.
+    pub fn expire_stalled(&mut self, state: &dyn StateView) -> usize {
+        let hold = self.limits.stall_hold_ms;
+        let now = self.now_ms;
+        let mut stalled = Vec::new();
+        let mut still_blocked = HashMap::new();
+        for (sender, queue) in &self.by_sender {
+            let next = match get_typed::<Org>(state, &keys::org(sender)) {
+                Some(o) => next_nonce(state, &o),
+                None => u64::MAX,
+            };
+            if queue.keys().next().is_none_or(|first| *first == next) {
+                continue;
+            }
+            let since = self.blocked_since.get(sender).copied().unwrap_or(now);
+            if now.saturating_sub(since) > hold {
+                stalled.extend(queue.values().map(|e| e.tx.id()));
+            } else {
+                still_blocked.insert(sender.clone(), since);
+            }
+        }
+        self.blocked_since = still_blocked;
+        for id in &stalled {
+            self.remove(id);
+        }
+        stalled.len()
     }
 
     pub fn len(&self) -> usize {
@@ -164,6 +220,14 @@ impl Mempool {
                 next,
             });
         }
+        let held = self.sender_bytes.get(sender).copied().unwrap_or(0);
+        if held + size > self.limits.max_sender_bytes {
+            return Err(MempoolError::SenderQuota {
+                org: sender.clone(),
+                bytes: held,
+                limit: self.limits.max_sender_bytes,
+            });
+        }
         if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
             return Err(MempoolError::Full {
                 count: self.by_id.len(),
@@ -232,12 +296,16 @@ impl Mempool {
         let sender = tx.tx.sender.clone();
         let nonce = tx.tx.nonce;
         let queue = self.by_sender.entry(sender.clone()).or_default();
-        if let Some(old) = queue.insert(nonce, Entry { tx, size, key }) {
+        let entry = Entry { tx, size, key };
+        let held = self.sender_bytes.entry(sender.clone()).or_default();
+        if let Some(old) = queue.insert(nonce, entry) {
             // Same sender and nonce, different content: the newer replaces the older.
             self.bytes -= old.size;
+            *held -= old.size;
             self.by_id.remove(&old.tx.id());
         }
         self.bytes += size;
+        *held += size;
         self.by_id.insert(id, (sender, nonce));
         debug_assert_eq!(
             self.by_id.len(),
@@ -308,9 +376,13 @@ impl Mempool {
         if let Some(q) = self.by_sender.get_mut(&sender) {
             if let Some(e) = q.remove(&nonce) {
                 self.bytes -= e.size;
+                if let Some(held) = self.sender_bytes.get_mut(&sender) {
+                    *held -= e.size;
+                }
             }
             if q.is_empty() {
                 self.by_sender.remove(&sender);
+                self.sender_bytes.remove(&sender);
             }
         }
         true
@@ -347,6 +419,74 @@ mod tests {
 
     fn pool(limits: MempoolLimits) -> Mempool {
         Mempool::new(tradechain_ledger::testkit::CHAIN_ID, 64 * 1024, limits)
+    }
+
+    #[test]
+    fn one_sender_cannot_hold_the_pool_by_bytes() {
+        let c = Chain::demo();
+        let one = commission(&c, 1, 1);
+        let size = codec::encode(&one).len();
+        let mut m = pool(MempoolLimits {
+            max_sender_bytes: size * 3,
+            ..MempoolLimits::default()
+        });
+        for n in 1..=3 {
+            m.insert(commission(&c, n, n as u32), &c.state).unwrap();
+        }
+        let refused = m.insert(commission(&c, 4, 4), &c.state).unwrap_err();
+        assert!(matches!(refused, MempoolError::SenderQuota { .. }), "{refused:?}");
+        assert!(refused.to_string().contains("retry"), "retryable: {refused}");
+        // Another sender still gets in.
+        let mut e = observe(&["urn:epc:id:sgtin:6901234.012345.S1"], c.time_ms, "arriving", "CNFOC");
+        e.read_point = None;
+        let other = c.sign("PORT-CNFOC", 1, Payload::Provenance(e));
+        m.insert(other, &c.state).unwrap();
+        // Committing frees the sender's share.
+        m.remove(&commission(&c, 1, 1).id());
+        m.insert(commission(&c, 4, 4), &c.state).unwrap();
+    }
+
+    #[test]
+    fn a_nonce_hole_stalls_its_sender_at_most_the_hold_time() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits {
+            stall_hold_ms: 30_000,
+            ..MempoolLimits::default()
+        });
+        // Nonce 1 never arrives: 2..=5 cannot be selected.
+        for n in 2..=5 {
+            m.insert(commission(&c, n, n as u32), &c.state).unwrap();
+        }
+        // A flowing sender is never expired.
+        let mut e = observe(&["urn:epc:id:sgtin:6901234.012345.S9"], c.time_ms, "arriving", "CNFOC");
+        e.read_point = None;
+        m.insert(c.sign("PORT-CNFOC", 1, Payload::Provenance(e)), &c.state)
+            .unwrap();
+        m.set_now(1_000);
+        assert_eq!(m.expire_stalled(&c.state), 0, "first seen blocked: the clock starts");
+        m.set_now(31_000);
+        assert_eq!(m.expire_stalled(&c.state), 0, "exactly the hold: kept");
+        m.set_now(31_001);
+        assert_eq!(
+            m.expire_stalled(&c.state),
+            4,
+            "past the hold: the stalled queue is expired"
+        );
+        assert_eq!(m.len(), 1);
+        assert!(
+            m.select(100, usize::MAX, &c.state)
+                .iter()
+                .all(|t| t.tx.sender == oid("PORT-CNFOC"))
+        );
+        // The hole filled in time: nothing expires.
+        let mut m = pool(MempoolLimits::default());
+        m.insert(commission(&c, 2, 2), &c.state).unwrap();
+        m.set_now(0);
+        m.expire_stalled(&c.state);
+        m.insert(commission(&c, 1, 1), &c.state).unwrap();
+        m.set_now(60_000);
+        assert_eq!(m.expire_stalled(&c.state), 0);
+        assert_eq!(m.len(), 2);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub txs_committed: Counter,
     pub txs_rejected: Family<RuleLabel, Counter>,
     pub mempool_refused: Counter,
+    /// Conflicting vote pairs on record (`node::evidence`; survives restarts).
+    pub equivocation_evidence: Gauge,
     /// Seconds from a height's start to its commit.
     pub commit_latency: Histogram,
     registry: Arc<Registry>,
@@ -46,6 +48,7 @@ impl Metrics {
             txs_committed: Counter::default(),
             txs_rejected: Family::default(),
             mempool_refused: Counter::default(),
+            equivocation_evidence: Gauge::default(),
             commit_latency: Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             registry: Arc::new(Registry::default()),
         };
@@ -53,6 +56,11 @@ impl Metrics {
         r.register("round", "Current consensus round", m.round.clone());
         r.register("mempool_txs", "Pending transactions", m.mempool_txs.clone());
         r.register("peers", "Connected peers", m.peers.clone());
+        r.register(
+            "equivocation_evidence",
+            "Conflicting signed vote pairs on record (evidence.log)",
+            m.equivocation_evidence.clone(),
+        );
         r.register("syncing", "1 while catching up from peers", m.syncing.clone());
         r.register(
             "txs_committed",

@@ -16,6 +16,7 @@
 //! - The WAL is truncated only after the height it covers is committed.
 use crate::chain::{build_block, check_block};
 use crate::config::{NodeConfig, NodeRole};
+use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::network::{self, NetCommand, NetConfig, NetEvent, NetHandle, Topic};
@@ -42,6 +43,8 @@ pub struct Status {
     /// The best peer head seen by the last sync exchange.
     pub sync_target: u64,
     pub round: u32,
+    /// Conflicting vote pairs on record (`node::evidence`).
+    pub equivocation_evidence: u64,
 }
 
 /// How far behind its peers a node may be and still count as caught up. An observer that
@@ -107,6 +110,8 @@ fn now_ms() -> i64 {
 enum CoreEvent {
     Timeout(Timeout),
     StartHeight(u64),
+    /// A consensus message decoded off the core task.
+    Consensus(Box<ConsensusMsg>),
 }
 
 struct Core {
@@ -125,6 +130,10 @@ struct Core {
     max_msg: usize,
     /// A proposal we hold back because the mempool is empty (see `build`).
     deferred_build: Option<(u64, u32)>,
+    /// Equivocation evidence on disk (`node::evidence`).
+    evidence: Option<EvidenceLog>,
+    /// Peers whose block-sync request is being read right now (one each at a time).
+    serving: Arc<Mutex<BTreeSet<libp2p::PeerId>>>,
     /// Time spent building or checking the block being decided (for the commit log line).
     exec_ms: u128,
 }
@@ -216,6 +225,11 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         Some(_) => Some(Wal::open(&cfg.node.data_dir.join("consensus.wal")).context("opening the consensus WAL")?),
         None => None,
     };
+    let evidence = EvidenceLog::open(&cfg.node.data_dir.join("evidence.log")).context("opening the evidence log")?;
+    shared.metrics.equivocation_evidence.set(evidence.pairs() as i64);
+    if let Ok(mut s) = shared.status.write() {
+        s.equivocation_evidence = evidence.pairs();
+    }
     let engine = consensus_key.as_ref().map(|k| {
         Engine::new(EngineConfig {
             chain_id: genesis.chain_id.clone(),
@@ -238,9 +252,11 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         sync_cursor: 0,
         max_msg: cfg.p2p.max_message_bytes,
         deferred_build: None,
+        serving: Arc::new(Mutex::new(BTreeSet::new())),
+        evidence: Some(evidence),
         exec_ms: 0,
     };
-    core.restore_wal();
+    core.restore_wal(cfg.node.discard_unreadable_wal)?;
     core.start_height(head.height + 1);
 
     let mut gossip_tick = tokio::time::interval(Duration::from_millis(10));
@@ -256,6 +272,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
             Some(ev) = ev_rx.recv() => match ev {
                 CoreEvent::Timeout(t) => core.feed(Input::TimeoutElapsed(t)),
                 CoreEvent::StartHeight(h) => core.start_height(h),
+                CoreEvent::Consensus(msg) => core.feed(Input::Message(*msg)),
             },
             _ = gossip_tick.tick() => {
                 core.flush_gossip();
@@ -273,21 +290,53 @@ impl Core {
         self.shared.store.head().map(|h| h.height).unwrap_or(0)
     }
 
-    fn restore_wal(&mut self) {
+    /// Replay the consensus WAL into the engine. A WAL that cannot be read or holds a record
+    /// that does not decode is refused: starting empty would forget what this validator signed
+    /// at the current height, and it could sign a conflicting vote. `discard` (an operator's
+    /// decision, `node.discard_unreadable_wal`) starts empty anyway, loudly.
+    fn restore_wal(&mut self, discard: bool) -> anyhow::Result<()> {
         let (Some(wal), Some(engine)) = (self.wal.as_ref(), self.engine.as_mut()) else {
-            return;
+            return Ok(());
         };
-        let entries: Vec<WalEntry> = match wal.replay() {
-            Ok(recs) => recs.iter().filter_map(|r| codec::decode::<WalEntry>(r).ok()).collect(),
-            Err(e) => {
-                tracing::error!("consensus WAL unreadable: {e}");
+        let decoded: Result<Vec<WalEntry>, String> = match wal.replay() {
+            Ok(recs) => recs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| codec::decode::<WalEntry>(r).map_err(|e| format!("record {i} does not decode: {e}")))
+                .collect(),
+            Err(e) => Err(e.to_string()),
+        };
+        let entries = match decoded {
+            Ok(entries) => entries,
+            Err(e) if discard => {
+                tracing::error!("consensus WAL unreadable ({e}); discarding it as configured (discard_unreadable_wal)");
                 Vec::new()
             }
+            Err(e) => anyhow::bail!(
+                "the consensus WAL is unreadable ({e}); refusing to start as a validator, which could then \
+                 double-sign at the current height. If a person has decided it is safe (e.g. this validator \
+                 did not sign at that height), restart with --discard-unreadable-wal"
+            ),
         };
         if !entries.is_empty() {
             tracing::info!(entries = entries.len(), "restoring consensus WAL");
             let outs = engine.handle(Input::RestoreWal(entries));
             self.process(outs);
+        }
+        Ok(())
+    }
+
+    /// Persist evidence, then show it (metric and `GetStatus`).
+    fn keep_evidence(&mut self, record: EvidenceRecord) {
+        let Some(log) = self.evidence.as_mut() else { return };
+        if let Err(e) = log.record(&record) {
+            tracing::error!("cannot persist equivocation evidence: {e}");
+            return;
+        }
+        let pairs = log.pairs();
+        self.shared.metrics.equivocation_evidence.set(pairs as i64);
+        if let Ok(mut s) = self.shared.status.write() {
+            s.equivocation_evidence = pairs;
         }
     }
 
@@ -378,6 +427,7 @@ impl Core {
                         pairs = pairs.len(),
                         "equivocation evidence: conflicting signed votes"
                     );
+                    self.keep_evidence(EvidenceRecord { height, pairs });
                     None
                 }
                 Output::Decided { block, certificate } => {
@@ -444,7 +494,7 @@ impl Core {
         let txs = match self.shared.mempool.lock() {
             Ok(m) => m.select(
                 p.max_block_txs as usize,
-                p.max_block_bytes as usize,
+                tradechain_ledger::block_check::tx_bytes_budget(p) as usize,
                 self.shared.store.as_ref(),
             ),
             Err(_) => Vec::new(),
@@ -531,6 +581,16 @@ impl Core {
         {
             tracing::error!("consensus WAL truncate failed: {e}");
         }
+        // Membership follows governance: a committed change to any org (admitted, removed, keys
+        // rotated) recomputes who may connect, and the gate drops whoever may no longer.
+        if exec.writes.keys().any(|k| k.first() == Some(&(Ns::Org as u8))) {
+            let allowed = member_node_keys(&self.shared.store);
+            tracing::info!(
+                node_keys = allowed.len(),
+                "membership changed: updating the p2p allow-list"
+            );
+            self.net.send(NetCommand::SetAllowed(allowed));
+        }
         let m = &self.shared.metrics;
         m.height.set(height as i64);
         m.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
@@ -545,6 +605,11 @@ impl Core {
         }
         if let Ok(mut mp) = self.shared.mempool.lock() {
             mp.evict_committed(&block.txs, self.shared.store.as_ref());
+            mp.set_now(now_ms());
+            let expired = mp.expire_stalled(self.shared.store.as_ref());
+            if expired > 0 {
+                tracing::warn!(expired, "expired transactions stalled behind a missing nonce");
+            }
             m.mempool_txs.set(mp.len() as i64);
         }
         if block.txs.is_empty() {
@@ -576,56 +641,67 @@ impl Core {
                 from,
                 topic: Topic::Consensus,
                 data,
-            } => match wire::decode::<ConsensusMsg>(&data, self.max_msg) {
-                Ok(msg) => self.feed(Input::Message(msg)),
-                Err(e) => self.net.send(NetCommand::Penalize {
-                    peer: from,
-                    reason: format!("bad consensus message: {e}"),
-                }),
-            },
+            } => {
+                // Decoded off the core task (a proposal carries a whole block); the engine gets it
+                // back as an event.
+                let (events, net, max) = (self.events.clone(), self.net.clone(), self.max_msg);
+                tokio::task::spawn_blocking(move || match wire::decode::<ConsensusMsg>(&data, max) {
+                    Ok(msg) => {
+                        let _ = events.send(CoreEvent::Consensus(Box::new(msg)));
+                    }
+                    Err(e) => net.send(NetCommand::Penalize {
+                        peer: from,
+                        reason: format!("bad consensus message: {e}"),
+                    }),
+                });
+            }
             NetEvent::Gossip {
                 from,
                 topic: Topic::Txs,
                 data,
-            } => match wire::decode::<TxGossip>(&data, self.max_msg) {
-                Ok(TxGossip::Batch(txs)) => {
-                    // Off the core task: batch verification of a big gossip batch must not hold up
-                    // consensus messages (nor, under the mempool lock, submissions and block checks).
-                    let (shared, net) = (self.shared.clone(), self.net.clone());
-                    tokio::task::spawn_blocking(move || {
-                        // Skip what we already hold (our own transactions relayed back, repeats).
-                        let txs: Vec<SignedTransaction> = match shared.mempool.lock() {
-                            Ok(m) => txs.into_iter().filter(|t| !m.contains(&t.id())).collect(),
-                            Err(_) => return,
-                        };
-                        let checks = check_signatures(shared.store.as_ref(), &txs, &|_, _| false);
-                        let mut bad = false;
-                        if let Ok(mut m) = shared.mempool.lock() {
-                            let res = m.admit_checked(txs, checks, shared.store.as_ref());
-                            bad = res.iter().any(|r| matches!(r, Err(MempoolError::BadSignature { .. })));
-                            shared.metrics.mempool_txs.set(m.len() as i64);
-                        }
-                        if bad {
+            } => {
+                // Off the core task: decoding and batch verification of a big gossip batch must not
+                // hold up consensus messages (nor, under the mempool lock, submissions and block checks).
+                let (shared, net, max) = (self.shared.clone(), self.net.clone(), self.max_msg);
+                tokio::task::spawn_blocking(move || {
+                    let txs = match wire::decode::<TxGossip>(&data, max) {
+                        Ok(TxGossip::Batch(txs)) => txs,
+                        Err(e) => {
                             net.send(NetCommand::Penalize {
                                 peer: from,
-                                reason: "gossiped a bad signature".into(),
+                                reason: format!("bad tx gossip: {e}"),
                             });
+                            return;
                         }
-                    });
-                }
-                Err(e) => self.net.send(NetCommand::Penalize {
-                    peer: from,
-                    reason: format!("bad tx gossip: {e}"),
-                }),
-            },
+                    };
+                    // Skip what we already hold (our own transactions relayed back, repeats).
+                    let txs: Vec<SignedTransaction> = match shared.mempool.lock() {
+                        Ok(m) => txs.into_iter().filter(|t| !m.contains(&t.id())).collect(),
+                        Err(_) => return,
+                    };
+                    let checks = check_signatures(shared.store.as_ref(), &txs, &|_, _| false);
+                    let mut offence = None;
+                    if let Ok(mut m) = shared.mempool.lock() {
+                        let res = m.admit_checked(txs, checks, shared.store.as_ref());
+                        // A relay that passes on what no member signed wastes every node's work.
+                        offence = res.iter().find_map(|r| match r {
+                            Err(MempoolError::BadSignature { .. }) => Some("gossiped a bad signature"),
+                            Err(MempoolError::UnknownSender(_)) => Some("gossiped a transaction from a non-member"),
+                            Err(MempoolError::UnknownKey { .. }) => Some("gossiped a transaction under an unknown key"),
+                            _ => None,
+                        });
+                        shared.metrics.mempool_txs.set(m.len() as i64);
+                    }
+                    if let Some(reason) = offence {
+                        net.send(NetCommand::Penalize {
+                            peer: from,
+                            reason: reason.into(),
+                        });
+                    }
+                });
+            }
             NetEvent::Request { from, request_id, data } => match wire::decode::<SyncRequest>(&data, self.max_msg) {
-                Ok(SyncRequest::Blocks { from: start, max }) => {
-                    let resp = self.serve_blocks(start, max);
-                    self.net.send(NetCommand::Respond {
-                        request_id,
-                        data: codec::encode(&resp),
-                    });
-                }
+                Ok(SyncRequest::Blocks { from: start, max }) => self.serve_blocks(from, request_id, start, max),
                 Err(e) => self.net.send(NetCommand::Penalize {
                     peer: from,
                     reason: format!("bad sync request: {e}"),
@@ -700,23 +776,42 @@ impl Core {
         }
     }
 
-    fn serve_blocks(&self, from: u64, max: u32) -> SyncResponse {
+    /// Answer a block-sync request off the core task: reading and encoding blocks never holds
+    /// up consensus. At most one request per peer is served at a time (a request arriving while
+    /// that peer's previous one is still being read gets an empty answer), each answer is at most
+    /// half a message, and requests have their own per-peer rate budget in the network layer.
+    fn serve_blocks(&self, peer: libp2p::PeerId, request_id: u64, from: u64, max: u32) {
         let head = self.head_height();
-        let mut blocks = Vec::new();
-        let mut bytes = 0usize;
-        let mut h = from.max(1);
-        while h <= head && blocks.len() < max.min(MAX_SYNC_BLOCKS) as usize {
-            let (Ok(Some(b)), Ok(Some(c))) = (self.shared.store.block(h), self.shared.store.certificate(h)) else {
-                break;
-            };
-            bytes += codec::encode(&b).len();
-            if bytes > self.max_msg / 2 && !blocks.is_empty() {
-                break;
-            }
-            blocks.push((b, c));
-            h += 1;
+        let busy = match self.serving.lock() {
+            Ok(mut s) => !s.insert(peer),
+            Err(_) => true,
+        };
+        if busy {
+            self.net.send(NetCommand::Respond {
+                request_id,
+                data: codec::encode(&SyncResponse::Blocks {
+                    head,
+                    blocks: Vec::new(),
+                }),
+            });
+            return;
         }
-        SyncResponse::Blocks { head, blocks }
+        let (shared, net, serving, max_msg) = (
+            self.shared.clone(),
+            self.net.clone(),
+            self.serving.clone(),
+            self.max_msg,
+        );
+        tokio::task::spawn_blocking(move || {
+            let resp = read_blocks(&shared.store, head, from, max, max_msg / 2);
+            net.send(NetCommand::Respond {
+                request_id,
+                data: codec::encode(&resp),
+            });
+            if let Ok(mut s) = serving.lock() {
+                s.remove(&peer);
+            }
+        });
     }
 
     fn apply_synced(&mut self, from: libp2p::PeerId, peer_head: u64, blocks: Vec<(Block, CommitCertificate)>) {
@@ -759,6 +854,25 @@ impl Core {
             }
         }
     }
+}
+
+/// Up to `max` committed blocks from `from`, stopping before `budget` bytes (at least one).
+fn read_blocks(store: &Store, head: u64, from: u64, max: u32, budget: usize) -> SyncResponse {
+    let mut blocks = Vec::new();
+    let mut bytes = 0usize;
+    let mut h = from.max(1);
+    while h <= head && blocks.len() < max.min(MAX_SYNC_BLOCKS) as usize {
+        let (Ok(Some(b)), Ok(Some(c))) = (store.block(h), store.certificate(h)) else {
+            break;
+        };
+        bytes += tradechain_ledger::block_check::encoded_len(&b) as usize;
+        if bytes > budget && !blocks.is_empty() {
+            break;
+        }
+        blocks.push((b, c));
+        h += 1;
+    }
+    SyncResponse::Blocks { head, blocks }
 }
 
 /// Sync and decided blocks carry a certificate: their time is checked against the parent only.

@@ -5,6 +5,9 @@
 //! record (crash mid-write) is detected by length or checksum and dropped on read; every whole
 //! record before it is kept. Invariant: `replay` returns exactly the entries whose `append`
 //! returned Ok, in order (a crash can only lose an entry whose append had not returned).
+//! Damage anywhere but the last record cannot come from a crash: `replay` refuses it
+//! (`InvalidData`) rather than silently forgetting later votes, and the node refuses to start
+//! as a validator on it (`runtime`, overridable only by `discard_unreadable_wal`).
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -60,6 +63,16 @@ impl Wal {
             }
             let body = &rest[8..8 + len];
             if crc32c(body) != crc {
+                if rest.len() > 8 + len {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "record {} (byte {}) fails its checksum and more records follow: corrupt, not torn",
+                            out.len(),
+                            data.len() - rest.len()
+                        ),
+                    ));
+                }
                 break;
             }
             out.push(body.to_vec());
@@ -111,6 +124,25 @@ mod tests {
         assert_eq!(w.replay().unwrap(), vec![b"alpha".to_vec()]);
         w.truncate().unwrap();
         assert!(w.replay().unwrap().is_empty());
+    }
+
+    #[test]
+    fn damage_before_the_last_record_is_refused_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wal");
+        let mut w = Wal::open(&p).unwrap();
+        w.append(b"prevote").unwrap();
+        w.append(b"precommit").unwrap();
+        w.append(b"proposal").unwrap();
+        drop(w);
+        let mut bytes = std::fs::read(&p).unwrap();
+        // Flip a byte inside the second record's body.
+        bytes[8 + 7 + 8 + 2] ^= 0x40;
+        std::fs::write(&p, bytes).unwrap();
+        let w = Wal::open(&p).unwrap();
+        let e = w.replay().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("record 1"), "{e}");
     }
 
     #[test]

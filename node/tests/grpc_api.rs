@@ -22,6 +22,7 @@ use tradechain_proto::v1::{
 
 fn confirm(id: &str) -> Payload {
     Payload::Settlement(SettlementOp::Confirm {
+        payer_bank: tradechain_ledger::OrgId::new("BANK-NL").unwrap(),
         settlement_id: id.into(),
     })
 }

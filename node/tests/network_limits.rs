@@ -94,8 +94,9 @@ async fn oversized_gossip_is_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limit_drops_and_counts_excess() {
+async fn rate_limit_drops_and_counts_excess_and_a_tx_flood_never_costs_a_vote() {
     const SENT: u64 = 40;
+    const VOTES: u64 = 5;
     let labels = ["rate-sender", "rate-receiver"];
     let sender = start(config("rate-sender", &labels, vec![], 4096), fast_limits()).await;
     let strict = NetLimits {
@@ -108,25 +109,53 @@ async fn rate_limit_drops_and_counts_excess() {
         strict,
     )
     .await;
-    let nodes = vec![sender, receiver];
+    let mut nodes = vec![sender, receiver];
     wait_meshed(&nodes).await;
 
+    // A transaction flood far over the receiver's transaction budget…
     for i in 0..SENT {
         nodes[0]
             .handle
             .try_send(NetCommand::Publish {
-                topic: Topic::Consensus,
+                topic: Topic::Txs,
                 data: i.to_be_bytes().to_vec(),
             })
             .unwrap();
     }
+    // …then a few consensus messages from the same peer.
+    for i in 0..VOTES {
+        nodes[0]
+            .handle
+            .try_send(NetCommand::Publish {
+                topic: Topic::Consensus,
+                data: (1000 + i).to_be_bytes().to_vec(),
+            })
+            .unwrap();
+    }
     // Every message is either delivered or dropped by the limiter, and the limiter dropped some.
-    let stats = || nodes[1].handle.stats();
+    let stats = |n: &Node| n.handle.stats();
     assert!(
-        wait_until(|| stats().gossip_delivered + stats().rate_limited == SENT).await,
+        wait_until(|| stats(&nodes[1]).gossip_delivered + stats(&nodes[1]).rate_limited == SENT + VOTES).await,
         "{:?}",
-        stats()
+        stats(&nodes[1])
     );
-    assert!(stats().rate_limited >= 1, "{:?}", stats());
-    assert!(stats().gossip_delivered >= 1, "{:?}", stats());
+    assert!(stats(&nodes[1]).rate_limited >= 1, "{:?}", stats(&nodes[1]));
+    // Every consensus message got through: their budget is their own.
+    let mut votes = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while votes < VOTES && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(NetEvent::Gossip {
+            topic: Topic::Consensus,
+            ..
+        })) = tokio::time::timeout(std::time::Duration::from_millis(200), nodes[1].events.recv()).await
+        {
+            votes += 1;
+        }
+    }
+    assert_eq!(
+        votes,
+        VOTES,
+        "a throttled transaction gossip cost a vote: {:?}",
+        stats(&nodes[1])
+    );
 }

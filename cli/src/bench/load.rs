@@ -212,6 +212,7 @@ impl Net {
                 8 => self.sign(PAYER_BANK, instruct(&format!("SN{}", id(i))))?,
                 9 => {
                     let op = SettlementOp::Confirm {
+                        payer_bank: OrgId::new(PAYER_BANK).map_err(CliError::failure)?,
                         settlement_id: format!("SS{}", id(i)),
                     };
                     self.sign(PAYEE_BANK, Payload::Settlement(op))?

@@ -11,6 +11,7 @@
 //! Markdown report (`report`) into `--report-dir` unless `--no-report`. Targets are goals to
 //! measure against, never assertions: a run fails only when it could not measure (nothing
 //! committed, wrong answers).
+pub mod attack;
 pub mod burst;
 pub mod load;
 pub mod node_proc;
@@ -58,6 +59,13 @@ pub enum BenchCmd {
     Sync(sync::SyncArgs),
     /// The load benchmark on testnets of 4, 7 and 10 validators.
     Scale(scale::ScaleArgs),
+    /// A Byzantine member against the live testnet: floods, garbage, oversized and far-future
+    /// messages, sync-request floods and replayed votes; reports what it sent and the nodes' peak memory.
+    #[command(
+        after_help = "Example (against testnet/up; run bench load alongside for honest latency):\n  \
+        tradechain bench attack --duration-s 30"
+    )]
+    Attack(attack::AttackArgs),
 }
 
 /// The `p` quantile (0..=1) of an ascending slice (nearest rank); 0 when empty.
@@ -76,6 +84,7 @@ pub async fn run(args: BenchArgs, endpoint: &str, out: &Output) -> CliResult {
         BenchCmd::Query(a) => (query::run(a, out).await?, query::human),
         BenchCmd::Sync(a) => (sync::run(a, out).await?, sync::human),
         BenchCmd::Scale(a) => (scale::run(a, out).await?, scale::human),
+        BenchCmd::Attack(a) => (attack::run(a, out).await?, attack::human),
     };
     if !args.no_report {
         let path = report::write(&args.report_dir, &v).map_err(|e| CliError::failure(format!("--report-dir: {e}")))?;

@@ -24,6 +24,12 @@ pub enum GovAction {
     SetValidators {
         validators: Vec<ValidatorInfo>,
     },
+    /// Replace an org's node identity keys (the nodes the network admits for it): rotation of a
+    /// compromised or retired node key. Applied, every node's allow-list follows within a block.
+    SetNodeKeys {
+        org: OrgId,
+        node_keys: Vec<PublicKey>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -25,9 +25,36 @@ pub struct SettlementInstruct {
     pub payee_party: String,
 }
 
+/// Operations on a settlement. A settlement is named by its instructing (payer) bank and its
+/// id: ids are scoped by that bank, so two banks may use the same id without colliding.
+///
+/// Lifecycle: INSTRUCTED → CONFIRMED (payee bank) → REPAID | RELEASED (payer bank);
+/// INSTRUCTED → CANCELLED (payer bank). While INSTRUCTED or CONFIRMED the settlement is an
+/// *active financing* of its reference document, and that document backs no other.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SettlementOp {
     Instruct(SettlementInstruct),
-    Confirm { settlement_id: String },
+    /// The payee bank confirms the instruction: the financing is in force.
+    Confirm {
+        payer_bank: OrgId,
+        settlement_id: String,
+    },
+    /// The payer bank records that the financing was repaid; its document is free again.
+    Repay {
+        payer_bank: OrgId,
+        settlement_id: String,
+    },
+    /// The payer bank releases the document without repayment (waiver, refinancing elsewhere).
+    Release {
+        payer_bank: OrgId,
+        settlement_id: String,
+        reason: String,
+    },
+    /// The payer bank withdraws an instruction its payee bank has not confirmed.
+    Cancel {
+        payer_bank: OrgId,
+        settlement_id: String,
+        reason: String,
+    },
 }

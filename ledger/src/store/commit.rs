@@ -7,6 +7,7 @@
 use super::layout::*;
 use super::{Store, StoreError};
 use crate::block::{Block, results_hash};
+use crate::block_check::{Parent, check_links};
 use crate::certificate::{CommitCertificate, ValidatorSet};
 use crate::codec;
 use crate::execute::BlockExecution;
@@ -109,26 +110,6 @@ impl Store {
     ) -> Result<Vec<Hash>, StoreError> {
         let h = &block.header;
         let height = h.height;
-        if height != head.height + 1 {
-            return Err(StoreError::WrongHeight {
-                expected: head.height + 1,
-                got: height,
-            });
-        }
-        if h.chain_id != genesis.chain_id {
-            return Err(StoreError::WrongChainId {
-                height,
-                expected: genesis.chain_id.clone(),
-                got: h.chain_id.clone(),
-            });
-        }
-        if h.prev_hash != head.block_hash {
-            return Err(StoreError::WrongPrevHash {
-                height,
-                expected: head.block_hash,
-                got: h.prev_hash,
-            });
-        }
         let parent_time = match head.height {
             0 => genesis.genesis_time_ms,
             p => {
@@ -137,37 +118,30 @@ impl Store {
                     .time_ms
             }
         };
-        if h.time_ms <= parent_time {
-            return Err(StoreError::TimeNotIncreasing {
+        let parent = Parent {
+            height: head.height,
+            block_hash: head.block_hash,
+            time_ms: parent_time,
+        };
+        let ids = check_links(genesis, &parent, block)?;
+        if exec.outcomes.len() != block.txs.len() {
+            return Err(StoreError::OutcomeCountMismatch {
                 height,
-                parent: parent_time,
-                got: h.time_ms,
-            });
-        }
-        if h.tx_count as usize != block.txs.len() || exec.outcomes.len() != block.txs.len() {
-            return Err(StoreError::TxCountMismatch {
-                height,
-                header: h.tx_count,
                 txs: block.txs.len(),
                 outcomes: exec.outcomes.len(),
             });
         }
-        let mut ids = Vec::with_capacity(block.txs.len());
-        let mut seen = std::collections::BTreeSet::new();
-        for (index, t) in block.txs.iter().enumerate() {
-            let tx_id = t.id();
-            if !seen.insert(tx_id) {
-                return Err(StoreError::DuplicateTx { height, index, tx_id });
+        // A transaction committed before keeps its location and outcome: a block that includes it
+        // again is refused (honest validators never certify one: `node::chain::check_block`).
+        for (index, id) in ids.iter().enumerate() {
+            if let Some(at) = self.tx_location(id)? {
+                return Err(StoreError::TxAlreadyCommitted {
+                    height,
+                    index,
+                    tx_id: *id,
+                    at: at.height,
+                });
             }
-            ids.push(tx_id);
-        }
-        let tx_root = block.compute_tx_root();
-        if h.tx_root != tx_root {
-            return Err(StoreError::WrongTxRoot {
-                height,
-                expected: tx_root,
-                got: h.tx_root,
-            });
         }
         let results = results_hash(&exec.outcomes);
         if h.results_hash != results {

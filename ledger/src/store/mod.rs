@@ -47,25 +47,17 @@ pub enum StoreError {
     GenesisMismatch { stored: Hash, given: Hash },
     #[error("invalid genesis: {0}")]
     BadGenesis(String),
-    #[error("block height {got} does not extend the head: expected {expected}")]
-    WrongHeight { expected: u64, got: u64 },
-    #[error("block {height}: prev_hash {got} is not the head's block hash {expected}")]
-    WrongPrevHash { height: u64, expected: Hash, got: Hash },
-    #[error("block {height}: chain id {got:?}, this chain is {expected:?}")]
-    WrongChainId { height: u64, expected: String, got: String },
-    #[error("block {height}: time {got} ms is not after the parent's {parent} ms")]
-    TimeNotIncreasing { height: u64, parent: i64, got: i64 },
-    #[error("block {height}: header says {header} transactions, the block has {txs} and {outcomes} outcomes")]
-    TxCountMismatch {
+    #[error(transparent)]
+    Block(#[from] crate::block_check::BlockCheckError),
+    #[error("block {height}: {txs} transactions but {outcomes} outcomes")]
+    OutcomeCountMismatch { height: u64, txs: usize, outcomes: usize },
+    #[error("block {height}: transaction {index} ({tx_id}) was already committed at height {at}")]
+    TxAlreadyCommitted {
         height: u64,
-        header: u32,
-        txs: usize,
-        outcomes: usize,
+        index: usize,
+        tx_id: Hash,
+        at: u64,
     },
-    #[error("block {height}: transaction {index} ({tx_id}) appears twice")]
-    DuplicateTx { height: u64, index: usize, tx_id: Hash },
-    #[error("block {height}: tx_root {got} but the transactions' Merkle root is {expected}")]
-    WrongTxRoot { height: u64, expected: Hash, got: Hash },
     #[error("block {height}: results_hash {got} but the outcomes hash to {expected}")]
     WrongResultsHash { height: u64, expected: Hash, got: Hash },
     #[error("block {height}: state_hash {got} but applying the writes gives {expected}")]

@@ -13,6 +13,13 @@
 //!   height + `consensus.validator_change_delay` (one pending change at a time) and promoted by
 //!   `validate::end_block_writes`.
 //! - SetCreditTier: customs only, no quorum, on a current member.
+//! - RotateKey of a validator's consensus key schedules the same rotation in the validator set
+//!   (`rotate_validator_key`), so the set never names a key its org no longer holds.
+//! - SetNodeKeys replaces an org's node identity keys (node-key rotation); the p2p allow-list of
+//!   every node follows the committed change (`node::runtime`).
+//! - Keys: every key an org registers (AddOrg, RotateKey, SetNodeKeys) is strong (`PublicKey::is_weak`,
+//!   rule `governance.key.weak`) and belongs to no other org (`keys::key_owner` index, rule
+//!   `governance.key.duplicate`); genesis checks the same (`Genesis::validate`).
 use super::{limits, org, reject, require_role};
 use crate::certificate::ValidatorSet;
 use crate::execute::{Rejection, TxContext, Validator};
@@ -24,6 +31,9 @@ use std::collections::BTreeSet;
 
 pub struct GovernanceValidator;
 
+/// Node identity keys one org may register.
+pub const MAX_NODE_KEYS: usize = 16;
+
 fn invalid<T>(reason: impl Into<String>) -> Result<T, Rejection> {
     reject("governance.change.invalid", reason)
 }
@@ -32,6 +42,58 @@ fn validator_orgs(view: &dyn StateView) -> BTreeSet<OrgId> {
     get_typed::<ValidatorSet>(view, &keys::validators())
         .map(|s| s.validators.into_iter().map(|v| v.org).collect())
         .unwrap_or_default()
+}
+
+/// A rotated key that is also the org's consensus key is rotated in the validator set too: the
+/// set that will be in force next (the pending one, or the current one) gets the new key,
+/// scheduled like any validator-set change (`validator_change_delay` blocks on, or with the
+/// change already pending). The operator restarts the validator with the new key by then.
+fn rotate_validator_key(
+    ctx: &TxContext<'_>,
+    view: &dyn StateView,
+    org_id: &OrgId,
+    old: &crate::crypto::PublicKey,
+    new: &crate::crypto::PublicKey,
+    w: &mut Writes,
+) -> Result<(), Rejection> {
+    let pending = get_typed::<PendingValidators>(view, &keys::pending_validators());
+    let (base, height) = match pending {
+        Some(p) => (p.set, p.height),
+        None => match get_typed::<ValidatorSet>(view, &keys::validators()) {
+            Some(set) => (
+                set,
+                ctx.height.saturating_add(ctx.genesis.consensus.validator_change_delay),
+            ),
+            None => return Ok(()),
+        },
+    };
+    if !base.validators.iter().any(|v| v.org == *org_id && v.public_key == *old) {
+        return Ok(());
+    }
+    let rotated = base
+        .validators
+        .into_iter()
+        .map(|mut v| {
+            if v.org == *org_id && v.public_key == *old {
+                v.public_key = *new;
+            }
+            v
+        })
+        .collect();
+    let set = ValidatorSet::new(rotated).or_else(invalid)?;
+    w.put(keys::pending_validators(), &PendingValidators { height, set });
+    Ok(())
+}
+
+/// A key is registered to at most one org, once (rule `governance.key.duplicate`).
+fn key_unowned(view: &dyn StateView, k: &crate::crypto::PublicKey) -> Result<(), Rejection> {
+    match get_typed::<OrgId>(view, &keys::key_owner(k)) {
+        Some(owner) => reject(
+            "governance.key.duplicate",
+            format!("key {k} is already registered to {owner}"),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Check a change against the current state.
@@ -60,6 +122,12 @@ fn check_change(view: &dyn StateView, change: &GovAction) -> Result<(), Rejectio
             if ids.len() != o.keys.len() {
                 return invalid(format!("org {} has a key_id twice", o.id));
             }
+            if let Some((k, why)) = o.key_problem() {
+                return reject("governance.key.weak", format!("org {}: key {k} {why}", o.id));
+            }
+            for k in o.registered_keys() {
+                key_unowned(view, &k)?;
+            }
         }
         GovAction::RemoveOrg { org: id } => {
             if org(view, id).is_none() {
@@ -78,6 +146,37 @@ fn check_change(view: &dyn StateView, change: &GovAction) -> Result<(), Rejectio
             };
             if o.keys.iter().any(|k| k.public_key == *new_key) {
                 return invalid(format!("org {id} already holds key {new_key}"));
+            }
+            if new_key.is_weak() {
+                return reject(
+                    "governance.key.weak",
+                    format!("key {new_key} is weak (small order, not a point, or not canonically encoded)"),
+                );
+            }
+            key_unowned(view, new_key)?;
+        }
+        GovAction::SetNodeKeys { org: id, node_keys } => {
+            let Some(o) = org(view, id) else {
+                return invalid(format!("org {id} is not a member"));
+            };
+            if node_keys.len() > MAX_NODE_KEYS {
+                return invalid(format!("at most {MAX_NODE_KEYS} node keys per org"));
+            }
+            let mut seen = BTreeSet::new();
+            for k in node_keys {
+                if k.is_weak() {
+                    return reject(
+                        "governance.key.weak",
+                        format!("node key {k} is weak (small order, not a point, or not canonically encoded)"),
+                    );
+                }
+                if !seen.insert(*k) {
+                    return reject("governance.key.duplicate", format!("node key {k} is listed twice"));
+                }
+                // The org's own current keys may stay; anyone else's may not be taken.
+                if !o.registered_keys().contains(k) {
+                    key_unowned(view, k)?;
+                }
             }
         }
         GovAction::SetValidators { validators } => {
@@ -101,8 +200,20 @@ fn check_change(view: &dyn StateView, change: &GovAction) -> Result<(), Rejectio
 fn apply(ctx: &TxContext<'_>, view: &dyn StateView, change: &GovAction, w: &mut Writes) -> Result<(), Rejection> {
     check_change(view, change)?;
     match change {
-        GovAction::AddOrg { org: o } => w.put(keys::org(&o.id), o),
-        GovAction::RemoveOrg { org: id } => w.delete(keys::org(id)),
+        GovAction::AddOrg { org: o } => {
+            w.put(keys::org(&o.id), o);
+            for k in o.registered_keys() {
+                w.put(keys::key_owner(&k), &o.id);
+            }
+        }
+        GovAction::RemoveOrg { org: id } => {
+            if let Some(o) = org(view, id) {
+                for k in o.registered_keys() {
+                    w.delete(keys::key_owner(&k));
+                }
+            }
+            w.delete(keys::org(id));
+        }
         GovAction::RotateKey {
             org: id,
             key_id,
@@ -111,13 +222,33 @@ fn apply(ctx: &TxContext<'_>, view: &dyn StateView, change: &GovAction, w: &mut 
             let Some(mut o) = org(view, id) else {
                 return invalid(format!("org {id} is not a member"));
             };
+            w.put(keys::key_owner(new_key), id);
             match o.keys.iter_mut().find(|k| k.key_id == *key_id) {
-                Some(k) => k.public_key = *new_key,
+                Some(k) => {
+                    w.delete(keys::key_owner(&k.public_key));
+                    rotate_validator_key(ctx, view, id, &k.public_key, new_key, w)?;
+                    k.public_key = *new_key;
+                }
                 None => o.keys.push(OrgKey {
                     key_id: *key_id,
                     public_key: *new_key,
                 }),
             }
+            w.put(keys::org(id), &o);
+        }
+        GovAction::SetNodeKeys { org: id, node_keys } => {
+            let Some(mut o) = org(view, id) else {
+                return invalid(format!("org {id} is not a member"));
+            };
+            for k in &o.node_keys {
+                if !o.keys.iter().any(|s| s.public_key == *k) {
+                    w.delete(keys::key_owner(k));
+                }
+            }
+            for k in node_keys {
+                w.put(keys::key_owner(k), id);
+            }
+            o.node_keys = node_keys.clone();
             w.put(keys::org(id), &o);
         }
         GovAction::SetValidators { validators } => {

@@ -95,10 +95,10 @@ impl Validator for TestSettlement {
         match op {
             SettlementOp::Instruct(i) => {
                 let id = i.settlement_id.as_str();
-                if view.get(&keys::settlement(id)).is_some() {
+                if view.get(&keys::settlement(&i.payer_bank, id)).is_some() {
                     return Err(Rejection::new("test.duplicate", format!("settlement {id} exists")));
                 }
-                w.put(keys::settlement(id), &(id.to_string(), ctx.height, 0u8));
+                w.put(keys::settlement(&i.payer_bank, id), &(id.to_string(), ctx.height, 0u8));
                 w.put(keys::waybill(&ctx.sender.id, id), &(id.to_string(), ctx.height));
                 w.put(keys::certificate(&ctx.sender.id, id), &(id.to_string(), ctx.height));
                 let goods = goods_of(&i.payer_party);
@@ -121,14 +121,18 @@ impl Validator for TestSettlement {
                 w.put(keys::item(&goods), &item);
                 w.put(keys::event_id(id), &ctx.tx_id);
             }
-            SettlementOp::Confirm { settlement_id } => {
+            SettlementOp::Confirm {
+                payer_bank,
+                settlement_id,
+            } => {
                 let id = settlement_id.as_str();
-                if view.get(&keys::settlement(id)).is_none() {
+                if view.get(&keys::settlement(payer_bank, id)).is_none() {
                     return Err(Rejection::new("test.unknown", format!("no settlement {id}")));
                 }
-                w.put(keys::settlement(id), &(id.to_string(), ctx.height, 1u8));
+                w.put(keys::settlement(payer_bank, id), &(id.to_string(), ctx.height, 1u8));
                 w.delete(keys::waybill(&ctx.sender.id, id));
             }
+            _ => return Err(Rejection::new("test.unsupported", "only instruct and confirm")),
         }
         Ok(w)
     }
@@ -182,6 +186,7 @@ pub fn instruct_for(id: &str, item: &str) -> Payload {
 
 pub fn confirm(id: &str) -> Payload {
     Payload::Settlement(SettlementOp::Confirm {
+        payer_bank: org_id("VAL-A"),
         settlement_id: id.to_string(),
     })
 }

@@ -7,7 +7,7 @@
 //! method or with other arguments; the time window bounds replays of the same request.
 //!
 //! Invariants: the key is looked up in committed state (a removed org or a rotated key stops
-//! authenticating at once); verification is strict ed25519; every failure is UNAUTHENTICATED
+//! authenticating at once); verification is the ledger's one ed25519 rule (ZIP-215); every failure is UNAUTHENTICATED
 //! with a message naming the metadata field, and never reveals whether an org exists beyond that.
 use prost::Message;
 use sha2::{Digest, Sha256};

@@ -68,6 +68,7 @@ pub struct NodeInfo {
     pub peers: Vec<PeerInfo>,
     pub sync: SyncInfo,
     pub mempool_size: u64,
+    pub equivocation_evidence: u64,
 }
 
 /// A transaction the mempool holds or refused (not yet in a block).
@@ -235,7 +236,8 @@ pub fn doc_matches(key: &[u8], value: &[u8], q: &DocQuery, gk: &dyn Fn(&str) -> 
                     .any(|id| gk(id).as_ref() == Some(k)),
             }
         }
-        Ns::Certificate => {
+        // `goods` entries are the per-goods index of valid certificates, not documents.
+        Ns::Certificate if parts.first() != Some(&&b"goods"[..]) => {
             let Ok(r) = decode::<CertificateRecord>(value) else {
                 return false;
             };

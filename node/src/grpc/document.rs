@@ -72,8 +72,47 @@ fn text_field<'a>(field: &str, s: &'a str) -> Result<&'a str, Status> {
     Ok(s)
 }
 
+/// State key of the settlement a caller names by `settlement_id`. Settlement ids are scoped by
+/// the instructing (payer) bank: `PAYER-BANK/ID` names one directly; a bare id is looked up among
+/// the settlements with that id the caller may see, and must name exactly one.
+fn settlement_key(shared: &Shared, caller: &Caller, sid: &str) -> Result<Vec<u8>, Status> {
+    if let Some((payer, id)) = sid.split_once('/')
+        && let Ok(payer) = OrgId::new(payer)
+    {
+        return Ok(keys::settlement(&payer, id));
+    }
+    let (mut found, mut hidden) = (Vec::new(), Vec::new());
+    for key in shared
+        .backend
+        .documents(&DocQuery::Reference(sid.to_string()))
+        .map_err(internal)?
+    {
+        if let Some(d @ Doc::Settlement(_)) = load(shared, &key)?
+            && matches!(&d, Doc::Settlement(r) if r.instruction.settlement_id == sid)
+        {
+            if may_see(caller, &d) {
+                found.push(key);
+            } else {
+                hidden.push(key);
+            }
+        }
+    }
+    match found.len() {
+        // None visible: the direct read reports PERMISSION_DENIED or NOT_FOUND.
+        0 => Ok(hidden
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| keys::settlement(caller.id(), sid))),
+        1 => Ok(found.swap_remove(0)),
+        _ => Err(invalid(
+            "settlement_id",
+            "several payer banks use this id: name it as PAYER-BANK/ID",
+        )),
+    }
+}
+
 /// State key of the document a `DocumentId` names.
-fn doc_key(id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
+fn doc_key(shared: &Shared, caller: &Caller, id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
     match id.and_then(|i| i.id.as_ref()) {
         Some(document_id::Id::Waybill(w)) => Ok(keys::waybill(
             &org_field("id.waybill.carrier", &w.carrier)?,
@@ -83,7 +122,7 @@ fn doc_key(id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
             &org_field("id.certificate.issuer", &c.issuer)?,
             text_field("id.certificate.number", &c.number)?,
         )),
-        Some(document_id::Id::SettlementId(s)) => Ok(keys::settlement(text_field("id.settlement_id", s)?)),
+        Some(document_id::Id::SettlementId(s)) => settlement_key(shared, caller, text_field("id.settlement_id", s)?),
         None => Err(invalid(
             "id",
             "one of waybill, certificate or settlement_id is required",
@@ -269,12 +308,13 @@ impl DocumentService for DocumentApi {
         let caller = self.0.auth(&req, &format!("{SVC}GetSettlement"))?;
         let sid = text_field("settlement_id", &req.get_ref().settlement_id)?.to_string();
         let what = format!("settlement {sid}");
-        let Doc::Settlement(r) = self.visible(&caller, &keys::settlement(&sid), &what)? else {
+        let key = settlement_key(&self.0, &caller, &sid)?;
+        let Doc::Settlement(r) = self.visible(&caller, &key, &what)? else {
             return Err(not_found(format!("{what} is not on the ledger")));
         };
         let i = &r.instruction;
         Ok(Response::new(v1::SettlementReply {
-            settlement_id: sid,
+            settlement_id: r.instruction.settlement_id.clone(),
             status: views::enum_name(&r.status),
             payer_bank: i.payer_bank.to_string(),
             payee_bank: i.payee_bank.to_string(),
@@ -339,7 +379,7 @@ impl DocumentService for DocumentApi {
     async fn get_history(&self, req: Request<v1::GetHistoryRequest>) -> Result<Response<v1::HistoryReply>, Status> {
         let caller = self.0.auth(&req, &format!("{SVC}GetHistory"))?;
         let id = req.get_ref().id.clone();
-        let key = doc_key(id.as_ref())?;
+        let key = doc_key(&self.0, &caller, id.as_ref())?;
         let Some((ns, _)) = split_key(&key) else {
             return Err(Status::internal("document key"));
         };

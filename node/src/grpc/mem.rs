@@ -111,6 +111,7 @@ impl MemBackend {
                     peers: Vec::new(),
                     sync: SyncInfo::default(),
                     mempool_size: 0,
+                    equivocation_evidence: 0,
                 },
                 aliases: BTreeMap::new(),
             }),

@@ -44,6 +44,7 @@ impl NodeService for NodeApi {
             }),
             version: env!("CARGO_PKG_VERSION").to_string(),
             mempool_size: info.mempool_size,
+            equivocation_evidence: info.equivocation_evidence,
         }))
     }
 

@@ -415,7 +415,16 @@ impl Scenario {
                     instructed_at: at,
                     updated_at: at,
                 };
-                s.put(keys::settlement(SETTLEMENT_ID), &rec);
+                s.put(keys::settlement(&org("BANK-NL"), SETTLEMENT_ID), &rec);
+                s.put(
+                    keys::settlement_guard(&tradechain_ledger::validate::settlement::document_key(
+                        &rec.instruction.reference,
+                    )),
+                    &SettlementKey {
+                        payer_bank: org("BANK-NL"),
+                        settlement_id: SETTLEMENT_ID.into(),
+                    },
+                );
             },
         );
         s.commit();
@@ -502,10 +511,11 @@ impl Scenario {
         s.accept(
             "BANK-CN",
             Payload::Settlement(SettlementOp::Confirm {
+                payer_bank: org("BANK-NL"),
                 settlement_id: SETTLEMENT_ID.into(),
             }),
             |s, at, _| {
-                let key = keys::settlement(SETTLEMENT_ID);
+                let key = keys::settlement(&org("BANK-NL"), SETTLEMENT_ID);
                 let mut rec: SettlementRecord = match s.backend.state_value(&key) {
                     Some(r) => r,
                     None => unreachable!("instructed in block 3"),

@@ -93,6 +93,11 @@ impl Gate {
         self.allowed.contains(peer)
     }
 
+    /// Whether `peer` is banned now.
+    pub fn is_banned(&self, peer: &PeerId) -> bool {
+        self.banned.contains_key(peer)
+    }
+
     /// Peers currently banned (expired bans are dropped by [`Gate::expire`]).
     pub fn banned(&self) -> BTreeSet<PeerId> {
         self.banned.keys().copied().collect()

@@ -7,7 +7,10 @@
 //! - only peers whose PeerId derives from an allowed member node key ever hold a connection (see [`gate`]);
 //! - every inbound gossip payload, request and response is at most `max_message_bytes` long, checked before it
 //!   is handed to the node; gossip must carry a valid author signature (strict validation) by a member;
-//! - per-peer inbound rate limits drop (and count) excess gossip and requests;
+//! - per-peer inbound rate limits drop (and count) excess gossip and requests, with separate budgets for
+//!   consensus gossip, transaction gossip and requests (a transaction flood never costs a vote);
+//! - gossip authored by a banned peer is rejected whoever relays it (a ban applies by author, not only by
+//!   connection);
 //! - the swarm runs in its own tokio task; it stops when every [`NetHandle`] is dropped.
 
 pub mod codec;
@@ -45,10 +48,16 @@ pub struct NetConfig {
 /// Tunables beyond [`NetConfig`]; [`spawn`] uses the defaults.
 #[derive(Debug, Clone)]
 pub struct NetLimits {
-    /// Inbound messages (gossip + requests) admitted per peer per second.
+    /// Transaction gossip messages admitted per peer per second.
     pub rate_per_sec: u32,
-    /// Burst size of the per-peer token bucket.
+    /// Burst size of the per-peer transaction-gossip bucket.
     pub rate_burst: u32,
+    /// Consensus gossip per peer: its own budget, which a transaction flood cannot spend.
+    pub consensus_rate_per_sec: u32,
+    pub consensus_rate_burst: u32,
+    /// Requests (block sync) per peer per second, and burst.
+    pub request_rate_per_sec: u32,
+    pub request_rate_burst: u32,
     /// Penalties after which a peer is disconnected and banned.
     pub penalty_threshold: u32,
     /// How long a ban lasts.
@@ -66,6 +75,10 @@ impl Default for NetLimits {
         NetLimits {
             rate_per_sec: 500,
             rate_burst: 1000,
+            consensus_rate_per_sec: 500,
+            consensus_rate_burst: 1000,
+            request_rate_per_sec: 20,
+            request_rate_burst: 40,
             penalty_threshold: 3,
             ban_duration: Duration::from_secs(600),
             redial_interval: Duration::from_secs(3),
@@ -142,6 +155,8 @@ pub struct NetStats {
     pub gossip_oversized: u64,
     /// Gossip messages rejected because their author is not a member.
     pub gossip_non_member: u64,
+    /// Gossip rejected because its author is banned (whoever relayed it).
+    pub gossip_banned_author: u64,
     /// Inbound requests delivered to the node.
     pub requests_delivered: u64,
     /// Inbound requests that failed to decode (oversized or malformed frames).

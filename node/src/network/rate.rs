@@ -1,6 +1,9 @@
-//! Per-peer inbound rate limiting: one integer token bucket per peer.
+//! Per-peer inbound rate limiting: one integer token bucket per peer and traffic class.
 //!
-//! Invariants: a bucket never holds more than `burst` tokens; each admitted message costs one token; tokens refill
+//! Invariants: consensus messages, transaction gossip and requests each have their own budget
+//! per peer, so a transaction flood (or a sync-request flood) from a peer never uses up the
+//! tokens its consensus messages need — a throttled gossip never costs a vote. A bucket never
+//! holds more than `burst` tokens; each admitted message costs one token; tokens refill
 //! at `per_sec` per second from the wall clock (networking only — nothing here feeds consensus). Integer
 //! arithmetic in milli-tokens, no floats.
 
@@ -49,36 +52,65 @@ impl TokenBucket {
     }
 }
 
-/// Token buckets for all peers.
+/// What an inbound message is, for rate budgeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    Consensus,
+    Txs,
+    Requests,
+}
+
+/// A budget: tokens per second and burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
+/// Token buckets for all peers, one per class.
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_sec: u32,
-    burst: u32,
-    buckets: HashMap<PeerId, TokenBucket>,
+    consensus: Budget,
+    txs: Budget,
+    requests: Budget,
+    buckets: HashMap<(PeerId, Class), TokenBucket>,
 }
 
 impl RateLimiter {
-    /// Limits every peer to `per_sec` messages per second with bursts of `burst`.
+    /// Limits every peer to `per_sec` messages per second with bursts of `burst`, in each class.
     pub fn new(per_sec: u32, burst: u32) -> RateLimiter {
+        let b = Budget { per_sec, burst };
+        RateLimiter::with_budgets(b, b, b)
+    }
+
+    /// Separate budgets per class.
+    pub fn with_budgets(consensus: Budget, txs: Budget, requests: Budget) -> RateLimiter {
         RateLimiter {
-            per_sec,
-            burst,
+            consensus,
+            txs,
+            requests,
             buckets: HashMap::new(),
         }
     }
 
-    /// Whether one more message from `peer` is admitted now.
-    pub fn admit(&mut self, peer: PeerId, now: Instant) -> bool {
-        let (per_sec, burst) = (self.per_sec, self.burst);
+    /// Whether one more message of `class` from `peer` is admitted now.
+    pub fn admit(&mut self, peer: PeerId, class: Class, now: Instant) -> bool {
+        let b = match class {
+            Class::Consensus => self.consensus,
+            Class::Txs => self.txs,
+            Class::Requests => self.requests,
+        };
         self.buckets
-            .entry(peer)
-            .or_insert_with(|| TokenBucket::new(per_sec, burst, now))
+            .entry((peer, class))
+            .or_insert_with(|| TokenBucket::new(b.per_sec, b.burst, now))
             .try_take(now)
     }
 
     /// Forgets a disconnected peer.
     pub fn remove(&mut self, peer: &PeerId) {
-        self.buckets.remove(peer);
+        for class in [Class::Consensus, Class::Txs, Class::Requests] {
+            self.buckets.remove(&(*peer, class));
+        }
     }
 }
 
@@ -111,8 +143,24 @@ mod tests {
         let t0 = Instant::now();
         let mut l = RateLimiter::new(1, 1);
         let (a, b) = (PeerId::random(), PeerId::random());
-        assert!(l.admit(a, t0));
-        assert!(!l.admit(a, t0));
-        assert!(l.admit(b, t0));
+        assert!(l.admit(a, Class::Txs, t0));
+        assert!(!l.admit(a, Class::Txs, t0));
+        assert!(l.admit(b, Class::Txs, t0));
+    }
+
+    #[test]
+    fn a_transaction_flood_never_spends_the_consensus_budget() {
+        let t0 = Instant::now();
+        let b = |per_sec, burst| Budget { per_sec, burst };
+        let mut l = RateLimiter::with_budgets(b(10, 10), b(10, 10), b(1, 2));
+        let p = PeerId::random();
+        let admitted_txs = (0..10_000).filter(|_| l.admit(p, Class::Txs, t0)).count();
+        assert_eq!(admitted_txs, 10);
+        let admitted_reqs = (0..10_000).filter(|_| l.admit(p, Class::Requests, t0)).count();
+        assert_eq!(admitted_reqs, 2);
+        // The same peer's votes still get their whole budget.
+        assert_eq!((0..10).filter(|_| l.admit(p, Class::Consensus, t0)).count(), 10);
+        l.remove(&p);
+        assert!(l.admit(p, Class::Txs, t0), "a reconnected peer starts afresh");
     }
 }

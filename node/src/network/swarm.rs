@@ -31,7 +31,7 @@ use super::{
     allowed_peer_ids,
     codec::{FrameCodec, RequestFrame},
     gate::{Gate, PenaltyOutcome},
-    rate::RateLimiter,
+    rate::{Budget, Class, RateLimiter},
 };
 
 /// Room left in a gossipsub frame for the envelope (author, signature, key, sequence number, topic): the payload
@@ -204,7 +204,20 @@ pub(super) async fn start(
         bootstrap: cfg.bootstrap.clone(),
         max: cfg.max_message_bytes,
         chain_id: cfg.chain_id.clone(),
-        rate: RateLimiter::new(limits.rate_per_sec, limits.rate_burst),
+        rate: RateLimiter::with_budgets(
+            Budget {
+                per_sec: limits.consensus_rate_per_sec,
+                burst: limits.consensus_rate_burst,
+            },
+            Budget {
+                per_sec: limits.rate_per_sec,
+                burst: limits.rate_burst,
+            },
+            Budget {
+                per_sec: limits.request_rate_per_sec,
+                burst: limits.request_rate_burst,
+            },
+        ),
         inbound: BTreeMap::new(),
         next_request_id: 1,
     };
@@ -493,7 +506,11 @@ impl Runner {
 
     fn check_gossip(&mut self, relay: PeerId, message: &gossipsub::Message) -> gossipsub::MessageAcceptance {
         use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
-        if !self.rate.admit(relay, Instant::now()) {
+        let class = match self.topics.get(&message.topic) {
+            Some(Topic::Consensus) => Class::Consensus,
+            _ => Class::Txs,
+        };
+        if !self.rate.admit(relay, class, Instant::now()) {
             self.shared.lock().stats.rate_limited += 1;
             tracing::debug!(peer = %relay, "gossip over the rate limit: dropped");
             return Ignore;
@@ -507,6 +524,11 @@ impl Runner {
             return Ignore;
         }
         match message.source {
+            Some(author) if author != self.local && self.swarm.behaviour().gate.is_banned(&author) => {
+                self.shared.lock().stats.gossip_banned_author += 1;
+                tracing::debug!(peer = %relay, %author, "gossip authored by a banned peer: rejected");
+                Reject
+            }
             Some(author) if author == self.local || self.swarm.behaviour().gate.is_allowed(&author) => Accept,
             _ => {
                 self.shared.lock().stats.gossip_non_member += 1;
@@ -529,7 +551,7 @@ impl Runner {
                     },
                 ..
             } => {
-                if !self.rate.admit(peer, Instant::now()) {
+                if !self.rate.admit(peer, Class::Requests, Instant::now()) {
                     self.shared.lock().stats.rate_limited += 1;
                     tracing::debug!(%peer, "request over the rate limit: dropped");
                     return; // dropping the channel fails the request on the remote side
