@@ -406,7 +406,7 @@ fn testnet_end_to_end() {
     let bound = cli_json(&port, &["bench", "--no-report", "verify-bound"]).expect("bench verify-bound runs");
     assert!(bound["batch_per_core"].as_f64().is_some_and(|r| r > 0.0), "{bound}");
 
-    // 2d. A Byzantine member (PRODUCER-FZ's node key and signing key, over the real protocol)
+    // 2d. A Byzantine member (CUSTOMS-DE's node key and signing key, over the real protocol)
     // floods transactions, garbage, oversized and far-future messages, sync requests and replays
     // for a few seconds while honest paced load runs: every honest transaction commits, the chain
     // keeps committing, and the honest nodes cut the attacker off.

@@ -151,6 +151,31 @@ pub fn member_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
     out
 }
 
+/// Node keys of the orgs in the validator set in force and the one scheduled: the only nodes
+/// that author consensus gossip.
+pub fn validator_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
+    let mut orgs = BTreeSet::new();
+    if let Ok(Some(bytes)) = store.state_get(&tradechain_ledger::state::keys::validators())
+        && let Ok(set) = codec::decode::<tradechain_ledger::ValidatorSet>(&bytes)
+    {
+        orgs.extend(set.validators.into_iter().map(|v| v.org));
+    }
+    if let Ok(Some(bytes)) = store.state_get(&tradechain_ledger::state::keys::pending_validators())
+        && let Ok(p) = codec::decode::<tradechain_ledger::records::PendingValidators>(&bytes)
+    {
+        orgs.extend(p.set.validators.into_iter().map(|v| v.org));
+    }
+    let mut out = BTreeSet::new();
+    for id in orgs {
+        if let Ok(Some(bytes)) = store.state_get(&tradechain_ledger::state::keys::org(&id))
+            && let Ok(org) = codec::decode::<Org>(&bytes)
+        {
+            out.extend(org.node_keys.iter().map(|k| k.0));
+        }
+    }
+    out
+}
+
 /// Open the store, start networking, the API servers and the core task; run until `shutdown`.
 pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let gtext = std::fs::read_to_string(&cfg.node.genesis)
@@ -190,6 +215,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
     })
     .await
     .map_err(|e| anyhow::anyhow!("p2p: {e}"))?;
+    net.send(NetCommand::SetConsensusAuthors(validator_node_keys(&store)));
 
     let mempool = Mempool::new(
         &genesis.chain_id,
@@ -590,6 +616,16 @@ impl Core {
                 "membership changed: updating the p2p allow-list"
             );
             self.net.send(NetCommand::SetAllowed(allowed));
+        }
+        // Who may author consensus gossip follows the validator set (in force and scheduled) and
+        // its orgs' node keys.
+        if exec
+            .writes
+            .keys()
+            .any(|k| matches!(k.first(), Some(b) if *b == Ns::Org as u8 || *b == Ns::Meta as u8))
+        {
+            self.net
+                .send(NetCommand::SetConsensusAuthors(validator_node_keys(&self.shared.store)));
         }
         let m = &self.shared.metrics;
         m.height.set(height as i64);

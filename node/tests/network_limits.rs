@@ -159,3 +159,41 @@ async fn rate_limit_drops_and_counts_excess_and_a_tx_flood_never_costs_a_vote() 
         stats(&nodes[1])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_validator_nodes_author_consensus_gossip() {
+    let labels = ["author-member", "author-receiver"];
+    let member = start(config("author-member", &labels, vec![], 4096), fast_limits()).await;
+    let receiver = start(
+        config("author-receiver", &labels, member.handle.dial_addrs(), 4096),
+        fast_limits(),
+    )
+    .await;
+    let mut nodes = vec![member, receiver];
+    wait_meshed(&nodes).await;
+    // The receiver learns (from committed state, in a node) that only its own key is a validator's.
+    nodes[1]
+        .handle
+        .try_send(NetCommand::SetConsensusAuthors([nodes[1].public].into_iter().collect()))
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for (topic, data) in [(Topic::Consensus, b"vote".to_vec()), (Topic::Txs, b"tx".to_vec())] {
+        nodes[0].handle.try_send(NetCommand::Publish { topic, data }).unwrap();
+    }
+    // The member's transaction gossip arrives; its consensus gossip does not, and it is penalised.
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(NetEvent::Gossip { topic, .. })) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), nodes[1].events.recv()).await
+        {
+            got.push(topic);
+        }
+        if got.contains(&Topic::Txs) && nodes[1].handle.stats().penalties >= 1 {
+            break;
+        }
+    }
+    assert!(got.contains(&Topic::Txs), "{got:?}");
+    assert!(!got.contains(&Topic::Consensus), "a non-validator authored a vote: {got:?}");
+    assert!(nodes[1].handle.stats().penalties >= 1, "{:?}", nodes[1].handle.stats());
+}

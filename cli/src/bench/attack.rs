@@ -1,7 +1,8 @@
 //! `bench attack`: a Byzantine member against a live testnet.
 //!
 //! The attacker is a real libp2p peer speaking the node's own protocol (this crate's network
-//! stack), holding a member org's node key and signing key (`--as`, default PRODUCER-FZ, whose
+//! stack), holding a member org's node key and signing key (`--as`, default CUSTOMS-DE — a foreign
+//! customs authority, which `bench load` does not use — whose
 //! node `testnet/up` registers but does not run). For `--duration-s` it sends, interleaved:
 //! - `txflood`: transaction gossip batches — transactions from a non-member, and the member's
 //!   own validly signed transactions far ahead of its nonce (holes that can never be selected),
@@ -52,7 +53,7 @@ pub struct AttackArgs {
     pub testnet_dir: PathBuf,
     /// The member org the attacker is (its keys are `keys/<org>.key` and `.node`; its node must
     /// not be running).
-    #[arg(long = "as", default_value = "PRODUCER-FZ")]
+    #[arg(long = "as", default_value = "CUSTOMS-DE")]
     pub org: String,
     /// How long to attack.
     #[arg(long, default_value_t = 20)]

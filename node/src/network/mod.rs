@@ -9,6 +9,8 @@
 //!   is handed to the node; gossip must carry a valid author signature (strict validation) by a member;
 //! - per-peer inbound rate limits drop (and count) excess gossip and requests, with separate budgets for
 //!   consensus gossip, transaction gossip and requests (a transaction flood never costs a vote);
+//! - consensus gossip is authored only by validator orgs' nodes (once the node has said which, from committed
+//!   state): a non-validator member cannot make every node decode and buffer proposals and votes;
 //! - gossip authored by a banned peer is rejected whoever relays it (a ban applies by author, not only by
 //!   connection);
 //! - the swarm runs in its own tokio task; it stops when every [`NetHandle`] is dropped.
@@ -77,8 +79,8 @@ impl Default for NetLimits {
             rate_burst: 1000,
             consensus_rate_per_sec: 500,
             consensus_rate_burst: 1000,
-            request_rate_per_sec: 20,
-            request_rate_burst: 40,
+            request_rate_per_sec: 10,
+            request_rate_burst: 20,
             penalty_threshold: 3,
             ban_duration: Duration::from_secs(600),
             redial_interval: Duration::from_secs(3),
@@ -121,6 +123,10 @@ pub enum NetCommand {
     Respond { request_id: u64, data: Vec<u8> },
     /// Replace the allow-list of member node keys; peers no longer allowed are disconnected.
     SetAllowed(BTreeSet<[u8; 32]>),
+    /// Only nodes of validator orgs author consensus gossip: messages on the consensus topic by
+    /// any other author are rejected (and penalised when that author relays them itself).
+    /// Until the node sends this, any member may author consensus gossip.
+    SetConsensusAuthors(BTreeSet<[u8; 32]>),
     /// Report a misbehaving peer (garbage, bad signatures); after `penalty_threshold` reports it is banned.
     Penalize { peer: PeerId, reason: String },
 }

@@ -7,7 +7,7 @@
 //! channel closes (every handle dropped).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     time::{Duration, Instant},
 };
 
@@ -220,6 +220,7 @@ pub(super) async fn start(
         ),
         inbound: BTreeMap::new(),
         next_request_id: 1,
+        consensus_authors: None,
     };
     for ev in early_events {
         runner.on_swarm_event(ev);
@@ -239,6 +240,8 @@ struct Runner {
     max: usize,
     chain_id: String,
     rate: RateLimiter,
+    /// Who may author consensus gossip (validator orgs' nodes); `None`: any member.
+    consensus_authors: Option<BTreeSet<PeerId>>,
     /// Inbound requests awaiting the node's answer, by our request id.
     inbound: BTreeMap<
         u64,
@@ -350,6 +353,11 @@ impl Runner {
                 let allowed = allowed_peer_ids(&keys);
                 tracing::info!(members = allowed.len(), "allow-list updated");
                 self.swarm.behaviour_mut().gate.set_allowed(allowed);
+            }
+            NetCommand::SetConsensusAuthors(keys) => {
+                let authors = allowed_peer_ids(&keys);
+                tracing::info!(authors = authors.len(), "consensus authors updated");
+                self.consensus_authors = Some(authors);
             }
             NetCommand::Penalize { peer, reason } => self.penalize(peer, &reason),
         }
@@ -527,6 +535,18 @@ impl Runner {
             Some(author) if author != self.local && self.swarm.behaviour().gate.is_banned(&author) => {
                 self.shared.lock().stats.gossip_banned_author += 1;
                 tracing::debug!(peer = %relay, %author, "gossip authored by a banned peer: rejected");
+                Reject
+            }
+            Some(author)
+                if class == Class::Consensus
+                    && author != self.local
+                    && self.consensus_authors.as_ref().is_some_and(|a| !a.contains(&author)) =>
+            {
+                self.shared.lock().stats.gossip_non_member += 1;
+                tracing::debug!(peer = %relay, %author, "consensus gossip not authored by a validator's node: rejected");
+                if relay == author {
+                    self.penalize(relay, "authored consensus gossip without being a validator's node");
+                }
                 Reject
             }
             Some(author) if author == self.local || self.swarm.behaviour().gate.is_allowed(&author) => Accept,
