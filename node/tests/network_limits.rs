@@ -194,6 +194,9 @@ async fn only_validator_nodes_author_consensus_gossip() {
         }
     }
     assert!(got.contains(&Topic::Txs), "{got:?}");
-    assert!(!got.contains(&Topic::Consensus), "a non-validator authored a vote: {got:?}");
+    assert!(
+        !got.contains(&Topic::Consensus),
+        "a non-validator authored a vote: {got:?}"
+    );
     assert!(nodes[1].handle.stats().penalties >= 1, "{:?}", nodes[1].handle.stats());
 }
