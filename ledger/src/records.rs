@@ -69,6 +69,13 @@ pub struct ItemRecord {
     pub customs: CustomsStatus,
     pub inspected: Option<InspectionOutcome>,
     pub declarant: Option<OrgId>,
+    /// The customs authority that recorded the open (or last) declaration, and its country (the
+    /// declaration's country): until the next declaration only customs of that country inspect,
+    /// hold or release the goods.
+    pub declared_by: Option<OrgId>,
+    pub declared_country: Option<String>,
+    /// The customs authority that holds the goods while `customs` is `Held`: only it releases them.
+    pub held_by: Option<OrgId>,
     pub hs_code: Option<String>,
     pub certificate: Option<CertificateRef>,
     pub waybill: Option<WaybillRef>,
@@ -90,6 +97,9 @@ impl ItemRecord {
             customs: CustomsStatus::None,
             inspected: None,
             declarant: None,
+            declared_by: None,
+            declared_country: None,
+            held_by: None,
             hs_code: None,
             certificate: None,
             waybill: None,

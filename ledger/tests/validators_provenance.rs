@@ -626,3 +626,164 @@ fn limits_list_len_on_extensions() {
         "payload.op.extensions has 3 entries, above the limit of 2",
     );
 }
+
+#[test]
+fn provenance_customs_unlocode_missing() {
+    let mut e = customs(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360"));
+    e.unlocode = None;
+    Chain::demo().reject_with(
+        "CUSTOMS-CN",
+        p(e.clone()),
+        "provenance.customs.unlocode_missing",
+        "unlocode is missing: a customs step must carry the UN/LOCODE of the customs office (customs CUSTOMS-CN, country CN)",
+    );
+    // Also on a release of goods declared at a located step.
+    let mut c = Chain::demo();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    let mut r = customs(&[PALLET], T, "CNFOC", CustomsStep::Released);
+    r.unlocode = None;
+    c.reject_with(
+        "CUSTOMS-CN",
+        p(r),
+        "provenance.customs.unlocode_missing",
+        "unlocode is missing: a customs step must carry the UN/LOCODE of the customs office (customs CUSTOMS-CN, country CN)",
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    e.unlocode = Some("CNFOC".into());
+    Chain::demo().accept("CUSTOMS-CN", p(e));
+}
+
+#[test]
+fn provenance_customs_foreign_declaration() {
+    let mut c = Chain::demo();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    let it = item(&c, PALLET);
+    assert_eq!(it.declared_by, Some(oid("CUSTOMS-CN")));
+    assert_eq!(it.declared_country.as_deref(), Some("CN"));
+    for (s, what) in [
+        (inspected(InspectionOutcome::Failed), "inspect"),
+        (
+            CustomsStep::Held {
+                reason: "retaliation".into(),
+            },
+            "hold",
+        ),
+        (CustomsStep::Released, "release"),
+    ] {
+        c.reject_with(
+            "CUSTOMS-NL",
+            step(&[PALLET], T, "NLRTM", s),
+            "provenance.customs.foreign_declaration",
+            &format!(
+                "goods {} is declared to customs of CN (by CUSTOMS-CN); customs CUSTOMS-NL (country NL) may not {what} it",
+                k(PALLET)
+            ),
+        );
+    }
+    // Export release by Chinese customs; then an import declaration in NL moves jurisdiction.
+    c.accept(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", inspected(InspectionOutcome::Passed)),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    c.accept("CUSTOMS-NL", step(&[PALLET], T, "NLRTM", decl("PRODUCER-FZ", "940360")));
+    assert_eq!(item(&c, PALLET).declared_country.as_deref(), Some("NL"));
+    c.reject_with(
+        "CUSTOMS-CN",
+        step(&[PALLET], T, "CNFOC", CustomsStep::Released),
+        "provenance.customs.foreign_declaration",
+        &format!(
+            "goods {} is declared to customs of NL (by CUSTOMS-NL); customs CUSTOMS-CN (country CN) may not release it",
+            k(PALLET)
+        ),
+    );
+    c.accept("CUSTOMS-NL", step(&[PALLET], T, "NLRTM", CustomsStep::Released));
+}
+
+/// The demo genesis plus a second Chinese customs authority (Xiamen).
+fn two_cn_customs() -> Chain {
+    use tradechain_ledger::identity::{CreditTier, Org, OrgKey, Role};
+    let mut g = demo_genesis();
+    g.orgs.push(Org {
+        id: oid("CUSTOMS-CNXMN"),
+        name: "Xiamen Customs".into(),
+        country: "CN".into(),
+        roles: vec![Role::Customs],
+        keys: vec![OrgKey {
+            key_id: 1,
+            public_key: secret("CUSTOMS-CNXMN").public(),
+        }],
+        node_keys: Vec::new(),
+        credit_tier: CreditTier::AeoAdvanced,
+    });
+    Chain::new(g)
+}
+
+#[test]
+fn provenance_customs_foreign_hold() {
+    let mut c = two_cn_customs();
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", decl("PRODUCER-FZ", "940360")));
+    c.accept(
+        "CUSTOMS-CN",
+        step(
+            &[PALLET],
+            T,
+            "CNFOC",
+            CustomsStep::Held {
+                reason: "documents".into(),
+            },
+        ),
+    );
+    assert_eq!(item(&c, PALLET).held_by, Some(oid("CUSTOMS-CN")));
+    c.reject_with(
+        "CUSTOMS-CNXMN",
+        step(&[PALLET], T, "CNXMN", CustomsStep::Released),
+        "provenance.customs.foreign_hold",
+        &format!(
+            "goods {} is held by customs CUSTOMS-CN; customs CUSTOMS-CNXMN may not release it (only the holding authority releases its hold)",
+            k(PALLET)
+        ),
+    );
+    // Taking the hold over (to release it next) is refused too.
+    c.reject_with(
+        "CUSTOMS-CNXMN",
+        step(
+            &[PALLET],
+            T,
+            "CNXMN",
+            CustomsStep::Held {
+                reason: "take over".into(),
+            },
+        ),
+        "provenance.customs.foreign_hold",
+        &format!(
+            "goods {} is held by customs CUSTOMS-CN; customs CUSTOMS-CNXMN may not hold it (only the holding authority releases its hold)",
+            k(PALLET)
+        ),
+    );
+    // Another authority of the declaration's country may still inspect held goods.
+    c.accept(
+        "CUSTOMS-CNXMN",
+        step(&[PALLET], T, "CNXMN", inspected(InspectionOutcome::Passed)),
+    );
+    c.accept("CUSTOMS-CN", step(&[PALLET], T, "CNFOC", CustomsStep::Released));
+    let it = item(&c, PALLET);
+    assert_eq!((it.customs, it.held_by), (CustomsStatus::Released, None));
+    // A declaration made by the other authority: its own hold is its own to release.
+    c.accept(
+        "CUSTOMS-CNXMN",
+        step(&[PALLET], T, "CNXMN", decl("PRODUCER-FZ", "940360")),
+    );
+    c.accept(
+        "CUSTOMS-CNXMN",
+        step(
+            &[PALLET],
+            T,
+            "CNXMN",
+            CustomsStep::Held {
+                reason: "sampling".into(),
+            },
+        ),
+    );
+    c.accept("CUSTOMS-CNXMN", step(&[PALLET], T, "CNXMN", CustomsStep::Released));
+}

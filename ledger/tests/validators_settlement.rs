@@ -153,6 +153,15 @@ fn settlement_reference_unknown() {
 #[test]
 fn settlement_waybill_void() {
     let mut c = ready();
+    // The holding bank hands the bill back to the carrier (exclusive control), which voids it.
+    c.accept(
+        "BANK-NL",
+        Payload::Waybill(WaybillOp::Transfer {
+            carrier: oid("CARRIER-COSCO"),
+            reference: BL_REF.into(),
+            new_holder: oid("CARRIER-COSCO"),
+        }),
+    );
     c.accept(
         "CARRIER-COSCO",
         Payload::Waybill(WaybillOp::Void {

@@ -263,12 +263,15 @@ fn waybill_not_issuer() {
         "waybill.not_issuer",
         "org PRODUCER-FZ is not the issuer of BL COSU-2026-000123 (issuer: CARRIER-COSCO) and cannot void it",
     );
+    // The shipper hands the to-order bill back to the carrier, which may then void it.
+    c.accept("PRODUCER-FZ", transfer(C));
     c.accept(C, void());
 }
 
 #[test]
 fn waybill_closed() {
     let mut c = issued();
+    c.accept("PRODUCER-FZ", transfer(C));
     c.accept(C, void());
     c.reject_with(
         "PRODUCER-FZ",
@@ -306,4 +309,99 @@ fn waybill_amend_invalid() {
     assert_eq!(rec.document.voyage, "032W");
     assert_eq!(rec.version, 4);
     assert_eq!(rec.holder, oid("BANK-CN"));
+}
+
+fn holder(c: &Chain) -> tradechain_ledger::OrgId {
+    let rec: tradechain_ledger::records::WaybillRecord =
+        tradechain_ledger::state::get_typed(&c.state, &tradechain_ledger::state::keys::waybill(&oid(C), BL_REF))
+            .unwrap();
+    rec.holder
+}
+
+#[test]
+fn waybill_exclusive_control() {
+    // A to-order bill held by the shipper, then by a bank: the carrier neither voids nor amends it.
+    let mut c = issued();
+    c.reject_with(
+        C,
+        void(),
+        "waybill.exclusive_control",
+        "BL COSU-2026-000123 is a to-order bill held by PRODUCER-FZ (holder); carrier CARRIER-COSCO may not void it until it is surrendered to the carrier",
+    );
+    c.accept("PRODUCER-FZ", transfer("BANK-CN"));
+    c.reject_with(
+        C,
+        void(),
+        "waybill.exclusive_control",
+        "BL COSU-2026-000123 is a to-order bill held by BANK-CN (holder); carrier CARRIER-COSCO may not void it until it is surrendered to the carrier",
+    );
+    c.reject_with(
+        C,
+        amend(1, C),
+        "waybill.exclusive_control",
+        "BL COSU-2026-000123 is a to-order bill held by BANK-CN (holder); carrier CARRIER-COSCO may not amend it until it is surrendered to the carrier",
+    );
+    c.reject_with(
+        C,
+        amend(1, "BANK-CN"),
+        "waybill.exclusive_control",
+        "BL COSU-2026-000123 is a to-order bill held by BANK-CN (holder); carrier CARRIER-COSCO may not amend it until it is surrendered to the carrier",
+    );
+    assert_eq!(holder(&c), oid("BANK-CN"));
+    // Endorsed back to the carrier: it may void it.
+    c.accept("BANK-CN", transfer(C));
+    c.accept(C, void());
+    // Surrendered for amendment by the bank: the carrier may amend (re-issuing to the bank).
+    let mut c = issued();
+    c.accept("PRODUCER-FZ", transfer("BANK-CN"));
+    c.accept("BANK-CN", surrender(SurrenderPurpose::Amendment));
+    c.accept(C, amend(1, "BANK-CN"));
+    // A straight bill is no document of title: its carrier may void it while ISSUED.
+    let mut d = waybill_issue(BL_REF, "PRODUCER-FZ", &[PALLET]);
+    d.kind = WaybillKind::Straight;
+    d.consignee = Some(party("Rotterdam Importer B.V.", None, "NL"));
+    let mut c = Chain::demo();
+    c.accept(C, issue_doc(d));
+    c.accept(C, void());
+}
+
+#[test]
+fn waybill_amend_holder() {
+    let mut c = issued();
+    c.accept("PRODUCER-FZ", transfer("BANK-CN"));
+    c.accept("BANK-CN", surrender(SurrenderPurpose::Amendment));
+    assert_eq!(holder(&c), oid(C));
+    for other in ["BANK-NL", "PRODUCER-FZ", C] {
+        c.reject_with(
+            C,
+            amend(1, other),
+            "waybill.amend.holder",
+            &format!(
+                "amended.holder {other} is not BANK-CN, the party that surrendered BL COSU-2026-000123 for amendment; the carrier re-issues to it"
+            ),
+        );
+    }
+    c.accept(C, amend(1, "BANK-CN"));
+    assert_eq!(holder(&c), oid("BANK-CN"));
+    // Never endorsed: the original holder surrendered it, and gets it back.
+    let mut c = issued();
+    c.accept("PRODUCER-FZ", surrender(SurrenderPurpose::Amendment));
+    c.reject_with(
+        C,
+        amend(1, "BANK-CN"),
+        "waybill.amend.holder",
+        "amended.holder BANK-CN is not PRODUCER-FZ, the party that surrendered BL COSU-2026-000123 for amendment; the carrier re-issues to it",
+    );
+    c.accept(C, amend(1, "PRODUCER-FZ"));
+    // Amended twice: the re-issued holder endorses on, the endorsee surrenders and gets it back.
+    c.accept("PRODUCER-FZ", transfer("BANK-NL"));
+    c.accept("BANK-NL", surrender(SurrenderPurpose::Amendment));
+    c.reject_with(
+        C,
+        amend(2, "PRODUCER-FZ"),
+        "waybill.amend.holder",
+        "amended.holder PRODUCER-FZ is not BANK-NL, the party that surrendered BL COSU-2026-000123 for amendment; the carrier re-issues to it",
+    );
+    c.accept(C, amend(2, "BANK-NL"));
+    assert_eq!(holder(&c), oid("BANK-NL"));
 }

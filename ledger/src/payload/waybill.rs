@@ -95,7 +95,8 @@ pub enum WaybillOp {
         reference: String,
         purpose: SurrenderPurpose,
     },
-    /// Carrier re-issues an amended document after a surrender for amendment.
+    /// Carrier re-issues an amended document after a surrender for amendment; `amended.holder`
+    /// must be the party that surrendered it.
     Amend {
         carrier: OrgId,
         reference: String,
@@ -106,7 +107,7 @@ pub enum WaybillOp {
         carrier: OrgId,
         reference: String,
     },
-    /// Issuer voids before any surrender.
+    /// Issuer voids before any surrender (a to-order bill only while the issuer holds it).
     Void {
         carrier: OrgId,
         reference: String,

@@ -11,17 +11,44 @@
 //! - Commissioning = ObjectEvent ADD (twice with bizStep commissioning is refused); aggregation
 //!   children must be commissioned before being packed; a transformation needs inputs and outputs
 //!   and consumes its inputs.
-//! - Customs steps only by customs, in the customs office's country when `unlocode` is given:
-//!   declared (no open declaration) → inspected / held → released; released needs no failed
-//!   inspection; a preferential claim needs a valid certificate; loading/departing/shipping/receiving a
-//!   declared but unreleased item is refused. High-risk HS codes (genesis) additionally need, on
-//!   release, commissioning, a valid certificate of origin and — below AEO-general — an inspection.
+//! - Customs steps only by customs, always located (`unlocode`) in the acting authority's country
+//!   (see *Customs jurisdiction* below): declared (no open declaration) → inspected / held →
+//!   released; released needs no failed inspection; a preferential claim needs a valid certificate;
+//!   loading/departing/shipping/receiving a declared but unreleased item is refused. High-risk HS
+//!   codes (genesis) additionally need, on release, commissioning, a valid certificate of origin
+//!   and — below AEO-general — an inspection.
 //! - Index: each touched goods key gets `ItemEventRef` at `keys::item_event(key, seq)` chained by
 //!   `records::item_event_hash`; an EPCIS eventID gets an `EventIdRecord`. An error declaration
 //!   (same eventID + `errorDeclaration`) marks the original corrected — nothing is deleted — and is
 //!   appended to the chains of the original's items; items the original ended (destroyed,
 //!   decommissioned, consumed by a transformation: it is their last event) are re-opened, so the
 //!   corrective event can record what really happened.
+//!
+//! # Customs jurisdiction
+//!
+//! Members include the customs authorities of rival countries, so a customs step is an act of one
+//! authority on its own territory, never on another's:
+//! - Every customs step is located: it carries a UN/LOCODE, and the LOCODE's country (its first two
+//!   letters) is the acting customs org's `country`. A step without a UN/LOCODE is refused.
+//! - A declaration records, in the item record, the authority that made it (`declared_by`) and its
+//!   country (`declared_country`). Until the goods are released and declared again (e.g. export
+//!   in CN, then import in NL), only customs of that country inspect, hold or release them.
+//! - A hold records the authority that placed it (`held_by`). Only that authority releases the
+//!   goods or places a new hold on them; another authority (even of the same country) may inspect
+//!   held goods but never lifts or takes over the hold. Release clears `held_by`.
+//!
+//! | rule id | who may | what is refused |
+//! |---|---|---|
+//! | `membership.role` | customs only record customs steps | a customs step sent by a non-customs org |
+//! | `provenance.customs.unlocode_missing` | customs, naming the UN/LOCODE of the step | any customs step without `unlocode` |
+//! | `provenance.customs.jurisdiction` | customs of the LOCODE's country | a step at a UN/LOCODE of another country than the acting customs org's |
+//! | `provenance.customs.already_declared` | any customs in its own territory, on goods without an open declaration | declaring goods already declared or held |
+//! | `provenance.customs.not_declared` | customs, on goods with an open declaration | inspecting, holding or releasing undeclared or released goods |
+//! | `provenance.customs.foreign_declaration` | customs of the declaration's country (`declared_country`) | inspecting, holding or releasing goods declared to another country's customs |
+//! | `provenance.customs.foreign_hold` | the authority that placed the hold (`held_by`) | releasing, or holding again, goods held by another customs authority |
+//! | `provenance.customs.inspection_failed` | the declaration's customs, after a non-failed inspection | releasing goods whose last inspection failed |
+//! | `provenance.customs.held` | customs steps only while held | any non-customs event on held goods |
+//! | `provenance.customs.not_released` | ports/carriers after release | loading/departing/shipping/receiving/accepting declared, unreleased goods |
 use super::certificate::certificate_valid;
 use super::{gs1_key, hs_code, limits, org, reject, require_role, unlocode};
 use crate::execute::{Rejection, TxContext, Validator};
@@ -382,14 +409,28 @@ fn customs(
     items: &mut BTreeMap<String, ItemRecord>,
 ) -> Result<(), Rejection> {
     let me = ctx.sender;
-    if let Some(u) = &ev.unlocode
-        && u.get(..2) != Some(me.country.as_str())
-    {
+    let Some(u) = &ev.unlocode else {
+        return reject(
+            "provenance.customs.unlocode_missing",
+            format!(
+                "unlocode is missing: a customs step must carry the UN/LOCODE of the customs office (customs {}, country {})",
+                me.id, me.country
+            ),
+        );
+    };
+    if u.get(..2) != Some(me.country.as_str()) {
         return reject(
             "provenance.customs.jurisdiction",
             format!("customs {} (country {}) has no jurisdiction at {u}", me.id, me.country),
         );
     }
+    let what = match step {
+        CustomsStep::Declared { .. } => "declare",
+        CustomsStep::Inspected { .. } => "inspect",
+        CustomsStep::Held { .. } => "hold",
+        CustomsStep::Released => "release",
+    };
+    // An open declaration, made in this customs authority's country.
     let require_open = |k: &str, it: &ItemRecord| -> Result<(), Rejection> {
         if matches!(it.customs, CustomsStatus::None | CustomsStatus::Released) {
             return reject(
@@ -397,6 +438,35 @@ fn customs(
                 format!(
                     "goods {k} has no open customs declaration ({}); declare it first",
                     status_name(it.customs)
+                ),
+            );
+        }
+        if let Some(c) = &it.declared_country
+            && *c != me.country
+        {
+            return reject(
+                "provenance.customs.foreign_declaration",
+                format!(
+                    "goods {k} is declared to customs of {c} (by {}); customs {} (country {}) may not {what} it",
+                    it.declared_by.as_ref().map(|d| d.as_str()).unwrap_or("?"),
+                    me.id,
+                    me.country
+                ),
+            );
+        }
+        Ok(())
+    };
+    // A hold is lifted (or replaced) only by the authority that placed it.
+    let require_own_hold = |k: &str, it: &ItemRecord| -> Result<(), Rejection> {
+        if it.customs == CustomsStatus::Held
+            && let Some(h) = &it.held_by
+            && *h != me.id
+        {
+            return reject(
+                "provenance.customs.foreign_hold",
+                format!(
+                    "goods {k} is held by customs {h}; customs {} may not {what} it (only the holding authority releases its hold)",
+                    me.id
                 ),
             );
         }
@@ -445,6 +515,9 @@ fn customs(
                 }
                 it.customs = CustomsStatus::Declared;
                 it.declarant = Some(declarant.clone());
+                it.declared_by = Some(me.id.clone());
+                it.declared_country = Some(me.country.clone());
+                it.held_by = None;
                 it.hs_code = Some(hs.clone());
                 it.inspected = None;
                 if preferential_certificate.is_some() {
@@ -464,13 +537,16 @@ fn customs(
         CustomsStep::Held { .. } => {
             for (k, it) in items.iter_mut() {
                 require_open(k, it)?;
+                require_own_hold(k, it)?;
                 it.customs = CustomsStatus::Held;
+                it.held_by = Some(me.id.clone());
             }
         }
         CustomsStep::Released => {
             let snapshot = items.clone();
             for (k, it) in items.iter_mut() {
                 require_open(k, it)?;
+                require_own_hold(k, it)?;
                 if it.inspected == Some(InspectionOutcome::Failed) {
                     return reject(
                         "provenance.customs.inspection_failed",
@@ -479,6 +555,7 @@ fn customs(
                 }
                 high_risk(ctx, view, k, it, &snapshot)?;
                 it.customs = CustomsStatus::Released;
+                it.held_by = None;
             }
         }
     }

@@ -6,10 +6,35 @@
 //!   straight bills and sea waybills name a consignee; holders are members.
 //! - ISSUED → (transfer)* → SURRENDERED_FOR_DELIVERY → ACCOMPLISHED;
 //!   ISSUED → SURRENDERED_FOR_AMENDMENT → (amend: re-issued with a higher sub-reference) ISSUED;
-//!   ISSUED → VOID, by the issuer only, never after a surrender.
+//!   ISSUED → VOID, by the issuer only, never after a surrender (a to-order bill only while the
+//!   issuer itself holds it); an amendment re-issues to the party that surrendered the bill.
 //! - Exactly one holder at a time; only the holder transfers or surrenders (a surrendered bill is
 //!   held by its carrier); only to-order bills are endorsable; nothing happens to a VOID or
 //!   ACCOMPLISHED bill. Each change bumps `version` (the store keeps every version).
+//!
+//! # Exclusive control
+//!
+//! A to-order bill is a document of title: whoever holds it controls the goods, and the holder is
+//! usually not the carrier (the shipper, its endorsee, a financing bank). The carrier therefore
+//! never acts on a negotiable bill behind its holder's back:
+//! - it voids a to-order bill only while the carrier itself holds it (the holder endorsed it back
+//!   to the carrier); a straight bill or sea waybill (not a document of title) it may void while
+//!   ISSUED;
+//! - it amends only a bill surrendered for amendment (so held by the carrier), and re-issues it to
+//!   the party that surrendered it: the amended document's `holder` must be that party (the last
+//!   endorsee, or the original holder when never endorsed), never a party of the carrier's choice;
+//! - only the current holder endorses (transfers) or surrenders.
+//!
+//! | rule id | who may | what is refused |
+//! |---|---|---|
+//! | `waybill.transfer.not_holder` | the current holder | endorsing a bill one does not hold |
+//! | `waybill.transfer.not_negotiable` | holder of a to-order bill | endorsing a straight bill or sea waybill |
+//! | `waybill.surrender.not_holder` | the current holder | surrendering a bill one does not hold |
+//! | `waybill.not_issuer` | the issuing carrier | voiding, amending or accomplishing another carrier's bill |
+//! | `waybill.exclusive_control` | the carrier, only while it holds the to-order bill | voiding or amending a to-order bill held by a third party (bank, shipper, endorsee) |
+//! | `waybill.state` | the carrier, in the right state | voiding after a surrender; amending a bill not surrendered for amendment |
+//! | `waybill.amend.holder` | the carrier, re-issuing to the surrenderer | an amended document naming another holder than the party that surrendered it |
+//! | `waybill.amend.invalid` | the carrier | an amendment changing the reference or not raising the sub-reference |
 use super::{country, gs1_key, hs_code, limits, org, reject, require_role, unlocode};
 use crate::execute::{Rejection, TxContext, Validator};
 use crate::identity::{OrgId, Role};
@@ -129,6 +154,7 @@ impl Validator for WaybillValidator {
             } => {
                 let (key, mut rec) = load_open(view, carrier, reference)?;
                 require_issuer(me, &rec, reference, "amend")?;
+                require_control(me, &rec, "amend")?;
                 require_status(&rec, WaybillStatus::SurrenderedForAmendment, "amended")?;
                 if amended.reference != *reference || amended.sub_reference <= rec.document.sub_reference {
                     return reject(
@@ -140,6 +166,16 @@ impl Validator for WaybillValidator {
                     );
                 }
                 check_document(view, amended)?;
+                let surrenderer = surrendered_by(&rec);
+                if amended.holder != *surrenderer {
+                    return reject(
+                        "waybill.amend.holder",
+                        format!(
+                            "amended.holder {} is not {surrenderer}, the party that surrendered BL {reference} for amendment; the carrier re-issues to it",
+                            amended.holder
+                        ),
+                    );
+                }
                 rec.holder = amended.holder.clone();
                 rec.document = (**amended).clone();
                 rec.status = WaybillStatus::Issued;
@@ -155,6 +191,7 @@ impl Validator for WaybillValidator {
             WaybillOp::Void { carrier, reference, .. } => {
                 let (key, mut rec) = load_open(view, carrier, reference)?;
                 require_issuer(me, &rec, reference, "void")?;
+                require_control(me, &rec, "void")?;
                 require_status(&rec, WaybillStatus::Issued, "voided")?;
                 rec.status = WaybillStatus::Void;
                 bump(&mut w, key, rec, ctx);
@@ -259,6 +296,28 @@ fn require_issuer(me: &OrgId, rec: &WaybillRecord, reference: &str, what: &str) 
         );
     }
     Ok(())
+}
+
+/// A to-order bill that is ISSUED and held by a third party is out of the carrier's control: it
+/// may not void or amend it until the holder surrenders it (or endorses it back to the carrier).
+fn require_control(me: &OrgId, rec: &WaybillRecord, what: &str) -> Result<(), Rejection> {
+    if rec.document.kind == WaybillKind::ToOrder && rec.status == WaybillStatus::Issued && rec.holder != *me {
+        return reject(
+            "waybill.exclusive_control",
+            format!(
+                "BL {} is a to-order bill held by {} (holder); carrier {me} may not {what} it until it is surrendered to the carrier",
+                rec.document.reference, rec.holder
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The party that surrendered a bill: its holder just before the surrender. While ISSUED the
+/// holder is the last endorsee, or the document's holder when the bill was never endorsed since
+/// (an amendment re-issues to the surrenderer, so this stays true across amendments).
+fn surrendered_by(rec: &WaybillRecord) -> &OrgId {
+    rec.endorsements.last().map(|e| &e.to).unwrap_or(&rec.document.holder)
 }
 
 fn require_status(rec: &WaybillRecord, want: WaybillStatus, what: &str) -> Result<(), Rejection> {
