@@ -215,3 +215,53 @@ fn wire_messages_roundtrip_through_borsh() {
     let back: ConsensusMsg = borsh::from_slice(&bytes).unwrap();
     assert_eq!(back, v);
 }
+
+/// A proposer cannot pass off a block as another validator's: the round's rightful proposer signs
+/// a proposal whose block names someone else as its builder, and the engine does not even ask
+/// its host to validate it; the same proposal naming itself is taken up.
+#[test]
+fn a_block_naming_another_builder_is_not_taken_up() {
+    let (keys, vset) = setup(4);
+    let proposer_pk = vset.validators[tradechain_consensus::context::proposer_index(4, 1, 0)].public_key;
+    let proposer = keys.iter().find(|k| k.public() == proposer_pk).unwrap();
+    let other = keys.iter().find(|k| k.public() != proposer_pk).unwrap();
+    let judge = keys
+        .iter()
+        .find(|k| k.public() != proposer_pk && k.public() != other.public())
+        .unwrap();
+    let proposal_for = |named: &SecretKey| {
+        let b = block(1, 0, named);
+        let msg = tradechain_ledger::certificate::proposal_sign_bytes(CHAIN, 1, 0, None, b.hash());
+        ConsensusMsg::Proposal {
+            proposal: tradechain_consensus::SignedProposalMsg {
+                height: 1,
+                round: 0,
+                pol_round: None,
+                block_hash: b.hash(),
+                proposer: proposer.public(),
+                signature: proposer.sign(&msg),
+            },
+            block: b,
+        }
+    };
+    let engine = || {
+        let mut e = Engine::new(EngineConfig {
+            chain_id: CHAIN.into(),
+            secret_key: Some(judge.clone()),
+            params: ConsensusParams::default(),
+        });
+        e.handle(Input::StartHeight {
+            height: 1,
+            validators: vset.clone(),
+        });
+        e
+    };
+    let asks_validation = |outs: &[Output]| outs.iter().any(|o| matches!(o, Output::ValidateBlock { .. }));
+    let outs = engine().handle(Input::Message(proposal_for(other)));
+    assert!(
+        !asks_validation(&outs),
+        "a block naming another builder was taken up: {outs:?}"
+    );
+    let outs = engine().handle(Input::Message(proposal_for(proposer)));
+    assert!(asks_validation(&outs), "the honest proposal is taken up: {outs:?}");
+}

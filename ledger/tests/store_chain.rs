@@ -454,3 +454,56 @@ fn verify_finds_a_block_whose_writes_were_not_what_execution_gives() {
     assert_eq!(e.height, 2, "{e}");
     assert!(e.what.contains("state_hash"), "{e}");
 }
+
+/// A dishonest proposer's block that honest validators refuse (`node::chain::check_block`) is
+/// refused by the store too, through the same check: a header version it does not know, more
+/// bytes than `max_block_bytes`, and a transaction committed before included again — which would
+/// otherwise overwrite where and how that transaction was committed.
+#[test]
+fn the_store_refuses_what_a_dishonest_proposer_slips_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let g = genesis();
+    store.init_genesis(&g).unwrap();
+    let head = store.head().unwrap();
+    let tx = sign("VAL-A", 1, 1, instruct("s1"));
+    let (block, cert, exec) = build_block(&registry(), &g, &store, &head, vec![tx.clone()]);
+
+    let mut b = block.clone();
+    b.header.version = 2;
+    let c = certify(&g, &g.validator_set().unwrap(), &b);
+    assert!(matches!(
+        store.commit_block(&b, &c, &exec),
+        Err(StoreError::Block(BlockCheckError::Version { got: 2, .. }))
+    ));
+    let parent = tradechain_ledger::block_check::Parent {
+        height: 0,
+        block_hash: head.block_hash,
+        time_ms: GENESIS_TIME,
+    };
+    let mut small = g.clone();
+    small.consensus.max_block_bytes = tradechain_ledger::block_check::encoded_len(&block) - 1;
+    assert!(matches!(
+        tradechain_ledger::block_check::check_links(&small, &parent, &block),
+        Err(BlockCheckError::TooLarge { .. })
+    ));
+
+    store.commit_block(&block, &cert, &exec).unwrap();
+    let head = store.head().unwrap();
+    // Block 2 carries the committed transaction again (it re-executes as a nonce rejection).
+    let (again, cert2, exec2) = build_block(&registry(), &g, &store, &head, vec![tx.clone()]);
+    assert!(matches!(
+        store.commit_block(&again, &cert2, &exec2),
+        Err(StoreError::TxAlreadyCommitted {
+            height: 2,
+            index: 0,
+            at: 1,
+            ..
+        })
+    ));
+    assert_eq!(
+        store.tx_location(&tx.id()).unwrap(),
+        Some(TxLocation { height: 1, index: 0 })
+    );
+    assert_eq!(store.head().unwrap().height, 1, "nothing of block 2 was written");
+}
