@@ -54,6 +54,10 @@ pub enum GenesisCmd {
         /// dishonest, general, aeo_general, aeo_advanced
         #[arg(long, default_value = "general")]
         tier: String,
+        /// A GS1 Company Prefix (4-12 digits) the org owns: only it (or its delegates) create
+        /// identifiers under it (repeatable).
+        #[arg(long = "gs1-prefix")]
+        gs1_prefixes: Vec<String>,
     },
     /// Make an org's key a validator.
     AddValidator {
@@ -145,6 +149,7 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
                 limits: Default::default(),
                 governance_quorum: (2, 3),
                 high_risk: default_high_risk(),
+                gs1_prefixes: Vec::new(),
             };
             save(&path, &g)?;
             out.note(&format!("wrote {} (add orgs and validators next)", path.display()));
@@ -161,6 +166,7 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
             node_key_files,
             node_keys,
             tier,
+            gs1_prefixes,
         } => {
             let mut g = load(&file)?;
             let id = OrgId::new(&id).map_err(|e| CliError::usage(format!("--id: {e}")))?;
@@ -195,7 +201,7 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
                     ))
                 })?;
             g.orgs.push(Org {
-                id,
+                id: id.clone(),
                 name,
                 country,
                 roles,
@@ -206,6 +212,27 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
                 node_keys: nks,
                 credit_tier,
             });
+            for prefix in gs1_prefixes {
+                if !tradechain_ledger::gs1::is_company_prefix(&prefix) {
+                    return Err(CliError::usage(format!(
+                        "--gs1-prefix: {prefix:?} must be 4-12 digits (a GS1 Company Prefix)"
+                    )));
+                }
+                if let Some(other) = g
+                    .gs1_prefixes
+                    .iter()
+                    .find(|a| a.prefix.starts_with(&prefix) || prefix.starts_with(&a.prefix))
+                {
+                    return Err(CliError::usage(format!(
+                        "--gs1-prefix: {prefix} overlaps {} (registered to {})",
+                        other.prefix, other.org
+                    )));
+                }
+                g.gs1_prefixes.push(tradechain_ledger::genesis::PrefixAssignment {
+                    prefix,
+                    org: id.clone(),
+                });
+            }
             save(&file, &g)
         }
         GenesisCmd::AddValidator {

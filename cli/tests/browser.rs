@@ -9,6 +9,8 @@
 //!    "verified: committed by k of n validators"; a screenshot is saved;
 //! 2. the same page through a proxy that changes one shown field of a signed event: "not verified";
 //! 3. through a proxy that flips one byte of a commit certificate's signature: "not verified";
+//!    and through one that shows the item's events under a counterfeit serial (its event-hash
+//!    chain recomputed): "not verified", the signed event does not name that item;
 //! 4. from an origin that is not a secure context (a phone on the LAN): "cannot verify here".
 //!
 //! Screenshots and the label's QR code: `$CARGO_TARGET_TMPDIR/browser/` (`resolver-verified.png`,
@@ -160,7 +162,13 @@ impl Proxy {
             }
         }
         let req = String::from_utf8_lossy(&req).into_owned();
-        let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+        // A label the node never issued is answered with the demo item's page (the dishonest
+        // node's trick), which the tamper function may then rewrite.
+        let path = req
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .replace(COUNTERFEIT_SERIAL, "SN0101001");
         let (head, mut body) = http_get(upstream, &path);
         let status = head.lines().next().unwrap_or("HTTP/1.1 502 Bad Gateway").to_string();
         let ctype = head
@@ -224,6 +232,35 @@ fn tamper_shown_field(v: &mut Value) {
     } else {
         "urn:epcglobal:cbv:bizstep:receiving"
     });
+}
+
+/// The serial of a counterfeit label (never commissioned on the ledger).
+const COUNTERFEIT_SERIAL: &str = "FAKE0001";
+
+fn untouched(_: &mut Value) {}
+
+/// A counterfeit: the item's chain shown under another serial, its event-hash chain recomputed
+/// for that key (anyone can; the chain is node state, not certified).
+fn tamper_counterfeit(v: &mut Value) {
+    use tradechain_ledger::records::{ItemEventRef, item_event_hash};
+    let fake = format!("01/06901234123456/21/{COUNTERFEIT_SERIAL}");
+    let fake = fake.as_str();
+    v["goods_key"] = Value::from(fake);
+    let chain = &mut v["proofs"]["chains"][0];
+    chain["goods_key"] = Value::from(fake);
+    let mut prev = tradechain_ledger::hash::Hash::ZERO;
+    for e in chain["entries"].as_array_mut().unwrap() {
+        let p = &mut e["proof"];
+        let mut er: ItemEventRef =
+            tradechain_ledger::codec::decode(&hex::decode(p["event_ref"].as_str().unwrap()).unwrap()).unwrap();
+        er.prev_event_hash = prev;
+        er.event_hash = item_event_hash(&prev, &er.tx_id, fake);
+        prev = er.event_hash;
+        p["event_ref"] = Value::from(hex::encode(tradechain_ledger::codec::encode(&er)));
+        p["prev_event_hash"] = Value::from(er.prev_event_hash.to_hex());
+        p["event_hash"] = Value::from(er.event_hash.to_hex());
+    }
+    chain["last_event_hash"] = Value::from(prev.to_hex());
 }
 
 /// One byte of one validator's precommit signature (the last byte of the certificate) flipped.
@@ -332,6 +369,23 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     assert!(b.starts_with("not verified: ") && b.contains("bizStep"), "badge: {b}");
     screenshot(&chromium, &url, &shots_dir().join("resolver-tampered.png"));
     drop(proxy);
+
+    // 2b. A counterfeit label scanned: the node answers with the real item's page, as it is
+    // (refused: not the scanned label), or rewritten for the counterfeit serial with its
+    // event-hash chain recomputed (refused: the signed events do not name it).
+    let fake_path = path.replace("SN0101001", COUNTERFEIT_SERIAL);
+    assert_ne!(fake_path, path);
+    for (tamper, reason) in [
+        (untouched as fn(&mut Value), "not for the scanned label"),
+        (tamper_counterfeit, "does not name goods 01/06901234123456/21/FAKE0001"),
+    ] {
+        let proxy = Proxy::start(http.clone(), tamper);
+        let page = dom(&chromium, &format!("http://{}{fake_path}", proxy.addr), &[]);
+        let b = badge(&page);
+        assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
+        assert!(b.contains(reason), "badge: {b}");
+        drop(proxy);
+    }
 
     // 3. One byte of a validator's signature flipped: not verified.
     let proxy = Proxy::start(http.clone(), tamper_signature_byte);

@@ -344,6 +344,23 @@ fn testnet_end_to_end() {
     let forged_err = String::from_utf8_lossy(&forged.stderr).to_string();
     assert!(!forged.status.success(), "a forged signature is refused");
     assert!(forged_err.contains("signature"), "{forged_err}");
+    // A rival minting serials under PRODUCER-FZ's GS1 Company Prefix (genesis) is refused by rule.
+    let rival = data_file(
+        &net,
+        "rival.json",
+        &std::fs::read_to_string(&commission).unwrap().replace("EX000", "RIVAL"),
+    );
+    let minted = submit(
+        &port,
+        "event",
+        &rival,
+        "CARRIER-COSCO",
+        &net.data.join("keys/carrier-cosco.key"),
+        true,
+    );
+    let minted_err = String::from_utf8_lossy(&minted.stderr).to_string();
+    assert_eq!(minted.status.code(), Some(3), "a rule rejects it: {minted_err}");
+    assert!(minted_err.contains("gs1.prefix_not_owner"), "{minted_err}");
 
     // 2c. Smoke runs of the benchmarks (tiny sizes; the real runs are by hand, see BENCHMARKS.md).
     let validator_eps: Vec<String> = names[..4].iter().map(|n| net.endpoint(n)).collect();
@@ -557,4 +574,11 @@ fn testnet_end_to_end() {
     net.script("down", &["--purge"]);
     assert!(!net.data.exists(), "down --purge removes data and logs");
     eprintln!("end-to-end in {:?}", t0.elapsed());
+}
+
+/// Write `text` to a file in the testnet's data directory.
+fn data_file(net: &Testnet, name: &str, text: &str) -> std::path::PathBuf {
+    let p = net.data.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
 }

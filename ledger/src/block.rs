@@ -2,7 +2,9 @@
 //!
 //! Invariants: `header.tx_root` is the Merkle root over the block's signed transactions;
 //! `header.results_hash` commits to each transaction's outcome (accepted or rejected with rule
-//! id), so every node stores the same verdicts; `header.state_hash` is the state after the
+//! id), so every node stores the same verdicts: it is the Merkle root over `outcome_leaf(i, o)`,
+//! so one transaction's verdict is provable alone (`outcome_proof`, checked by a consumer's
+//! verifier: a rejected transaction is never shown as an item's event); `header.state_hash` is the state after the
 //! block (see `state::next_state_hash`); `header.prev_hash` links to the previous header;
 //! the block hash is `Hash::tagged("tradechain/block", borsh(header))`.
 use crate::crypto::PublicKey;
@@ -64,8 +66,29 @@ pub enum TxOutcome {
     Rejected { rule: String, reason: String },
 }
 
+/// The Merkle leaf of transaction `index`'s outcome: `leaf_hash(borsh((index as u32, outcome)))`
+/// (for an accepted one, the bytes `index u32 LE, 0`).
+pub fn outcome_leaf(index: u32, outcome: &TxOutcome) -> Hash {
+    crate::merkle::leaf_hash(&crate::codec::encode(&(index, outcome)))
+}
+
+/// The outcome leaves of a block, in transaction order.
+pub fn outcome_leaves(results: &[TxOutcome]) -> Vec<Hash> {
+    results
+        .iter()
+        .enumerate()
+        .map(|(i, o)| outcome_leaf(u32::try_from(i).unwrap_or(u32::MAX), o))
+        .collect()
+}
+
+/// `header.results_hash`: the Merkle root of the block's outcome leaves.
 pub fn results_hash(results: &[TxOutcome]) -> Hash {
-    Hash::tagged("tradechain/results", &crate::codec::encode(results))
+    crate::merkle::root_from_leaf_hashes(&outcome_leaves(results))
+}
+
+/// Inclusion proof of transaction `index`'s outcome leaf in `results_hash(results)`.
+pub fn outcome_proof(results: &[TxOutcome], index: usize) -> Option<crate::merkle::InclusionProof> {
+    crate::merkle::prove(&outcome_leaves(results), index)
 }
 
 /// The genesis block's "previous hash" is the genesis file's hash: the chain's identity.

@@ -38,6 +38,21 @@ pub const ORGS: &[(&str, &str, &str, Role, bool)] = &[
     ("CUSTOMS-DE", "Hauptzollamt Duisburg", "DE", Role::Customs, false),
 ];
 
+/// The GS1 Company Prefixes the demo's producers own (registered in the testnet's genesis by
+/// `testnet/up`, which must list the same): every identifier in the demo is under one of them.
+pub const PREFIXES: &[(&str, &str)] = &[("6901234", "PRODUCER-FZ"), ("6907777", "PRODUCER-XA")];
+
+/// `PREFIXES` as genesis entries.
+pub fn prefix_assignments() -> Vec<crate::genesis::PrefixAssignment> {
+    PREFIXES
+        .iter()
+        .map(|(prefix, org)| crate::genesis::PrefixAssignment {
+            prefix: prefix.to_string(),
+            org: oid(org),
+        })
+        .collect()
+}
+
 pub const PALLETS: usize = 2;
 pub const CASES_PER_PALLET: usize = 6;
 pub const PHONES_PER_CASE: usize = 10;

@@ -404,6 +404,9 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, String> {
             w.put(keys::key_owner(&k), &o.id);
         }
     }
+    for a in &genesis.gs1_prefixes {
+        crate::validate::prefix::register(&mut w, &a.prefix, &a.org);
+    }
     w.put(keys::validators(), &genesis.validator_set()?);
     Ok(w.0)
 }

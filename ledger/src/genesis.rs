@@ -85,6 +85,18 @@ pub struct Genesis {
     pub governance_quorum: (u32, u32),
     #[serde(default)]
     pub high_risk: Vec<HighRiskCategory>,
+    /// GS1 Company Prefixes and the member org that owns each: only it (or an org it delegates
+    /// to on chain) creates identifiers under it (`validate::prefix`). More by governance.
+    #[serde(default)]
+    pub gs1_prefixes: Vec<PrefixAssignment>,
+}
+
+/// One GS1 Company Prefix (4-12 digits) assigned to a member org.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixAssignment {
+    pub prefix: String,
+    pub org: OrgId,
 }
 
 fn default_quorum() -> (u32, u32) {
@@ -196,6 +208,28 @@ impl Genesis {
         let (n, d) = self.governance_quorum;
         if d == 0 || n == 0 || n > d {
             problems.push(format!("governance_quorum: {n}/{d} must be a fraction in (0, 1]"));
+        }
+        for (i, a) in self.gs1_prefixes.iter().enumerate() {
+            if !crate::gs1::is_company_prefix(&a.prefix) {
+                problems.push(format!(
+                    "gs1_prefixes[{i}].prefix: {:?} must be 4-12 digits (a GS1 Company Prefix)",
+                    a.prefix
+                ));
+            }
+            if self.org(&a.org).is_none() {
+                problems.push(format!(
+                    "gs1_prefixes[{i}].org: {} is not an org in this genesis",
+                    a.org
+                ));
+            }
+            for (j, b) in self.gs1_prefixes.iter().enumerate().take(i) {
+                if a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix) {
+                    problems.push(format!(
+                        "gs1_prefixes[{i}].prefix: {} overlaps gs1_prefixes[{j}] ({}): GS1 Company Prefixes never nest",
+                        a.prefix, b.prefix
+                    ));
+                }
+            }
         }
         for (i, h) in self.high_risk.iter().enumerate() {
             for p in &h.hs_prefixes {

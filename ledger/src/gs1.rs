@@ -373,10 +373,70 @@ pub fn is_location_key(key: &str) -> bool {
     key.starts_with("414/")
 }
 
+/// Shortest and longest GS1 Company Prefix (GS1 General Specifications: 4 to 12 digits, the
+/// 4-11 digit ones under GS1-8 and US/CA "UPC" prefixes, the common ones 6-10).
+pub const COMPANY_PREFIX_LEN: std::ops::RangeInclusive<usize> = 4..=12;
+
+/// Whether `p` can be a GS1 Company Prefix: 4 to 12 digits.
+pub fn is_company_prefix(p: &str) -> bool {
+    COMPANY_PREFIX_LEN.contains(&p.len()) && all_digits(p)
+}
+
+/// The digits of a canonical key that begin with its GS1 Company Prefix (whose length the key
+/// does not say): the GTIN-14 without indicator digit, the SSCC without extension digit, the
+/// GLN/PGLN/GDTI/GSRN/GRAI body, the GIAI. `None` for anything that is not a canonical key.
+pub fn company_prefix_digits(key: &str) -> Option<&str> {
+    let (ai, rest) = key.split_once('/')?;
+    let value = rest.split('/').next()?;
+    let digits = match ai {
+        // indicator / extension digit first, then the company prefix
+        "01" | "00" | "8003" => value.get(1..)?,
+        "414" | "417" | "253" | "8018" | "8004" => value,
+        _ => return None,
+    };
+    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
+    digits.get(..n).filter(|d| d.len() >= *COMPANY_PREFIX_LEN.start())
+}
+
+/// Whether a canonical key names one physical instance (a serialised trade item, a logistic
+/// unit, an individual or serialised returnable asset) rather than a class or lot of goods
+/// (`01/{gtin}`, `01/{gtin}/10/{lot}`), a location or a party. Only instances are possessed,
+/// and only instances end (a class is never destroyed by destroying some of it).
+pub fn is_instance_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        ["01", _, "21", _] | ["00", _] | ["8004", _] => true,
+        // GRAI: "0" + 12-digit asset type + check digit (14), then an optional serial
+        ["8003", grai] => grai.len() > 14,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn company_prefix_digits_and_instances() {
+        let phone = goods_key("urn:epc:id:sgtin:6901234.012345.SN1").unwrap();
+        assert!(company_prefix_digits(&phone).is_some_and(|d| d.starts_with("690123412345")));
+        assert!(is_instance_key(&phone));
+        let sscc = goods_key("urn:epc:id:sscc:6901234.1000100001").unwrap();
+        assert_eq!(company_prefix_digits(&sscc).map(|d| &d[..7]), Some("6901234"));
+        assert!(is_instance_key(&sscc));
+        let lot = goods_key("urn:epc:class:lgtin:6907777.054321.LOT1").unwrap();
+        assert!(company_prefix_digits(&lot).is_some_and(|d| d.starts_with("690777754321")));
+        assert!(!is_instance_key(&lot) && !is_instance_key("01/06901234123456"));
+        let pgln = goods_key("urn:epc:id:pgln:6901234.00001").unwrap();
+        assert!(company_prefix_digits(&pgln).is_some_and(|d| d.starts_with("690123400001")));
+        assert!(!is_instance_key(&pgln));
+        assert_eq!(company_prefix_digits("x"), None);
+        assert_eq!(company_prefix_digits("01/"), None);
+        assert_eq!(company_prefix_digits("99/123456"), None);
+        assert!(is_company_prefix("6901234") && !is_company_prefix("690") && !is_company_prefix("69012345678901"));
+        assert!(!is_company_prefix("69O1234"));
+    }
 
     #[test]
     fn check_digits() {

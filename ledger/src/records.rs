@@ -56,6 +56,26 @@ pub enum CustomsStatus {
     Released,
 }
 
+/// One registered GS1 Company Prefix (`keys::gs1_prefix`): the org that owns the identifiers
+/// under it and the orgs it lets create identifiers under it (contract manufacturers, packers).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PrefixRecord {
+    pub prefix: String,
+    pub owner: OrgId,
+    pub delegates: BTreeSet<OrgId>,
+}
+
+/// A custody transfer the item's controller started (EPCIS shipping with a destination list
+/// naming the receiving parties); it completes when a named party records receiving.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PendingTransfer {
+    pub from: OrgId,
+    /// The org that takes possession on receiving (`possessing_party`), if named.
+    pub possessor: Option<OrgId>,
+    /// The org that becomes owner on receiving (`owning_party`), if named.
+    pub owner: Option<OrgId>,
+}
+
 /// Summary of one goods item (GTIN+serial, SSCC, GTIN+lot…), keyed by its normalised goods key.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ItemRecord {
@@ -83,6 +103,13 @@ pub struct ItemRecord {
     pub children: BTreeSet<String>,
     /// Transformation inputs that produced this item.
     pub inputs: BTreeSet<String>,
+    /// Custody (instances only, see `validate::custody`): the org that owns the item and the
+    /// org that holds it. Both `None` only for an item under no registered GS1 Company Prefix
+    /// that no member has commissioned.
+    pub owner: Option<OrgId>,
+    pub possessor: Option<OrgId>,
+    /// A transfer started by shipping, completed by the named party's receiving.
+    pub transfer: Option<PendingTransfer>,
 }
 
 impl ItemRecord {
@@ -106,6 +133,9 @@ impl ItemRecord {
             parent: None,
             children: BTreeSet::new(),
             inputs: BTreeSet::new(),
+            owner: None,
+            possessor: None,
+            transfer: None,
         }
     }
 }

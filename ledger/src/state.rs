@@ -170,6 +170,15 @@ pub mod keys {
     pub fn pending_validators() -> Vec<u8> {
         key(Ns::Meta, &[b"pending-validators"])
     }
+    /// A registered GS1 Company Prefix → `PrefixRecord`.
+    pub fn gs1_prefix(prefix: &str) -> Vec<u8> {
+        key(Ns::Meta, &[b"gs1-prefix", prefix.as_bytes()])
+    }
+    /// Marks every proper leading part (4+ digits) of a registered prefix, so that registering a
+    /// shorter prefix that would contain it is refused with one read.
+    pub fn gs1_prefix_cover(part: &str) -> Vec<u8> {
+        key(Ns::Meta, &[b"gs1-prefix-cover", part.as_bytes()])
+    }
     pub fn proposal(id: &str) -> Vec<u8> {
         key(Ns::Meta, &[b"proposal", id.as_bytes()])
     }

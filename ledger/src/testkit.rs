@@ -163,6 +163,11 @@ pub fn demo_genesis() -> Genesis {
             cat("drugs", &["30"]),
             cat("3C electronics", &["8517", "8471", "8528"]),
         ],
+        // The demo brand's prefix (GTIN 0690123412345x, SSCCs 36901234…); others stay open.
+        gs1_prefixes: vec![crate::genesis::PrefixAssignment {
+            prefix: "6901234".into(),
+            org: oid("PRODUCER-FZ"),
+        }],
     }
 }
 

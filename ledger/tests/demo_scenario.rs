@@ -48,6 +48,7 @@ fn genesis(start: i64) -> Genesis {
         limits: Default::default(),
         governance_quorum: (2, 3),
         high_risk: tradechain_ledger::testkit::demo_genesis().high_risk,
+        gs1_prefixes: demo::prefix_assignments(),
     }
 }
 

@@ -68,7 +68,7 @@ fn governance_quorum_applies_change() {
         "IMPORTER-NL",
         Payload::Provenance(event(
             EventType::ObjectEvent,
-            Some(Action::Add),
+            Some(Action::Observe),
             &[PALLET],
             GENESIS_TIME_MS,
         )),

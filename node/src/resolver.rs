@@ -148,6 +148,7 @@ fn entry_json(e: &v1::TimelineEntry) -> Value {
             "certificate": hex::encode(&p.commit_certificate_borsh),
             "inclusion": p.inclusion.as_ref().map(|i| hex::encode(&i.proof_borsh)).unwrap_or_default(),
             "leaf_hash": hex::encode(&p.leaf_hash),
+            "outcome": p.outcome.as_ref().map(|i| hex::encode(&i.proof_borsh)).unwrap_or_default(),
             "signed_tx": hex::encode(&p.signed_tx_borsh),
             "redacted": p.tx_redacted,
             "event_ref": hex::encode(&p.event_ref_borsh),

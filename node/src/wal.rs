@@ -49,7 +49,7 @@ impl Wal {
         self.file.sync_data()
     }
 
-    /// All whole records, in order; a torn tail is ignored.
+    /// All whole records, in order; a torn tail is dropped (and cut off the file).
     pub fn replay(&self) -> std::io::Result<Vec<Vec<u8>>> {
         let mut data = Vec::new();
         File::open(&self.path)?.read_to_end(&mut data)?;
@@ -78,6 +78,13 @@ impl Wal {
             out.push(body.to_vec());
             rest = &rest[8 + len..];
         }
+        // Cut a torn tail off, so the next append follows the last whole record: left in place,
+        // it would sit between whole records and read as corruption after the next crash.
+        if !rest.is_empty() {
+            let whole = (data.len() - rest.len()) as u64;
+            self.file.set_len(whole)?;
+            self.file.sync_all()?;
+        }
         Ok(out)
     }
 
@@ -104,6 +111,25 @@ mod tests {
         // Simulate a crash mid-append: a header promising more bytes than were written.
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(&[50, 0, 0, 0, 1, 2, 3, 4, 9]).unwrap();
+        let w = Wal::open(&p).unwrap();
+        assert_eq!(w.replay().unwrap(), vec![b"one".to_vec(), b"two".to_vec()]);
+    }
+
+    #[test]
+    fn appends_after_a_torn_tail_survive_the_next_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wal");
+        let mut w = Wal::open(&p).unwrap();
+        w.append(b"one").unwrap();
+        drop(w);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(&[50, 0, 0, 0, 1, 2, 3, 4, 9]).unwrap();
+        // Restart: replay, then the engine goes on signing at this height.
+        let mut w = Wal::open(&p).unwrap();
+        assert_eq!(w.replay().unwrap(), vec![b"one".to_vec()]);
+        w.append(b"two").unwrap();
+        drop(w);
+        // Second restart: the torn bytes are gone, not mistaken for damage between records.
         let w = Wal::open(&p).unwrap();
         assert_eq!(w.replay().unwrap(), vec![b"one".to_vec(), b"two".to_vec()]);
     }

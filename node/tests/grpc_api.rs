@@ -87,18 +87,36 @@ async fn submit_then_wait_for_commit() {
     assert_eq!(st.location.unwrap(), v1::TxLocation { height: 6, index: 0 });
     assert_eq!(st.block_hash, block_hash.to_hex());
 
-    // include_tx returns the exact signed bytes.
-    let st = env
-        .tx()
-        .get_transaction(v1::GetTransactionRequest {
-            tx_id: id,
+    // include_tx: a settlement's bytes are nobody's business but its parties'. Unsigned, or
+    // signed by a member that is not a party: PERMISSION_DENIED naming include_tx.
+    let ask = |who: Option<&str>| {
+        let msg = v1::GetTransactionRequest {
+            tx_id: id.clone(),
             include_tx: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(decode::<SignedTransaction>(&st.signed_tx).unwrap(), stx);
-    assert!(st.tx_json.contains("X-1"));
+        };
+        match who {
+            None => Request::new(msg),
+            Some(w) => signed(msg, w, "TransactionService/GetTransaction"),
+        }
+    };
+    for who in [None, Some("PORT-NLRTM"), Some("BANK-CN")] {
+        let e = env.tx().get_transaction(ask(who)).await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{who:?}: {e:?}");
+        assert!(e.message().starts_with("include_tx:"), "{}", e.message());
+    }
+    // A forged signature is UNAUTHENTICATED, not silently public.
+    let mut forged = ask(Some("PRODUCER-CN"));
+    forged.metadata_mut().insert(auth::ORG, "REGULATOR-EU".parse().unwrap());
+    assert_eq!(
+        env.tx().get_transaction(forged).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    // The sender and a regulator get the exact signed bytes.
+    for who in ["PRODUCER-CN", "REGULATOR-EU"] {
+        let st = env.tx().get_transaction(ask(Some(who))).await.unwrap().into_inner();
+        assert_eq!(decode::<SignedTransaction>(&st.signed_tx).unwrap(), stx);
+        assert!(st.tx_json.contains("X-1"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,7 +296,7 @@ async fn chain_blocks_and_headers() {
             v1::BlockRequest {
                 at: Some(At::Height(3)),
             },
-            "PORT-NLRTM",
+            "REGULATOR-EU",
             "ChainService/GetBlock",
         ))
         .await
@@ -290,6 +308,50 @@ async fn chain_blocks_and_headers() {
         decode::<tradechain_ledger::Block>(&by_height.block_borsh).unwrap(),
         b.block(3).unwrap().unwrap()
     );
+
+    // Block 3 holds the eBL issue and the banks' settlement instruction: a port is party to
+    // neither and gets only leaf hashes (which still rebuild the tx root); a bank of the
+    // settlement gets the instruction but not the bill it is not named on.
+    let block3 = b.block(3).unwrap().unwrap();
+    let as_seen_by = |who: &'static str| {
+        let mut c = env.chain();
+        async move {
+            c.get_block(signed(
+                v1::BlockRequest {
+                    at: Some(At::Height(3)),
+                },
+                who,
+                "ChainService/GetBlock",
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let port = as_seen_by("PORT-NLRTM").await;
+    assert!(port.block_borsh.is_empty(), "no whole block for a non-party");
+    assert!(port.txs.iter().all(|t| t.withheld && t.signed_tx_borsh.is_empty()));
+    let leaves: Vec<Hash> = port
+        .txs
+        .iter()
+        .map(|t| Hash(t.leaf_hash.as_slice().try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        tradechain_ledger::merkle::root_from_leaf_hashes(&leaves),
+        block3.header.tx_root
+    );
+    let bank = as_seen_by("BANK-CN").await;
+    let seen: Vec<bool> = bank.txs.iter().map(|t| !t.withheld).collect();
+    let expect: Vec<bool> = block3
+        .txs
+        .iter()
+        .map(|t| matches!(t.tx.payload, Payload::Settlement(_)))
+        .collect();
+    assert_eq!(seen, expect, "BANK-CN sees the settlement only");
+    for t in bank.txs.iter().filter(|t| !t.withheld) {
+        let stx: SignedTransaction = decode(&t.signed_tx_borsh).unwrap();
+        assert_eq!(stx, block3.txs[t.index as usize]);
+    }
     let cert: CommitCertificate = decode(&by_height.commit_certificate_borsh).unwrap();
     cert.verify(CHAIN_ID, 3, &hash, &set).unwrap();
     assert_eq!(by_height.outcomes.len(), 2);
@@ -300,7 +362,7 @@ async fn chain_blocks_and_headers() {
             v1::BlockRequest {
                 at: Some(At::Hash(hash.to_hex())),
             },
-            "PORT-NLRTM",
+            "REGULATOR-EU",
             "ChainService/GetBlock",
         ))
         .await

@@ -201,13 +201,14 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
     let entry = r.timeline[0].clone();
     verify_entry(CHAIN_ID, &set, ITEM, &entry).unwrap();
     type Field = fn(&mut v1::EventProof) -> &mut Vec<u8>;
-    let fields: [(&str, Field); 6] = [
+    let fields: [(&str, Field); 7] = [
         ("header", |p| &mut p.block_header_borsh),
         ("certificate", |p| &mut p.commit_certificate_borsh),
         ("leaf", |p| &mut p.leaf_hash),
         ("tx", |p| &mut p.signed_tx_borsh),
         ("event_ref", |p| &mut p.event_ref_borsh),
         ("inclusion", |p| &mut p.inclusion.as_mut().unwrap().proof_borsh),
+        ("outcome", |p| &mut p.outcome.as_mut().unwrap().proof_borsh),
     ];
     let mut checked = 0;
     for (name, field) in fields {
@@ -234,6 +235,25 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
     assert!(verify_entry(CHAIN_ID, &other, ITEM, &entry).is_err());
     // The wrong item's key breaks the event-hash chain.
     assert!(verify_entry(CHAIN_ID, &set, PALLET, &entry).is_err());
+
+    // Without its outcome proof an entry is not shown to be accepted.
+    let mut bare = entry.clone();
+    bare.proof.as_mut().unwrap().outcome = None;
+    let e = verify_entry(CHAIN_ID, &set, ITEM, &bare).unwrap_err();
+    assert!(e.contains("no outcome proof"), "{e}");
+
+    // A counterfeit: the same signed event shown for another serial, its event hash recomputed
+    // for that key (anyone can), is refused: the signed event does not name it.
+    let fake = "01/09506000134352/21/COUNTERFEIT";
+    let mut forged = entry.clone();
+    let p = forged.proof.as_mut().unwrap();
+    let mut er: tradechain_ledger::records::ItemEventRef =
+        tradechain_ledger::codec::decode(&p.event_ref_borsh).unwrap();
+    er.event_hash = tradechain_ledger::records::item_event_hash(&er.prev_event_hash, &er.tx_id, fake);
+    p.event_ref_borsh = tradechain_ledger::codec::encode(&er);
+    p.event_hash = er.event_hash.to_hex();
+    let e = verify_entry(CHAIN_ID, &set, fake, &forged).unwrap_err();
+    assert!(e.contains("does not name goods"), "{e}");
 
     // Leaving an event out breaks the chain.
     let mut gap = r.clone();

@@ -150,6 +150,28 @@ async fn stream_events_rejected_and_errors() {
     assert_eq!(ev[1].location.unwrap().height, 3);
     assert!(!ev[1].signed_tx_borsh.is_empty() && ev[1].tx_json.contains("MAEU123456789"));
 
+    // A port asking for settlement events with include_tx learns that they happened, not what
+    // they say: no bytes, no JSON.
+    let mut port = c
+        .stream_events(signed(
+            v1::StreamEventsRequest {
+                from_height: 1,
+                from_index: 0,
+                filter: Some(v1::EventFilter {
+                    families: vec!["settlement".into()],
+                    ..Default::default()
+                }),
+                include_tx: true,
+            },
+            "PORT-NLRTM",
+            "ChainService/StreamEvents",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let st = next_n(&mut port, 1).await;
+    assert!(st[0].withheld && st[0].signed_tx_borsh.is_empty() && st[0].tx_json.is_empty());
+
     let e = c
         .stream_events(req(v1::EventFilter {
             families: vec!["shipping".into()],

@@ -254,8 +254,10 @@ fn instruct(id: &str) -> Payload {
 }
 
 fn event(sender: usize, id: &str, time_ms: i64) -> ProvenanceEvent {
-    let (_, step, loc) = PROVENANCE[sender];
-    let epc = format!("urn:epc:id:sgtin:6901234.012345.B{id}");
+    let (org, step, loc) = PROVENANCE[sender];
+    // Each producer commissions under its own GS1 Company Prefix (ledger::demo::PREFIXES).
+    let prefix = if org == "PRODUCER-XA" { "6907777" } else { "6901234" };
+    let epc = format!("urn:epc:id:sgtin:{prefix}.012345.B{id}");
     let action = if step.ends_with("commissioning") {
         Action::Add
     } else {

@@ -136,6 +136,7 @@ fn genesis(keys: &Path, time_ms: i64) -> CliResult<Genesis> {
         limits: Default::default(),
         governance_quorum: (2, 3),
         high_risk: Vec::new(),
+        gs1_prefixes: Vec::new(),
     };
     let problems = g.validate();
     if !problems.is_empty() {

@@ -85,8 +85,41 @@ impl Testnet {
     }
 }
 
+impl Testnet {
+    /// Prints the last `lines` lines of every node's log to stderr.
+    pub fn dump_logs(&self, lines: usize) {
+        let Ok(dirs) = std::fs::read_dir(&self.data) else {
+            return;
+        };
+        let mut logs: Vec<PathBuf> = dirs
+            .flatten()
+            .map(|d| d.path().join("node.log"))
+            .filter(|p| p.exists())
+            .collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            let from = all.len().saturating_sub(lines);
+            eprintln!(
+                "===== {} (last {} of {} lines)",
+                log.display(),
+                all.len() - from,
+                all.len()
+            );
+            for l in &all[from..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
 impl Drop for Testnet {
     fn drop(&mut self) {
+        // A failed assertion shows each node's last log lines: CI keeps nothing else.
+        if std::thread::panicking() {
+            self.dump_logs(60);
+        }
         // Never leave processes behind, even when an assertion failed.
         let _ = Command::new("bash")
             .arg(self.root.join("testnet/down"))

@@ -30,6 +30,12 @@ pub enum GovAction {
         org: OrgId,
         node_keys: Vec<PublicKey>,
     },
+    /// Register a GS1 Company Prefix (4-12 digits) to a member org, or move a registered one to
+    /// another (its delegations end). Prefixes never nest.
+    AssignPrefix {
+        prefix: String,
+        org: OrgId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -47,5 +53,12 @@ pub enum GovernanceOp {
     SetCreditTier {
         org: OrgId,
         tier: CreditTier,
+    },
+    /// The owner of a GS1 Company Prefix lets another member create identifiers under it
+    /// (`grant: true`) or stops it (`grant: false`); no quorum needed.
+    DelegatePrefix {
+        prefix: String,
+        delegate: OrgId,
+        grant: bool,
     },
 }

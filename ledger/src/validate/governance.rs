@@ -17,6 +17,9 @@
 //!   (`rotate_validator_key`), so the set never names a key its org no longer holds.
 //! - SetNodeKeys replaces an org's node identity keys (node-key rotation); the p2p allow-list of
 //!   every node follows the committed change (`node::runtime`).
+//! - GS1 Company Prefixes: `AssignPrefix` (quorum) registers or moves a prefix, never nesting
+//!   with another; `DelegatePrefix` (the prefix's owner, no quorum) grants or revokes another
+//!   member's right to create identifiers under it. Rules in `validate::prefix`.
 //! - Keys: every key an org registers (AddOrg, RotateKey, SetNodeKeys) is strong (`PublicKey::is_weak`,
 //!   rule `governance.key.weak`) and belongs to no other org (`keys::key_owner` index, rule
 //!   `governance.key.duplicate`); genesis checks the same (`Genesis::validate`).
@@ -179,6 +182,9 @@ fn check_change(view: &dyn StateView, change: &GovAction) -> Result<(), Rejectio
                 }
             }
         }
+        GovAction::AssignPrefix { prefix, org: to } => {
+            super::prefix::check_assign(view, prefix, to)?;
+        }
         GovAction::SetValidators { validators } => {
             if let Err(e) = ValidatorSet::new(validators.clone()) {
                 return invalid(format!("validator set: {e}"));
@@ -251,6 +257,7 @@ fn apply(ctx: &TxContext<'_>, view: &dyn StateView, change: &GovAction, w: &mut 
             o.node_keys = node_keys.clone();
             w.put(keys::org(id), &o);
         }
+        GovAction::AssignPrefix { prefix, org: to } => super::prefix::register(w, prefix, to),
         GovAction::SetValidators { validators } => {
             if let Some(p) = get_typed::<PendingValidators>(view, &keys::pending_validators()) {
                 return reject(
@@ -291,6 +298,11 @@ impl Validator for GovernanceValidator {
                 w.put(keys::org(id), &o);
                 return Ok(w);
             }
+            GovernanceOp::DelegatePrefix {
+                prefix,
+                delegate,
+                grant,
+            } => return super::prefix::delegate(view, me, prefix, delegate, *grant),
             GovernanceOp::Propose { proposal_id, change } => {
                 require_validator(view, me)?;
                 let key = keys::proposal(proposal_id);

@@ -16,7 +16,9 @@ use crate::records::PendingValidators;
 use crate::state::{StateView, WriteSet, Writes, get_typed, keys};
 
 pub mod certificate;
+pub mod custody;
 pub mod governance;
+pub mod prefix;
 pub mod provenance;
 pub mod settlement;
 pub mod waybill;
@@ -38,6 +40,8 @@ pub const RULES: &[&str] = &[
     "limits.list_len",
     "membership.role",
     "gs1.invalid_key",
+    "gs1.prefix_not_owner",
+    "provenance.custody.not_controller",
     "codes.country",
     "codes.unlocode",
     "codes.hs_code",
@@ -109,6 +113,11 @@ pub const RULES: &[&str] = &[
     "governance.change.invalid",
     "governance.validators.pending",
     "governance.credit_tier.unknown_org",
+    "governance.prefix.invalid",
+    "governance.prefix.overlap",
+    "governance.prefix.unknown",
+    "governance.prefix.not_owner",
+    "governance.prefix.delegates",
 ];
 
 pub(crate) fn reject<T>(rule: &str, reason: impl Into<String>) -> Result<T, Rejection> {

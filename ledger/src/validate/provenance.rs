@@ -17,6 +17,10 @@
 //!   loading/departing/shipping/receiving a declared but unreleased item is refused. High-risk HS
 //!   codes (genesis) additionally need, on release, commissioning, a valid certificate of origin
 //!   and — below AEO-general — an inspection.
+//! - Ownership and custody (`validate::prefix`, `validate::custody`): identifiers under a
+//!   registered GS1 Company Prefix are created only by its owner or delegates; only an item's
+//!   owner or effective holder ends, packs, unpacks, consumes or ships it; shipping to a named
+//!   member and that member's receiving move custody; classes and lots never end.
 //! - Index: each touched goods key gets `ItemEventRef` at `keys::item_event(key, seq)` chained by
 //!   `records::item_event_hash`; an EPCIS eventID gets an `EventIdRecord`. An error declaration
 //!   (same eventID + `errorDeclaration`) marks the original corrected — nothing is deleted — and is
@@ -29,7 +33,9 @@
 //! Members include the customs authorities of rival countries, so a customs step is an act of one
 //! authority on its own territory, never on another's:
 //! - Every customs step is located: it carries a UN/LOCODE, and the LOCODE's country (its first two
-//!   letters) is the acting customs org's `country`. A step without a UN/LOCODE is refused.
+//!   letters) is the acting customs org's `country`. A step without a UN/LOCODE is refused. A
+//!   read point is not resolved to a country instead: a GLN's company prefix tells which GS1
+//!   office licensed it, not where the location is, so it cannot place a step in a territory.
 //! - A declaration records, in the item record, the authority that made it (`declared_by`) and its
 //!   country (`declared_country`). Until the goods are released and declared again (e.g. export
 //!   in CN, then import in NL), only customs of that country inspect, hold or release them.
@@ -50,8 +56,10 @@
 //! | `provenance.customs.held` | customs steps only while held | any non-customs event on held goods |
 //! | `provenance.customs.not_released` | ports/carriers after release | loading/departing/shipping/receiving/accepting declared, unreleased goods |
 use super::certificate::certificate_valid;
+use super::{custody, prefix};
 use super::{gs1_key, hs_code, limits, org, reject, require_role, unlocode};
 use crate::execute::{Rejection, TxContext, Validator};
+use crate::gs1::is_instance_key;
 use crate::identity::{CreditTier, Role};
 use crate::payload::{Action, CustomsStep, EventType, InspectionOutcome, Payload, ProvenanceEvent, QuantityElement};
 use crate::records::{CustomsStatus, EventIdRecord, ItemEventRef, ItemRecord, WaybillRecord, item_event_hash};
@@ -182,7 +190,7 @@ impl Validator for ProvenanceValidator {
         let mut items: BTreeMap<String, ItemRecord> = touched
             .iter()
             .map(|k| {
-                let rec = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| ItemRecord::new(k));
+                let rec = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| custody::new_item(view, k));
                 (k.clone(), rec)
             })
             .collect();
@@ -211,6 +219,30 @@ impl Validator for ProvenanceValidator {
         }
         let step = ev.biz_step.as_deref().map(cbv_short).unwrap_or("");
         let disposition = ev.disposition.as_deref().map(cbv_short).unwrap_or("");
+        let me = &ctx.sender.id;
+        let ending = ev.action == Some(Action::Delete)
+            || matches!(step, "decommissioning" | "destroying")
+            || disposition == "destroyed";
+        let transfer = (step == "shipping")
+            .then(|| custody::requested_transfer(view, me, &ev.destination_list))
+            .flatten();
+        // Who may create and who controls: checked on the records as they are before this event.
+        custody_checks(
+            view,
+            &items,
+            ev,
+            me,
+            CustodyScope {
+                epcs: &epcs,
+                quantities: &quantities,
+                parent: parent.as_ref(),
+                children: &children,
+                inputs: &inputs,
+                outputs: &outputs,
+                ending,
+                shipping: transfer.is_some(),
+            },
+        )?;
         match ev.event_type {
             EventType::ObjectEvent => {
                 let targets: Vec<&String> = epcs.iter().chain(&quantities).collect();
@@ -233,13 +265,20 @@ impl Validator for ProvenanceValidator {
                                 format!("goods {k} is already commissioned"),
                             );
                         }
+                        if !it.commissioned && (it.event_count == 0 || it.possessor.is_none()) && is_instance_key(k) {
+                            custody::commission(it, me);
+                        }
                         it.commissioned = true;
                     }
-                    if ev.action == Some(Action::Delete)
-                        || matches!(step, "decommissioning" | "destroying")
-                        || disposition == "destroyed"
-                    {
+                    if ending && is_instance_key(k) {
                         it.ended = true;
+                    }
+                    if is_instance_key(k) {
+                        if let Some(t) = &transfer {
+                            it.transfer = Some(t.clone());
+                        } else if matches!(step, "receiving" | "accepting") {
+                            custody::receive(it, me);
+                        }
                     }
                 }
             }
@@ -249,6 +288,13 @@ impl Validator for ProvenanceValidator {
                 };
                 match ev.action {
                     Some(Action::Add) => {
+                        if let Some(pi) = items.get_mut(&p)
+                            && pi.event_count == 0
+                            && !pi.commissioned
+                            && is_instance_key(&p)
+                        {
+                            custody::commission(pi, me);
+                        }
                         for c in children.iter().chain(&child_classes) {
                             let commissioned = items.get(c).is_some_and(|i| i.commissioned);
                             if !commissioned && children.contains(c) {
@@ -266,8 +312,13 @@ impl Validator for ProvenanceValidator {
                         }
                     }
                     Some(Action::Delete) => {
+                        // Unpacked goods are held by whoever held the container.
+                        let holder = custody::effective_possessor(view, &items, &p);
                         for c in children.iter().chain(&child_classes) {
                             if let Some(ci) = items.get_mut(c) {
+                                if ci.parent.as_ref() == Some(&p) && holder.is_some() && is_instance_key(c) {
+                                    ci.possessor = holder.clone();
+                                }
                                 ci.parent = None;
                             }
                             if let Some(pi) = items.get_mut(&p) {
@@ -291,12 +342,17 @@ impl Validator for ProvenanceValidator {
                 }
                 let ins: BTreeSet<String> = inputs.iter().cloned().collect();
                 for k in &inputs {
-                    if let Some(i) = items.get_mut(k) {
+                    if let Some(i) = items.get_mut(k)
+                        && is_instance_key(k)
+                    {
                         i.ended = true;
                     }
                 }
                 for k in &outputs {
                     if let Some(o) = items.get_mut(k) {
+                        if is_instance_key(k) && o.event_count == 0 {
+                            custody::commission(o, me);
+                        }
                         o.ended = false;
                         o.commissioned = true;
                         o.inputs.extend(ins.iter().filter(|i| *i != k).cloned());
@@ -328,6 +384,79 @@ impl Validator for ProvenanceValidator {
         }
         Ok(w)
     }
+}
+
+/// The goods an event names, by role, and what it does to them.
+struct CustodyScope<'a> {
+    epcs: &'a [String],
+    quantities: &'a [String],
+    parent: Option<&'a String>,
+    children: &'a [String],
+    inputs: &'a [String],
+    outputs: &'a [String],
+    ending: bool,
+    shipping: bool,
+}
+
+/// Prefix ownership of what the event creates, and control of what it changes
+/// (`validate::prefix`, `validate::custody`), against the records as they are before it.
+fn custody_checks(
+    view: &dyn StateView,
+    items: &BTreeMap<String, ItemRecord>,
+    ev: &ProvenanceEvent,
+    me: &crate::identity::OrgId,
+    s: CustodyScope<'_>,
+) -> Result<(), Rejection> {
+    let is_new = |k: &str| items.get(k).is_none_or(|i| i.event_count == 0 && !i.commissioned);
+    let control = |k: &str, what: &str| custody::require_control(view, items, k, me, what);
+    match ev.event_type {
+        EventType::ObjectEvent => {
+            if ev.action == Some(Action::Add) {
+                for k in s.epcs.iter().filter(|k| items.get(*k).is_none_or(|i| !i.commissioned)) {
+                    prefix::may_create(view, "epcList", k, me)?;
+                }
+                for k in s.quantities {
+                    prefix::may_create(view, "quantityList", k, me)?;
+                }
+            }
+            if s.ending {
+                for k in s.epcs {
+                    control(k, "end (destroy, decommission or delete)")?;
+                }
+            }
+            if s.shipping {
+                for k in s.epcs {
+                    control(k, "ship to another party")?;
+                }
+            }
+        }
+        EventType::AggregationEvent if matches!(ev.action, Some(Action::Add) | Some(Action::Delete)) => {
+            if let Some(p) = s.parent {
+                if is_new(p) {
+                    prefix::may_create(view, "parentID", p, me)?;
+                } else {
+                    control(p, "pack or unpack")?;
+                }
+            }
+            for c in s.children {
+                control(c, "pack or unpack")?;
+            }
+        }
+        EventType::TransformationEvent => {
+            for k in s.inputs {
+                control(k, "consume")?;
+            }
+            for k in s.outputs {
+                if is_instance_key(k) && !is_new(k) {
+                    control(k, "name as a transformation output")?;
+                } else {
+                    prefix::may_create(view, "outputEPCList", k, me)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn append_event(w: &mut Writes, ctx: &TxContext<'_>, key: &str, it: &mut ItemRecord, time_ms: i64) {

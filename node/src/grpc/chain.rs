@@ -17,6 +17,8 @@ use tradechain_ledger::codec::encode;
 use tradechain_ledger::payload::Payload;
 use tradechain_proto::v1::{self, block_request::At, chain_service_server::ChainService};
 
+use super::auth::Caller;
+use super::disclosure::{WITHHELD_REASON, may_see_tx};
 use super::status::{internal, invalid, not_found, parse_hash};
 use super::{Shared, views};
 
@@ -44,18 +46,37 @@ fn height_of(shared: &Shared, at: Option<&At>) -> Result<u64, Status> {
     }
 }
 
-fn block_reply(shared: &Shared, height: u64) -> Result<Option<v1::BlockReply>, Status> {
+/// A block as `caller` may see it: every transaction it is not a party to comes as its leaf
+/// hash only, with its rejection reason withheld (`disclosure`); the whole block's bytes only
+/// when nothing is withheld.
+fn block_reply(shared: &Shared, height: u64, caller: &Caller) -> Result<Option<v1::BlockReply>, Status> {
     let b = shared.backend.as_ref();
     let Some(block) = b.block(height).map_err(internal)? else {
         return Ok(None);
     };
     let cert = b.certificate(height).map_err(internal)?;
     let outcomes = b.outcomes(height).map_err(internal)?.unwrap_or_default();
+    let mut views_ = views::outcomes(&block, &outcomes);
+    let mut txs = Vec::with_capacity(block.txs.len());
+    for (i, stx) in block.txs.iter().enumerate() {
+        let visible = may_see_tx(shared, Some(caller), stx)?;
+        if !visible && let Some(r) = views_.get_mut(i).and_then(|o| o.rejection.as_mut()) {
+            r.reason = WITHHELD_REASON.into();
+        }
+        txs.push(v1::BlockTx {
+            index: i as u32,
+            signed_tx_borsh: if visible { encode(stx) } else { Vec::new() },
+            leaf_hash: tradechain_ledger::merkle::leaf_hash(&stx.leaf_bytes()).0.to_vec(),
+            withheld: !visible,
+        });
+    }
+    let all_visible = txs.iter().all(|t| !t.withheld);
     Ok(Some(v1::BlockReply {
         header: Some(views::header(&block.header)),
-        outcomes: views::outcomes(&block, &outcomes),
+        outcomes: views_,
         commit_certificate_borsh: cert.as_ref().map(encode).unwrap_or_default(),
-        block_borsh: encode(&block),
+        block_borsh: if all_visible { encode(&block) } else { Vec::new() },
+        txs,
     }))
 }
 
@@ -98,6 +119,7 @@ fn block_events(
     from_index: u32,
     filter: &Filter,
     include_tx: bool,
+    caller: &Caller,
 ) -> Result<Vec<v1::ChainEvent>, Status> {
     let b = shared.backend.as_ref();
     let block = b
@@ -108,8 +130,11 @@ fn block_events(
     let mut out = Vec::new();
     for (i, stx) in block.txs.iter().enumerate().skip(from_index as usize) {
         let family = stx.tx.payload.family();
+        let visible = may_see_tx(shared, Some(caller), stx)?;
         let rejection = match outcomes.get(i) {
-            Some(TxOutcome::Rejected { rule, reason }) => Some(views::rejection(rule, reason)),
+            Some(TxOutcome::Rejected { rule, reason }) => {
+                Some(views::rejection(rule, if visible { reason } else { WITHHELD_REASON }))
+            }
             _ => None,
         };
         if (rejection.is_some() && !filter.include_rejected)
@@ -141,8 +166,13 @@ fn block_events(
             rejection,
             block_time_ms: block.header.time_ms,
             goods_keys,
-            signed_tx_borsh: if include_tx { encode(stx) } else { Vec::new() },
-            tx_json: if include_tx { views::json(stx) } else { String::new() },
+            signed_tx_borsh: if include_tx && visible { encode(stx) } else { Vec::new() },
+            tx_json: if include_tx && visible {
+                views::json(stx)
+            } else {
+                String::new()
+            },
+            withheld: include_tx && !visible,
         });
     }
     Ok(out)
@@ -200,9 +230,9 @@ where
 #[tonic::async_trait]
 impl ChainService for ChainApi {
     async fn get_block(&self, req: Request<v1::BlockRequest>) -> Result<Response<v1::BlockReply>, Status> {
-        self.0.auth(&req, &format!("{SVC}GetBlock"))?;
+        let caller = self.0.auth(&req, &format!("{SVC}GetBlock"))?;
         let h = height_of(&self.0, req.get_ref().at.as_ref())?;
-        block_reply(&self.0, h)?
+        block_reply(&self.0, h, &caller)?
             .map(Response::new)
             .ok_or_else(|| not_found(format!("no block at height {h}")))
     }
@@ -227,10 +257,10 @@ impl ChainService for ChainApi {
         &self,
         req: Request<v1::StreamBlocksRequest>,
     ) -> Result<Response<Self::StreamBlocksStream>, Status> {
-        self.0.auth(&req, &format!("{SVC}StreamBlocks"))?;
+        let caller = self.0.auth(&req, &format!("{SVC}StreamBlocks"))?;
         let from = req.get_ref().from_height;
-        Ok(Response::new(follow(self.0.clone(), from, |s, h, _| {
-            block_reply(s, h)?
+        Ok(Response::new(follow(self.0.clone(), from, move |s, h, _| {
+            block_reply(s, h, &caller)?
                 .map(|r| vec![r])
                 .ok_or_else(|| Status::internal(format!("block {h} is missing below the head")))
         })))
@@ -242,12 +272,12 @@ impl ChainService for ChainApi {
         &self,
         req: Request<v1::StreamEventsRequest>,
     ) -> Result<Response<Self::StreamEventsStream>, Status> {
-        self.0.auth(&req, &format!("{SVC}StreamEvents"))?;
+        let caller = self.0.auth(&req, &format!("{SVC}StreamEvents"))?;
         let r = req.get_ref();
         let filter = Filter::new(&self.0, r.filter.as_ref())?;
         let (from, from_index, include_tx) = (r.from_height.max(1), r.from_index, r.include_tx);
         Ok(Response::new(follow(self.0.clone(), from, move |s, h, first| {
-            block_events(s, h, if first { from_index } else { 0 }, &filter, include_tx)
+            block_events(s, h, if first { from_index } else { 0 }, &filter, include_tx, &caller)
         })))
     }
 }

@@ -131,7 +131,7 @@ fn doc_key(shared: &Shared, caller: &Caller, id: Option<&v1::DocumentId>) -> Res
 }
 
 /// Decode the document at a state key (None when absent or not a document key).
-fn load(shared: &Shared, key: &[u8]) -> Result<Option<Doc>, Status> {
+pub(crate) fn load(shared: &Shared, key: &[u8]) -> Result<Option<Doc>, Status> {
     let b = shared.backend.as_ref();
     let Some((ns, parts)) = split_key(key) else {
         return Ok(None);

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod backend;
 pub mod chain;
+pub mod disclosure;
 pub mod document;
 pub mod epcis;
 pub mod journey;
@@ -104,6 +105,19 @@ impl Shared {
     }
 
     /// Authenticate a member read for `method` (full path, e.g. `/tradechain.v1.ChainService/GetBlock`).
+    /// The caller of a read that members may sign and anyone may send unsigned: `None` without
+    /// `x-tc-org` metadata; with it, the signature must verify (UNAUTHENTICATED otherwise).
+    pub fn auth_optional<M: prost::Message>(
+        &self,
+        req: &Request<M>,
+        method: &str,
+    ) -> Result<Option<auth::Caller>, Status> {
+        if req.metadata().get(auth::ORG).is_none() {
+            return Ok(None);
+        }
+        self.auth(req, method).map(Some)
+    }
+
     pub fn auth<M: prost::Message>(&self, req: &Request<M>, method: &str) -> Result<auth::Caller, Status> {
         auth::authenticate(
             self.backend.as_ref(),

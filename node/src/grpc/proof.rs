@@ -2,15 +2,18 @@
 //! or the CLI runs this without trusting the node that answered).
 //!
 //! Checks per event: the header names the chain and the given validator set; the commit certificate finalises the header (height and hash) under the
-//! given validator set; the inclusion proof links the leaf hash to the header's `tx_root`; when
-//! the transaction bytes are given, they hash to the leaf and carry the claimed tx id; the event
+//! given validator set; the inclusion proof links the leaf hash to the header's `tx_root`; the
+//! outcome proof links `outcome_leaf(index, Accepted)` to the header's `results_hash` (the
+//! transaction was accepted, not merely included); when the transaction bytes are given, they
+//! hash to the leaf, carry the claimed tx id, and the signed event names the item (bound: any of
+//! its goods identifiers normalises to the queried goods key); the event
 //! reference's hash is `H(prev_event_hash || tx_id || goods_key)` and it matches the entry shown
 //! (tx id, seq, event time; with the bytes, every field the entry shows — time, org, type,
 //! action, bizStep, disposition, readPoint, UN/LOCODE, customs step — is the signed one; for a
 //! redacted event only its existence, position, time and recording block are proven). Across a timeline: entries
 //! follow one another (`prev_event_hash` of each is the previous `event_hash`, starting from the
 //! zero hash at seq 0), and the last entry of the last page is the item's `last_event_hash`.
-use tradechain_ledger::block::BlockHeader;
+use tradechain_ledger::block::{BlockHeader, TxOutcome, outcome_leaf};
 use tradechain_ledger::certificate::{CommitCertificate, ValidatorSet};
 use tradechain_ledger::codec::decode;
 use tradechain_ledger::hash::Hash;
@@ -60,6 +63,20 @@ pub fn verify_entry(
     if ev.at.height != header.height || u64::from(ev.at.index) != proof.index {
         return Err("event reference location differs from the proven leaf".into());
     }
+    // Accepted, not a rejected transaction that merely sits in the block.
+    let out = p
+        .outcome
+        .as_ref()
+        .ok_or(format!("entry seq {} has no outcome proof", ev.seq))?;
+    let out: InclusionProof = decode(&out.proof_borsh).map_err(|e| format!("outcome proof: {e}"))?;
+    if out.index != proof.index
+        || !out.verify_hash(&outcome_leaf(ev.at.index, &TxOutcome::Accepted), &header.results_hash)
+    {
+        return Err(format!(
+            "entry seq {}: the transaction is not proven accepted (its outcome does not reach block {}'s results hash)",
+            ev.seq, header.height
+        ));
+    }
     if ev.tx_id.to_hex() != entry.tx_id || ev.seq != entry.seq || ev.event_time_ms != entry.event_time_ms {
         return Err("event reference differs from the entry's tx id, seq or time".into());
     }
@@ -74,6 +91,19 @@ pub fn verify_entry(
         let Payload::Provenance(pe) = &stx.tx.payload else {
             return Err("the signed transaction is not a provenance event".into());
         };
+        // Bound to the item: the signed event names it (in any identifier spelling) in a role
+        // that puts it on its timeline.
+        if !pe
+            .touched_ids()
+            .iter()
+            .filter_map(|id| tradechain_ledger::gs1::goods_key(id).ok())
+            .any(|k| k == goods_key)
+        {
+            return Err(format!(
+                "entry seq {}: the signed event does not name goods {goods_key}",
+                ev.seq
+            ));
+        }
         // What the entry shows must be what was signed.
         let shown = [
             (

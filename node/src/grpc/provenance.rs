@@ -11,8 +11,10 @@
 //! event, the recording org (a member, public by design), certificate of origin status (issuer,
 //! number, countries, criterion), customs status, and the route (places, carrier, vehicle).
 //! Events whose signed bytes carry commercial fields (business transactions, source/destination
-//! parties, a customs declaration, inspection remarks or hold reasons) are marked `tx_redacted` and their bytes withheld; their leaf
-//! hash and proofs are still given.
+//! parties, a customs declaration, inspection remarks or hold reasons, ILMD, sensor data and other
+//! extension members, an error declaration's reason) are marked `tx_redacted` and their bytes
+//! withheld (`is_commercial`, also the public rule of `disclosure`); their leaf hash and proofs
+//! are still given.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -95,6 +97,10 @@ pub fn is_commercial(ev: &ProvenanceEvent) -> bool {
     !ev.biz_transaction_list.is_empty()
         || !ev.source_list.is_empty()
         || !ev.destination_list.is_empty()
+        // ILMD, sensor data, certification info and unknown extension members are withheld by the
+        // public EPCIS export too; an error declaration's reason may name a commercial cause.
+        || !ev.extensions.is_empty()
+        || ev.error_declaration.as_ref().is_some_and(|d| d.reason.is_some())
         || matches!(
             ev.customs,
             Some(CustomsStep::Declared { .. } | CustomsStep::Inspected { .. } | CustomsStep::Held { .. })
@@ -118,6 +124,8 @@ pub fn customs_step(step: &CustomsStep) -> String {
 #[derive(Default)]
 struct BlockCache {
     blocks: BTreeMap<u64, Arc<ProofParts>>,
+    /// Outcome leaves of the blocks this request touched (for the outcome proofs).
+    outcomes: BTreeMap<u64, Vec<tradechain_ledger::hash::Hash>>,
 }
 
 impl BlockCache {
@@ -132,6 +140,22 @@ impl BlockCache {
                 Ok(e.insert(parts).clone())
             }
         }
+    }
+
+    /// Proof that the transaction at `at` was accepted: its outcome leaf in `results_hash`.
+    fn outcome_proof(
+        &mut self,
+        b: &dyn Backend,
+        at: tradechain_ledger::records::TxLocation,
+    ) -> Result<Option<tradechain_ledger::merkle::InclusionProof>, Status> {
+        if let std::collections::btree_map::Entry::Vacant(e) = self.outcomes.entry(at.height) {
+            let outcomes = b.outcomes(at.height).map_err(internal)?.unwrap_or_default();
+            e.insert(tradechain_ledger::block::outcome_leaves(&outcomes));
+        }
+        Ok(self
+            .outcomes
+            .get(&at.height)
+            .and_then(|leaves| tradechain_ledger::merkle::prove(leaves, at.index as usize)))
     }
 }
 
@@ -197,6 +221,7 @@ fn entry(
             event_ref_borsh: encode(ev),
             prev_event_hash: ev.prev_event_hash.to_hex(),
             event_hash: ev.event_hash.to_hex(),
+            outcome: cache.outcome_proof(b, ev.at)?.map(|p| views::inclusion(&p)),
         });
     }
     if let Some(org) = org_of(b, &sender)? {
@@ -380,5 +405,35 @@ impl ProvenanceService for ProvenanceApi {
             page,
             !r.omit_proofs,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tradechain_ledger::payload::{ErrorDeclaration, EventType, TypedRef};
+
+    #[test]
+    fn commercial_fields_make_an_event_withheld() {
+        let public = ProvenanceEvent::new(EventType::ObjectEvent);
+        assert!(!is_commercial(&public));
+        let mut ilmd = public.clone();
+        ilmd.extensions.insert("ilmd".into(), "{}".into());
+        let mut party = public.clone();
+        party.destination_list.push(TypedRef {
+            kind: Some("owning_party".into()),
+            id: "BANK-NL".into(),
+        });
+        let mut reason = public.clone();
+        reason.error_declaration = Some(ErrorDeclaration {
+            declaration_time_ms: 0,
+            reason: Some("price error".into()),
+            corrective_event_ids: Vec::new(),
+        });
+        let mut no_reason = reason.clone();
+        no_reason.error_declaration.as_mut().unwrap().reason = None;
+        assert!(is_commercial(&ilmd) && is_commercial(&party) && is_commercial(&reason));
+        assert!(!is_commercial(&no_reason));
     }
 }

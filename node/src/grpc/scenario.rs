@@ -94,6 +94,7 @@ pub fn genesis() -> Genesis {
         limits: Default::default(),
         governance_quorum: (2, 3),
         high_risk: Vec::new(),
+        gs1_prefixes: Vec::new(),
     }
 }
 

@@ -18,7 +18,9 @@ use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1::{self, transaction_service_server::TransactionService, transaction_status::State};
 
+use super::auth::Caller;
 use super::backend::MempoolStatus;
+use super::disclosure::may_see_tx;
 use super::status::{internal, invalid, not_found, parse_hash, rejected, submit_error, unavailable_syncing};
 use super::{Shared, views};
 
@@ -72,8 +74,14 @@ impl TransactionApi {
         })
     }
 
-    /// Current status of a transaction; None when the node has never seen it.
-    fn status_of(&self, id: &Hash, include_tx: bool) -> Result<Option<v1::TransactionStatus>, Status> {
+    /// Current status of a transaction; None when the node has never seen it. With `include_tx`
+    /// the bytes come only if `caller` may see them (`disclosure::may_see_tx`).
+    fn status_of(
+        &self,
+        id: &Hash,
+        include_tx: bool,
+        caller: Option<&Caller>,
+    ) -> Result<Option<v1::TransactionStatus>, Status> {
         let b = &self.0.backend;
         let mut st = v1::TransactionStatus {
             tx_id: id.to_hex(),
@@ -95,6 +103,15 @@ impl TransactionApi {
                 _ => st.state = State::Committed as i32,
             }
             if include_tx && let Some(tx) = b.tx(loc).map_err(internal)? {
+                if !may_see_tx(&self.0, caller, &tx)? {
+                    return Err(Status::permission_denied(match caller {
+                        None => format!(
+                            "include_tx: transaction {id} carries fields withheld from the public; \
+                             sign the request as a party to it (x-tc-org metadata) or ask without include_tx"
+                        ),
+                        Some(c) => format!("include_tx: {} is not a party to transaction {id}", c.id()),
+                    }));
+                }
                 st.signed_tx = encode(&tx);
                 st.tx_json = views::json(&tx);
             }
@@ -147,9 +164,12 @@ impl TransactionService for TransactionApi {
         &self,
         req: Request<v1::GetTransactionRequest>,
     ) -> Result<Response<v1::TransactionStatus>, Status> {
+        let caller = self
+            .0
+            .auth_optional(&req, "/tradechain.v1.TransactionService/GetTransaction")?;
         let r = req.get_ref();
         let id = parse_hash("tx_id", &r.tx_id)?;
-        match self.status_of(&id, r.include_tx)? {
+        match self.status_of(&id, r.include_tx, caller.as_ref())? {
             Some(st) => Ok(Response::new(st)),
             None => Err(not_found(format!("transaction {id} is unknown to this node"))),
         }
@@ -175,7 +195,7 @@ impl TransactionService for TransactionApi {
         // Subscribe before the first read, so a commit between the read and the wait wakes us.
         let mut commits = self.0.backend.subscribe_commits();
         loop {
-            if let Some(st) = self.status_of(&id, false)? {
+            if let Some(st) = self.status_of(&id, false, None)? {
                 let state = st.state;
                 if state == State::Committed as i32 || (state == State::Rejected as i32 && st.location.is_some()) {
                     return Ok(Response::new(st));

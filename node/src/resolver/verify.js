@@ -136,7 +136,7 @@
   function decodeProvenanceEvent(r) {
     const s = () => r.str();
     const os = () => r.opt(s);
-    const qe = () => { r.str(); r.opt(s); r.opt(s); };
+    const qe = () => { const c = r.str(); r.opt(s); r.opt(s); return c; };
     const typed = () => { r.opt(s); r.str(); };
     const e = {};
     e.type = r.tag(EVENT_TYPES, "event type");
@@ -144,9 +144,12 @@
     e.timeMs = r.i64();
     e.tzMin = r.i16();
     e.action = r.opt(() => r.tag(ACTIONS, "action"));
-    r.vec(s); r.vec(qe); // epcList, quantityList
+    // Every goods identifier, in any role that puts the event on an item's timeline
+    // (`ProvenanceEvent::touched_ids`).
+    e.ids = [...r.vec(s), ...r.vec(qe)]; // epcList, quantityList
     e.parentId = os();
-    r.vec(s); r.vec(qe); r.vec(s); r.vec(qe); r.vec(s); r.vec(qe); // child, input, output lists
+    if (e.parentId !== null) e.ids.push(e.parentId);
+    for (let i = 0; i < 3; i++) e.ids.push(...r.vec(s), ...r.vec(qe)); // child, input, output lists
     os(); // transformationID
     e.bizStep = os();
     e.disposition = os();
@@ -169,6 +172,70 @@
     for (let i = 0; i < n; i++) { s(); s(); } // extensions
     return e;
   }
+  // ---- goods keys: `ledger::gs1::goods_key`, for identifiers the ledger accepted (so valid) ----
+  const PRIMARY = ["01", "00", "414", "417", "8003", "8004", "8018", "253"];
+  function checkDigit(d) {
+    let s = 0;
+    for (let i = 0; i < d.length; i++) { const x = d.charCodeAt(d.length - 1 - i) - 48; s += i % 2 === 0 ? 3 * x : x; }
+    return String((10 - (s % 10)) % 10);
+  }
+  const withCheck = (b) => b + checkDigit(b);
+  function pctBytes(str) {
+    const b = te.encode(str), out = [];
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] === 37) { out.push(parseInt(String.fromCharCode(b[i + 1], b[i + 2]), 16)); i += 2; } else out.push(b[i]);
+    }
+    return out;
+  }
+  const pctDecode = (str) => td.decode(Uint8Array.from(pctBytes(str)));
+  // Decode, then re-encode every byte but A-Z a-z 0-9 - . _ as %XX (`gs1::alnum`).
+  const canon = (str) => pctBytes(str).map((x) => ((x >= 48 && x <= 57) || (x >= 65 && x <= 90) || (x >= 97 && x <= 122)
+    || x === 45 || x === 46 || x === 95 ? String.fromCharCode(x) : "%" + x.toString(16).toUpperCase().padStart(2, "0"))).join("");
+  function toGoodsKey(id) {
+    if (id.startsWith("urn:epc:")) {
+      const rest = id.slice(8), i1 = rest.indexOf(":"), i2 = rest.indexOf(":", i1 + 1);
+      const scheme = rest.slice(0, i2), p = rest.slice(i2 + 1).split(".");
+      const gtin = (cp, ir) => withCheck(ir.slice(0, 1) + cp + ir.slice(1));
+      switch (scheme) {
+        case "id:sgtin": return `01/${gtin(p[0], p[1])}/21/${canon(p[2])}`;
+        case "idpat:sgtin": return `01/${gtin(p[0], p[1])}`;
+        case "class:lgtin": return `01/${gtin(p[0], p[1])}/10/${canon(p[2])}`;
+        case "id:sscc": return `00/${withCheck(p[1].slice(0, 1) + p[0] + p[1].slice(1))}`;
+        case "id:sgln": case "id:pgln": {
+          const ai = scheme === "id:sgln" ? "414" : "417", gln = withCheck(p[0] + p[1]);
+          return p[2] === undefined || p[2] === "0" ? `${ai}/${gln}` : `${ai}/${gln}/254/${canon(p[2])}`;
+        }
+        case "id:grai": return `8003/${withCheck("0" + p[0] + p[1])}${canon(p[2])}`;
+        case "id:giai": return `8004/${canon(p[0] + pctDecode(p[1]))}`;
+        case "id:gsrn": return `8018/${withCheck(p[0] + p[1])}`;
+        case "id:gdti": return `253/${withCheck(p[0] + p[1])}${canon(p[2])}`;
+        default: return null;
+      }
+    }
+    let path = id;
+    const web = /^https?:\/\//.exec(id);
+    if (web) {
+      const rest = id.slice(web[0].length).split(/[?#]/)[0], slash = rest.indexOf("/");
+      path = slash < 0 ? "" : rest.slice(slash + 1);
+    }
+    const segs = path.split("/").filter((x) => x !== ""), start = segs.findIndex((x) => PRIMARY.includes(x));
+    if (start < 0) return null;
+    const ai = segs[start], value = segs[start + 1] || "", q = new Map();
+    for (let i = start + 2; i + 1 < segs.length; i += 2) q.set(segs[i], segs[i + 1]);
+    const split = (n, tag) => { const v = pctDecode(value), num = v.slice(0, n), ser = v.slice(n); return ser === "" ? `${tag}/${num}` : `${tag}/${num}${canon(ser)}`; };
+    switch (ai) {
+      case "01": {
+        const g = value.padStart(14, "0");
+        return q.has("21") ? `01/${g}/21/${canon(q.get("21"))}` : q.has("10") ? `01/${g}/10/${canon(q.get("10"))}` : `01/${g}`;
+      }
+      case "00": case "8018": return `${ai}/${value}`;
+      case "414": case "417": return q.has("254") ? `${ai}/${value}/254/${canon(q.get("254"))}` : `${ai}/${value}`;
+      case "8003": return split(14, "8003");
+      case "8004": return `8004/${canon(pctDecode(value))}`;
+      default: return split(13, "253");
+    }
+  }
+
   // ledger/src/tx.rs `SignedTransaction` = borsh(Transaction) || signature(64).
   function decodeSignedTx(bytes) {
     const r = new Reader(bytes, "signed transaction");
@@ -273,6 +340,14 @@
     if (!(await inclusionReaches(leaf, inc, h.txRoot))) throw new Error(`entry seq ${e.seq}: the inclusion proof does not reach block ${h.height}'s tx root`);
     const ev = decodeEventRef(fromHex(p.event_ref, "event reference"));
     if (ev.height !== h.height || BigInt(ev.index) !== inc.index) throw new Error(`entry seq ${e.seq}: event location differs from the proven leaf`);
+    // Accepted, not a rejected transaction in the block: `ledger::block::outcome_leaf(index, Accepted)`
+    // (borsh of (u32, TxOutcome::Accepted)) reaches the header's results hash.
+    if (!p.outcome) throw new Error(`entry seq ${e.seq} has no outcome proof`);
+    const out = decodeInclusion(fromHex(p.outcome, "outcome proof"));
+    const outcomeLeaf = await sha256(new Uint8Array([0]), u32(ev.index), new Uint8Array([0]));
+    if (out.index !== inc.index || !(await inclusionReaches(outcomeLeaf, out, h.resultsHash))) {
+      throw new Error(`entry seq ${e.seq}: the transaction is not proven accepted (its outcome does not reach block ${h.height}'s results hash)`);
+    }
     if (toHex(ev.txId) !== e.tx_id || ev.seq !== BigInt(e.seq) || ev.timeMs !== BigInt(e.time_ms)) {
       throw new Error(`entry seq ${e.seq}: the event reference differs from the entry's tx id, seq or time`);
     }
@@ -286,6 +361,10 @@
       const stx = decodeSignedTx(stxBytes);
       if (stx.chainId !== ctx.chainId) throw new Error(`entry seq ${e.seq}: the transaction is signed for chain ${JSON.stringify(stx.chainId)}`);
       const pe = stx.event;
+      // Bound to the item: the signed event names it, in any spelling.
+      if (!pe.ids.some((id) => toGoodsKey(id) === goodsKey)) {
+        throw new Error(`entry seq ${e.seq}: the signed event does not name goods ${goodsKey}`);
+      }
       // What the entry shows must be what was signed.
       const shown = [
         ["eventTime", String(pe.timeMs), String(e.time_ms)],
@@ -438,6 +517,11 @@
       const vs = validatorSet(g.validators);
       const ctx = { chainId: g.chainId, orgs: g.orgs, vs, vsHash: await tagged("tradechain/validator-set", vs.bytes) };
       if (proofs.chains[0].goods_key !== data.goods_key) throw new Error("the first proof chain is not the item's");
+      // The answer is for the label that was scanned (this page's own Digital Link path).
+      const scanned = toGoodsKey(decodeURI(location.pathname));
+      if (scanned !== null && scanned !== data.goods_key) {
+        throw new Error(`the page answers for ${data.goods_key}, not for the scanned label ${scanned}`);
+      }
       const chains = [];
       for (const c of proofs.chains) chains.push(await verifyChain(ctx, c));
       const k = Math.min(...chains.flat().map((v) => v.signers));
