@@ -176,49 +176,16 @@ impl<'a> Audit<'a> {
         if header.height != h {
             return Err(bad(h, format!("header says height {}", header.height)));
         }
-        if header.chain_id != self.genesis.chain_id {
-            return Err(bad(h, format!("chain id {:?} is not this chain's", header.chain_id)));
-        }
-        if header.prev_hash != self.prev_hash {
-            return Err(bad(
-                h,
-                format!(
-                    "prev_hash {} does not link to the previous block {}",
-                    header.prev_hash, self.prev_hash
-                ),
-            ));
-        }
-        if header.time_ms <= self.prev_time {
-            return Err(bad(
-                h,
-                format!(
-                    "time {} ms is not after the parent's {} ms",
-                    header.time_ms, self.prev_time
-                ),
-            ));
-        }
         let txs = store.block_txs(h).map_err(|e| bad(h, format!("transactions: {e}")))?;
-        if txs.len() != header.tx_count as usize {
-            return Err(bad(
-                h,
-                format!(
-                    "header counts {} transactions, {} are stored",
-                    header.tx_count,
-                    txs.len()
-                ),
-            ));
-        }
         let block = crate::block::Block { header, txs };
-        let tx_root = block.compute_tx_root();
-        if block.header.tx_root != tx_root {
-            return Err(bad(
-                h,
-                format!(
-                    "tx_root {} is not the transactions' Merkle root {tx_root}",
-                    block.header.tx_root
-                ),
-            ));
-        }
+        // The one parent check every other place uses (version, chain id, link, time, counts,
+        // size, duplicates, tx root): a store that passes the audit passes the node's checks.
+        let parent = crate::block_check::Parent {
+            height: h.saturating_sub(1),
+            block_hash: self.prev_hash,
+            time_ms: self.prev_time,
+        };
+        crate::block_check::check_links(&self.genesis, &parent, &block).map_err(|e| bad(h, e.to_string()))?;
         match store
             .get_raw(CF_TX_MERKLE, &height_key(h))
             .map_err(|e| bad(h, format!("tx_merkle: {e}")))?
@@ -271,6 +238,19 @@ impl<'a> Audit<'a> {
             ));
         }
         let stored = store.outcomes(h).map_err(|e| bad(h, e.to_string()))?;
+        match store
+            .get_raw(CF_OUTCOME_MERKLE, &height_key(h))
+            .map_err(|e| bad(h, format!("outcome_merkle: {e}")))?
+        {
+            None => return Err(bad(h, "no outcome_merkle record (the block's outcome tree)")),
+            Some(raw) if raw != crate::store::merkle_record(&crate::block::outcome_leaves(&exec.outcomes)) => {
+                return Err(bad(
+                    h,
+                    "outcome_merkle record is not the Merkle tree of the block's outcomes",
+                ));
+            }
+            Some(_) => {}
+        }
         if stored != exec.outcomes {
             let i = stored
                 .iter()
@@ -349,7 +329,14 @@ impl<'a> Audit<'a> {
         let head = self.head.height;
         let mut count = 0;
         // Block records: only heights 1..=head may exist (the walk checked their contents).
-        for cf in [CF_HEADERS, CF_TX_MERKLE, CF_CERTIFICATES, CF_OUTCOMES, CF_BLOCKS] {
+        for cf in [
+            CF_HEADERS,
+            CF_TX_MERKLE,
+            CF_OUTCOME_MERKLE,
+            CF_CERTIFICATES,
+            CF_OUTCOMES,
+            CF_BLOCKS,
+        ] {
             for r in self.store.iter_cf(cf).map_err(|e| bad(0, e.to_string()))? {
                 let (k, _) = r.map_err(|e| bad(0, e.to_string()))?;
                 let h = if cf == CF_BLOCKS {

@@ -242,8 +242,26 @@ fn reads_return_what_was_committed() {
             assert_eq!((&stx, l, &o), (t, loc, &outcomes[i]));
             let proof = store.inclusion_proof(h, i as u32).unwrap().unwrap();
             assert!(proof.verify(&t.leaf_bytes(), &b.header.tx_root));
+            // The stored outcome tree proves this transaction's verdict, and no other.
+            let out = store.outcome_proof(h, i as u32).unwrap().unwrap();
+            let leaf = tradechain_ledger::block::outcome_leaf(i as u32, &outcomes[i]);
+            assert!(out.verify_hash(&leaf, &b.header.results_hash));
+            assert_eq!(Some(out), tradechain_ledger::block::outcome_proof(&outcomes, i));
+            let flipped = match &outcomes[i] {
+                tradechain_ledger::TxOutcome::Accepted => tradechain_ledger::TxOutcome::Rejected {
+                    rule: "x".into(),
+                    reason: "y".into(),
+                },
+                _ => tradechain_ledger::TxOutcome::Accepted,
+            };
+            let proof = store.outcome_proof(h, i as u32).unwrap().unwrap();
+            assert!(!proof.verify_hash(
+                &tradechain_ledger::block::outcome_leaf(i as u32, &flipped),
+                &b.header.results_hash
+            ));
         }
         assert!(store.inclusion_proof(h, b.txs.len() as u32).unwrap().is_none());
+        assert!(store.outcome_proof(h, b.txs.len() as u32).unwrap().is_none());
     }
     assert!(store.block(6).unwrap().is_none());
     assert!(store.outcomes(6).unwrap().is_empty());
@@ -335,6 +353,7 @@ fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
         (CF_HEADERS, height_key(3).to_vec(), 3),
         (CF_BLOCKS, tx_key(3, 0).to_vec(), 3),
         (CF_TX_MERKLE, height_key(3).to_vec(), 3),
+        (CF_OUTCOME_MERKLE, height_key(3).to_vec(), 3),
         (CF_CERTIFICATES, height_key(3).to_vec(), 3),
         (CF_OUTCOMES, height_key(3).to_vec(), 3),
         (CF_BLOCK_HASHES, b3.hash().0.to_vec(), 3),

@@ -95,6 +95,9 @@ impl Backend for StoreBackend {
     fn inclusion_proof(&self, loc: TxLocation) -> BResult<Option<InclusionProof>> {
         self.shared.store.inclusion_proof(loc.height, loc.index).map_err(be)
     }
+    fn outcome_proof(&self, loc: TxLocation) -> BResult<Option<InclusionProof>> {
+        self.shared.store.outcome_proof(loc.height, loc.index).map_err(be)
+    }
     fn tx(&self, loc: TxLocation) -> BResult<Option<SignedTransaction>> {
         self.shared.store.tx_at(loc.height, loc.index).map_err(be)
     }

@@ -200,6 +200,11 @@ impl Store {
             batch.put_cf(locations, id.0, codec::encode(&TxLocation { height, index }));
         }
         batch.put_cf(self.cf(CF_TX_MERKLE)?, hk, merkle_record(&block.leaf_hashes()));
+        batch.put_cf(
+            self.cf(CF_OUTCOME_MERKLE)?,
+            hk,
+            merkle_record(&crate::block::outcome_leaves(&exec.outcomes)),
+        );
         batch.put_cf(self.cf(CF_CERTIFICATES)?, hk, codec::encode(cert));
         batch.put_cf(self.cf(CF_OUTCOMES)?, hk, codec::encode(&exec.outcomes));
         batch.put_cf(self.cf(CF_BLOCK_HASHES)?, block_hash.0, hk);

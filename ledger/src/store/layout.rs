@@ -9,6 +9,9 @@
 //!   (`merkle::levels`: leaves first, root last, 32 bytes per node), so an inclusion proof is read
 //!   off in O(log n) instead of decoding and re-hashing the block (a store without the record
 //!   falls back to the block)
+//! - `outcome_merkle`: height (8) → the same record for the block's outcome leaves
+//!   (`block::outcome_leaves`, whose root is `header.results_hash`), so a transaction's
+//!   accepted-outcome proof is read off too
 //! - `certificates`: height (8) → borsh(`CommitCertificate`)
 //! - `outcomes`: height (8) → borsh(`Vec<TxOutcome>`)
 //! - `block_hashes`: block hash (32) → height (8)
@@ -28,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub const CF_HEADERS: &str = "headers";
 pub const CF_BLOCKS: &str = "blocks";
 pub const CF_TX_MERKLE: &str = "tx_merkle";
+pub const CF_OUTCOME_MERKLE: &str = "outcome_merkle";
 pub const CF_CERTIFICATES: &str = "certificates";
 pub const CF_OUTCOMES: &str = "outcomes";
 pub const CF_BLOCK_HASHES: &str = "block_hashes";
@@ -41,10 +45,11 @@ pub const KEY_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const KEY_HEAD: &[u8] = b"head";
 
 /// Column families that are not state namespaces.
-pub const CHAIN_CFS: [&str; 10] = [
+pub const CHAIN_CFS: [&str; 11] = [
     CF_HEADERS,
     CF_BLOCKS,
     CF_TX_MERKLE,
+    CF_OUTCOME_MERKLE,
     CF_CERTIFICATES,
     CF_OUTCOMES,
     CF_BLOCK_HASHES,

@@ -108,7 +108,7 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     t.set_block_cache(cache);
     t.set_bloom_filter(10.0, false);
     t.set_cache_index_and_filter_blocks(true);
-    if name == CF_TX_MERKLE {
+    if name == CF_TX_MERKLE || name == CF_OUTCOME_MERKLE {
         // SHA-256 outputs do not compress: LZ4 would only cost a decompression per proof read.
         o.set_compression_type(DBCompressionType::None);
     }
@@ -438,30 +438,47 @@ impl Store {
 
     /// Proof that transaction `index` is in block `height` (None if either does not exist).
     pub fn inclusion_proof(&self, height: u64, index: u32) -> Result<Option<InclusionProof>, StoreError> {
-        let raw = self.db.get_pinned_cf(self.cf(CF_TX_MERKLE)?, height_key(height))?;
-        let Some(raw) = raw else {
+        match self.proof_from_record(CF_TX_MERKLE, height, index)? {
+            Some(p) => Ok(p),
             // A store written before blocks kept their tree: re-hash the block.
-            return Ok(self
+            None => Ok(self
                 .block(height)?
-                .and_then(|b| crate::merkle::prove(&b.leaf_hashes(), index as usize)));
+                .and_then(|b| crate::merkle::prove(&b.leaf_hashes(), index as usize))),
+        }
+    }
+
+    /// Proof that transaction `index`'s outcome leaf is in block `height`'s `results_hash`.
+    pub fn outcome_proof(&self, height: u64, index: u32) -> Result<Option<InclusionProof>, StoreError> {
+        match self.proof_from_record(CF_OUTCOME_MERKLE, height, index)? {
+            Some(p) => Ok(p),
+            // A store written before blocks kept their outcome tree: hash the outcomes.
+            None => Ok(crate::block::outcome_proof(&self.outcomes(height)?, index as usize)),
+        }
+    }
+
+    /// A proof read off a stored tree record (`merkle_record`); the outer None when the block
+    /// has no such record.
+    fn proof_from_record(
+        &self,
+        cf: &str,
+        height: u64,
+        index: u32,
+    ) -> Result<Option<Option<InclusionProof>>, StoreError> {
+        let Some(raw) = self.db.get_pinned_cf(self.cf(cf)?, height_key(height))? else {
+            return Ok(None);
         };
-        let corrupt = || {
-            StoreError::Corrupt(format!(
-                "block {height}: malformed tx_merkle record of {} bytes",
-                raw.len()
-            ))
-        };
+        let corrupt = || StoreError::Corrupt(format!("block {height}: malformed {cf} record of {} bytes", raw.len()));
         let (n, body) = raw.split_first_chunk::<4>().ok_or_else(corrupt)?;
         let n = u32::from_le_bytes(*n) as usize;
         let nodes: usize = crate::merkle::level_sizes(n).iter().sum();
         if body.len() != 32 * nodes {
             return Err(corrupt());
         }
-        Ok(crate::merkle::prove_with(n, index as usize, |pos| {
+        Ok(Some(crate::merkle::prove_with(n, index as usize, |pos| {
             let mut h = [0u8; 32];
             h.copy_from_slice(&body[32 * pos..32 * pos + 32]);
             Hash(h)
-        }))
+        })))
     }
 }
 

@@ -179,6 +179,13 @@ pub trait Backend: Send + Sync + 'static {
             .block(loc.height)?
             .and_then(|b| tradechain_ledger::merkle::prove(&b.leaf_hashes(), loc.index as usize)))
     }
+    /// Proof that the transaction at `loc` has the outcome its leaf says, in its block's
+    /// `results_hash` (`ledger::block::outcome_proof`).
+    fn outcome_proof(&self, loc: TxLocation) -> BResult<Option<InclusionProof>> {
+        Ok(self
+            .outcomes(loc.height)?
+            .and_then(|o| tradechain_ledger::block::outcome_proof(&o, loc.index as usize)))
+    }
     /// The item's event chain entries with `seq >= from_seq`, at most `limit`, in order.
     fn item_events(&self, goods_key: &str, from_seq: u64, limit: usize) -> BResult<Vec<ItemEventRef>>;
     /// Committed state (keys from `tradechain_ledger::state::keys`).

@@ -124,8 +124,6 @@ pub fn customs_step(step: &CustomsStep) -> String {
 #[derive(Default)]
 struct BlockCache {
     blocks: BTreeMap<u64, Arc<ProofParts>>,
-    /// Outcome leaves of the blocks this request touched (for the outcome proofs).
-    outcomes: BTreeMap<u64, Vec<tradechain_ledger::hash::Hash>>,
 }
 
 impl BlockCache {
@@ -140,22 +138,6 @@ impl BlockCache {
                 Ok(e.insert(parts).clone())
             }
         }
-    }
-
-    /// Proof that the transaction at `at` was accepted: its outcome leaf in `results_hash`.
-    fn outcome_proof(
-        &mut self,
-        b: &dyn Backend,
-        at: tradechain_ledger::records::TxLocation,
-    ) -> Result<Option<tradechain_ledger::merkle::InclusionProof>, Status> {
-        if let std::collections::btree_map::Entry::Vacant(e) = self.outcomes.entry(at.height) {
-            let outcomes = b.outcomes(at.height).map_err(internal)?.unwrap_or_default();
-            e.insert(tradechain_ledger::block::outcome_leaves(&outcomes));
-        }
-        Ok(self
-            .outcomes
-            .get(&at.height)
-            .and_then(|leaves| tradechain_ledger::merkle::prove(leaves, at.index as usize)))
     }
 }
 
@@ -221,7 +203,7 @@ fn entry(
             event_ref_borsh: encode(ev),
             prev_event_hash: ev.prev_event_hash.to_hex(),
             event_hash: ev.event_hash.to_hex(),
-            outcome: cache.outcome_proof(b, ev.at)?.map(|p| views::inclusion(&p)),
+            outcome: b.outcome_proof(ev.at).map_err(internal)?.map(|p| views::inclusion(&p)),
         });
     }
     if let Some(org) = org_of(b, &sender)? {
