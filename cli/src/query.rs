@@ -35,6 +35,10 @@ pub enum QueryCmd {
         /// Save the answer with its proofs, for `tradechain verify-proof FILE`.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Pin this genesis file's hash in the QR code's link (`?tc_genesis=…`): the page then
+        /// verifies against it, not against the answering node's copy.
+        #[arg(long, value_name = "GENESIS")]
+        pin_genesis: Option<PathBuf>,
     },
     /// A block: header and each transaction's verdict (accepted, or the rule that rejected it).
     /// Members only (blocks carry commercial documents); public readers use `header`.
@@ -188,6 +192,7 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
             qr_png,
             resolver,
             save,
+            pin_genesis,
         } => {
             let opts = ProvenanceOpts {
                 verify,
@@ -195,6 +200,7 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
                 qr_png,
                 resolver,
                 save,
+                pin_genesis,
             };
             provenance(ch, id, serial, opts, out).await
         }
@@ -217,6 +223,8 @@ pub struct ProvenanceOpts {
     /// Base URL of the QR code's Digital Link.
     pub resolver: String,
     pub save: Option<PathBuf>,
+    /// Genesis file whose hash the QR code's link pins (`?tc_genesis=`).
+    pub pin_genesis: Option<PathBuf>,
 }
 
 async fn provenance(
@@ -271,7 +279,11 @@ async fn provenance(
     if opts.qr_png.is_none() && !opts.qr {
         return Ok(());
     }
-    let link = tradechain_ledger::gs1::digital_link(&first.goods_key, &opts.resolver);
+    let mut link = tradechain_ledger::gs1::digital_link(&first.goods_key, &opts.resolver);
+    if let Some(g) = &opts.pin_genesis {
+        let g = crate::genesis::load(g).map_err(|e| CliError::usage(format!("--pin-genesis: {e}")))?;
+        link.push_str(&format!("?tc_genesis={}", g.hash().to_hex()));
+    }
     let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| CliError::failure(format!("qr: {e}")))?;
     if let Some(path) = &opts.qr_png {
         std::fs::write(path, crate::qr_png::encode(&code, 8))

@@ -317,6 +317,8 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
             &resolver,
             "--qr-png",
             png.to_str().unwrap(),
+            "--pin-genesis",
+            net.data.join("genesis.json").to_str().unwrap(),
         ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -326,8 +328,8 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        said.contains(&format!("{resolver}{path}")),
-        "the QR code holds the page's URL: {said}"
+        said.contains(&format!("{resolver}{path}?tc_genesis=")),
+        "the QR code holds the page's URL, pinning the genesis: {said}"
     );
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 
@@ -359,6 +361,20 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
         "the genesis hash computed in the browser is the genesis file's: {page}"
     );
     screenshot(&chromium, &url, &shots_dir().join("resolver-verified.png"));
+
+    // 1b. A label that pins the consortium's genesis (`query provenance --pin-genesis`): the
+    // right hash verifies; any other (a node serving another chain's genesis) does not.
+    assert!(
+        said.contains(&format!("?tc_genesis={gh}")),
+        "the label pins this genesis: {said}"
+    );
+    let page = dom(&chromium, &format!("{url}?tc_genesis={gh}"), &[]);
+    assert!(page.contains("data-tc-verified=\"yes\""), "badge: {}", badge(&page));
+    assert!(page.contains("and the one the label pins"), "{page}");
+    let page = dom(&chromium, &format!("{url}?tc_genesis={}", "ab".repeat(32)), &[]);
+    let b = badge(&page);
+    assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
+    assert!(b.contains("is not the one the label pins"), "badge: {b}");
 
     // 2. A shown field changed on the way: not verified, and the reason names it.
     let proxy = Proxy::start(http.clone(), tamper_shown_field);

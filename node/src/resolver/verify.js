@@ -512,6 +512,12 @@
       const gBytes = fromHex(proofs.genesis_borsh, "genesis");
       const gHash = toHex(await tagged("tradechain/genesis", gBytes));
       if (gHash !== data.genesis_hash) throw new Error("the embedded genesis does not hash to the genesis hash the page names");
+      // A label may pin the consortium's genesis (`?tc_genesis=<hex>` in its Digital Link): then
+      // the answering node's copy is not trusted for it.
+      const pin = new URLSearchParams(location.search).get("tc_genesis");
+      if (pin !== null && pin.toLowerCase() !== gHash) {
+        throw new Error(`this page's genesis ${gHash.slice(0, 16)}… is not the one the label pins (${pin.slice(0, 16)}…)`);
+      }
       const g = decodeGenesis(gBytes);
       if (g.chainId !== data.chain_id) throw new Error(`the genesis is for chain ${JSON.stringify(g.chainId)}, the page names ${JSON.stringify(data.chain_id)}`);
       const vs = validatorSet(g.validators);
@@ -536,7 +542,9 @@
           `Checked in this browser: ${shown.length} events on ledger `, node("b", null, g.chainId),
           `, each in a block whose commit certificate carries signatures from validators holding more than 2/3 of the power of the genesis validator set (at least ${k} of ${vs.list.length}), with a Merkle proof into that block and the item's unbroken event-hash chain`
           + (partial ? " (the first page of events only)" : "")
-          + `. What, where, when and who are the signed event's for ${shown.length - withheld} events; ${withheld} carry commercial data, so only that they happened, when and in which block is proven. Genesis (computed here from the genesis this page embeds — compare it with the one your consortium publishes): `,
+          + `. What, where, when and who are the signed event's for ${shown.length - withheld} events; ${withheld} carry commercial data, so only that they happened, when and in which block is proven. Genesis (computed here from the genesis this page embeds`
+          + (pin !== null ? ", and the one the label pins" : " — compare it with the one your consortium publishes, or print labels that pin it")
+          + `): `,
           node("span", { class: "hash", id: "tc-genesis" }, gHash), ".");
       }
     } catch (e) {
