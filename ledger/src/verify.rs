@@ -10,7 +10,6 @@
 //! bad block (lowest height) found and what is wrong with it. A stored state entry that differs
 //! is attributed to the block that last wrote that key; an entry no block wrote, to the head.
 //! Memory: the re-derived state and the expected indices are held in memory.
-use crate::block::results_hash;
 use crate::certificate::ValidatorSet;
 use crate::codec;
 use crate::execute::{Registry, execute_block, genesis_writes};
@@ -28,6 +27,21 @@ use std::path::Path;
 pub struct VerifyError {
     pub height: u64,
     pub what: String,
+}
+
+/// A block's stored Merkle tree record (`tx_merkle`, `outcome_merkle`) is the tree of `leaves`.
+fn check_tree_record(store: &Store, cf: &str, h: u64, leaves: &[Hash], of: &str) -> Result<(), VerifyError> {
+    match store
+        .get_raw(cf, &height_key(h))
+        .map_err(|e| bad(h, format!("{cf}: {e}")))?
+    {
+        None => Err(bad(h, format!("no {cf} record (the block's Merkle tree of its {of})"))),
+        Some(raw) if raw != crate::store::merkle_record(leaves) => Err(bad(
+            h,
+            format!("{cf} record is not the Merkle tree of the block's {of}"),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn bad(height: u64, what: impl Into<String>) -> VerifyError {
@@ -186,19 +200,7 @@ impl<'a> Audit<'a> {
             time_ms: self.prev_time,
         };
         crate::block_check::check_links(&self.genesis, &parent, &block).map_err(|e| bad(h, e.to_string()))?;
-        match store
-            .get_raw(CF_TX_MERKLE, &height_key(h))
-            .map_err(|e| bad(h, format!("tx_merkle: {e}")))?
-        {
-            None => return Err(bad(h, "no tx_merkle record (the block's Merkle tree)")),
-            Some(raw) if raw != crate::store::merkle_record(&block.leaf_hashes()) => {
-                return Err(bad(
-                    h,
-                    "tx_merkle record is not the Merkle tree of the block's transactions",
-                ));
-            }
-            Some(_) => {}
-        }
+        check_tree_record(store, CF_TX_MERKLE, h, &block.leaf_hashes(), "transactions")?;
         let block_hash = block.hash();
         let set: ValidatorSet = get_typed(&self.mem, &keys::validators())
             .ok_or_else(|| bad(h, "the re-derived state has no validator set"))?;
@@ -227,7 +229,8 @@ impl<'a> Audit<'a> {
             &block.txs,
         )
         .map_err(|e| bad(h, format!("re-execution: {e}")))?;
-        let results = results_hash(&exec.outcomes);
+        let outcome_leaves = crate::block::outcome_leaves(&exec.outcomes);
+        let results = crate::merkle::root_from_leaf_hashes(&outcome_leaves);
         if block.header.results_hash != results {
             return Err(bad(
                 h,
@@ -238,19 +241,7 @@ impl<'a> Audit<'a> {
             ));
         }
         let stored = store.outcomes(h).map_err(|e| bad(h, e.to_string()))?;
-        match store
-            .get_raw(CF_OUTCOME_MERKLE, &height_key(h))
-            .map_err(|e| bad(h, format!("outcome_merkle: {e}")))?
-        {
-            None => return Err(bad(h, "no outcome_merkle record (the block's outcome tree)")),
-            Some(raw) if raw != crate::store::merkle_record(&crate::block::outcome_leaves(&exec.outcomes)) => {
-                return Err(bad(
-                    h,
-                    "outcome_merkle record is not the Merkle tree of the block's outcomes",
-                ));
-            }
-            Some(_) => {}
-        }
+        check_tree_record(store, CF_OUTCOME_MERKLE, h, &outcome_leaves, "outcomes")?;
         if stored != exec.outcomes {
             let i = stored
                 .iter()

@@ -308,6 +308,13 @@ async fn chain_blocks_and_headers() {
         decode::<tradechain_ledger::Block>(&by_height.block_borsh).unwrap(),
         b.block(3).unwrap().unwrap()
     );
+    assert!(
+        by_height
+            .txs
+            .iter()
+            .all(|t| !t.withheld && t.signed_tx_borsh.is_empty()),
+        "the whole block already carries every transaction's bytes"
+    );
 
     // Block 3 holds the eBL issue and the banks' settlement instruction: a port is party to
     // neither and gets only leaf hashes (which still rebuild the tx root); a bank of the

@@ -6,7 +6,7 @@
 //! a lock so two callers cannot both extend the same head.
 use super::layout::*;
 use super::{Store, StoreError};
-use crate::block::{Block, results_hash};
+use crate::block::Block;
 use crate::block_check::{Parent, check_links};
 use crate::certificate::{CommitCertificate, ValidatorSet};
 use crate::codec;
@@ -99,7 +99,8 @@ impl Store {
         Ok(())
     }
 
-    /// Check that `block` with `cert` and `exec` extends the head; returns the tx ids.
+    /// Check that `block` with `cert` and `exec` (whose outcome leaves are `outcome_leaves`)
+    /// extends the head; returns the tx ids.
     fn check_block(
         &self,
         head: &Head,
@@ -107,6 +108,7 @@ impl Store {
         block: &Block,
         cert: &CommitCertificate,
         exec: &BlockExecution,
+        outcome_leaves: &[Hash],
     ) -> Result<Vec<Hash>, StoreError> {
         let h = &block.header;
         let height = h.height;
@@ -143,7 +145,7 @@ impl Store {
                 });
             }
         }
-        let results = results_hash(&exec.outcomes);
+        let results = crate::merkle::root_from_leaf_hashes(outcome_leaves);
         if h.results_hash != results {
             return Err(StoreError::WrongResultsHash {
                 height,
@@ -185,7 +187,9 @@ impl Store {
         let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
         let genesis = self.genesis()?;
         let head = self.head()?;
-        let ids = self.check_block(&head, &genesis, block, cert, exec)?;
+        // Hashed once: their root checks the header, their levels are the stored outcome tree.
+        let outcome_leaves = crate::block::outcome_leaves(&exec.outcomes);
+        let ids = self.check_block(&head, &genesis, block, cert, exec, &outcome_leaves)?;
         let height = block.header.height;
         let block_hash = block.hash();
 
@@ -200,11 +204,7 @@ impl Store {
             batch.put_cf(locations, id.0, codec::encode(&TxLocation { height, index }));
         }
         batch.put_cf(self.cf(CF_TX_MERKLE)?, hk, merkle_record(&block.leaf_hashes()));
-        batch.put_cf(
-            self.cf(CF_OUTCOME_MERKLE)?,
-            hk,
-            merkle_record(&crate::block::outcome_leaves(&exec.outcomes)),
-        );
+        batch.put_cf(self.cf(CF_OUTCOME_MERKLE)?, hk, merkle_record(&outcome_leaves));
         batch.put_cf(self.cf(CF_CERTIFICATES)?, hk, codec::encode(cert));
         batch.put_cf(self.cf(CF_OUTCOMES)?, hk, codec::encode(&exec.outcomes));
         batch.put_cf(self.cf(CF_BLOCK_HASHES)?, block_hash.0, hk);

@@ -65,7 +65,11 @@ fn record(view: &dyn StateView, items: &BTreeMap<String, ItemRecord>, key: &str)
 /// The possessor that counts for `key`: its outermost container's (a packed item travels with
 /// its container), else its own.
 pub fn effective_possessor(view: &dyn StateView, items: &BTreeMap<String, ItemRecord>, key: &str) -> Option<OrgId> {
-    let mut rec = record(view, items, key)?;
+    possessor_of(view, items, record(view, items, key)?)
+}
+
+/// `effective_possessor` of the item whose record is `rec`.
+fn possessor_of(view: &dyn StateView, items: &BTreeMap<String, ItemRecord>, mut rec: ItemRecord) -> Option<OrgId> {
     let mut possessor = rec.possessor.clone();
     for _ in 0..MAX_NESTING {
         let Some(parent) = rec.parent.clone() else { break };
@@ -90,8 +94,11 @@ pub fn require_control(
     if !is_instance_key(key) {
         return Ok(());
     }
-    let owner = record(view, items, key).and_then(|r| r.owner);
-    let possessor = effective_possessor(view, items, key);
+    let Some(rec) = record(view, items, key) else {
+        return Ok(()); // no record: nobody owns or holds it
+    };
+    let owner = rec.owner.clone();
+    let possessor = possessor_of(view, items, rec);
     if owner.is_none() && possessor.is_none() {
         return Ok(());
     }
@@ -111,7 +118,7 @@ pub fn require_control(
 
 /// The short CBV name of a source/destination type (`owning_party` from any spelling).
 fn sdt_short(kind: &str) -> &str {
-    let tail = kind.rsplit([':', '/']).next().unwrap_or(kind);
+    let tail = super::provenance::cbv_short(kind);
     tail.strip_prefix("SDT-").unwrap_or(tail)
 }
 

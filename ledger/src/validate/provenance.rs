@@ -248,6 +248,8 @@ impl Validator for ProvenanceValidator {
                 let targets: Vec<&String> = epcs.iter().chain(&quantities).collect();
                 for k in &targets {
                     let Some(it) = items.get_mut(*k) else { continue };
+                    // Only instances are held, handed on and ended (`validate::custody`).
+                    let instance = is_instance_key(k);
                     if matches!(step, "loading" | "departing" | "shipping" | "receiving" | "accepting")
                         && it.customs == CustomsStatus::Declared
                     {
@@ -265,15 +267,15 @@ impl Validator for ProvenanceValidator {
                                 format!("goods {k} is already commissioned"),
                             );
                         }
-                        if !it.commissioned && (it.event_count == 0 || it.possessor.is_none()) && is_instance_key(k) {
+                        if !it.commissioned && (it.event_count == 0 || it.possessor.is_none()) && instance {
                             custody::commission(it, me);
                         }
                         it.commissioned = true;
                     }
-                    if ending && is_instance_key(k) {
-                        it.ended = true;
-                    }
-                    if is_instance_key(k) {
+                    if instance {
+                        if ending {
+                            it.ended = true;
+                        }
                         if let Some(t) = &transfer {
                             it.transfer = Some(t.clone());
                         } else if matches!(step, "receiving" | "accepting") {

@@ -57,20 +57,29 @@ fn block_reply(shared: &Shared, height: u64, caller: &Caller) -> Result<Option<v
     let cert = b.certificate(height).map_err(internal)?;
     let outcomes = b.outcomes(height).map_err(internal)?.unwrap_or_default();
     let mut views_ = views::outcomes(&block, &outcomes);
+    let visible = block
+        .txs
+        .iter()
+        .map(|stx| may_see_tx(shared, Some(caller), stx))
+        .collect::<Result<Vec<bool>, Status>>()?;
+    // When nothing is withheld the whole block carries every transaction's bytes: not twice.
+    let all_visible = visible.iter().all(|v| *v);
     let mut txs = Vec::with_capacity(block.txs.len());
-    for (i, stx) in block.txs.iter().enumerate() {
-        let visible = may_see_tx(shared, Some(caller), stx)?;
+    for (i, (stx, visible)) in block.txs.iter().zip(&visible).enumerate() {
         if !visible && let Some(r) = views_.get_mut(i).and_then(|o| o.rejection.as_mut()) {
             r.reason = WITHHELD_REASON.into();
         }
         txs.push(v1::BlockTx {
             index: i as u32,
-            signed_tx_borsh: if visible { encode(stx) } else { Vec::new() },
+            signed_tx_borsh: if *visible && !all_visible {
+                encode(stx)
+            } else {
+                Vec::new()
+            },
             leaf_hash: tradechain_ledger::merkle::leaf_hash(&stx.leaf_bytes()).0.to_vec(),
             withheld: !visible,
         });
     }
-    let all_visible = txs.iter().all(|t| !t.withheld);
     Ok(Some(v1::BlockReply {
         header: Some(views::header(&block.header)),
         outcomes: views_,
@@ -130,14 +139,11 @@ fn block_events(
     let mut out = Vec::new();
     for (i, stx) in block.txs.iter().enumerate().skip(from_index as usize) {
         let family = stx.tx.payload.family();
-        let visible = may_see_tx(shared, Some(caller), stx)?;
-        let rejection = match outcomes.get(i) {
-            Some(TxOutcome::Rejected { rule, reason }) => {
-                Some(views::rejection(rule, if visible { reason } else { WITHHELD_REASON }))
-            }
+        let rejected = match outcomes.get(i) {
+            Some(TxOutcome::Rejected { rule, reason }) => Some((rule, reason)),
             _ => None,
         };
-        if (rejection.is_some() && !filter.include_rejected)
+        if (rejected.is_some() && !filter.include_rejected)
             || (!filter.families.is_empty() && !filter.families.iter().any(|f| f == family))
             || (!filter.senders.is_empty() && !filter.senders.iter().any(|s| s == stx.tx.sender.as_str()))
         {
@@ -154,6 +160,14 @@ fn block_events(
         {
             continue;
         }
+        // Asked only where it shows: the bytes, or a rejection's reason.
+        let visible = if include_tx || rejected.is_some() {
+            may_see_tx(shared, Some(caller), stx)?
+        } else {
+            true
+        };
+        let rejection =
+            rejected.map(|(rule, reason)| views::rejection(rule, if visible { reason } else { WITHHELD_REASON }));
         out.push(v1::ChainEvent {
             location: Some(v1::TxLocation {
                 height,
