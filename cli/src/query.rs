@@ -269,7 +269,16 @@ async fn provenance(
         save_pages(path, &pages)?;
     }
     let verified = match &verify {
-        Some(g) => Some(verify_pages(g, &pages)?),
+        Some(g) => {
+            // The item asked about, normalised here: never the key the reply names.
+            let asked = match &which {
+                Id::GtinSerial(g) => format!("01/{:0>14}/21/{}", g.gtin.trim(), g.serial.trim()),
+                Id::DigitalLink(s) | Id::EpcUrn(s) | Id::GoodsKey(s) => s.clone(),
+            };
+            let asked = tradechain_ledger::gs1::goods_key(&asked)
+                .map_err(|e| CliError::usage(format!("{id}: not a goods identifier: {}", e.0)))?;
+            Some(verify_pages(g, &asked, &pages)?)
+        }
         None => None,
     };
     show(&pages, verified, out)?;
@@ -329,13 +338,19 @@ pub fn verify_proof_file(file: &std::path::Path, genesis: &std::path::Path, out:
     if pages.is_empty() {
         return Err(CliError::usage(format!("{}: empty file", file.display())));
     }
-    let n = verify_pages(genesis, &pages)?;
+    // A saved answer is checked for the item it names: the head and event proofs bind it.
+    let asked = pages.first().map(|p| p.goods_key.clone()).unwrap_or_default();
+    let n = verify_pages(genesis, &asked, &pages)?;
     show(&pages, Some(n), out)
 }
 
-/// Verify every page's proofs (and the containers') against the genesis validator set; the
-/// number of events checked.
-fn verify_pages(genesis: &std::path::Path, pages: &[v1::ProvenanceReply]) -> CliResult<usize> {
+/// Verify every page's proofs (and the containers') against the genesis validator set, and that
+/// the answer is complete as of its proven head (`proof::verify_answer`).
+fn verify_pages(
+    genesis: &std::path::Path,
+    asked: &str,
+    pages: &[v1::ProvenanceReply],
+) -> CliResult<tradechain_node::grpc::proof::Verified> {
     let Some(first) = pages.first() else {
         return Err(CliError::failure("empty reply"));
     };
@@ -347,28 +362,23 @@ fn verify_pages(genesis: &std::path::Path, pages: &[v1::ProvenanceReply]) -> Cli
             first.chain_id, g.chain_id
         )));
     }
-    let fail = |e: String| CliError::failure(format!("proof verification FAILED: {e}"));
-    let mut prev = None;
-    for p in pages {
-        prev = tradechain_node::grpc::proof::verify_page(&g.chain_id, &set, p, prev).map_err(fail)?;
-    }
-    for c in &first.containers {
-        tradechain_node::grpc::proof::verify_page(&g.chain_id, &set, c, None)
-            .map_err(|e| fail(format!("container {}: {e}", c.goods_key)))?;
-    }
-    Ok(pages.iter().map(|p| p.timeline.len()).sum::<usize>()
-        + first.containers.iter().map(|c| c.timeline.len()).sum::<usize>())
+    tradechain_node::grpc::proof::verify_answer(&g.chain_id, &set, asked, pages)
+        .map_err(|e| CliError::failure(format!("proof verification FAILED: {e}")))
 }
 
 /// Print an item's journey: its own events merged with its containers'.
-fn show(pages: &[v1::ProvenanceReply], verified: Option<usize>, out: &Output) -> CliResult {
+fn show(
+    pages: &[v1::ProvenanceReply],
+    verified: Option<tradechain_node::grpc::proof::Verified>,
+    out: &Output,
+) -> CliResult {
     use tradechain_node::grpc::journey::{fmt_time, journey, what};
     let Some(j) = journey(pages) else {
         return Err(CliError::failure("empty reply"));
     };
     let first = j.item;
     let link = tradechain_ledger::gs1::digital_link(&first.goods_key, "https://id.gs1.org");
-    out.print(&j.to_json("https://id.gs1.org", verified), |_| {
+    out.print(&j.to_json("https://id.gs1.org", verified.as_ref()), |_| {
         let mut s = format!("goods {}  ({})\n", first.goods_key, link);
         if let Some(c) = &first.certificate_of_origin {
             s.push_str(&format!(
@@ -413,9 +423,12 @@ fn show(pages: &[v1::ProvenanceReply], verified: Option<usize>, out: &Output) ->
                 e.location.map(|l| l.height).unwrap_or(0)
             ));
         }
-        if let Some(n) = verified {
+        if let Some(v) = &verified {
             s.push_str(&format!(
-                "verified: all {n} events' proofs check against the genesis validator set\n"
+                "verified: all {} events' proofs check against the genesis validator set; complete as of block {}, {}\n",
+                v.events,
+                v.complete_at.0,
+                fmt_time(v.complete_at.1)
             ));
         }
         s

@@ -6,11 +6,15 @@
 //!
 //! One testnet, then in order:
 //! 1. the page as served: the timeline is redrawn from verified data and the badge says
-//!    "verified: committed by k of n validators"; a screenshot is saved;
+//!    "verified: committed by k of n validators · complete as of block h, <time>"; a screenshot
+//!    is saved;
 //! 2. the same page through a proxy that changes one shown field of a signed event: "not verified";
 //! 3. through a proxy that flips one byte of a commit certificate's signature: "not verified";
 //!    and through one that shows the item's events under a counterfeit serial (its event-hash
-//!    chain recomputed): "not verified", the signed event does not name that item;
+//!    chain recomputed): "not verified", the signed event does not name that item; and through
+//!    proxies that leave out the last event (chain rewritten), show the container's proven head
+//!    for the item, change the customs status or the certificate of origin, or drop the
+//!    containers: each "not verified";
 //! 4. from an origin that is not a secure context (a phone on the LAN): "cannot verify here".
 //!
 //! Screenshots and the label's QR code: `$CARGO_TARGET_TMPDIR/browser/` (`resolver-verified.png`,
@@ -263,6 +267,36 @@ fn tamper_counterfeit(v: &mut Value) {
     chain["last_event_hash"] = Value::from(prev.to_hex());
 }
 
+/// The item's last event left out, the chain's head rewritten to the event before it (a
+/// consistent chain: only the proven head shows the event is missing).
+fn tamper_drop_last_event(v: &mut Value) {
+    let chain = &mut v["proofs"]["chains"][0];
+    let last = chain["entries"].as_array_mut().unwrap().pop().unwrap();
+    chain["last_event_hash"] = last["proof"]["prev_event_hash"].clone();
+}
+
+/// The item's proven head replaced by its container's (state of another item).
+fn tamper_borrowed_head(v: &mut Value) {
+    let other = v["proofs"]["chains"][1]["head"].clone();
+    assert!(other.is_object(), "the item travels in a container with a proven head");
+    v["proofs"]["chains"][0]["head"] = other;
+}
+
+/// The customs status shown is not the proven one.
+fn tamper_customs(v: &mut Value) {
+    v["customs"] = Value::from("Held");
+}
+
+/// The certificate of origin shown names another origin country than the proven one.
+fn tamper_certificate(v: &mut Value) {
+    v["certificate_of_origin"]["origin_country"] = Value::from("VN");
+}
+
+/// The containers the item travels in left out of the answer.
+fn tamper_drop_containers(v: &mut Value) {
+    v["proofs"]["chains"].as_array_mut().unwrap().truncate(1);
+}
+
 /// One byte of one validator's precommit signature (the last byte of the certificate) flipped.
 fn tamper_signature_byte(v: &mut Value) {
     let e = first_signed(v);
@@ -340,11 +374,18 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     eprintln!("chromium: verified page in {:?}", t.elapsed());
     let b = badge(&page);
     assert!(page.contains("data-tc-verified=\"yes\""), "badge: {b}\n{page}");
-    let k: usize = b
+    let (committed, complete) = b.split_once(" · ").unwrap_or_else(|| panic!("badge {b:?}"));
+    let k: usize = committed
         .strip_prefix("verified: committed by ")
         .and_then(|r| r.strip_suffix(&format!(" of {validators} validators")))
         .and_then(|k| k.parse().ok())
         .unwrap_or_else(|| panic!("badge {b:?}"));
+    assert!(complete.starts_with("complete as of block "), "badge {b:?}");
+    assert_eq!(
+        page.matches("✓ proven at block").count(),
+        2,
+        "the customs and certificate of origin lines are proven: {page}"
+    );
     assert!(k * 3 > validators * 2 && k <= validators, "k = {k} of {validators}");
     let rows = page.matches("<li class=\"v ").count();
     assert_eq!(rows, events, "every event of the journey is shown verified:\n{page}");
@@ -410,6 +451,23 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
     assert!(b.contains("does not verify"), "badge: {b}");
     drop(proxy);
+
+    // 3b. What only the proven head catches: an event left out with the chain rewritten to end
+    // before it, another item's state, a customs status it does not say, the containers dropped.
+    for (tamper, reason) in [
+        (tamper_drop_last_event as fn(&mut Value), "missing or added"),
+        (tamper_borrowed_head, "head proof"),
+        (tamper_customs, "which its proven head does not say"),
+        (tamper_drop_containers, "leaves it out"),
+        (tamper_certificate, "certificate of origin origin_country"),
+    ] {
+        let proxy = Proxy::start(http.clone(), tamper);
+        let page = dom(&chromium, &format!("http://{}{path}", proxy.addr), &[]);
+        let b = badge(&page);
+        assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
+        assert!(b.contains(reason), "expected {reason:?}; badge: {b}");
+        drop(proxy);
+    }
 
     // 4. A phone on the LAN opening http://<address>: no WebCrypto there, and the page says so.
     let port = net.base + 20_000 + obs;

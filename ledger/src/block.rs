@@ -5,7 +5,7 @@
 //! id), so every node stores the same verdicts: it is the Merkle root over `outcome_leaf(i, o)`,
 //! so one transaction's verdict is provable alone (`outcome_proof`, checked by a consumer's
 //! verifier: a rejected transaction is never shown as an item's event); `header.state_hash` is the state after the
-//! block (see `state::next_state_hash`); `header.prev_hash` links to the previous header;
+//! block (the root of the state tree, `state_tree`); `header.prev_hash` links to the previous header;
 //! the block hash is `Hash::tagged("tradechain/block", borsh(header))`.
 use crate::crypto::PublicKey;
 use crate::hash::Hash;

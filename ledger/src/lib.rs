@@ -29,6 +29,7 @@ pub mod payload;
 pub mod records;
 pub mod signature_rule;
 pub mod state;
+pub mod state_tree;
 pub mod store;
 pub mod testkit;
 pub mod tx;

@@ -138,6 +138,93 @@ impl ItemRecord {
             transfer: None,
         }
     }
+
+    /// Write the record and its public head (`ItemHead`): the one way an item is written.
+    pub fn write(&self, w: &mut crate::state::Writes) {
+        w.put(crate::state::keys::item_head(&self.goods_key), &ItemHead::of(self));
+        w.put(crate::state::keys::item(&self.goods_key), self);
+    }
+}
+
+/// The public head of an item (`keys::item_head`), kept beside its `ItemRecord` so that a state
+/// proof can show it to anyone: the event count and chain head (with them a verifier knows the
+/// timeline it holds is complete as of the proof's height), the customs status and inspection
+/// outcome, whether it ended, and the container it is in. Nothing commercial: no declarant,
+/// owner, holder or document parties, which the full record holds and is never served publicly.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ItemHead {
+    pub goods_key: String,
+    pub event_count: u64,
+    pub last_event_hash: Hash,
+    pub last_event_time_ms: i64,
+    pub commissioned: bool,
+    pub ended: bool,
+    pub customs: CustomsStatus,
+    pub inspected: Option<InspectionOutcome>,
+    pub parent: Option<String>,
+    /// The goods' certificate of origin; its public head is `keys::certificate_head`.
+    pub certificate: Option<CertificateRef>,
+}
+
+impl ItemHead {
+    pub fn of(r: &ItemRecord) -> ItemHead {
+        ItemHead {
+            goods_key: r.goods_key.clone(),
+            event_count: r.event_count,
+            last_event_hash: r.last_event_hash,
+            last_event_time_ms: r.last_event_time_ms,
+            commissioned: r.commissioned,
+            ended: r.ended,
+            customs: r.customs,
+            inspected: r.inspected,
+            parent: r.parent.clone(),
+            certificate: r.certificate.clone(),
+        }
+    }
+}
+
+impl CertificateRecord {
+    /// Write the record and its public head (`CertificateHead`): the one way a certificate is
+    /// written.
+    pub fn write(&self, w: &mut crate::state::Writes) {
+        let number = &self.document.number;
+        w.put(
+            crate::state::keys::certificate_head(&self.issuer, number),
+            &CertificateHead::of(self),
+        );
+        w.put(crate::state::keys::certificate(&self.issuer, number), self);
+    }
+}
+
+/// The public head of a certificate of origin (`keys::certificate_head`), kept beside its
+/// `CertificateRecord` so that a state proof can show it to anyone: what a consumer's page shows
+/// (issuer, number, countries, origin criterion, preference, revocation). Nothing commercial: no
+/// exporter, producer, consignee or invoice, which the full record holds.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CertificateHead {
+    pub issuer: OrgId,
+    pub number: String,
+    pub origin_country: String,
+    pub destination_country: String,
+    pub origin_criterion: String,
+    pub preferential: bool,
+    /// The revocation reason of a revoked certificate.
+    pub revoked: Option<String>,
+}
+
+impl CertificateHead {
+    pub fn of(r: &CertificateRecord) -> CertificateHead {
+        let d = &r.document;
+        CertificateHead {
+            issuer: r.issuer.clone(),
+            number: d.number.clone(),
+            origin_country: d.origin_country.clone(),
+            destination_country: d.destination_country.clone(),
+            origin_criterion: d.origin_criterion.clone(),
+            preferential: d.preferential,
+            revoked: r.revoked.clone(),
+        }
+    }
 }
 
 /// One entry of an item's event chain. `event_hash = H(prev_event_hash || tx_id || goods_key)`,

@@ -1,5 +1,5 @@
 //! The application state as a key-value space, the read-only view validators see, the write set
-//! they return, and the state hash.
+//! they return.
 //!
 //! Keys start with one namespace byte (`Ns`); the store maps each namespace to its own RocksDB
 //! column family. Values are borsh-encoded records (`crate::records`).
@@ -8,9 +8,8 @@
 //! - Validators read only through `StateView` and write only by returning a `WriteSet`; a
 //!   rejected transaction's writes are discarded whole (the `Overlay` applies a tx's writes only
 //!   when it is accepted).
-//! - State hash after a block = `H("tradechain/state", prev_state_hash || H(borsh(block write set)))`:
-//!   a hash chain over every change ever made, in canonical (`BTreeMap`) order, so two nodes that
-//!   executed the same blocks agree on it byte for byte.
+//! - The state root after a block (`header.state_hash`) is the root of the authenticated state
+//!   tree over every key (`state_tree`): two nodes with the same state agree on it byte for byte.
 use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
@@ -26,9 +25,11 @@ pub enum Ns {
     /// (carrier, reference) → `WaybillRecord`.
     Waybill = 3,
     /// (issuer, number) → `CertificateRecord`; also goods key → `CertificateRef` of the goods' one
-    /// valid certificate (`keys::certificate_goods`).
+    /// valid certificate (`keys::certificate_goods`), and ("head", issuer, number) → its public
+    /// `CertificateHead` (`keys::certificate_head`).
     Certificate = 4,
-    /// goods key → `ItemRecord` (summary: count, last event hash, customs status…).
+    /// goods key → `ItemRecord` (summary: count, last event hash, customs status…); also
+    /// ("head", goods key) → its public `ItemHead` (`keys::item_head`).
     Item = 5,
     /// goods key || seq (u64 BE) → `ItemEventRef`: the item's events in order.
     ItemEvent = 6,
@@ -134,6 +135,14 @@ pub mod keys {
     pub fn certificate(issuer: &OrgId, number: &str) -> Vec<u8> {
         key(Ns::Certificate, &[issuer.as_str().as_bytes(), number.as_bytes()])
     }
+    /// A certificate's public head (`records::CertificateHead`); three parts, so never a
+    /// certificate's or a goods entry's key.
+    pub fn certificate_head(issuer: &OrgId, number: &str) -> Vec<u8> {
+        key(
+            Ns::Certificate,
+            &[b"head", issuer.as_str().as_bytes(), number.as_bytes()],
+        )
+    }
     /// The goods item's one valid certificate of origin (a `CertificateRef`). Its first part,
     /// `goods`, is lowercase, so it never collides with an issuer (`OrgId`s are uppercase).
     pub fn certificate_goods(goods_key: &str) -> Vec<u8> {
@@ -141,6 +150,10 @@ pub mod keys {
     }
     pub fn item(goods_key: &str) -> Vec<u8> {
         key(Ns::Item, &[goods_key.as_bytes()])
+    }
+    /// The item's public head (`records::ItemHead`); two parts, so never an item's key.
+    pub fn item_head(goods_key: &str) -> Vec<u8> {
+        key(Ns::Item, &[b"head", goods_key.as_bytes()])
     }
     pub fn item_event(goods_key: &str, seq: u64) -> Vec<u8> {
         key(Ns::ItemEvent, &[goods_key.as_bytes(), &seq.to_be_bytes()])
@@ -264,12 +277,4 @@ impl MemState {
             }
         }
     }
-}
-
-pub fn write_set_hash(ws: &WriteSet) -> Hash {
-    Hash::tagged("tradechain/write-set", &crate::codec::encode(ws))
-}
-
-pub fn next_state_hash(prev: &Hash, ws: &WriteSet) -> Hash {
-    Hash::tagged_parts("tradechain/state", &[&prev.0, &write_set_hash(ws).0])
 }

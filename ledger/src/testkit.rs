@@ -17,7 +17,8 @@ use crate::genesis::{ConsensusParams, Genesis, HighRiskCategory, Limits};
 use crate::hash::Hash;
 use crate::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use crate::payload::*;
-use crate::state::{MemState, WriteSet, get_typed, keys, next_state_hash};
+use crate::state::{MemState, WriteSet, get_typed, keys};
+use crate::state_tree::{self, MemTree};
 use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
 
 pub const CHAIN_ID: &str = "tradechain-demo";
@@ -180,7 +181,9 @@ pub struct Chain {
     pub height: u64,
     /// Time of the last block.
     pub time_ms: i64,
-    /// `next_state_hash` chained from `genesis.hash()` over the genesis writes, then each block's writes.
+    /// The state tree (`state_tree`) over the genesis writes, then each block's writes.
+    pub tree: MemTree,
+    /// The state tree's root after the last block: what its header's `state_hash` says.
     pub state_hash: Hash,
 }
 
@@ -189,13 +192,21 @@ impl Chain {
         let ws = genesis_writes(&genesis).unwrap_or_default();
         let mut state = MemState::default();
         state.apply(&ws);
-        let state_hash = next_state_hash(&genesis.hash(), &ws);
+        let mut tree = MemTree::default();
+        let state_hash = match state_tree::update(&tree, 0, &ws) {
+            Ok(u) => {
+                tree.apply(&u);
+                u.root
+            }
+            Err(e) => panic!("the in-memory state tree failed: {e}"),
+        };
         Chain {
             time_ms: genesis.genesis_time_ms,
             genesis,
             registry: Registry::default(),
             state,
             height: 0,
+            tree,
             state_hash,
         }
     }
@@ -234,7 +245,12 @@ impl Chain {
         let time = self.time_ms + BLOCK_STEP_MS;
         let ex = execute_block(&self.registry, &self.genesis, &self.state, height, time, txs)?;
         self.state.apply(&ex.writes);
-        self.state_hash = next_state_hash(&self.state_hash, &ex.writes);
+        let u = match state_tree::update(&self.tree, height, &ex.writes) {
+            Ok(u) => u,
+            Err(e) => panic!("the in-memory state tree failed: {e}"),
+        };
+        self.tree.apply(&u);
+        self.state_hash = u.root;
         self.height = height;
         self.time_ms = time;
         Ok((ex.outcomes, ex.writes))

@@ -1,10 +1,10 @@
 //! `verify`: the offline audit of a whole store. Walks from genesis and checks every header's
 //! hash link, height, chain id and time, every Merkle root, every commit certificate against the
 //! validator set in force, every transaction signature, and re-executes every block on an
-//! in-memory state (`MemState`) to re-derive outcomes, results hash and state hash. It then
-//! compares every stored index (tx locations, block hashes, document history, validator-set
-//! history) and every state column family (which includes the per-item event chains) with what
-//! the re-execution derived.
+//! in-memory state (`MemState`) and state tree (`MemTree`) to re-derive outcomes, results hash
+//! and state root. It then compares every stored index (tx locations, block hashes, document
+//! history, validator-set history, the state tree's nodes and leaf values) and every state column
+//! family (which includes the per-item event chains) with what the re-execution derived.
 //!
 //! Invariants: `verify` only reads (the store is opened read-only); the error names the FIRST
 //! bad block (lowest height) found and what is wrong with it. A stored state entry that differs
@@ -15,7 +15,8 @@ use crate::codec;
 use crate::execute::{Registry, execute_block, genesis_writes};
 use crate::hash::Hash;
 use crate::records::TxLocation;
-use crate::state::{MemState, Ns, WriteSet, get_typed, keys, next_state_hash};
+use crate::state::{MemState, Ns, WriteSet, get_typed, keys};
+use crate::state_tree::{self, MemTree, StateUpdate};
 use crate::store::layout::*;
 use crate::store::{Head, Store};
 use std::collections::BTreeMap;
@@ -87,9 +88,22 @@ struct Expected {
     validator_sets: BTreeMap<Vec<u8>, Vec<u8>>,
     tx_locations: BTreeMap<Vec<u8>, Vec<u8>>,
     block_hashes: BTreeMap<Vec<u8>, Vec<u8>>,
+    jmt_nodes: BTreeMap<Vec<u8>, Vec<u8>>,
+    jmt_values: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Expected {
+    /// The state tree's records a height's update adds (`Store::stage_tree`'s layout).
+    fn record_tree(&mut self, u: &StateUpdate) {
+        for (k, n) in u.nodes() {
+            self.jmt_nodes.insert(codec::encode(k), codec::encode(n));
+        }
+        for ((version, kh), v) in u.values() {
+            self.jmt_values
+                .insert(jmt_value_key(&kh.0, *version).to_vec(), codec::encode(v));
+        }
+    }
+
     fn record_writes(&mut self, height: u64, writes: &WriteSet) {
         let vk = keys::validators();
         for (k, v) in writes {
@@ -115,6 +129,7 @@ struct Audit<'a> {
     genesis: crate::genesis::Genesis,
     head: Head,
     mem: MemState,
+    tree: MemTree,
     state_hash: Hash,
     prev_hash: Hash,
     prev_time: i64,
@@ -132,10 +147,15 @@ impl<'a> Audit<'a> {
         mem.apply(&gw);
         let mut exp = Expected::default();
         exp.record_writes(0, &gw);
+        let mut tree = MemTree::default();
+        let genesis_tree = state_tree::update(&tree, 0, &gw).map_err(|e| bad(0, e.to_string()))?;
+        tree.apply(&genesis_tree);
+        exp.record_tree(&genesis_tree);
         Ok(Audit {
             store,
             registry,
-            state_hash: next_state_hash(&genesis.hash(), &gw),
+            tree,
+            state_hash: genesis_tree.root,
             prev_hash: genesis.hash(),
             prev_time: genesis.genesis_time_ms,
             genesis,
@@ -257,7 +277,8 @@ impl<'a> Audit<'a> {
                 ),
             ));
         }
-        let state_hash = next_state_hash(&self.state_hash, &exec.writes);
+        let update = state_tree::update(&self.tree, h, &exec.writes).map_err(|e| bad(h, e.to_string()))?;
+        let state_hash = update.root;
         if block.header.state_hash != state_hash {
             return Err(bad(
                 h,
@@ -268,6 +289,8 @@ impl<'a> Audit<'a> {
             ));
         }
         self.mem.apply(&exec.writes);
+        self.tree.apply(&update);
+        self.exp.record_tree(&update);
         self.exp.record_writes(h, &exec.writes);
         for (i, t) in block.txs.iter().enumerate() {
             let loc = TxLocation {
@@ -342,7 +365,7 @@ impl<'a> Audit<'a> {
                 }
             }
         }
-        let checks: [IndexCheck<'_>; 4] = [
+        let checks: [IndexCheck<'_>; 6] = [
             (CF_TX_LOCATIONS, &self.exp.tx_locations, &|_, v| {
                 codec::decode::<TxLocation>(v).ok().map(|l| l.height)
             }),
@@ -351,6 +374,13 @@ impl<'a> Audit<'a> {
                 parse_doc_history_key(k).map(|(_, h)| h)
             }),
             (CF_VALIDATOR_SETS, &self.exp.validator_sets, &|k, _| parse_height(k)),
+            // A node key is borsh(version u64 LE, nibble path); a value key ends in the version.
+            (CF_JMT_NODES, &self.exp.jmt_nodes, &|k, _| {
+                k.first_chunk::<8>().map(|v| u64::from_le_bytes(*v))
+            }),
+            (CF_JMT_VALUES, &self.exp.jmt_values, &|k, _| {
+                k.get(32..).and_then(parse_height)
+            }),
         ];
         for (cf, expected, height_of) in checks {
             count += expected.len() as u64;

@@ -279,7 +279,8 @@ fn docs<T: borsh::BorshDeserialize>(s: &MemState, ns: Ns, first: Option<&[u8]>) 
         }
         match first {
             Some(f) if parts.first() != Some(&f) => continue,
-            None if parts.first() == Some(&&b"goods"[..]) => continue,
+            // Per-goods index entries and public heads are not the documents themselves.
+            None if parts.first() == Some(&&b"goods"[..]) || parts.first() == Some(&&b"head"[..]) => continue,
             _ => {}
         }
         let parts = parts.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();

@@ -80,10 +80,11 @@ fn genesis_is_idempotent_and_refuses_another() {
     assert_eq!(head.height, 0);
     assert_eq!(head.block_hash, g.hash());
     let gw = tradechain_ledger::execute::genesis_writes(&g).unwrap();
-    assert_eq!(
-        head.state_hash,
-        tradechain_ledger::state::next_state_hash(&g.hash(), &gw)
-    );
+    let mut tree = tradechain_ledger::state_tree::MemTree::default();
+    let genesis_tree = tradechain_ledger::state_tree::update(&tree, 0, &gw).unwrap();
+    tree.apply(&genesis_tree);
+    assert_eq!(head.state_hash, genesis_tree.root);
+    assert_eq!(store.state_root(0).unwrap(), genesis_tree.root);
     let mut other = g.clone();
     other.chain_id = "another".into();
     match store.init_genesis(&other) {
@@ -346,10 +347,23 @@ fn verify_progress_counts_every_block() {
 }
 
 /// Which entry of each column family to tamper with, and the block verify must name.
-fn targets(chain: &Chain) -> Vec<(&'static str, Vec<u8>, u64)> {
+fn targets(chain: &Chain, dir: &Path) -> Vec<(&'static str, Vec<u8>, u64)> {
     let b3 = &chain.blocks[2];
     let org = |o: &str| org_id(o);
+    // A state-tree node made by block 3 (its key starts with the version, u64 little-endian).
+    let node3 = {
+        let store = Store::open_read_only(dir).unwrap();
+        store
+            .iter_cf(CF_JMT_NODES)
+            .unwrap()
+            .map(|r| r.unwrap().0)
+            .find(|k| k.starts_with(&3u64.to_le_bytes()))
+            .expect("block 3 made state-tree nodes")
+    };
+    let kh = tradechain_ledger::state_tree::key_hash(&keys::nonce(&org("BANK-X")));
     vec![
+        (CF_JMT_NODES, node3, 3),
+        (CF_JMT_VALUES, jmt_value_key(&kh.0, 3).to_vec(), 3),
         (CF_HEADERS, height_key(3).to_vec(), 3),
         (CF_BLOCKS, tx_key(3, 0).to_vec(), 3),
         (CF_TX_MERKLE, height_key(3).to_vec(), 3),
@@ -413,7 +427,7 @@ fn verify_names_the_block_of_a_tampered_byte_in_every_column_family() {
     let clean = base.path().join("clean");
     let chain = build_chain(&clean);
     verify(&clean).unwrap();
-    let targets = targets(&chain);
+    let targets = targets(&chain, &clean);
     // Every column family is covered.
     let mut covered: Vec<&str> = targets.iter().map(|t| t.0).collect();
     covered.sort();
@@ -464,7 +478,7 @@ fn verify_finds_a_block_whose_writes_were_not_what_execution_gives() {
             vec![sign("VAL-A", 2, 2, instruct("s2"))],
         );
         exec.writes.insert(keys::item("forged"), Some(codec::encode(&1u8)));
-        block.header.state_hash = tradechain_ledger::state::next_state_hash(&head.state_hash, &exec.writes);
+        block.header.state_hash = store.state_update(2, &exec.writes).unwrap().root;
         let cert = certify(&g, &g.validator_set().unwrap(), &block);
         store.commit_block(&block, &cert, &exec).unwrap();
         let _: Head = store.head().unwrap();
@@ -525,4 +539,34 @@ fn the_store_refuses_what_a_dishonest_proposer_slips_in() {
         Some(TxLocation { height: 1, index: 0 })
     );
     assert_eq!(store.head().unwrap().height, 1, "nothing of block 2 was written");
+}
+
+#[test]
+fn state_proofs_served_by_the_store_check_against_the_head_header() {
+    let dir = tempfile::tempdir().unwrap();
+    build_chain(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let head = store.head().unwrap();
+    let header = store.header(head.height).unwrap().unwrap();
+    assert_eq!(store.state_root(head.height).unwrap(), header.state_hash);
+    let older = store.header(head.height - 2).unwrap().unwrap();
+    assert_ne!(older.state_hash, header.state_hash);
+    for key in [
+        keys::nonce(&org_id("BANK-X")),
+        keys::validators(),
+        keys::item(&goods_of("ITEM1")),
+        keys::item_head("00/nothing-recorded"),
+    ] {
+        let p = store.prove_state(&key).unwrap();
+        assert_eq!(p.height, head.height);
+        assert_eq!(p.value, store.state_get(&key).unwrap());
+        p.proof.verify(&header.state_hash, &key, p.value.as_deref()).unwrap();
+        // Not under another block's root, and not for another value.
+        assert!(p.proof.verify(&older.state_hash, &key, p.value.as_deref()).is_err());
+        let other = match &p.value {
+            Some(_) => None,
+            None => Some(&b"forged"[..]),
+        };
+        assert!(p.proof.verify(&header.state_hash, &key, other).is_err());
+    }
 }

@@ -11,7 +11,7 @@ use store_support::certify;
 use tradechain_ledger::block::{BlockHeader, results_hash};
 use tradechain_ledger::execute::{Registry, execute_block};
 use tradechain_ledger::records::ItemRecord;
-use tradechain_ledger::state::{Ns, StateView, get_typed, keys, next_state_hash};
+use tradechain_ledger::state::{Ns, StateView, get_typed, keys};
 use tradechain_ledger::store::Store;
 use tradechain_ledger::testkit::*;
 use tradechain_ledger::verify::verify_store;
@@ -51,7 +51,7 @@ fn commit_shipment(dir: &std::path::Path) -> Chain {
                 time_ms,
                 proposer: set.validators[0].public_key,
                 validators_hash: set.hash(),
-                state_hash: next_state_hash(&head.state_hash, &exec.writes),
+                state_hash: store.state_update(height, &exec.writes).unwrap().root,
             },
             txs: vec![tx.clone()],
         };
@@ -88,10 +88,17 @@ fn shipment_commits_reads_and_verifies() {
         assert_eq!(stored, expected, "{ns:?}");
     }
     // Every item's events form a complete hash chain, each pointing at its transaction.
-    let items = store.scan(Ns::Item, &[], usize::MAX).unwrap();
+    // (Ns::Item holds each item's record and, under ("head", key), its public head.)
+    let entries = store.scan(Ns::Item, &[], usize::MAX).unwrap();
+    let (heads, items): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .partition(|(k, _)| tradechain_ledger::state::split_key(k).is_some_and(|(_, parts)| parts.len() == 2));
     assert!(items.len() >= 3, "{} items", items.len());
+    assert_eq!(heads.len(), items.len(), "every item has its public head");
     for (_, v) in &items {
         let item: ItemRecord = tradechain_ledger::codec::decode(v).unwrap();
+        let head: tradechain_ledger::records::ItemHead = get_typed(&store, &keys::item_head(&item.goods_key)).unwrap();
+        assert_eq!(head, tradechain_ledger::records::ItemHead::of(&item));
         let events = store.item_events(&item.goods_key, 0, 1000).unwrap();
         assert_eq!(events.len() as u64, item.event_count, "{}", item.goods_key);
         let mut prev = Hash::ZERO;

@@ -11,7 +11,7 @@
 use tradechain_ledger::block::{BlockHeader, results_hash};
 use tradechain_ledger::block_check::{BLOCK_VERSION, Parent, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
-use tradechain_ledger::state::next_state_hash;
+use tradechain_ledger::state_tree::StateUpdate;
 use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::{Block, Genesis, Hash, PublicKey, SignedTransaction};
 
@@ -20,7 +20,13 @@ pub const MAX_FUTURE_DRIFT_MS: i64 = 5_000;
 
 pub struct Built {
     pub block: Block,
+    pub checked: Checked,
+}
+
+/// A block's execution and its state-tree update, kept from checking to commit.
+pub struct Checked {
     pub exec: BlockExecution,
+    pub tree: StateUpdate,
 }
 
 /// The head as the parent the next block is checked against.
@@ -60,6 +66,7 @@ pub fn build_block(
     let validators = store.validator_set_at(height).map_err(|e| e.to_string())?;
     let exec = execute_block_preverified(registry, genesis, store, height, time_ms, &txs, preverified)
         .map_err(|e| e.to_string())?;
+    let tree = store.state_update(height, &exec.writes).map_err(|e| e.to_string())?;
     let mut block = Block {
         header: BlockHeader {
             version: BLOCK_VERSION,
@@ -72,16 +79,20 @@ pub fn build_block(
             time_ms,
             proposer,
             validators_hash: validators.hash(),
-            state_hash: next_state_hash(&head.state_hash, &exec.writes),
+            state_hash: tree.root,
         },
         txs,
     };
     block.header.tx_root = block.compute_tx_root();
     check_links(genesis, &parent, &block).map_err(|e| format!("built a block it would refuse: {e}"))?;
-    Ok(Built { block, exec })
+    Ok(Built {
+        block,
+        checked: Checked { exec, tree },
+    })
 }
 
-/// Check a proposed block against the store's head; returns its execution for commit.
+/// Check a proposed block against the store's head; returns its execution and state-tree update
+/// for commit.
 pub fn check_block(
     store: &Store,
     genesis: &Genesis,
@@ -89,7 +100,7 @@ pub fn check_block(
     now_ms: i64,
     block: &Block,
     preverified: Preverified,
-) -> Result<BlockExecution, String> {
+) -> Result<Checked, String> {
     let head = store.head().map_err(|e| e.to_string())?;
     let h = &block.header;
     let ids = check_links(genesis, &parent(store, genesis, &head), block).map_err(|e| e.to_string())?;
@@ -121,8 +132,9 @@ pub fn check_block(
     if h.results_hash != results_hash(&exec.outcomes) {
         return Err("header.results_hash does not match re-execution".into());
     }
-    if h.state_hash != next_state_hash(&head.state_hash, &exec.writes) {
+    let tree = store.state_update(h.height, &exec.writes).map_err(|e| e.to_string())?;
+    if h.state_hash != tree.root {
         return Err("header.state_hash does not match re-execution".into());
     }
-    Ok(exec)
+    Ok(Checked { exec, tree })
 }

@@ -16,14 +16,19 @@
 //! signed transaction bytes hash to the leaf and carry the event's tx id; every field the
 //! timeline shows (time, recording org, type, action, bizStep, disposition, readPoint,
 //! UN/LOCODE, customs step) is the signed one; each chain links from the zero hash through
-//! `prev_event_hash` → `event_hash` to the item's head. It then redraws the timeline from the
-//! verified data and shows "verified: committed by k of n validators" (k: the fewest signers of
-//! any event's certificate; n: the genesis set), or "not verified: <reason>".
+//! `prev_event_hash` → `event_hash` to the item's head; and each chain's head proof: the item's
+//! public head (`ItemHead`) under the state root of a certified block, for the state key of the
+//! scanned item (each container: of the container the previous proven head names), holding
+//! exactly the chain's event count and last event hash, and the customs status the page shows; and
+//! the certificate of origin's public head under the same root, saying what the page shows. It
+//! then redraws the timeline from the verified data and shows "verified: committed by k of n
+//! validators · complete as of block h, <time>" (k: the fewest signers of any event's
+//! certificate; n: the genesis set), or "not verified: <reason>".
 //!
 //! Not proven by the page (and labelled so): the details of a redacted event (commercial bytes
 //! withheld: only its existence, position, time and block are proven); names of orgs that are
-//! not genesis members; the certificate-of-origin and route lines and the list of containers
-//! (node state, no state proofs); that no newer event exists beyond the head the node reports;
+//! not genesis members; the route line (node state, no state proof);
+//! events after the proven height (the page says which block it is complete as of);
 //! validator-set changes after genesis (a header certified by a later set fails, as in
 //! `grpc::proof`). The trust anchor is the genesis the page embeds: a node that serves a forged
 //! genesis *and* forged certificates passes, which is why the page shows the full genesis hash to
@@ -126,6 +131,14 @@ pub fn proofs_json(item: &v1::ProvenanceReply, genesis_borsh: &[u8]) -> Value {
             "last_event_hash": r.summary.as_ref().map(|s| s.last_event_hash.as_str()).unwrap_or(""),
             "complete": r.next_page_token.is_empty(),
             "entries": r.timeline.iter().map(entry_json).collect::<Vec<_>>(),
+            "head": r.head.as_ref().map(|h| json!({
+                "item_head": hex::encode(&h.item_head_borsh),
+                "header": hex::encode(&h.block_header_borsh),
+                "certificate": hex::encode(&h.commit_certificate_borsh),
+                "state_proof": hex::encode(&h.state_proof_borsh),
+                "certificate_head": hex::encode(&h.certificate_head_borsh),
+                "certificate_proof": hex::encode(&h.certificate_proof_borsh),
+            })),
         })
     };
     json!({

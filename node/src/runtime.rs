@@ -14,7 +14,7 @@
 //! - Every `PersistWal` output is fsynced before any later output of the same batch is acted
 //!   on, so our vote never leaves the node before it is durable.
 //! - The WAL is truncated only after the height it covers is committed.
-use crate::chain::{build_block, check_block};
+use crate::chain::{Checked, build_block, check_block};
 use crate::config::{NodeConfig, NodeRole};
 use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Timeout, WalEntry};
-use tradechain_ledger::execute::{BlockExecution, Registry, check_signatures};
+use tradechain_ledger::execute::{Registry, check_signatures};
 use tradechain_ledger::state::Ns;
 use tradechain_ledger::store::Store;
 use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, PublicKey, SecretKey, SignedTransaction, codec};
@@ -124,7 +124,7 @@ struct Core {
     wal: Option<Wal>,
     net: NetHandle,
     events: mpsc::UnboundedSender<CoreEvent>,
-    cache: HashMap<Hash, BlockExecution>,
+    cache: HashMap<Hash, Checked>,
     peers: BTreeSet<libp2p::PeerId>,
     sync_cursor: usize,
     max_msg: usize,
@@ -540,7 +540,7 @@ impl Core {
         match built {
             Ok(built) => {
                 let block = built.block;
-                self.cache.insert(block.hash(), built.exec);
+                self.cache.insert(block.hash(), built.checked);
                 Some(Input::ProposedBlock { height, round, block })
             }
             Err(e) => {
@@ -593,11 +593,11 @@ impl Core {
             tracing::error!(height, "decided block does not re-execute; not committing");
             return false;
         }
-        let Some(exec) = self.cache.remove(&hash) else {
+        let Some(Checked { exec, tree }) = self.cache.remove(&hash) else {
             return false;
         };
         let store_started = Instant::now();
-        if let Err(e) = self.shared.store.commit_block(&block, &cert, &exec) {
+        if let Err(e) = self.shared.store.commit_block_with_tree(&block, &cert, &exec, &tree) {
             tracing::error!(height, "commit failed: {e}");
             return false;
         }

@@ -7,7 +7,7 @@ mod grpc_common;
 use grpc_common::start;
 use prost::Message;
 use tonic::Code;
-use tradechain_node::grpc::proof::{verify_entry, verify_page};
+use tradechain_node::grpc::proof::{verify_answer, verify_entry, verify_page};
 use tradechain_node::grpc::scenario::{self, CHAIN_ID, ITEM, ITEM_LINK, ITEM_URN, PALLET, Scenario};
 use tradechain_proto::v1::{self, get_provenance_request::Id};
 
@@ -262,6 +262,123 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_complete_as_of_a_proven_head_and_a_dishonest_node_is_caught() {
+    let env = start(Scenario::trade()).await;
+    let set = scenario::genesis().validator_set().unwrap();
+    let mut p = env.provenance();
+    let r = p
+        .get_provenance(req(Id::GoodsKey(ITEM.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    let check = |pages: &[v1::ProvenanceReply], asked: &str| verify_answer(CHAIN_ID, &set, asked, pages);
+    let v = check(std::slice::from_ref(&r), ITEM).unwrap();
+    assert_eq!(r.containers.first().map(|c| c.goods_key.as_str()), Some(PALLET));
+    assert_eq!(
+        v.events,
+        r.timeline.len() + r.containers.iter().map(|c| c.timeline.len()).sum::<usize>()
+    );
+    let head_block: tradechain_ledger::BlockHeader =
+        tradechain_ledger::codec::decode(&r.head.as_ref().unwrap().block_header_borsh).unwrap();
+    assert_eq!(v.complete_at, (head_block.height, head_block.time_ms));
+    assert!(head_block.height >= r.timeline.last().unwrap().location.unwrap().height);
+
+    // Dropping the last event (summary rewritten to the event before it) fools the page check
+    // (the chain is consistent) but not the head proof.
+    let mut dropped = r.clone();
+    let last = dropped.timeline.pop().unwrap();
+    let s = dropped.summary.as_mut().unwrap();
+    s.event_count -= 1;
+    s.last_event_hash = last.proof.unwrap().prev_event_hash;
+    verify_page(CHAIN_ID, &set, &dropped, None).unwrap();
+    let e = check(std::slice::from_ref(&dropped), ITEM).unwrap_err();
+    assert!(e.contains("event count") || e.contains("missing"), "{e}");
+    // …and with the summary left alone, the chain does not reach the head.
+    let mut dropped = r.clone();
+    dropped.timeline.pop();
+    assert!(check(std::slice::from_ref(&dropped), ITEM).is_err());
+
+    // No head proof: not proven complete.
+    let mut bare = r.clone();
+    bare.head = None;
+    let e = check(std::slice::from_ref(&bare), ITEM).unwrap_err();
+    assert!(e.contains("no head proof"), "{e}");
+
+    // State from another item: the pallet's proven head shown for the item.
+    let pallet = p
+        .get_provenance(req(Id::GoodsKey(PALLET.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut borrowed = r.clone();
+    borrowed.head = pallet.head.clone();
+    let e = check(std::slice::from_ref(&borrowed), ITEM).unwrap_err();
+    assert!(e.contains("head proof"), "{e}");
+
+    // The customs status shown must be the proven one.
+    let mut customs = r.clone();
+    customs.customs.as_mut().unwrap().state = v1::customs_status::State::Held as i32;
+    let e = check(std::slice::from_ref(&customs), ITEM).unwrap_err();
+    assert!(e.contains("customs status"), "{e}");
+
+    // The certificate of origin shown must be the proven one.
+    let mut coo = r.clone();
+    coo.certificate_of_origin.as_mut().unwrap().origin_country = "VN".into();
+    let e = check(std::slice::from_ref(&coo), ITEM).unwrap_err();
+    assert!(e.contains("certificate of origin"), "{e}");
+    let mut coo = r.clone();
+    coo.certificate_of_origin.as_mut().unwrap().state = v1::certificate_of_origin_status::State::Valid as i32;
+    coo.head.as_mut().unwrap().certificate_proof_borsh.clear();
+    assert!(check(std::slice::from_ref(&coo), ITEM).is_err());
+
+    // The container must be the one the proven head names, and is not left out.
+    let mut swapped = r.clone();
+    swapped.containers[0] = pallet.clone();
+    swapped.containers[0].goods_key = ITEM.into();
+    assert!(check(std::slice::from_ref(&swapped), ITEM).is_err());
+    let mut swapped = r.clone();
+    let mut own = r.clone();
+    own.containers.clear();
+    swapped.containers[0] = own;
+    let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
+    assert!(e.contains("not the one the proven head names"), "{e}");
+    let mut left_out = r.clone();
+    left_out.containers.clear();
+    let e = check(std::slice::from_ref(&left_out), ITEM).unwrap_err();
+    assert!(e.contains("leaves it out"), "{e}");
+
+    // The answer for the item asked about: the real item's answer does not verify for a
+    // counterfeit serial.
+    assert!(check(std::slice::from_ref(&r), "01/09506000134352/21/COUNTERFEIT").is_err());
+
+    // Every byte of the head proof matters.
+    type Field = fn(&mut v1::HeadProof) -> &mut Vec<u8>;
+    let fields: [(&str, Field); 6] = [
+        ("item head", |h| &mut h.item_head_borsh),
+        ("header", |h| &mut h.block_header_borsh),
+        ("certificate", |h| &mut h.commit_certificate_borsh),
+        ("state proof", |h| &mut h.state_proof_borsh),
+        ("certificate head", |h| &mut h.certificate_head_borsh),
+        ("certificate proof", |h| &mut h.certificate_proof_borsh),
+    ];
+    let mut flipped = 0;
+    for (name, field) in fields {
+        let len = field(&mut r.head.clone().unwrap()).len();
+        assert!(len > 0, "{name} is empty");
+        for i in 0..len {
+            let mut t = r.clone();
+            field(t.head.as_mut().unwrap())[i] ^= 0x01;
+            assert!(
+                check(std::slice::from_ref(&t), ITEM).is_err(),
+                "head proof {name} byte {i} changed yet verified"
+            );
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 300, "{flipped}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_histories_page_without_gaps() {
     let mut s = Scenario::trade();
     s.grow(ITEM, 23, 5);
@@ -272,6 +389,7 @@ async fn long_histories_page_without_gaps() {
     let mut seqs = Vec::new();
     let mut prev = None;
     let mut pages = 0;
+    let mut all = Vec::new();
     loop {
         let r = p
             .get_provenance(v1::GetProvenanceRequest {
@@ -286,6 +404,7 @@ async fn long_histories_page_without_gaps() {
         prev = verify_page(CHAIN_ID, &set, &r, prev).unwrap();
         seqs.extend(r.timeline.iter().map(|e| e.seq));
         pages += 1;
+        all.push(r.clone());
         if r.next_page_token.is_empty() {
             assert_eq!(prev.unwrap().to_hex(), r.summary.unwrap().last_event_hash);
             break;
@@ -293,6 +412,9 @@ async fn long_histories_page_without_gaps() {
         token = r.next_page_token;
     }
     assert_eq!(pages, 3);
+    // The whole answer is complete as of its proven head; without its last page it is not.
+    verify_answer(CHAIN_ID, &set, ITEM, &all).unwrap();
+    assert!(verify_answer(CHAIN_ID, &set, ITEM, &all[..2]).is_err());
     assert_eq!(seqs, (0..29).collect::<Vec<u64>>());
 
     // Without proofs the reply is lighter but the timeline is the same.

@@ -232,7 +232,10 @@ fn the_page_verifies_itself_in_headless_chromium() {
     let dom = dump_dom(&chromium, &format!("http://{addr}/{ITEM}"), &[]);
     assert!(dom.contains("data-tc-verified=\"yes\""), "{dom}");
     // Three of the scenario's four validators sign each block.
-    assert!(dom.contains("verified: committed by 3 of 4 validators"), "{dom}");
+    assert!(
+        dom.contains("verified: committed by 3 of 4 validators · complete as of block"),
+        "{dom}"
+    );
     assert!(dom.contains("✓ signed &amp; committed"), "{dom}");
     assert!(dom.contains("details not public, not proven"), "{dom}");
     assert!(dom.contains(&scenario::genesis().hash().to_hex()), "{dom}");

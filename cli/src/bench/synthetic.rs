@@ -264,6 +264,7 @@ pub fn build(
             })
             .map_err(failure("build block"))?;
         if let Some(o) = built
+            .checked
             .exec
             .outcomes
             .iter()
@@ -288,7 +289,7 @@ pub fn build(
                 .collect(),
         };
         store
-            .commit_block(&built.block, &cert, &built.exec)
+            .commit_block_with_tree(&built.block, &cert, &built.checked.exec, &built.checked.tree)
             .map_err(|e| failure("commit")(e.to_string()))?;
         if last_note.elapsed().as_secs() >= 5 {
             last_note = Instant::now();

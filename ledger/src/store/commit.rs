@@ -14,7 +14,8 @@ use crate::execute::BlockExecution;
 use crate::genesis::Genesis;
 use crate::hash::Hash;
 use crate::records::TxLocation;
-use crate::state::{Ns, WriteSet, keys, next_state_hash, split_key};
+use crate::state::{Ns, WriteSet, keys, split_key};
+use crate::state_tree::StateUpdate;
 use rocksdb::{WriteBatch, WriteOptions};
 
 fn synced() -> WriteOptions {
@@ -84,12 +85,14 @@ impl Store {
             return Err(StoreError::BadGenesis(problems.join("; ")));
         }
         let writes = crate::execute::genesis_writes(genesis).map_err(StoreError::BadGenesis)?;
+        let tree = self.state_update(0, &writes)?;
         let mut batch = WriteBatch::default();
         self.stage_writes(&mut batch, 0, &writes)?;
+        self.stage_tree(&mut batch, &tree)?;
         let head = Head {
             height: 0,
             block_hash: given,
-            state_hash: next_state_hash(&given, &writes),
+            state_hash: tree.root,
         };
         let chain = self.cf(CF_CHAIN)?;
         batch.put_cf(chain, KEY_GENESIS, codec::encode(genesis));
@@ -101,6 +104,7 @@ impl Store {
 
     /// Check that `block` with `cert` and `exec` (whose outcome leaves are `outcome_leaves`)
     /// extends the head; returns the tx ids.
+    #[allow(clippy::too_many_arguments)]
     fn check_block(
         &self,
         head: &Head,
@@ -108,6 +112,7 @@ impl Store {
         block: &Block,
         cert: &CommitCertificate,
         exec: &BlockExecution,
+        tree: &StateUpdate,
         outcome_leaves: &[Hash],
     ) -> Result<Vec<Hash>, StoreError> {
         let h = &block.header;
@@ -126,6 +131,13 @@ impl Store {
             time_ms: parent_time,
         };
         let ids = check_links(genesis, &parent, block)?;
+        // The tree update must be of this height, computed on this head (`state_update`).
+        if tree.version != height {
+            return Err(StoreError::Corrupt(format!(
+                "a state update of version {} offered for block {height}",
+                tree.version
+            )));
+        }
         if exec.outcomes.len() != block.txs.len() {
             return Err(StoreError::OutcomeCountMismatch {
                 height,
@@ -153,11 +165,10 @@ impl Store {
                 got: h.results_hash,
             });
         }
-        let state_hash = next_state_hash(&head.state_hash, &exec.writes);
-        if h.state_hash != state_hash {
+        if h.state_hash != tree.root {
             return Err(StoreError::WrongStateHash {
                 height,
-                expected: state_hash,
+                expected: tree.root,
                 got: h.state_hash,
             });
         }
@@ -174,12 +185,28 @@ impl Store {
         Ok(ids)
     }
 
-    /// Append a certified, executed block: everything in one synced `WriteBatch`.
+    /// Append a certified, executed block: everything in one synced `WriteBatch`. Computes the
+    /// block's state-tree update; `commit_block_with_tree` takes one computed already (the node
+    /// computed it when it checked the proposal).
     pub fn commit_block(
         &self,
         block: &Block,
         cert: &CommitCertificate,
         exec: &BlockExecution,
+    ) -> Result<(), StoreError> {
+        // At the version after the head: a block of another height is refused by the header
+        // checks, not by the tree.
+        let tree = self.state_update(self.head()?.height.saturating_add(1), &exec.writes)?;
+        self.commit_block_with_tree(block, cert, exec, &tree)
+    }
+
+    /// `commit_block` with the block's state-tree update (`Store::state_update` of its writes).
+    pub fn commit_block_with_tree(
+        &self,
+        block: &Block,
+        cert: &CommitCertificate,
+        exec: &BlockExecution,
+        tree: &StateUpdate,
     ) -> Result<(), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
@@ -189,7 +216,7 @@ impl Store {
         let head = self.head()?;
         // Hashed once: their root checks the header, their levels are the stored outcome tree.
         let outcome_leaves = crate::block::outcome_leaves(&exec.outcomes);
-        let ids = self.check_block(&head, &genesis, block, cert, exec, &outcome_leaves)?;
+        let ids = self.check_block(&head, &genesis, block, cert, exec, tree, &outcome_leaves)?;
         let height = block.header.height;
         let block_hash = block.hash();
 
@@ -209,6 +236,7 @@ impl Store {
         batch.put_cf(self.cf(CF_OUTCOMES)?, hk, codec::encode(&exec.outcomes));
         batch.put_cf(self.cf(CF_BLOCK_HASHES)?, block_hash.0, hk);
         self.stage_writes(&mut batch, height, &exec.writes)?;
+        self.stage_tree(&mut batch, tree)?;
         let new_head = Head {
             height,
             block_hash,

@@ -13,6 +13,7 @@
 //! - Reads of the committed state (`StateView`) see only whole blocks.
 mod commit;
 pub mod layout;
+mod tree;
 
 pub(crate) use commit::merkle_record;
 pub use layout::Head;

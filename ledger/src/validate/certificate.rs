@@ -120,22 +120,20 @@ impl Validator for CertificateValidator {
                 goods.dedup();
                 for g in goods {
                     w.put(keys::certificate_goods(&g), &cref);
-                    let ik = keys::item(&g);
-                    let mut item = get_typed::<ItemRecord>(view, &ik).unwrap_or_else(|| ItemRecord::new(&g));
+                    let mut item =
+                        get_typed::<ItemRecord>(view, &keys::item(&g)).unwrap_or_else(|| ItemRecord::new(&g));
                     item.certificate = Some(cref.clone());
-                    w.put(ik, &item);
+                    item.write(&mut w);
                 }
-                w.put(
-                    key,
-                    &CertificateRecord {
-                        issuer: me.clone(),
-                        document: doc.clone(),
-                        revoked: None,
-                        version: 1,
-                        issued_at: ctx.at,
-                        updated_at: ctx.at,
-                    },
-                );
+                CertificateRecord {
+                    issuer: me.clone(),
+                    document: doc.clone(),
+                    revoked: None,
+                    version: 1,
+                    issued_at: ctx.at,
+                    updated_at: ctx.at,
+                }
+                .write(&mut w);
             }
             CertificateOp::Revoke { number, reason } => {
                 let key = keys::certificate(me, number);
@@ -168,7 +166,7 @@ impl Validator for CertificateValidator {
                 rec.revoked = Some(reason.clone());
                 rec.version = rec.version.saturating_add(1);
                 rec.updated_at = ctx.at;
-                w.put(key, &rec);
+                rec.write(&mut w);
             }
         }
         Ok(w)

@@ -370,7 +370,7 @@ impl Validator for ProvenanceValidator {
         for (k, mut it) in items {
             append_event(&mut w, ctx, &k, &mut it, ev.event_time_ms);
             it.last_event_time_ms = it.last_event_time_ms.max(ev.event_time_ms);
-            w.put(keys::item(&k), &it);
+            it.write(&mut w);
         }
         if let Some(id) = &ev.event_id {
             w.put(
@@ -525,7 +525,7 @@ fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceE
             it.ended = false;
         }
         append_event(&mut w, ctx, k, &mut it, time);
-        w.put(keys::item(k), &it);
+        it.write(&mut w);
     }
     rec.corrected_by = Some(ctx.tx_id);
     w.put(keys::event_id(id), &rec);

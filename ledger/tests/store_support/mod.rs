@@ -246,7 +246,7 @@ impl Nonces {
 pub fn build_block(
     registry: &Registry,
     genesis: &Genesis,
-    view: &dyn StateView,
+    view: &tradechain_ledger::store::Store,
     head: &Head,
     txs: Vec<SignedTransaction>,
 ) -> (Block, CommitCertificate, BlockExecution) {
@@ -265,7 +265,7 @@ pub fn build_block(
             time_ms: time_of(height),
             proposer: set.validators[0].public_key,
             validators_hash: set.hash(),
-            state_hash: tradechain_ledger::state::next_state_hash(&head.state_hash, &exec.writes),
+            state_hash: view.state_update(height, &exec.writes).unwrap().root,
         },
         txs,
     };

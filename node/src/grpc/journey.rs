@@ -47,7 +47,7 @@ pub fn journey(pages: &[v1::ProvenanceReply]) -> Option<Journey<'_>> {
 
 impl Journey<'_> {
     /// The public JSON view (the CLI's `--output json` and the resolver's `application/json`).
-    pub fn to_json(&self, resolver_base: &str, proofs_verified: Option<usize>) -> serde_json::Value {
+    pub fn to_json(&self, resolver_base: &str, verified: Option<&super::proof::Verified>) -> serde_json::Value {
         let first = self.item;
         serde_json::json!({
             "goods_key": first.goods_key,
@@ -68,7 +68,9 @@ impl Journey<'_> {
                 "customs_step": e.customs_step, "where": e.unlocode, "org": e.org, "org_name": e.org_name,
                 "roles": e.roles, "height": e.location.map(|l| l.height),
             })).collect::<Vec<_>>(),
-            "proofs_verified": proofs_verified,
+            "proofs_verified": verified.map(|v| v.events),
+            "complete_as_of_block": verified.map(|v| v.complete_at.0),
+            "complete_as_of_time_ms": verified.map(|v| v.complete_at.1),
         })
     }
 }

@@ -18,7 +18,8 @@ use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::records::{ItemEventRef, TxLocation};
-use tradechain_ledger::state::{MemState, Ns, StateView, WriteSet, get_typed, keys, next_state_hash, split_key};
+use tradechain_ledger::state::{MemState, Ns, StateView, WriteSet, get_typed, keys, split_key};
+use tradechain_ledger::state_tree::{self, MemTree};
 use tradechain_ledger::tx::SignedTransaction;
 
 use super::backend::{
@@ -36,6 +37,7 @@ struct Chain {
     by_hash: BTreeMap<Hash, u64>,
     tx_loc: BTreeMap<Hash, TxLocation>,
     state: MemState,
+    tree: MemTree,
     state_hash: Hash,
     history: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
     mempool: Vec<SignedTransaction>,
@@ -90,7 +92,10 @@ impl MemBackend {
         let mut state = MemState::default();
         let ws = genesis_writes(&genesis)?;
         state.apply(&ws);
-        let state_hash = next_state_hash(&genesis.hash(), &ws);
+        let mut tree = MemTree::default();
+        let genesis_tree = state_tree::update(&tree, 0, &ws).map_err(|e| e.to_string())?;
+        tree.apply(&genesis_tree);
+        let state_hash = genesis_tree.root;
         let (commits, _) = broadcast::channel(1024);
         Ok(MemBackend {
             genesis,
@@ -101,6 +106,7 @@ impl MemBackend {
                 by_hash: BTreeMap::new(),
                 tx_loc: BTreeMap::new(),
                 state,
+                tree,
                 state_hash,
                 history: BTreeMap::new(),
                 mempool: Vec::new(),
@@ -173,7 +179,8 @@ impl MemBackend {
                 .last()
                 .map(|s| s.block.hash())
                 .unwrap_or_else(|| self.genesis.hash());
-            let state_hash = next_state_hash(&c.state_hash, &writes);
+            let update = state_tree::update(&c.tree, height, &writes).map_err(|e| e.to_string())?;
+            let state_hash = update.root;
             let mut block = Block {
                 header: BlockHeader {
                     version: 1,
@@ -225,6 +232,7 @@ impl MemBackend {
                 }
             }
             c.state.apply(&writes);
+            c.tree.apply(&update);
             c.state_hash = state_hash;
             c.by_hash.insert(hash, height);
             c.blocks.push(Stored { block, cert, outcomes });
@@ -328,6 +336,17 @@ impl Backend for MemBackend {
     }
     fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>> {
         Ok(self.read().state.get(key))
+    }
+    fn prove_state(&self, key: &[u8]) -> BResult<state_tree::ProvenState> {
+        let c = self.read();
+        let height = c.blocks.len() as u64;
+        state_tree::prove_value(&c.tree, height, key, c.state.get(key))
+            .map_err(|e| BackendError(e.to_string()))?
+            .ok_or_else(|| BackendError("the state and its tree disagree".into()))
+    }
+    fn prove_state_at(&self, key: &[u8], height: u64) -> BResult<Option<state_tree::ProvenState>> {
+        let c = self.read();
+        state_tree::prove_value(&c.tree, height, key, c.state.get(key)).map_err(|e| BackendError(e.to_string()))
     }
     fn document_history(&self, state_key: &[u8]) -> BResult<Vec<Vec<u8>>> {
         Ok(self.read().history.get(state_key).cloned().unwrap_or_default())

@@ -13,28 +13,38 @@
 //! redacted event only its existence, position, time and recording block are proven). Across a timeline: entries
 //! follow one another (`prev_event_hash` of each is the previous `event_hash`, starting from the
 //! zero hash at seq 0), and the last entry of the last page is the item's `last_event_hash`.
+//!
+//! Complete as of a height (`verify_head`, `verify_answer`): the reply's head proof shows the
+//! item's public head (`ItemHead`) under a certified block's state root, for the state key of
+//! the goods key the verifier asked about (never one the reply names). The answer's events must
+//! then be exactly the head's `event_count`, chaining to its `last_event_hash`, and the summary,
+//! customs status and container the reply shows must be the head's, and the certificate of origin
+//! the one whose public head (`CertificateHead`) is proven under the same root; each container given must be
+//! the one the proven head names, and complete the same way. A node that drops, reorders or
+//! invents an event, or answers with another item's state, fails here.
 use tradechain_ledger::block::{BlockHeader, TxOutcome, outcome_leaf};
 use tradechain_ledger::certificate::{CommitCertificate, ValidatorSet};
 use tradechain_ledger::codec::decode;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::merkle::{InclusionProof, leaf_hash};
 use tradechain_ledger::payload::Payload;
-use tradechain_ledger::records::{ItemEventRef, item_event_hash};
+use tradechain_ledger::records::{CertificateHead, ItemEventRef, ItemHead, item_event_hash};
+use tradechain_ledger::state::keys;
+use tradechain_ledger::state_tree::StateProof;
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1;
 
 use super::provenance::customs_step;
 use super::views;
 
-/// Verify one timeline entry's proof. Returns the verified event reference.
-pub fn verify_entry(
+/// Check a block header and its commit certificate against the chain and validator set.
+fn certified_header(
     chain_id: &str,
     validators: &ValidatorSet,
-    goods_key: &str,
-    entry: &v1::TimelineEntry,
-) -> Result<ItemEventRef, String> {
-    let p = entry.proof.as_ref().ok_or("entry has no proof")?;
-    let header: BlockHeader = decode(&p.block_header_borsh).map_err(|e| format!("block header: {e}"))?;
+    header_borsh: &[u8],
+    certificate_borsh: &[u8],
+) -> Result<BlockHeader, String> {
+    let header: BlockHeader = decode(header_borsh).map_err(|e| format!("block header: {e}"))?;
     if header.chain_id != chain_id {
         return Err(format!(
             "header is for chain {:?}, expected {chain_id:?}",
@@ -44,10 +54,216 @@ pub fn verify_entry(
     if header.validators_hash != validators.hash() {
         return Err("header is certified by another validator set".into());
     }
-    let cert: CommitCertificate =
-        decode(&p.commit_certificate_borsh).map_err(|e| format!("commit certificate: {e}"))?;
+    let cert: CommitCertificate = decode(certificate_borsh).map_err(|e| format!("commit certificate: {e}"))?;
     cert.verify(chain_id, header.height, &header.hash(), validators)
         .map_err(|e| format!("commit certificate: {e}"))?;
+    Ok(header)
+}
+
+/// What a head proof proves: the item's public head, its certificate of origin's public head
+/// (when the item names one), and the certified block they are proven at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenHead {
+    pub head: ItemHead,
+    pub certificate: Option<CertificateHead>,
+    pub header: BlockHeader,
+}
+
+/// Verify a head proof for `goods_key`: the item's public head under the state root of a
+/// certified block, and the public head of the certificate of origin it names under the same root.
+pub fn verify_head(
+    chain_id: &str,
+    validators: &ValidatorSet,
+    goods_key: &str,
+    p: &v1::HeadProof,
+) -> Result<ProvenHead, String> {
+    let header = certified_header(chain_id, validators, &p.block_header_borsh, &p.commit_certificate_borsh)
+        .map_err(|e| format!("head proof: {e}"))?;
+    let proof: StateProof = decode(&p.state_proof_borsh).map_err(|e| format!("head proof: {e}"))?;
+    proof
+        .verify(
+            &header.state_hash,
+            &keys::item_head(goods_key),
+            Some(&p.item_head_borsh),
+        )
+        .map_err(|e| format!("head proof of {goods_key} at block {}: {e}", header.height))?;
+    let head: ItemHead = decode(&p.item_head_borsh).map_err(|e| format!("head proof: item head: {e}"))?;
+    if head.goods_key != goods_key {
+        return Err(format!(
+            "head proof: the head is of {}, not {goods_key}",
+            head.goods_key
+        ));
+    }
+    let certificate = match &head.certificate {
+        None => None,
+        Some(c) => {
+            let proof: StateProof =
+                decode(&p.certificate_proof_borsh).map_err(|e| format!("certificate proof: {e}"))?;
+            proof
+                .verify(
+                    &header.state_hash,
+                    &keys::certificate_head(&c.issuer, &c.number),
+                    Some(&p.certificate_head_borsh),
+                )
+                .map_err(|e| {
+                    format!(
+                        "certificate proof of {} {} at block {}: {e}",
+                        c.issuer, c.number, header.height
+                    )
+                })?;
+            let ch: CertificateHead =
+                decode(&p.certificate_head_borsh).map_err(|e| format!("certificate proof: certificate head: {e}"))?;
+            if ch.issuer != c.issuer || ch.number != c.number {
+                return Err(format!(
+                    "certificate proof: the head is of {} {}, not {} {}",
+                    ch.issuer, ch.number, c.issuer, c.number
+                ));
+            }
+            Some(ch)
+        }
+    };
+    Ok(ProvenHead {
+        head,
+        certificate,
+        header,
+    })
+}
+
+/// The summary, customs status, container and certificate of origin a reply shows must be its
+/// proven head's.
+fn shows_head(reply: &v1::ProvenanceReply, proven: &ProvenHead) -> Result<(), String> {
+    let head = &proven.head;
+    let cert = super::provenance::certificate_status(head.certificate.as_ref(), proven.certificate.as_ref());
+    if reply.certificate_of_origin.as_ref() != Some(&cert) {
+        return Err(format!(
+            "{}: the reply shows another certificate of origin than the proven one ({} {})",
+            reply.goods_key, cert.issuer, cert.number
+        ));
+    }
+    let s = reply.summary.clone().unwrap_or_default();
+    let c = reply.customs.clone().unwrap_or_default();
+    let want = super::provenance::customs_status(head);
+    let shown = [
+        ("event count", s.event_count.to_string(), head.event_count.to_string()),
+        ("last event hash", s.last_event_hash, head.last_event_hash.to_hex()),
+        ("ended", s.ended.to_string(), head.ended.to_string()),
+        (
+            "commissioned",
+            s.commissioned.to_string(),
+            head.commissioned.to_string(),
+        ),
+        ("customs status", c.state.to_string(), want.state.to_string()),
+        ("inspection outcome", c.inspection_outcome, want.inspection_outcome),
+        (
+            "container",
+            reply.parent.clone(),
+            head.parent.clone().unwrap_or_default(),
+        ),
+    ];
+    for (what, shown, proven) in shown {
+        if shown != proven {
+            return Err(format!(
+                "{}: the reply shows {what} {shown:?} but the proven head says {proven:?}",
+                reply.goods_key
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Verify all pages of one item's answer, and complete: the proven head of the last page counts
+/// exactly the events the pages hold, ending at its chain head. Returns the number of events,
+/// the head and the block it is proven at.
+fn verify_item(
+    chain_id: &str,
+    validators: &ValidatorSet,
+    goods_key: &str,
+    pages: &[&v1::ProvenanceReply],
+) -> Result<(usize, ProvenHead), String> {
+    let mut prev = None;
+    let mut count = 0usize;
+    for p in pages {
+        if p.goods_key != goods_key {
+            return Err(format!("a page answers for {}, not {goods_key}", p.goods_key));
+        }
+        prev = verify_page(chain_id, validators, p, prev)?;
+        count += p.timeline.len();
+    }
+    let last = pages.last().ok_or("no pages")?;
+    if !last.next_page_token.is_empty() {
+        return Err(format!("{goods_key}: the answer stops before its last page"));
+    }
+    let proof = last.head.as_ref().ok_or(format!(
+        "{goods_key}: no head proof, so the answer is not proven complete"
+    ))?;
+    let proven = verify_head(chain_id, validators, goods_key, proof)?;
+    shows_head(last, &proven)?;
+    let head = &proven.head;
+    if count as u64 != head.event_count || prev.unwrap_or(Hash::ZERO) != head.last_event_hash {
+        return Err(format!(
+            "{goods_key}: the answer holds {count} events but the item has {} as of block {} (an event is missing or added)",
+            head.event_count, proven.header.height
+        ));
+    }
+    Ok((count, proven))
+}
+
+/// What a verified answer proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Events checked, the item's and its containers'.
+    pub events: usize,
+    /// The item's timeline is complete as of this block (height, time).
+    pub complete_at: (u64, i64),
+}
+
+/// Verify a whole answer: every page of the item (as `query provenance` fetches them) and the
+/// containers on its first page, each complete as of its proven head, each container the one the
+/// previous proven head names. `goods_key` is the item the verifier asked about.
+pub fn verify_answer(
+    chain_id: &str,
+    validators: &ValidatorSet,
+    goods_key: &str,
+    pages: &[v1::ProvenanceReply],
+) -> Result<Verified, String> {
+    let first = pages.first().ok_or("empty answer")?;
+    let refs: Vec<&v1::ProvenanceReply> = pages.iter().collect();
+    let (mut events, proven) = verify_item(chain_id, validators, goods_key, &refs)?;
+    let mut parent = proven.head.parent.clone();
+    for c in &first.containers {
+        if parent.as_deref() != Some(c.goods_key.as_str()) {
+            return Err(format!(
+                "container {} is not the one the proven head names ({})",
+                c.goods_key,
+                parent.as_deref().unwrap_or("none")
+            ));
+        }
+        let (n, h) = verify_item(chain_id, validators, &c.goods_key, &[c]).map_err(|e| format!("container {e}"))?;
+        events += n;
+        parent = h.head.parent;
+    }
+    if let Some(p) = parent
+        && first.containers.len() < super::provenance::MAX_CONTAINER_DEPTH
+    {
+        return Err(format!(
+            "the proven head names container {p} but the answer leaves it out"
+        ));
+    }
+    Ok(Verified {
+        events,
+        complete_at: (proven.header.height, proven.header.time_ms),
+    })
+}
+
+/// Verify one timeline entry's proof. Returns the verified event reference.
+pub fn verify_entry(
+    chain_id: &str,
+    validators: &ValidatorSet,
+    goods_key: &str,
+    entry: &v1::TimelineEntry,
+) -> Result<ItemEventRef, String> {
+    let p = entry.proof.as_ref().ok_or("entry has no proof")?;
+    let header = certified_header(chain_id, validators, &p.block_header_borsh, &p.commit_certificate_borsh)?;
     let inc = p.inclusion.as_ref().ok_or("no inclusion proof")?;
     let proof: InclusionProof = decode(&inc.proof_borsh).map_err(|e| format!("inclusion proof: {e}"))?;
     let leaf: [u8; 32] = p

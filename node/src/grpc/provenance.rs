@@ -1,9 +1,11 @@
 //! ProvenanceService: a goods identifier → the item's public history with verification material.
 //!
-//! Assembly: identifier → canonical goods key (`Backend::goods_key`) → `ItemRecord` (summary,
-//! certificate, customs, waybill, aggregation) → a page of the item's event chain
-//! (`ItemEventRef`s) → each event's transaction, block header, commit certificate and Merkle
-//! inclusion proof.
+//! Assembly: identifier → canonical goods key (`Backend::goods_key`) → the item's public head
+//! (`ItemHead`: count, chain head, customs, container) with its state proof at the head height →
+//! its certificate of origin's public head (`CertificateHead`) proven under the same root →
+//! `ItemRecord` (waybill, children) → a page of the item's event chain
+//! (`ItemEventRef`s, none past the proven count) → each event's transaction, block header,
+//! commit certificate, Merkle inclusion proof and accepted-outcome proof.
 //!
 //! Public filtering (invariant): a reply never holds prices, amounts, currencies, bank details,
 //! shipper/consignee/notify identities or addresses, invoice references, declarants, or the
@@ -21,12 +23,13 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use tradechain_ledger::codec::{decode, encode};
 use tradechain_ledger::identity::Org;
+use tradechain_ledger::payload::CertificateRef;
 use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
-use tradechain_ledger::records::{CertificateRecord, CustomsStatus, ItemEventRef, ItemRecord, WaybillRecord};
+use tradechain_ledger::records::{CertificateHead, CustomsStatus, ItemEventRef, ItemHead, ItemRecord, WaybillRecord};
 use tradechain_ledger::state::keys;
 use tradechain_proto::v1::{self, get_provenance_request::Id, provenance_service_server::ProvenanceService};
 
-use super::backend::{Backend, ProofParts};
+use super::backend::{Backend, BackendError, ProofParts};
 use super::status::{internal, invalid, not_found};
 use super::{Shared, views};
 
@@ -214,13 +217,19 @@ fn entry(
     Ok(e)
 }
 
-fn certificate_status(b: &dyn Backend, item: &ItemRecord) -> Result<v1::CertificateOfOriginStatus, Status> {
+/// The certificate of origin as a reply shows it: from the goods' certificate reference and the
+/// certificate's public head (None: referenced but not on the ledger). The verifier computes the
+/// same from the proven head and requires the reply to say exactly this.
+pub fn certificate_status(
+    cref: Option<&CertificateRef>,
+    head: Option<&CertificateHead>,
+) -> v1::CertificateOfOriginStatus {
     use v1::certificate_of_origin_status::State;
-    let Some(r) = &item.certificate else {
-        return Ok(v1::CertificateOfOriginStatus {
+    let Some(r) = cref else {
+        return v1::CertificateOfOriginStatus {
             state: State::None as i32,
             ..Default::default()
-        });
+        };
     };
     let mut s = v1::CertificateOfOriginStatus {
         state: State::Unknown as i32,
@@ -228,26 +237,22 @@ fn certificate_status(b: &dyn Backend, item: &ItemRecord) -> Result<v1::Certific
         number: r.number.clone(),
         ..Default::default()
     };
-    let rec: Option<CertificateRecord> = b
-        .state_get(&keys::certificate(&r.issuer, &r.number))
-        .map_err(internal)?
-        .and_then(|v| decode(&v).ok());
-    if let Some(rec) = rec {
-        s.state = (if rec.revoked.is_some() {
+    if let Some(c) = head {
+        s.state = (if c.revoked.is_some() {
             State::Revoked
         } else {
             State::Valid
         }) as i32;
-        s.revocation_reason = rec.revoked.unwrap_or_default();
-        s.origin_country = rec.document.origin_country;
-        s.destination_country = rec.document.destination_country;
-        s.origin_criterion = rec.document.origin_criterion;
-        s.preferential = rec.document.preferential;
+        s.revocation_reason = c.revoked.clone().unwrap_or_default();
+        s.origin_country = c.origin_country.clone();
+        s.destination_country = c.destination_country.clone();
+        s.origin_criterion = c.origin_criterion.clone();
+        s.preferential = c.preferential;
     }
-    Ok(s)
+    s
 }
 
-fn customs_status(item: &ItemRecord) -> v1::CustomsStatus {
+pub fn customs_status(item: &ItemHead) -> v1::CustomsStatus {
     use v1::customs_status::State;
     let state = match item.customs {
         CustomsStatus::None => State::None,
@@ -316,7 +321,55 @@ pub fn assemble_with_containers(
     Ok(reply)
 }
 
+/// How often the head proof is read again when a commit lands between its two state reads.
+const HEAD_PROOF_ATTEMPTS: usize = 4;
+
+/// The item's public head at the head height, proven under that block's state root, with its
+/// certificate of origin's public head proven under the same root.
+fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<CertificateHead>, v1::HeadProof), Status> {
+    let bad = |what: &str, e: String| internal(BackendError(format!("{what}: {e}")));
+    for _ in 0..HEAD_PROOF_ATTEMPTS {
+        let proven = b.prove_state(&keys::item_head(goods_key)).map_err(internal)?;
+        let bytes = proven
+            .value
+            .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
+        let head: ItemHead = decode(&bytes).map_err(|e| bad("item head", e.to_string()))?;
+        let certificate = match &head.certificate {
+            None => None,
+            Some(c) => match b
+                .prove_state_at(&keys::certificate_head(&c.issuer, &c.number), proven.height)
+                .map_err(internal)?
+            {
+                // The certificate changed after the item's proof was read: read both again.
+                None => continue,
+                Some(p) => Some(p),
+            },
+        };
+        let cert_head: Option<CertificateHead> = match certificate.as_ref().and_then(|p| p.value.as_ref()) {
+            None => None,
+            Some(v) => Some(decode(v).map_err(|e| bad("certificate head", e.to_string()))?),
+        };
+        let parts = b
+            .proof_parts(proven.height)
+            .map_err(internal)?
+            .ok_or_else(|| bad("proof", format!("block {} is missing", proven.height)))?;
+        let proof = v1::HeadProof {
+            item_head_borsh: bytes,
+            block_header_borsh: parts.header_borsh.clone(),
+            commit_certificate_borsh: parts.certificate_borsh.clone(),
+            state_proof_borsh: encode(&proven.proof),
+            certificate_head_borsh: certificate.as_ref().and_then(|p| p.value.clone()).unwrap_or_default(),
+            certificate_proof_borsh: certificate.as_ref().map(|p| encode(&p.proof)).unwrap_or_default(),
+        };
+        return Ok((head, cert_head, proof));
+    }
+    Err(bad("head proof", "the state kept changing while it was read".into()))
+}
+
 /// Build one page of an item's provenance (the whole reply but for pagination of the timeline).
+/// With proofs, the page is cut at the proven head's event count (events committed after the
+/// proof's height wait for the next request), and the summary, customs status and container
+/// shown are the proven head's.
 pub fn assemble(
     b: &dyn Backend,
     goods_key: &str,
@@ -324,12 +377,32 @@ pub fn assemble(
     page_size: usize,
     with_proofs: bool,
 ) -> Result<v1::ProvenanceReply, Status> {
+    let proven = if with_proofs {
+        Some(head_proof(b, goods_key)?)
+    } else {
+        None
+    };
     let item: ItemRecord = b
         .state_get(&keys::item(goods_key))
         .map_err(internal)?
         .and_then(|v| decode(&v).ok())
         .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
+    let (head, certificate) = match &proven {
+        Some((h, c, _)) => (h.clone(), c.clone()),
+        None => {
+            let h = ItemHead::of(&item);
+            let c = match &h.certificate {
+                None => None,
+                Some(r) => b
+                    .state_get(&keys::certificate_head(&r.issuer, &r.number))
+                    .map_err(internal)?
+                    .and_then(|v| decode(&v).ok()),
+            };
+            (h, c)
+        }
+    };
     let mut events = b.item_events(goods_key, from_seq, page_size + 1).map_err(internal)?;
+    events.retain(|e| e.seq < head.event_count);
     let more = events.len() > page_size;
     events.truncate(page_size);
     let mut cache = BlockCache::default();
@@ -346,22 +419,23 @@ pub fn assemble(
         chain_id: b.genesis().chain_id.clone(),
         genesis_hash: b.genesis_hash().to_hex(),
         summary: Some(v1::ItemSummary {
-            event_count: item.event_count,
-            last_event_hash: item.last_event_hash.to_hex(),
-            last_event_time_ms: item.last_event_time_ms,
-            commissioned: item.commissioned,
-            ended: item.ended,
+            event_count: head.event_count,
+            last_event_hash: head.last_event_hash.to_hex(),
+            last_event_time_ms: head.last_event_time_ms,
+            commissioned: head.commissioned,
+            ended: head.ended,
             hs_code: item.hs_code.clone().unwrap_or_default(),
         }),
-        certificate_of_origin: Some(certificate_status(b, &item)?),
-        customs: Some(customs_status(&item)),
+        certificate_of_origin: Some(certificate_status(head.certificate.as_ref(), certificate.as_ref())),
+        customs: Some(customs_status(&head)),
         route: route(b, &item)?,
-        parent: item.parent.clone().unwrap_or_default(),
+        parent: head.parent.clone().unwrap_or_default(),
         children: item.children.iter().cloned().collect(),
         inputs: item.inputs.iter().cloned().collect(),
         timeline,
         next_page_token,
         containers: Vec::new(),
+        head: proven.map(|(_, _, p)| p),
     })
 }
 

@@ -238,7 +238,9 @@ impl Scenario {
         item.last_event_time_ms = time_ms;
         f(&mut item);
         self.put(keys::item_event(key, ev.seq), &ev);
-        self.put(keys::item(key), &item);
+        let mut w = tradechain_ledger::state::Writes::default();
+        item.write(&mut w);
+        self.writes.extend(w.0);
         self.items.insert(key.to_string(), item);
     }
 
@@ -306,7 +308,9 @@ impl Scenario {
                     issued_at: at,
                     updated_at: at,
                 };
-                s.put(keys::certificate(&org("CHAMBER-CN"), CERT_NO), &rec);
+                let mut w = tradechain_ledger::state::Writes::default();
+                rec.write(&mut w);
+                s.writes.extend(w.0);
             },
         );
         let mut ev = event(EventType::ObjectEvent, t0);

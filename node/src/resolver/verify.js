@@ -75,11 +75,54 @@
   const tagged = (tag, ...parts) => sha256(te.encode(tag), new Uint8Array([0]), ...parts);
   const ZERO = new Uint8Array(32);
 
+  // ---- state proofs (ledger/src/state_tree.rs, a port of `StateProof::verify`) ----
+  const PLACEHOLDER = te.encode("SPARSE_MERKLE_PLACEHOLDER_HASH__");
+  const JMT_LEAF = te.encode("JMT::LeafNode");
+  const JMT_INTERNAL = te.encode("JMT::IntrnalNode");
+  function decodeStateProof(bytes) {
+    const r = new Reader(bytes, "state proof");
+    const p = { leaf: r.opt(() => ({ keyHash: r.bytes(32), valueHash: r.bytes(32) })), siblings: r.vec(() => r.bytes(32)) };
+    r.end();
+    if (p.siblings.length > 256) throw new Error(`state proof has ${p.siblings.length} siblings (at most 256)`);
+    return p;
+  }
+  // Bit i of a key hash, most significant bit of byte 0 first.
+  const bit = (h, i) => ((h[i >> 3] >> (7 - (i & 7))) & 1) === 1;
+  // `key` holds `value` under `root` (inclusion only: the page proves values that exist).
+  async function stateProofHolds(p, root, key, value) {
+    if (!p.leaf) return "the proof shows the key absent";
+    const kh = await sha256(key);
+    if (!eq(p.leaf.keyHash, kh)) return "the proof's leaf is another key";
+    if (!eq(p.leaf.valueHash, await sha256(await sha256(value)))) return "the proof's leaf holds another value";
+    let cur = await sha256(JMT_LEAF, p.leaf.keyHash, p.leaf.valueHash);
+    const n = p.siblings.length;
+    for (let i = 0; i < n; i++) {
+      const s = p.siblings[i];
+      cur = bit(kh, n - 1 - i) ? await sha256(JMT_INTERNAL, s, cur) : await sha256(JMT_INTERNAL, cur, s);
+    }
+    return eq(cur, root) ? null : "the path does not hash to the block's state root";
+  }
+  // `state::key`: the namespace byte, then each part as a u16 big-endian length and its bytes.
+  function stateKey(ns, ...parts) {
+    const out = [new Uint8Array([ns])];
+    for (const p of parts) {
+      const b = typeof p === "string" ? te.encode(p) : p;
+      if (b.length >= 0xffff) throw new Error("state key part too long");
+      out.push(new Uint8Array([b.length >> 8, b.length & 0xff]), b);
+    }
+    return concat(...out);
+  }
+  // `state::keys::item_head` (namespace Item = 5) and `certificate_head` (Certificate = 4).
+  const itemHeadKey = (goodsKey) => stateKey(5, "head", goodsKey);
+  const certificateHeadKey = (issuer, number) => stateKey(4, "head", issuer, number);
+
   // ---- ledger types ----
   const ROLES = ["customs", "port", "carrier", "bank", "producer", "chamber", "regulator"];
   const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransformationEvent", "TransactionEvent", "AssociationEvent"];
   const ACTIONS = ["ADD", "OBSERVE", "DELETE"];
   const OUTCOMES = ["passed", "failed", "passed_with_remarks"];
+  // `grpc::provenance::MAX_CONTAINER_DEPTH`.
+  const MAX_CONTAINER_DEPTH = 4;
 
   // ledger/src/genesis.rs `Genesis` up to its validators (the rest is hashed, not read).
   function decodeGenesis(bytes) {
@@ -131,6 +174,31 @@
     };
     r.end();
     return e;
+  }
+  // ledger/src/records.rs `ItemHead`, every field in order.
+  const CUSTOMS = ["None", "Declared", "Held", "Released"];
+  function decodeItemHead(bytes) {
+    const r = new Reader(bytes, "item head");
+    const bool = () => { const b = r.u8(); if (b > 1) throw new Error("item head: bad bool"); return b === 1; };
+    const h = {
+      goodsKey: r.str(), eventCount: r.u64(), lastHash: r.bytes(32), lastTimeMs: r.i64(),
+      commissioned: bool(), ended: bool(), customs: r.tag(CUSTOMS, "customs status"),
+      inspected: r.opt(() => r.tag(OUTCOMES, "inspection outcome")), parent: r.opt(() => r.str()),
+      certificate: r.opt(() => ({ issuer: r.str(), number: r.str() })),
+    };
+    r.end();
+    return h;
+  }
+  // ledger/src/records.rs `CertificateHead`.
+  function decodeCertificateHead(bytes) {
+    const r = new Reader(bytes, "certificate head");
+    const c = {
+      issuer: r.str(), number: r.str(), origin: r.str(), destination: r.str(), criterion: r.str(),
+      preferential: (() => { const b = r.u8(); if (b > 1) throw new Error("certificate head: bad bool"); return b === 1; })(),
+      revoked: r.opt(() => r.str()),
+    };
+    r.end();
+    return c;
   }
   // ledger/src/payload/provenance.rs `ProvenanceEvent`, every field in order.
   function decodeProvenanceEvent(r) {
@@ -394,7 +462,34 @@
     return { ev, signers, signed, blockTimeMs: h.timeMs };
   }
 
-  // `grpc::proof::verify_page` for one chain (first page: from seq 0 and the zero hash).
+  // `grpc::proof::verify_head`: the public head of `goodsKey` under a certified block's state root.
+  async function verifyHead(ctx, goodsKey, p) {
+    if (!p) throw new Error(`${goodsKey}: no head proof, so the answer is not proven complete`);
+    const headerBytes = fromHex(p.header, "block header");
+    const h = decodeHeader(headerBytes);
+    if (h.chainId !== ctx.chainId) throw new Error(`head proof: header is for chain ${JSON.stringify(h.chainId)}`);
+    if (!eq(h.validatorsHash, ctx.vsHash)) throw new Error(`head proof: block ${h.height} is certified by another validator set than the genesis one`);
+    const blockHash = await tagged("tradechain/block", headerBytes);
+    await verifyCertificate(ctx, decodeCertificate(fromHex(p.certificate, "commit certificate")), h.height, blockHash);
+    const value = fromHex(p.item_head, "item head");
+    const why = await stateProofHolds(decodeStateProof(fromHex(p.state_proof, "state proof")), h.stateHash, itemHeadKey(goodsKey), value);
+    if (why) throw new Error(`head proof of ${goodsKey} at block ${h.height}: ${why}`);
+    const head = decodeItemHead(value);
+    if (head.goodsKey !== goodsKey) throw new Error(`head proof: the head is of ${head.goodsKey}, not ${goodsKey}`);
+    let certificate = null;
+    if (head.certificate) {
+      const c = head.certificate;
+      const cv = fromHex(p.certificate_head || "", "certificate head");
+      const cwhy = await stateProofHolds(decodeStateProof(fromHex(p.certificate_proof || "", "certificate proof")), h.stateHash, certificateHeadKey(c.issuer, c.number), cv);
+      if (cwhy) throw new Error(`certificate proof of ${c.issuer} ${c.number} at block ${h.height}: ${cwhy}`);
+      certificate = decodeCertificateHead(cv);
+      if (certificate.issuer !== c.issuer || certificate.number !== c.number) throw new Error("certificate proof: the head is of another certificate");
+    }
+    return { head, certificate, height: h.height, timeMs: h.timeMs };
+  }
+
+  // `grpc::proof::verify_page` for one chain (first page: from seq 0 and the zero hash), and
+  // complete as of its proven head when the chain is whole.
   async function verifyChain(ctx, chain) {
     const out = [];
     let last = null;
@@ -409,6 +504,11 @@
     if (chain.complete && toHex(last) !== chain.last_event_hash) {
       throw new Error(`${chain.goods_key}: the chain does not end at the item's last event hash`);
     }
+    const proven = await verifyHead(ctx, chain.goods_key, chain.head);
+    if (chain.complete && (BigInt(out.length) !== proven.head.eventCount || !eq(last, proven.head.lastHash))) {
+      throw new Error(`${chain.goods_key}: the page holds ${out.length} events but the item has ${proven.head.eventCount} as of block ${proven.height} (an event is missing or added)`);
+    }
+    out.proven = proven;
     return out;
   }
 
@@ -470,18 +570,14 @@
     return shown;
   }
 
-  function markState(shown) {
-    // The customs line is bound to the signed events when the journey's last customs step is a
-    // signed one and says the same; the certificate of origin and route are node state.
-    const customs = $("tc-customs");
-    const last = [...shown].reverse().find((r) => (r.signed ? r.signed.event.customs : r.entry.customs_step));
-    if (customs) {
-      const bound = last && last.signed && customs.textContent.includes(last.signed.event.customs);
-      customs.append(node("span", { class: bound ? "pf" : "np" }, bound
-        ? ` ✓ signed by ${last.signed.sender}`
-        : " (the node's record; not covered by the proofs)"));
+  function markState(shown, proven) {
+    // The customs line is the proven head's (checked in `main`); the certificate of origin and
+    // route are node state.
+    for (const id of ["tc-customs", "tc-origin"]) {
+      const n = $(id);
+      if (n) n.append(node("span", { class: "pf" }, ` ✓ proven at block ${proven.height}`));
     }
-    for (const id of ["tc-origin", "tc-route"]) {
+    for (const id of ["tc-route"]) {
       const n = $(id);
       if (n) n.append(node("span", { class: "np" }, " (the node's record; not covered by the proofs)"));
     }
@@ -530,18 +626,52 @@
       }
       const chains = [];
       for (const c of proofs.chains) chains.push(await verifyChain(ctx, c));
+      // Each container is the one the previous proven head names (`grpc::proof::verify_answer`).
+      let parent = chains[0].proven.head.parent;
+      for (let i = 1; i < chains.length; i++) {
+        if (parent !== proofs.chains[i].goods_key) {
+          throw new Error(`container ${proofs.chains[i].goods_key} is not the one the proven head names (${parent || "none"})`);
+        }
+        parent = chains[i].proven.head.parent;
+      }
+      if (parent !== null && chains.length < 1 + MAX_CONTAINER_DEPTH) {
+        throw new Error(`the proven head names container ${parent} but the answer leaves it out`);
+      }
+      // The certificate of origin shown is the proven one (`provenance::certificate_status`).
+      {
+        const shown = data.certificate_of_origin || { state: "None" };
+        const c = chains[0].proven.certificate;
+        const ref = chains[0].proven.head.certificate;
+        const want = !ref ? { state: "None" } : !c ? { state: "Unknown", issuer: ref.issuer, number: ref.number }
+          : { state: c.revoked !== null ? "Revoked" : "Valid", issuer: c.issuer, number: c.number, origin_country: c.origin, destination_country: c.destination };
+        for (const [k, v] of Object.entries(want)) {
+          if (shown[k] !== v) throw new Error(`the page shows certificate of origin ${k} ${JSON.stringify(shown[k])}, the proven one says ${JSON.stringify(v)}`);
+        }
+      }
+      // The customs status shown is the proven head's of the chain it was recorded on.
+      if (data.customs) {
+        const on = data.customs_recorded_on || data.goods_key;
+        const i = proofs.chains.findIndex((c) => c.goods_key === on);
+        if (i < 0 || chains[i].proven.head.customs !== data.customs) {
+          throw new Error(`the page shows customs ${JSON.stringify(data.customs)} on ${on}, which its proven head does not say`);
+        }
+      }
       const k = Math.min(...chains.flat().map((v) => v.signers));
       const shown = render(ctx, proofs.chains, chains);
-      markState(shown);
+      markState(shown, chains[0].proven);
       const withheld = shown.filter((r) => !r.signed).length;
       const partial = proofs.chains.some((c) => !c.complete);
-      setBadge("yes", `verified: committed by ${k} of ${vs.list.length} validators`);
+      const at = chains[0].proven;
+      const asOf = partial ? `${at.head.eventCount} events as of block ${at.height}, the first page shown`
+        : `complete as of block ${at.height}, ${fmtTime(at.timeMs)}`;
+      setBadge("yes", `verified: committed by ${k} of ${vs.list.length} validators · ${asOf}`);
       const note = $("tc-note");
       if (note) {
         note.replaceChildren(
           `Checked in this browser: ${shown.length} events on ledger `, node("b", null, g.chainId),
           `, each in a block whose commit certificate carries signatures from validators holding more than 2/3 of the power of the genesis validator set (at least ${k} of ${vs.list.length}), with a Merkle proof into that block and the item's unbroken event-hash chain`
           + (partial ? " (the first page of events only)" : "")
+          + `, and that these are all of its events up to block ${at.height} (the item's head, proven under that block's state root)`
           + `. What, where, when and who are the signed event's for ${shown.length - withheld} events; ${withheld} carry commercial data, so only that they happened, when and in which block is proven. Genesis (computed here from the genesis this page embeds`
           + (pin !== null ? ", and the one the label pins" : " — compare it with the one your consortium publishes, or print labels that pin it")
           + `): `,

@@ -1,0 +1,335 @@
+//! The authenticated state: a Jellyfish Merkle Tree (`jmt`, SHA-256) over every state key, whose
+//! root after block h is `header.state_hash` of block h (genesis is version 0, block h version h).
+//!
+//! What a leaf holds: key hash = SHA-256(state key); the tree's value = `value_digest(value)` =
+//! SHA-256(value bytes), so the tree keeps 32 bytes per key and version, never the record itself
+//! (the store keeps records once, in their namespace's column family). A leaf therefore commits to
+//! SHA-256(SHA-256(value)) (`jmt` hashes the value it is given).
+//!
+//! A `StateProof` is `jmt`'s sparse Merkle proof in a flat form a phone can check: the leaf found on
+//! the key's path (if any) and the sibling hashes from the deepest up. `StateProof::verify` is the
+//! one check (the page's `verify.js` ports it line for line); it accepts exactly what `jmt`'s own
+//! `SparseMerkleProof::verify` accepts (`state_tree_props` tests both on random trees).
+//!
+//! Invariants:
+//! - The root depends only on the set of (key, value) pairs, not on the order or the blocks that
+//!   wrote them (a sparse Merkle tree is history independent): two honest nodes with equal state
+//!   have equal roots, whatever path they took (block by block, or sync).
+//! - `update` reads only the tree at `version - 1`; nothing is written until the caller writes the
+//!   returned batch (`Store::commit_block`, `MemTree::apply`), so a proposal that is not committed
+//!   leaves no trace.
+//! - Versions are written in order, one per height, with no gaps: an empty write set still gives
+//!   the version its root (`jmt` copies the previous root).
+use crate::hash::Hash;
+use crate::state::WriteSet;
+use borsh::{BorshDeserialize, BorshSerialize};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Version};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// `jmt`'s hash of an empty subtree (and the root of an empty tree).
+pub const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+const LEAF_DOMAIN: &[u8] = b"JMT::LeafNode";
+const INTERNAL_DOMAIN: &[u8] = b"JMT::IntrnalNode";
+/// Longest possible path: one sibling per bit of the key hash.
+pub const MAX_SIBLINGS: usize = 256;
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// The tree's key for a state key.
+pub fn key_hash(key: &[u8]) -> Hash {
+    Hash(sha256(&[key]))
+}
+
+/// The tree's value for a state value (what `jmt` is given; it hashes it once more).
+pub fn value_digest(value: &[u8]) -> [u8; 32] {
+    sha256(&[value])
+}
+
+fn leaf_hash(key_hash: &Hash, value_hash: &Hash) -> [u8; 32] {
+    sha256(&[LEAF_DOMAIN, &key_hash.0, &value_hash.0])
+}
+
+fn internal_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    sha256(&[INTERNAL_DOMAIN, left, right])
+}
+
+/// Bit `i` of a key hash, most significant bit of byte 0 first (`jmt`'s order).
+fn bit(h: &Hash, i: usize) -> bool {
+    h.0.get(i / 8).is_some_and(|b| (b >> (7 - (i % 8))) & 1 == 1)
+}
+
+fn common_prefix_bits(a: &Hash, b: &Hash) -> usize {
+    (0..256).take_while(|&i| bit(a, i) == bit(b, i)).count()
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateTreeError {
+    #[error("state tree: {0}")]
+    Tree(String),
+}
+
+fn tree_err(e: impl std::fmt::Display) -> StateTreeError {
+    StateTreeError::Tree(e.to_string())
+}
+
+/// The result of applying one height's writes to the tree: the new root and what to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateUpdate {
+    pub version: u64,
+    pub root: Hash,
+    pub batch: TreeUpdateBatch,
+}
+
+impl StateUpdate {
+    /// The tree nodes and leaf values to store, as (key, value) pairs of the `jmt_nodes` and
+    /// `jmt_values` layouts (`node_record`, `value_record`).
+    pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
+        self.batch.node_batch.nodes().iter()
+    }
+    pub fn values(&self) -> impl Iterator<Item = (&(Version, KeyHash), &Option<OwnedValue>)> {
+        self.batch.node_batch.values().iter()
+    }
+}
+
+/// Apply `writes` (the state changes of height `version`) to the tree as it stands at
+/// `version - 1` (empty before genesis).
+pub fn update<R: TreeReader>(tree: &R, version: u64, writes: &WriteSet) -> Result<StateUpdate, StateTreeError> {
+    let set = writes
+        .iter()
+        .map(|(k, v)| (KeyHash(key_hash(k).0), v.as_ref().map(|v| value_digest(v).to_vec())));
+    let (root, batch) = jmt::Sha256Jmt::new(tree)
+        .put_value_set(set, version)
+        .map_err(tree_err)?;
+    Ok(StateUpdate {
+        version,
+        root: Hash(root.0),
+        batch,
+    })
+}
+
+/// The value digest of `key` at `version` and the proof of it (or of its absence).
+pub fn prove<R: TreeReader>(
+    tree: &R,
+    version: u64,
+    key: &[u8],
+) -> Result<(Option<[u8; 32]>, StateProof), StateTreeError> {
+    let (value, proof) = jmt::Sha256Jmt::new(tree)
+        .get_with_proof(KeyHash(key_hash(key).0), version)
+        .map_err(tree_err)?;
+    let digest = match value {
+        None => None,
+        Some(v) => Some(
+            <[u8; 32]>::try_from(v.as_slice())
+                .map_err(|_| StateTreeError::Tree(format!("a leaf value of {} bytes, not 32", v.len())))?,
+        ),
+    };
+    Ok((digest, StateProof::from_jmt(&proof)?))
+}
+
+/// The root of the tree at `version`.
+pub fn root<R: TreeReader>(tree: &R, version: u64) -> Result<Hash, StateTreeError> {
+    let r = jmt::Sha256Jmt::new(tree).get_root_hash(version).map_err(tree_err)?;
+    Ok(Hash(r.0))
+}
+
+/// A committed state value with its proof under the state root of `height`'s header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenState {
+    pub height: u64,
+    pub value: Option<Vec<u8>>,
+    pub proof: StateProof,
+}
+
+/// `key`'s value and proof at `version` from a tree and the state it commits to (`MemTree` and
+/// `MemState` kept together); None if the value does not match its leaf.
+pub fn prove_value<R: TreeReader>(
+    tree: &R,
+    version: u64,
+    key: &[u8],
+    value: Option<Vec<u8>>,
+) -> Result<Option<ProvenState>, StateTreeError> {
+    let (digest, proof) = prove(tree, version, key)?;
+    Ok((digest == value.as_deref().map(value_digest)).then_some(ProvenState {
+        height: version,
+        value,
+        proof,
+    }))
+}
+
+/// The leaf a proof's path ends in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ProofLeaf {
+    pub key_hash: Hash,
+    /// SHA-256 of the tree's value (= SHA-256(SHA-256(state value))).
+    pub value_hash: Hash,
+}
+
+/// A proof that a state key has a value (or none) under a state root.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StateProof {
+    pub leaf: Option<ProofLeaf>,
+    /// Sibling hashes on the path, deepest first.
+    pub siblings: Vec<Hash>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateProofError {
+    #[error("state proof has {0} siblings (at most 256)")]
+    TooLong(usize),
+    #[error("state proof: the value is present but the proof shows its absence")]
+    ExpectedInclusion,
+    #[error("state proof: the proof's leaf is another key")]
+    OtherKey,
+    #[error("state proof: the proof's leaf holds another value")]
+    OtherValue,
+    #[error("state proof: the key is present but was claimed absent")]
+    KeyExists,
+    #[error("state proof: the absent key would not be under the proof's leaf")]
+    NotOnPath,
+    #[error("state proof: the path does not hash to the state root")]
+    WrongRoot,
+}
+
+impl StateProof {
+    /// Check that `key` holds `value` (`None`: no value) in the state whose root is `root`.
+    pub fn verify(&self, root: &Hash, key: &[u8], value: Option<&[u8]>) -> Result<(), StateProofError> {
+        let n = self.siblings.len();
+        if n > MAX_SIBLINGS {
+            return Err(StateProofError::TooLong(n));
+        }
+        let kh = key_hash(key);
+        match (value, &self.leaf) {
+            (Some(v), Some(leaf)) => {
+                if leaf.key_hash != kh {
+                    return Err(StateProofError::OtherKey);
+                }
+                if leaf.value_hash.0 != sha256(&[&value_digest(v)]) {
+                    return Err(StateProofError::OtherValue);
+                }
+            }
+            (Some(_), None) => return Err(StateProofError::ExpectedInclusion),
+            (None, Some(leaf)) => {
+                if leaf.key_hash == kh {
+                    return Err(StateProofError::KeyExists);
+                }
+                if common_prefix_bits(&kh, &leaf.key_hash) < n {
+                    return Err(StateProofError::NotOnPath);
+                }
+            }
+            (None, None) => {}
+        }
+        let mut cur = self
+            .leaf
+            .as_ref()
+            .map_or(PLACEHOLDER, |l| leaf_hash(&l.key_hash, &l.value_hash));
+        for (i, sib) in self.siblings.iter().enumerate() {
+            cur = if bit(&kh, n - 1 - i) {
+                internal_hash(&sib.0, &cur)
+            } else {
+                internal_hash(&cur, &sib.0)
+            };
+        }
+        if cur != root.0 {
+            return Err(StateProofError::WrongRoot);
+        }
+        Ok(())
+    }
+
+    /// Flatten `jmt`'s proof (its fields are private; its borsh encoding is its public form:
+    /// `Option<leaf{key_hash, value_hash}>`, then `Vec<SparseMerkleNode>` where a node is
+    /// 0 = empty, 1 = internal{left, right}, 2 = leaf{key_hash, value_hash}).
+    fn from_jmt<H: jmt::SimpleHasher>(p: &jmt::proof::SparseMerkleProof<H>) -> Result<StateProof, StateTreeError> {
+        let bytes = borsh::to_vec(p).map_err(tree_err)?;
+        let mut r = Reader(&bytes);
+        let leaf = match r.u8()? {
+            0 => None,
+            1 => Some(ProofLeaf {
+                key_hash: Hash(r.h32()?),
+                value_hash: Hash(r.h32()?),
+            }),
+            t => return Err(StateTreeError::Tree(format!("jmt proof: leaf tag {t}"))),
+        };
+        let count = r.u32()? as usize;
+        if count > MAX_SIBLINGS {
+            return Err(StateTreeError::Tree(format!("jmt proof: {count} siblings")));
+        }
+        let mut siblings = Vec::with_capacity(count);
+        for _ in 0..count {
+            let h = match r.u8()? {
+                0 => PLACEHOLDER,
+                1 => internal_hash(&r.h32()?, &r.h32()?),
+                2 => leaf_hash(&Hash(r.h32()?), &Hash(r.h32()?)),
+                t => return Err(StateTreeError::Tree(format!("jmt proof: node tag {t}"))),
+            };
+            siblings.push(Hash(h));
+        }
+        if !r.0.is_empty() {
+            return Err(StateTreeError::Tree("jmt proof: trailing bytes".into()));
+        }
+        Ok(StateProof { leaf, siblings })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], StateTreeError> {
+        let (head, tail) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or_else(|| StateTreeError::Tree("jmt proof: truncated".into()))?;
+        self.0 = tail;
+        Ok(*head)
+    }
+    fn u8(&mut self) -> Result<u8, StateTreeError> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32, StateTreeError> {
+        Ok(u32::from_le_bytes(self.take::<4>()?))
+    }
+    fn h32(&mut self) -> Result<[u8; 32], StateTreeError> {
+        self.take::<32>()
+    }
+}
+
+/// An in-memory tree (tests, the in-memory gRPC backend, `verify`'s re-derivation).
+#[derive(Clone, Debug, Default)]
+pub struct MemTree {
+    nodes: BTreeMap<NodeKey, Node>,
+    values: BTreeMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
+}
+
+impl MemTree {
+    pub fn apply(&mut self, u: &StateUpdate) {
+        for (k, n) in u.nodes() {
+            self.nodes.insert(k.clone(), n.clone());
+        }
+        for ((version, kh), v) in u.values() {
+            self.values.entry(*kh).or_default().insert(*version, v.clone());
+        }
+    }
+}
+
+impl TreeReader for MemTree {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.nodes.get(node_key).cloned())
+    }
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self
+            .values
+            .get(&key_hash)
+            .and_then(|m| m.range(..=max_version).next_back())
+            .and_then(|(_, v)| v.clone()))
+    }
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("get_rightmost_leaf is only for jmt's restore, which tradechain does not use")
+    }
+}

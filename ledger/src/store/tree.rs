@@ -1,0 +1,96 @@
+//! The state tree on disk: the store is `jmt`'s `TreeReader` over the `jmt_nodes` and
+//! `jmt_values` column families, computes a height's `StateUpdate` against the committed tree,
+//! stages it into a commit's write batch, and serves state proofs at the head.
+//!
+//! Invariants: tree nodes and values are written only in the same synced batch as the block (or
+//! genesis) whose root they make, so the tree's newest version is always the head's height and its
+//! root is `head.state_hash`; a proof is served with the value it proves, read under one RocksDB
+//! snapshot-free retry loop that never pairs a value with another height's proof.
+use super::layout::*;
+use super::{Store, StoreError, corrupt};
+use crate::codec;
+use crate::hash::Hash;
+use crate::state::WriteSet;
+use crate::state_tree::{self, ProvenState, StateUpdate};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Version};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
+
+/// How often a proof is retried when a commit lands between reading the value and the proof.
+const PROOF_ATTEMPTS: usize = 4;
+
+impl Store {
+    /// The tree update of `height`'s writes against the committed tree (at `height - 1`).
+    pub fn state_update(&self, height: u64, writes: &WriteSet) -> Result<StateUpdate, StoreError> {
+        state_tree::update(self, height, writes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Stage a tree update into a commit's batch.
+    pub(super) fn stage_tree(&self, batch: &mut WriteBatch, u: &StateUpdate) -> Result<(), StoreError> {
+        let nodes = self.cf(CF_JMT_NODES)?;
+        for (k, n) in u.nodes() {
+            batch.put_cf(nodes, codec::encode(k), codec::encode(n));
+        }
+        let values = self.cf(CF_JMT_VALUES)?;
+        for ((version, kh), v) in u.values() {
+            batch.put_cf(values, jmt_value_key(&kh.0, *version), codec::encode(v));
+        }
+        Ok(())
+    }
+
+    /// The committed value of `key` at the head, with its proof under the head's state root.
+    pub fn prove_state(&self, key: &[u8]) -> Result<ProvenState, StoreError> {
+        for _ in 0..PROOF_ATTEMPTS {
+            let head = self.head()?;
+            let value = self.state_get(key)?;
+            // None: a commit between the two reads (the value is newer than the proof). Read again.
+            if let Some(p) = state_tree::prove_value(self, head.height, key, value)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            {
+                return Ok(p);
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "state key {} does not match its tree leaf after {PROOF_ATTEMPTS} reads",
+            hex::encode(key)
+        )))
+    }
+
+    /// The committed value of `key` with its proof at `height`, or None when the value has
+    /// changed since that height (read again at the head).
+    pub fn prove_state_at(&self, key: &[u8], height: u64) -> Result<Option<ProvenState>, StoreError> {
+        let value = self.state_get(key)?;
+        state_tree::prove_value(self, height, key, value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The state tree's root at `height` (as `verify` and tests read it back).
+    pub fn state_root(&self, height: u64) -> Result<Hash, StoreError> {
+        state_tree::root(self, height).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl TreeReader for Store {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        match self.get_raw(CF_JMT_NODES, &codec::encode(node_key))? {
+            None => Ok(None),
+            Some(b) => Ok(Some(codec::decode(&b).map_err(|e| corrupt("jmt node", e))?)),
+        }
+    }
+
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        let cf = self.cf(CF_JMT_VALUES)?;
+        let seek = jmt_value_key(&key_hash.0, max_version);
+        let mut it = self.db.iterator_cf(cf, IteratorMode::From(&seek, Direction::Reverse));
+        match it.next() {
+            Some(Ok((k, v))) if k.get(..32) == Some(&key_hash.0[..]) => {
+                Ok(codec::decode::<Option<OwnedValue>>(&v).map_err(|e| corrupt("jmt value", e))?)
+            }
+            Some(Err(e)) => Err(StoreError::from(e).into()),
+            _ => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("get_rightmost_leaf is only for jmt's restore, which tradechain does not use")
+    }
+}
