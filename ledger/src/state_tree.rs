@@ -2,9 +2,12 @@
 //! root after block h is `header.state_hash` of block h (genesis is version 0, block h version h).
 //!
 //! What a leaf holds: key hash = SHA-256(state key); the tree's value = `value_digest(value)` =
-//! SHA-256(value bytes), so the tree keeps 32 bytes per key and version, never the record itself
-//! (the store keeps records once, in their namespace's column family). A leaf therefore commits to
-//! SHA-256(SHA-256(value)) (`jmt` hashes the value it is given).
+//! SHA-256(value bytes), so a leaf commits to SHA-256(SHA-256(value)) (`jmt` hashes the value it
+//! is given). The tree's values are not stored at all (the store keeps each record once, in its
+//! namespace's column family): a proof needs only the leaf's value hash, which the leaf node
+//! holds, and `prove_value` checks the state's value against it. So the readers here answer
+//! `jmt`'s value lookups with an empty value, which `jmt` passes through `get_with_proof` and
+//! this module drops.
 //!
 //! A `StateProof` is `jmt`'s sparse Merkle proof in a flat form a phone can check: the leaf found on
 //! the key's path (if any) and the sibling hashes from the deepest up. `StateProof::verify` is the
@@ -89,13 +92,9 @@ pub struct StateUpdate {
 }
 
 impl StateUpdate {
-    /// The tree nodes and leaf values to store, as (key, value) pairs of the `jmt_nodes` and
-    /// `jmt_values` layouts (`node_record`, `value_record`).
+    /// The tree nodes to store (the `jmt_nodes` layout). The batch's values are not stored.
     pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
         self.batch.node_batch.nodes().iter()
-    }
-    pub fn values(&self) -> impl Iterator<Item = (&(Version, KeyHash), &Option<OwnedValue>)> {
-        self.batch.node_batch.values().iter()
     }
 }
 
@@ -115,23 +114,12 @@ pub fn update<R: TreeReader>(tree: &R, version: u64, writes: &WriteSet) -> Resul
     })
 }
 
-/// The value digest of `key` at `version` and the proof of it (or of its absence).
-pub fn prove<R: TreeReader>(
-    tree: &R,
-    version: u64,
-    key: &[u8],
-) -> Result<(Option<[u8; 32]>, StateProof), StateTreeError> {
-    let (value, proof) = jmt::Sha256Jmt::new(tree)
+/// The proof of `key`'s leaf (or of its absence) at `version`.
+pub fn prove<R: TreeReader>(tree: &R, version: u64, key: &[u8]) -> Result<StateProof, StateTreeError> {
+    let (_, proof) = jmt::Sha256Jmt::new(tree)
         .get_with_proof(KeyHash(key_hash(key).0), version)
         .map_err(tree_err)?;
-    let digest = match value {
-        None => None,
-        Some(v) => Some(
-            <[u8; 32]>::try_from(v.as_slice())
-                .map_err(|_| StateTreeError::Tree(format!("a leaf value of {} bytes, not 32", v.len())))?,
-        ),
-    };
-    Ok((digest, StateProof::from_jmt(&proof)?))
+    StateProof::from_jmt(&proof)
 }
 
 /// The root of the tree at `version`.
@@ -156,12 +144,16 @@ pub fn prove_value<R: TreeReader>(
     key: &[u8],
     value: Option<Vec<u8>>,
 ) -> Result<Option<ProvenState>, StateTreeError> {
-    let (digest, proof) = prove(tree, version, key)?;
-    Ok((digest == value.as_deref().map(value_digest)).then_some(ProvenState {
-        height: version,
-        value,
-        proof,
-    }))
+    let proof = prove(tree, version, key)?;
+    let root = root(tree, version)?;
+    Ok(proof
+        .verify(&root, key, value.as_deref())
+        .is_ok()
+        .then_some(ProvenState {
+            height: version,
+            value,
+            proof,
+        }))
 }
 
 /// The leaf a proof's path ends in.
@@ -300,20 +292,21 @@ impl Reader<'_> {
     }
 }
 
+/// What a reader answers `jmt`'s value lookups with: values are not stored (module doc).
+pub fn unstored_value() -> anyhow::Result<Option<OwnedValue>> {
+    Ok(Some(Vec::new()))
+}
+
 /// An in-memory tree (tests, the in-memory gRPC backend, `verify`'s re-derivation).
 #[derive(Clone, Debug, Default)]
 pub struct MemTree {
     nodes: BTreeMap<NodeKey, Node>,
-    values: BTreeMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
 }
 
 impl MemTree {
     pub fn apply(&mut self, u: &StateUpdate) {
         for (k, n) in u.nodes() {
             self.nodes.insert(k.clone(), n.clone());
-        }
-        for ((version, kh), v) in u.values() {
-            self.values.entry(*kh).or_default().insert(*version, v.clone());
         }
     }
 }
@@ -322,12 +315,8 @@ impl TreeReader for MemTree {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         Ok(self.nodes.get(node_key).cloned())
     }
-    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self
-            .values
-            .get(&key_hash)
-            .and_then(|m| m.range(..=max_version).next_back())
-            .and_then(|(_, v)| v.clone()))
+    fn get_value_option(&self, _max_version: Version, _key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        unstored_value()
     }
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("get_rightmost_leaf is only for jmt's restore, which tradechain does not use")

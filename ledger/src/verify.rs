@@ -3,7 +3,7 @@
 //! validator set in force, every transaction signature, and re-executes every block on an
 //! in-memory state (`MemState`) and state tree (`MemTree`) to re-derive outcomes, results hash
 //! and state root. It then compares every stored index (tx locations, block hashes, document
-//! history, validator-set history, the state tree's nodes and leaf values) and every state column
+//! history, validator-set history, the state tree's nodes) and every state column
 //! family (which includes the per-item event chains) with what the re-execution derived.
 //!
 //! Invariants: `verify` only reads (the store is opened read-only); the error names the FIRST
@@ -89,7 +89,6 @@ struct Expected {
     tx_locations: BTreeMap<Vec<u8>, Vec<u8>>,
     block_hashes: BTreeMap<Vec<u8>, Vec<u8>>,
     jmt_nodes: BTreeMap<Vec<u8>, Vec<u8>>,
-    jmt_values: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Expected {
@@ -97,10 +96,6 @@ impl Expected {
     fn record_tree(&mut self, u: &StateUpdate) {
         for (k, n) in u.nodes() {
             self.jmt_nodes.insert(codec::encode(k), codec::encode(n));
-        }
-        for ((version, kh), v) in u.values() {
-            self.jmt_values
-                .insert(jmt_value_key(&kh.0, *version).to_vec(), codec::encode(v));
         }
     }
 
@@ -365,7 +360,7 @@ impl<'a> Audit<'a> {
                 }
             }
         }
-        let checks: [IndexCheck<'_>; 6] = [
+        let checks: [IndexCheck<'_>; 5] = [
             (CF_TX_LOCATIONS, &self.exp.tx_locations, &|_, v| {
                 codec::decode::<TxLocation>(v).ok().map(|l| l.height)
             }),
@@ -374,12 +369,9 @@ impl<'a> Audit<'a> {
                 parse_doc_history_key(k).map(|(_, h)| h)
             }),
             (CF_VALIDATOR_SETS, &self.exp.validator_sets, &|k, _| parse_height(k)),
-            // A node key is borsh(version u64 LE, nibble path); a value key ends in the version.
+            // A node key is borsh(version u64 LE, nibble path).
             (CF_JMT_NODES, &self.exp.jmt_nodes, &|k, _| {
                 k.first_chunk::<8>().map(|v| u64::from_le_bytes(*v))
-            }),
-            (CF_JMT_VALUES, &self.exp.jmt_values, &|k, _| {
-                k.get(32..).and_then(parse_height)
             }),
         ];
         for (cf, expected, height_of) in checks {

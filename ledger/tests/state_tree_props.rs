@@ -45,9 +45,12 @@ proptest! {
         let root = state_tree::root(&tree, version).unwrap();
         let k = key(probe);
         let value = state.get(&k).map(|v| v.as_slice());
-        let (digest, proof) = state_tree::prove(&tree, version, &k).unwrap();
-        prop_assert_eq!(digest, value.map(state_tree::value_digest));
+        let digest = value.map(state_tree::value_digest);
+        let proof = state_tree::prove(&tree, version, &k).unwrap();
         prop_assert_eq!(proof.verify(&root, &k, value), Ok(()));
+        let proven = state_tree::prove_value(&tree, version, &k, value.map(|v| v.to_vec())).unwrap();
+        prop_assert_eq!(proven.map(|p| p.proof), Some(proof.clone()));
+        prop_assert!(state_tree::prove_value(&tree, version, &k, Some(b"not it".to_vec())).unwrap().is_none() || value == Some(&b"not it"[..]));
         // jmt's own check agrees on the same tree.
         let (_, jp) = jmt::Sha256Jmt::new(&tree)
             .get_with_proof(jmt::KeyHash(state_tree::key_hash(&k).0), version)
@@ -91,10 +94,10 @@ fn empty_writes_keep_the_root_and_every_version_stays_provable() {
     tree.apply(&u2);
     assert_ne!(u2.root, u1.root);
     // The old version still proves the old value; the new one the new value.
-    let (_, p1) = state_tree::prove(&tree, 1, &key(1)).unwrap();
+    let p1 = state_tree::prove(&tree, 1, &key(1)).unwrap();
     p1.verify(&u1.root, &key(1), Some(b"a")).unwrap();
     assert!(p1.verify(&u1.root, &key(1), Some(b"c")).is_err());
-    let (_, p2) = state_tree::prove(&tree, 2, &key(1)).unwrap();
+    let p2 = state_tree::prove(&tree, 2, &key(1)).unwrap();
     p2.verify(&u2.root, &key(1), Some(b"c")).unwrap();
     // A proof longer than any path is refused before hashing.
     let mut long = p2.clone();

@@ -360,10 +360,8 @@ fn targets(chain: &Chain, dir: &Path) -> Vec<(&'static str, Vec<u8>, u64)> {
             .find(|k| k.starts_with(&3u64.to_le_bytes()))
             .expect("block 3 made state-tree nodes")
     };
-    let kh = tradechain_ledger::state_tree::key_hash(&keys::nonce(&org("BANK-X")));
     vec![
         (CF_JMT_NODES, node3, 3),
-        (CF_JMT_VALUES, jmt_value_key(&kh.0, 3).to_vec(), 3),
         (CF_HEADERS, height_key(3).to_vec(), 3),
         (CF_BLOCKS, tx_key(3, 0).to_vec(), 3),
         (CF_TX_MERKLE, height_key(3).to_vec(), 3),

@@ -23,8 +23,6 @@
 //!   (height 0 = genesis); the set certifies the blocks after it
 //! - `jmt_nodes`: borsh(`jmt` NodeKey) → borsh(`jmt` Node): the state tree (`state_tree`), every
 //!   version kept (a proof can be served at any committed height)
-//! - `jmt_values`: key hash (32) ‖ version (8) → borsh(`Option<Vec<u8>>`): the tree's leaf value
-//!   (`state_tree::value_digest`, 32 bytes) of a key from that version on (None = deleted)
 //! - `chain`: `genesis` → borsh(`Genesis`), `genesis_hash` → 32 bytes, `head` → borsh(`Head`).
 //!   (Not named `meta`: that is `Ns::Meta`'s column family.)
 use crate::hash::Hash;
@@ -44,14 +42,13 @@ pub const CF_DOC_HISTORY: &str = "doc_history";
 pub const CF_VALIDATOR_SETS: &str = "validator_sets";
 pub const CF_CHAIN: &str = "chain";
 pub const CF_JMT_NODES: &str = "jmt_nodes";
-pub const CF_JMT_VALUES: &str = "jmt_values";
 
 pub const KEY_GENESIS: &[u8] = b"genesis";
 pub const KEY_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const KEY_HEAD: &[u8] = b"head";
 
 /// Column families that are not state namespaces.
-pub const CHAIN_CFS: [&str; 13] = [
+pub const CHAIN_CFS: [&str; 12] = [
     CF_HEADERS,
     CF_BLOCKS,
     CF_TX_MERKLE,
@@ -64,7 +61,6 @@ pub const CHAIN_CFS: [&str; 13] = [
     CF_VALIDATOR_SETS,
     CF_CHAIN,
     CF_JMT_NODES,
-    CF_JMT_VALUES,
 ];
 
 /// Every column family the store opens (besides RocksDB's `default`, which stays empty).
@@ -104,13 +100,6 @@ pub fn parse_tx_key(k: &[u8]) -> Option<(u64, u32)> {
 pub fn parse_height(k: &[u8]) -> Option<u64> {
     let h: [u8; 8] = k.try_into().ok()?;
     Some(u64::from_be_bytes(h))
-}
-
-pub fn jmt_value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..32].copy_from_slice(key_hash);
-    k[32..].copy_from_slice(&version.to_be_bytes());
-    k
 }
 
 pub fn doc_history_key(state_key: &[u8], height: u64) -> Vec<u8> {

@@ -109,7 +109,7 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     t.set_block_cache(cache);
     t.set_bloom_filter(10.0, false);
     t.set_cache_index_and_filter_blocks(true);
-    if name == CF_TX_MERKLE || name == CF_OUTCOME_MERKLE {
+    if name == CF_TX_MERKLE || name == CF_OUTCOME_MERKLE || name == CF_JMT_NODES {
         // SHA-256 outputs do not compress: LZ4 would only cost a decompression per proof read.
         o.set_compression_type(DBCompressionType::None);
     }

@@ -1,11 +1,11 @@
-//! The state tree on disk: the store is `jmt`'s `TreeReader` over the `jmt_nodes` and
-//! `jmt_values` column families, computes a height's `StateUpdate` against the committed tree,
+//! The state tree on disk: the store is `jmt`'s `TreeReader` over the `jmt_nodes` column family
+//! (the tree's values are not stored, see `state_tree`), computes a height's `StateUpdate` against the committed tree,
 //! stages it into a commit's write batch, and serves state proofs at the head.
 //!
 //! Invariants: tree nodes and values are written only in the same synced batch as the block (or
 //! genesis) whose root they make, so the tree's newest version is always the head's height and its
 //! root is `head.state_hash`; a proof is served with the value it proves, read under one RocksDB
-//! snapshot-free retry loop that never pairs a value with another height's proof.
+//! retry loop that never pairs a value with another height's proof.
 use super::layout::*;
 use super::{Store, StoreError, corrupt};
 use crate::codec;
@@ -14,7 +14,7 @@ use crate::state::WriteSet;
 use crate::state_tree::{self, ProvenState, StateUpdate};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::WriteBatch;
 
 /// How often a proof is retried when a commit lands between reading the value and the proof.
 const PROOF_ATTEMPTS: usize = 4;
@@ -30,10 +30,6 @@ impl Store {
         let nodes = self.cf(CF_JMT_NODES)?;
         for (k, n) in u.nodes() {
             batch.put_cf(nodes, codec::encode(k), codec::encode(n));
-        }
-        let values = self.cf(CF_JMT_VALUES)?;
-        for ((version, kh), v) in u.values() {
-            batch.put_cf(values, jmt_value_key(&kh.0, *version), codec::encode(v));
         }
         Ok(())
     }
@@ -77,17 +73,8 @@ impl TreeReader for Store {
         }
     }
 
-    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-        let cf = self.cf(CF_JMT_VALUES)?;
-        let seek = jmt_value_key(&key_hash.0, max_version);
-        let mut it = self.db.iterator_cf(cf, IteratorMode::From(&seek, Direction::Reverse));
-        match it.next() {
-            Some(Ok((k, v))) if k.get(..32) == Some(&key_hash.0[..]) => {
-                Ok(codec::decode::<Option<OwnedValue>>(&v).map_err(|e| corrupt("jmt value", e))?)
-            }
-            Some(Err(e)) => Err(StoreError::from(e).into()),
-            _ => Ok(None),
-        }
+    fn get_value_option(&self, _max_version: Version, _key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        state_tree::unstored_value()
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
