@@ -1,4 +1,4 @@
-//! Server reflection (v1) lists every service and serves their descriptors, so grpcurl needs no
+//! Server reflection (v1, and v1alpha for older clients) lists every service and serves their descriptors, so grpcurl needs no
 //! .proto files; the standard health service reports each tradechain service as SERVING.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod grpc_common;
@@ -59,6 +59,32 @@ async fn reflection_lists_and_describes_every_service() {
         .expect("provenance.proto served");
     assert_eq!(provenance.package, "tradechain.v1");
     assert!(provenance.service.iter().any(|s| s.name == "ProvenanceService"));
+}
+
+/// The older v1alpha protocol (what grpcio-reflection and other clients still ask) lists the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_v1alpha_lists_every_service() {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let env = start(Scenario::trade()).await;
+    let mut c = ServerReflectionClient::new(env.channel.clone());
+    let mut s = c
+        .server_reflection_info(tokio_stream::iter(vec![ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = s.message().await.unwrap().unwrap().message_response else {
+        panic!("expected a service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for s in SERVICE_NAMES {
+        assert!(names.iter().any(|n| n == s), "{s} not listed in {names:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@
 //! - `mem`, `scenario`: an in-memory backend and a prepared trade, for tests and benches.
 //!
 //! `serve` adds the standard health service (every tradechain service reported SERVING) and
-//! server reflection v1 from the same descriptor set the code was generated from, and applies
+//! server reflection, v1 and v1alpha (which many clients, e.g. Python's grpcio-reflection, still
+//! speak), from the same descriptor set the code was generated from, and applies
 //! the configured message size limits, per-connection concurrency limit, HTTP/2 stream limit and
 //! request timeout.
 pub mod auth;
@@ -177,10 +178,13 @@ pub async fn serve_listener(
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_alpha = reflection().build_v1alpha()?;
+    let reflection = reflection().build_v1()?;
     let max = limits.max_message_bytes;
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
@@ -189,6 +193,7 @@ pub async fn serve_listener(
         .timeout(limits.request_timeout)
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(
             TransactionServiceServer::new(transaction::TransactionApi(shared.clone()))
                 .max_decoding_message_size(max)
