@@ -309,6 +309,14 @@ impl MemTree {
             self.nodes.insert(k.clone(), n.clone());
         }
     }
+
+    /// Apply `writes` as version `version` (`update`, then `apply`); the update, for its root
+    /// and nodes.
+    pub fn advance(&mut self, version: u64, writes: &WriteSet) -> Result<StateUpdate, StateTreeError> {
+        let u = update(self, version, writes)?;
+        self.apply(&u);
+        Ok(u)
+    }
 }
 
 impl TreeReader for MemTree {

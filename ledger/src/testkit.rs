@@ -18,7 +18,7 @@ use crate::hash::Hash;
 use crate::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use crate::payload::*;
 use crate::state::{MemState, WriteSet, get_typed, keys};
-use crate::state_tree::{self, MemTree};
+use crate::state_tree::MemTree;
 use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
 
 pub const CHAIN_ID: &str = "tradechain-demo";
@@ -193,11 +193,8 @@ impl Chain {
         let mut state = MemState::default();
         state.apply(&ws);
         let mut tree = MemTree::default();
-        let state_hash = match state_tree::update(&tree, 0, &ws) {
-            Ok(u) => {
-                tree.apply(&u);
-                u.root
-            }
+        let state_hash = match tree.advance(0, &ws) {
+            Ok(u) => u.root,
             Err(e) => panic!("the in-memory state tree failed: {e}"),
         };
         Chain {
@@ -245,12 +242,10 @@ impl Chain {
         let time = self.time_ms + BLOCK_STEP_MS;
         let ex = execute_block(&self.registry, &self.genesis, &self.state, height, time, txs)?;
         self.state.apply(&ex.writes);
-        let u = match state_tree::update(&self.tree, height, &ex.writes) {
-            Ok(u) => u,
+        self.state_hash = match self.tree.advance(height, &ex.writes) {
+            Ok(u) => u.root,
             Err(e) => panic!("the in-memory state tree failed: {e}"),
         };
-        self.tree.apply(&u);
-        self.state_hash = u.root;
         self.height = height;
         self.time_ms = time;
         Ok((ex.outcomes, ex.writes))

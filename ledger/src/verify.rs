@@ -16,7 +16,7 @@ use crate::execute::{Registry, execute_block, genesis_writes};
 use crate::hash::Hash;
 use crate::records::TxLocation;
 use crate::state::{MemState, Ns, WriteSet, get_typed, keys};
-use crate::state_tree::{self, MemTree, StateUpdate};
+use crate::state_tree::{MemTree, StateUpdate};
 use crate::store::layout::*;
 use crate::store::{Head, Store};
 use std::collections::BTreeMap;
@@ -143,8 +143,7 @@ impl<'a> Audit<'a> {
         let mut exp = Expected::default();
         exp.record_writes(0, &gw);
         let mut tree = MemTree::default();
-        let genesis_tree = state_tree::update(&tree, 0, &gw).map_err(|e| bad(0, e.to_string()))?;
-        tree.apply(&genesis_tree);
+        let genesis_tree = tree.advance(0, &gw).map_err(|e| bad(0, e.to_string()))?;
         exp.record_tree(&genesis_tree);
         Ok(Audit {
             store,
@@ -272,7 +271,7 @@ impl<'a> Audit<'a> {
                 ),
             ));
         }
-        let update = state_tree::update(&self.tree, h, &exec.writes).map_err(|e| bad(h, e.to_string()))?;
+        let update = self.tree.advance(h, &exec.writes).map_err(|e| bad(h, e.to_string()))?;
         let state_hash = update.root;
         if block.header.state_hash != state_hash {
             return Err(bad(
@@ -284,7 +283,6 @@ impl<'a> Audit<'a> {
             ));
         }
         self.mem.apply(&exec.writes);
-        self.tree.apply(&update);
         self.exp.record_tree(&update);
         self.exp.record_writes(h, &exec.writes);
         for (i, t) in block.txs.iter().enumerate() {

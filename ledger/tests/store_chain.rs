@@ -555,7 +555,7 @@ fn state_proofs_served_by_the_store_check_against_the_head_header() {
         keys::item(&goods_of("ITEM1")),
         keys::item_head("00/nothing-recorded"),
     ] {
-        let p = store.prove_state(&key).unwrap();
+        let p = store.prove_state_at(&key, head.height).unwrap().unwrap();
         assert_eq!(p.height, head.height);
         assert_eq!(p.value, store.state_get(&key).unwrap());
         p.proof.verify(&header.state_hash, &key, p.value.as_deref()).unwrap();

@@ -107,9 +107,6 @@ impl Backend for StoreBackend {
     fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>> {
         self.shared.store.state_get(key).map_err(be)
     }
-    fn prove_state(&self, key: &[u8]) -> BResult<tradechain_ledger::state_tree::ProvenState> {
-        self.shared.store.prove_state(key).map_err(be)
-    }
     fn prove_state_at(&self, key: &[u8], height: u64) -> BResult<Option<tradechain_ledger::state_tree::ProvenState>> {
         self.shared.store.prove_state_at(key, height).map_err(be)
     }

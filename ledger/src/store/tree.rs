@@ -1,11 +1,11 @@
 //! The state tree on disk: the store is `jmt`'s `TreeReader` over the `jmt_nodes` column family
 //! (the tree's values are not stored, see `state_tree`), computes a height's `StateUpdate` against the committed tree,
-//! stages it into a commit's write batch, and serves state proofs at the head.
+//! stages it into a commit's write batch, and serves state proofs at a height.
 //!
 //! Invariants: tree nodes and values are written only in the same synced batch as the block (or
 //! genesis) whose root they make, so the tree's newest version is always the head's height and its
-//! root is `head.state_hash`; a proof is served with the value it proves, read under one RocksDB
-//! retry loop that never pairs a value with another height's proof.
+//! root is `head.state_hash`; a proof is served only with the value it proves (`prove_state_at`
+//! answers None when the value changed after the height, and the caller reads again).
 use super::layout::*;
 use super::{Store, StoreError, corrupt};
 use crate::codec;
@@ -15,9 +15,6 @@ use crate::state_tree::{self, ProvenState, StateUpdate};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::WriteBatch;
-
-/// How often a proof is retried when a commit lands between reading the value and the proof.
-const PROOF_ATTEMPTS: usize = 4;
 
 impl Store {
     /// The tree update of `height`'s writes against the committed tree (at `height - 1`).
@@ -32,24 +29,6 @@ impl Store {
             batch.put_cf(nodes, codec::encode(k), codec::encode(n));
         }
         Ok(())
-    }
-
-    /// The committed value of `key` at the head, with its proof under the head's state root.
-    pub fn prove_state(&self, key: &[u8]) -> Result<ProvenState, StoreError> {
-        for _ in 0..PROOF_ATTEMPTS {
-            let head = self.head()?;
-            let value = self.state_get(key)?;
-            // None: a commit between the two reads (the value is newer than the proof). Read again.
-            if let Some(p) = state_tree::prove_value(self, head.height, key, value)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            {
-                return Ok(p);
-            }
-        }
-        Err(StoreError::Corrupt(format!(
-            "state key {} does not match its tree leaf after {PROOF_ATTEMPTS} reads",
-            hex::encode(key)
-        )))
     }
 
     /// The committed value of `key` with its proof at `height`, or None when the value has

@@ -191,11 +191,8 @@ pub trait Backend: Send + Sync + 'static {
     fn item_events(&self, goods_key: &str, from_seq: u64, limit: usize) -> BResult<Vec<ItemEventRef>>;
     /// Committed state (keys from `tradechain_ledger::state::keys`).
     fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>>;
-    /// A committed state value at the head with its proof under the head's `state_hash`
-    /// (the value and the proof are of the same height).
-    fn prove_state(&self, key: &[u8]) -> BResult<ProvenState>;
-    /// `key`'s committed value with its proof at `height`, or None when the value has changed
-    /// since (read again from `prove_state`).
+    /// `key`'s committed value with its proof under the state root of `height`'s header, or None
+    /// when the value has changed since (read again at a newer head).
     fn prove_state_at(&self, key: &[u8], height: u64) -> BResult<Option<ProvenState>>;
     /// Every version of a document (state key in a document namespace), oldest first, as the
     /// borsh record bytes of each version.

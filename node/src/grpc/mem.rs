@@ -93,9 +93,7 @@ impl MemBackend {
         let ws = genesis_writes(&genesis)?;
         state.apply(&ws);
         let mut tree = MemTree::default();
-        let genesis_tree = state_tree::update(&tree, 0, &ws).map_err(|e| e.to_string())?;
-        tree.apply(&genesis_tree);
-        let state_hash = genesis_tree.root;
+        let state_hash = tree.advance(0, &ws).map_err(|e| e.to_string())?.root;
         let (commits, _) = broadcast::channel(1024);
         Ok(MemBackend {
             genesis,
@@ -179,8 +177,7 @@ impl MemBackend {
                 .last()
                 .map(|s| s.block.hash())
                 .unwrap_or_else(|| self.genesis.hash());
-            let update = state_tree::update(&c.tree, height, &writes).map_err(|e| e.to_string())?;
-            let state_hash = update.root;
+            let state_hash = c.tree.advance(height, &writes).map_err(|e| e.to_string())?.root;
             let mut block = Block {
                 header: BlockHeader {
                     version: 1,
@@ -232,7 +229,6 @@ impl MemBackend {
                 }
             }
             c.state.apply(&writes);
-            c.tree.apply(&update);
             c.state_hash = state_hash;
             c.by_hash.insert(hash, height);
             c.blocks.push(Stored { block, cert, outcomes });
@@ -336,13 +332,6 @@ impl Backend for MemBackend {
     }
     fn state_get(&self, key: &[u8]) -> BResult<Option<Vec<u8>>> {
         Ok(self.read().state.get(key))
-    }
-    fn prove_state(&self, key: &[u8]) -> BResult<state_tree::ProvenState> {
-        let c = self.read();
-        let height = c.blocks.len() as u64;
-        state_tree::prove_value(&c.tree, height, key, c.state.get(key))
-            .map_err(|e| BackendError(e.to_string()))?
-            .ok_or_else(|| BackendError("the state and its tree disagree".into()))
     }
     fn prove_state_at(&self, key: &[u8], height: u64) -> BResult<Option<state_tree::ProvenState>> {
         let c = self.read();

@@ -79,15 +79,13 @@ pub fn verify_head(
 ) -> Result<ProvenHead, String> {
     let header = certified_header(chain_id, validators, &p.block_header_borsh, &p.commit_certificate_borsh)
         .map_err(|e| format!("head proof: {e}"))?;
-    let proof: StateProof = decode(&p.state_proof_borsh).map_err(|e| format!("head proof: {e}"))?;
-    proof
-        .verify(
-            &header.state_hash,
-            &keys::item_head(goods_key),
-            Some(&p.item_head_borsh),
-        )
-        .map_err(|e| format!("head proof of {goods_key} at block {}: {e}", header.height))?;
-    let head: ItemHead = decode(&p.item_head_borsh).map_err(|e| format!("head proof: item head: {e}"))?;
+    let head: ItemHead = proven_state(
+        &header,
+        &keys::item_head(goods_key),
+        &p.item_head_borsh,
+        &p.state_proof_borsh,
+        &format!("head proof of {goods_key}"),
+    )?;
     if head.goods_key != goods_key {
         return Err(format!(
             "head proof: the head is of {}, not {goods_key}",
@@ -97,22 +95,13 @@ pub fn verify_head(
     let certificate = match &head.certificate {
         None => None,
         Some(c) => {
-            let proof: StateProof =
-                decode(&p.certificate_proof_borsh).map_err(|e| format!("certificate proof: {e}"))?;
-            proof
-                .verify(
-                    &header.state_hash,
-                    &keys::certificate_head(&c.issuer, &c.number),
-                    Some(&p.certificate_head_borsh),
-                )
-                .map_err(|e| {
-                    format!(
-                        "certificate proof of {} {} at block {}: {e}",
-                        c.issuer, c.number, header.height
-                    )
-                })?;
-            let ch: CertificateHead =
-                decode(&p.certificate_head_borsh).map_err(|e| format!("certificate proof: certificate head: {e}"))?;
+            let ch: CertificateHead = proven_state(
+                &header,
+                &keys::certificate_head(&c.issuer, &c.number),
+                &p.certificate_head_borsh,
+                &p.certificate_proof_borsh,
+                &format!("certificate proof of {} {}", c.issuer, c.number),
+            )?;
             if ch.issuer != c.issuer || ch.number != c.number {
                 return Err(format!(
                     "certificate proof: the head is of {} {}, not {} {}",
@@ -127,6 +116,22 @@ pub fn verify_head(
         certificate,
         header,
     })
+}
+
+/// A state value proven under a certified header's state root: `proof_borsh` (a `StateProof`)
+/// shows `key` holding `value_borsh`, which decodes to `T`.
+fn proven_state<T: borsh::BorshDeserialize>(
+    header: &BlockHeader,
+    key: &[u8],
+    value_borsh: &[u8],
+    proof_borsh: &[u8],
+    what: &str,
+) -> Result<T, String> {
+    let proof: StateProof = decode(proof_borsh).map_err(|e| format!("{what}: {e}"))?;
+    proof
+        .verify(&header.state_hash, key, Some(value_borsh))
+        .map_err(|e| format!("{what} at block {}: {e}", header.height))?;
+    decode(value_borsh).map_err(|e| format!("{what}: {e}"))
 }
 
 /// The summary, customs status, container and certificate of origin a reply shows must be its

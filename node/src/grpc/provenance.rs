@@ -321,7 +321,8 @@ pub fn assemble_with_containers(
     Ok(reply)
 }
 
-/// How often the head proof is read again when a commit lands between its two state reads.
+/// How often the head proof is read again when a commit lands between reading the head height
+/// and the state values it proves.
 const HEAD_PROOF_ATTEMPTS: usize = 4;
 
 /// The item's public head at the head height, proven under that block's state root, with its
@@ -329,7 +330,14 @@ const HEAD_PROOF_ATTEMPTS: usize = 4;
 fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<CertificateHead>, v1::HeadProof), Status> {
     let bad = |what: &str, e: String| internal(BackendError(format!("{what}: {e}")));
     for _ in 0..HEAD_PROOF_ATTEMPTS {
-        let proven = b.prove_state(&keys::item_head(goods_key)).map_err(internal)?;
+        let height = b.head().map_err(internal)?.map_or(0, |h| h.height);
+        // None: a commit after `height` changed the value. Read again at the new head.
+        let Some(proven) = b
+            .prove_state_at(&keys::item_head(goods_key), height)
+            .map_err(internal)?
+        else {
+            continue;
+        };
         let bytes = proven
             .value
             .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
@@ -337,10 +345,9 @@ fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<Cert
         let certificate = match &head.certificate {
             None => None,
             Some(c) => match b
-                .prove_state_at(&keys::certificate_head(&c.issuer, &c.number), proven.height)
+                .prove_state_at(&keys::certificate_head(&c.issuer, &c.number), height)
                 .map_err(internal)?
             {
-                // The certificate changed after the item's proof was read: read both again.
                 None => continue,
                 Some(p) => Some(p),
             },
@@ -352,7 +359,7 @@ fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<Cert
         let parts = b
             .proof_parts(proven.height)
             .map_err(internal)?
-            .ok_or_else(|| bad("proof", format!("block {} is missing", proven.height)))?;
+            .ok_or_else(|| bad("proof", format!("block {height} is missing")))?;
         let proof = v1::HeadProof {
             item_head_borsh: bytes,
             block_header_borsh: parts.header_borsh.clone(),
