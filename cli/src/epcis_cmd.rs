@@ -35,7 +35,9 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
     let first_nonce = client::next_nonce(&ch, &org).await?;
     let time_ms = client::now_ms();
     let txs = epcis::transactions(&events, &chain_id, &org, args.key_id, first_nonce, time_ms);
-    let signatures = txs.into_iter().map(|t| t.sign(&key).signature.0.to_vec()).collect();
+    let signed: Vec<_> = txs.into_iter().map(|t| t.sign(&key)).collect();
+    let signatures = signed.iter().map(|t| t.signature.0.to_vec()).collect();
+    let disclosure_seeds = signed.iter().map(|t| t.disclosure_seed.0.to_vec()).collect();
     let reply = EpcisServiceClient::new(ch.clone())
         .submit_epcis(v1::SubmitEpcisRequest {
             document: text,
@@ -44,6 +46,7 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
             first_nonce,
             time_ms,
             signatures,
+            disclosure_seeds,
         })
         .await
         .map_err(|s| status_err("submit epcis", s))?

@@ -217,14 +217,15 @@ fn tamper_page(html: &str, tamper: fn(&mut Value)) -> String {
     format!("{before}{DATA_OPEN}{json}</script>{after}")
 }
 
-/// The first entry of the item's chain whose signed transaction bytes are public.
+/// The first entry of the item's chain that carries commercial fields: they are withheld, yet
+/// the fields it shows are proven against the signed, salted field commitment.
 fn first_signed(v: &mut Value) -> &mut Value {
     v["proofs"]["chains"][0]["entries"]
         .as_array_mut()
         .unwrap()
         .iter_mut()
-        .find(|e| e["proof"]["signed_tx"].as_str().is_some_and(|s| !s.is_empty()))
-        .expect("a public (unredacted) event")
+        .find(|e| e["proof"]["redacted"].as_bool() == Some(true))
+        .expect("an event with commercial fields withheld")
 }
 
 /// The page shows a different business step than the one signed.

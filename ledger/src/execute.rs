@@ -296,7 +296,7 @@ pub fn check_signatures(view: &dyn StateView, txs: &[SignedTransaction], preveri
             Some(k) => {
                 out.push(SigCheck::Verified(k));
                 if !preverified(t, &k) {
-                    msgs.push(t.tx.sign_bytes());
+                    msgs.push(t.sign_bytes());
                     sigs.push(t.signature);
                     pks.push(k);
                     idx.push(i);

@@ -6,6 +6,7 @@
 //! - `identity`, `genesis`, `codes` membership, roles, parameters, code tables; `gs1` GS1 keys
 //! - `epcis` GS1 EPCIS 2.0 JSON-LD import/export of provenance events (pure mapping)
 //! - `payload` the five document families; `tx` signed envelopes; `block` headers and outcomes
+//! - `event_fields` salted per-field commitments of provenance events (selective disclosure)
 //! - `merkle` RFC 6962 trees and inclusion proofs; `certificate` validator sets and commit certificates
 //! - `state` key space, views, write sets, state hash; `records` stored records
 //! - `execute` envelope checks and block execution; `validate` the family validators
@@ -19,6 +20,7 @@ pub mod codes;
 pub mod crypto;
 pub mod demo;
 pub mod epcis;
+pub mod event_fields;
 pub mod execute;
 pub mod genesis;
 pub mod gs1;

@@ -225,7 +225,11 @@ fn transaction() -> impl Strategy<Value = Transaction> {
 }
 
 fn signed() -> impl Strategy<Value = SignedTransaction> {
-    (transaction(), signature()).prop_map(|(tx, signature)| SignedTransaction { tx, signature })
+    (transaction(), any::<[u8; 32]>(), signature()).prop_map(|(tx, seed, signature)| SignedTransaction {
+        tx,
+        disclosure_seed: tradechain_ledger::Hash(seed),
+        signature,
+    })
 }
 
 fn header() -> impl Strategy<Value = BlockHeader> {

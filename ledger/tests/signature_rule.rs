@@ -306,7 +306,7 @@ proptest! {
             tx.tx.time_ms += i as i64; // distinct ids
             let resigned = tx.tx.clone().sign(&testkit::secret(steps[0].sender));
             let seed = testkit::secret(steps[0].sender).seed();
-            let mut sig = sign_with_torsion(&seed, &resigned.tx.sign_bytes(), *t);
+            let mut sig = sign_with_torsion(&seed, &resigned.sign_bytes(), *t);
             if corrupt == Some(i) {
                 sig.0[40] ^= 1;
             }
@@ -321,7 +321,7 @@ proptest! {
         let vouched: Vec<bool> = vouch.clone();
         let pre = |t: &tradechain_ledger::SignedTransaction, k: &PublicKey| {
             txs.iter().position(|x| x.id() == t.id()).is_some_and(|i| vouched[i])
-                && k.verify(&t.tx.sign_bytes(), &t.signature).is_ok()
+                && k.verify(&t.sign_bytes(), &t.signature).is_ok()
         };
         let some = execute_block_preverified(&registry, &chain.genesis, &chain.state, height, time, &txs, &pre);
         prop_assert_eq!(&all, &some);

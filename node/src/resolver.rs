@@ -13,9 +13,11 @@
 //! checks: the header names the chain and the genesis validator set; the commit certificate's
 //! precommit signatures (exact borsh vote bytes) from validators holding more than 2/3 of the
 //! power finalise the header; the Merkle path leads from the leaf to the header's `tx_root`; the
-//! signed transaction bytes hash to the leaf and carry the event's tx id; every field the
-//! timeline shows (time, recording org, type, action, bizStep, disposition, readPoint,
-//! UN/LOCODE, customs step) is the signed one; each chain links from the zero hash through
+//! event's disclosure (public fields opened with their salts, commercial fields as salted
+//! hashes: `ledger::event_fields`) recomputes the leaf and the event's tx id; every public field
+//! is opened; the signed event names the scanned item; every field the timeline shows (time and
+//! zone, recording org, type, eventID, action, bizStep, disposition, readPoint, bizLocation,
+//! UN/LOCODE, customs step, error declaration) is the signed one; each chain links from the zero hash through
 //! `prev_event_hash` → `event_hash` to the item's head; and each chain's head proof: the item's
 //! public head (`ItemHead`) under the state root of a certified block, for the state key of the
 //! scanned item (each container: of the container the previous proven head names), holding
@@ -25,8 +27,8 @@
 //! validators · complete as of block h, <time>" (k: the fewest signers of any event's
 //! certificate; n: the genesis set), or "not verified: <reason>".
 //!
-//! Not proven by the page (and labelled so): the details of a redacted event (commercial bytes
-//! withheld: only its existence, position, time and block are proven); names of orgs that are
+//! Not proven by the page (and labelled so): the commercial fields of an event (withheld: only
+//! their salted hashes are given, which prove they exist and were signed); names of orgs that are
 //! not genesis members; the route line (node state, no state proof);
 //! events after the proven height (the page says which block it is complete as of);
 //! validator-set changes after genesis (a header certified by a later set fails, as in
@@ -37,8 +39,8 @@
 //! there and why, and keeps the node's timeline.
 //!
 //! Invariants: the page shows only what the public `GetProvenance` shows (the same assembly,
-//! `provenance::assemble_with_containers`, so no private commercial data; redacted events carry no
-//! transaction bytes), plus the genesis (members, public keys, parameters); every text taken from
+//! `provenance::assemble_with_containers`, so no private commercial data; commercial fields appear
+//! only as salted hashes), plus the genesis (members, public keys, parameters); every text taken from
 //! the ledger is HTML-escaped, and the embedded JSON cannot close its `<script>` element; a bad
 //! identifier is 400 naming the problem, an unknown item 404.
 use crate::grpc::backend::Backend;
@@ -152,6 +154,8 @@ fn entry_json(e: &v1::TimelineEntry) -> Value {
         "seq": e.seq, "tx_id": e.tx_id, "time_ms": e.event_time_ms, "type": e.event_type,
         "action": e.action, "biz_step": e.biz_step, "disposition": e.disposition,
         "read_point": e.read_point, "unlocode": e.unlocode, "customs_step": e.customs_step,
+        "event_id": e.event_id, "tz_min": e.event_time_zone_offset_min, "biz_location": e.biz_location,
+        "error_declaration": e.error_declaration,
         "org": e.org, "org_name": e.org_name, "roles": e.roles,
         "height": e.location.map(|l| l.height), "index": e.location.map(|l| l.index),
     });
@@ -162,7 +166,7 @@ fn entry_json(e: &v1::TimelineEntry) -> Value {
             "inclusion": p.inclusion.as_ref().map(|i| hex::encode(&i.proof_borsh)).unwrap_or_default(),
             "leaf_hash": hex::encode(&p.leaf_hash),
             "outcome": p.outcome.as_ref().map(|i| hex::encode(&i.proof_borsh)).unwrap_or_default(),
-            "signed_tx": hex::encode(&p.signed_tx_borsh),
+            "disclosure": hex::encode(&p.disclosure_borsh),
             "redacted": p.tx_redacted,
             "event_ref": hex::encode(&p.event_ref_borsh),
             "prev_event_hash": p.prev_event_hash,

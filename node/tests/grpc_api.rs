@@ -180,7 +180,7 @@ async fn submit_maps_every_failure_to_its_status() {
     // The refusal is remembered: GetTransaction reports it as rejected.
     let st = c
         .get_transaction(v1::GetTransactionRequest {
-            tx_id: other.id().to_hex(),
+            tx_id: other.clone().sign(&key_of("PRODUCER-CN")).id().to_hex(),
             include_tx: false,
         })
         .await

@@ -34,16 +34,15 @@ fn client(ch: &Channel) -> EpcisServiceClient<Channel> {
 fn signed_request(document: &str, who: &str, signer: &str, first_nonce: u64, time_ms: i64) -> v1::SubmitEpcisRequest {
     let events = import_document(document).unwrap();
     let txs: Vec<Transaction> = epcis::transactions(&events, CHAIN_ID, &org(who), 1, first_nonce, time_ms);
+    let signed: Vec<_> = txs.into_iter().map(|t| t.sign(&key_of(signer))).collect();
     v1::SubmitEpcisRequest {
         document: document.to_string(),
         org: who.to_string(),
         key_id: 1,
         first_nonce,
         time_ms,
-        signatures: txs
-            .into_iter()
-            .map(|t| t.sign(&key_of(signer)).signature.0.to_vec())
-            .collect(),
+        signatures: signed.iter().map(|t| t.signature.0.to_vec()).collect(),
+        disclosure_seeds: signed.iter().map(|t| t.disclosure_seed.0.to_vec()).collect(),
     }
 }
 
@@ -110,8 +109,8 @@ async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
     let events = import_document(&doc).unwrap();
     let expected: Vec<String> =
         epcis::transactions(&events, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
-            .iter()
-            .map(|t| t.id().to_hex())
+            .into_iter()
+            .map(|t| t.sign(&key_of("PRODUCER-CN")).id().to_hex())
             .collect();
     let reply = client(&env.channel)
         .submit_epcis(req.clone())

@@ -152,9 +152,9 @@ async fn consumer_reply_holds_no_private_field() {
         .map(|e| e.proof.as_ref().unwrap().tx_redacted)
         .collect();
     assert_eq!(redacted, [false, true, true, true, false, false]);
+    // Every event, redacted or not, discloses its public fields (its commercial ones as salted hashes).
     for e in &r.timeline {
-        let p = e.proof.as_ref().unwrap();
-        assert_eq!(p.tx_redacted, p.signed_tx_borsh.is_empty());
+        assert!(!e.proof.as_ref().unwrap().disclosure_borsh.is_empty());
     }
 
     // And over the whole encoded reply: no private value appears anywhere, in any field or byte.
@@ -205,7 +205,7 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
         ("header", |p| &mut p.block_header_borsh),
         ("certificate", |p| &mut p.commit_certificate_borsh),
         ("leaf", |p| &mut p.leaf_hash),
-        ("tx", |p| &mut p.signed_tx_borsh),
+        ("disclosure", |p| &mut p.disclosure_borsh),
         ("event_ref", |p| &mut p.event_ref_borsh),
         ("inclusion", |p| &mut p.inclusion.as_mut().unwrap().proof_borsh),
         ("outcome", |p| &mut p.outcome.as_mut().unwrap().proof_borsh),
@@ -254,6 +254,48 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
     p.event_hash = er.event_hash.to_hex();
     let e = verify_entry(CHAIN_ID, &set, fake, &forged).unwrap_err();
     assert!(e.contains("does not name goods"), "{e}");
+
+    // Selective disclosure: an event with commercial fields (a purchase order) withholds them as
+    // salted hashes, yet every field it shows is proven: a node that changes one is caught.
+    let commercial = r
+        .timeline
+        .iter()
+        .find(|e| e.proof.as_ref().unwrap().tx_redacted)
+        .unwrap()
+        .clone();
+    verify_entry(CHAIN_ID, &set, ITEM, &commercial).unwrap();
+    let mut shown = commercial.clone();
+    shown.biz_step = "urn:epcglobal:cbv:bizstep:receiving".into();
+    let e = verify_entry(CHAIN_ID, &set, ITEM, &shown).unwrap_err();
+    assert!(e.contains("shows bizStep"), "{e}");
+    // A node that rewrites a disclosed field's value (and so its leaf) is caught by the leaf.
+    use tradechain_ledger::event_fields::{EventDisclosure, FieldOpening};
+    let d: EventDisclosure =
+        tradechain_ledger::codec::decode(&commercial.proof.as_ref().unwrap().disclosure_borsh).unwrap();
+    let mut forged = d.clone();
+    if let FieldOpening::Open { value, .. } = &mut forged.fields.units[5] {
+        *value = tradechain_ledger::codec::encode(&Some("urn:epcglobal:cbv:bizstep:receiving".to_string()));
+    }
+    let mut altered = shown.clone();
+    altered.proof.as_mut().unwrap().disclosure_borsh = tradechain_ledger::codec::encode(&forged);
+    let e = verify_entry(CHAIN_ID, &set, ITEM, &altered).unwrap_err();
+    assert!(e.contains("do not hash to the signed transaction's leaf"), "{e}");
+    // A node that withholds a public field (the customs step, as a bare leaf) is caught too.
+    let mut hidden = d.clone();
+    let FieldOpening::Open { name, value, salt } = hidden.fields.units[10].clone() else {
+        panic!("customsStep is opened");
+    };
+    hidden.fields.units[10] = FieldOpening::Withheld(tradechain_ledger::event_fields::leaf(&salt, &name, &value));
+    let mut h = commercial.clone();
+    h.proof.as_mut().unwrap().disclosure_borsh = tradechain_ledger::codec::encode(&hidden);
+    let e = verify_entry(CHAIN_ID, &set, ITEM, &h).unwrap_err();
+    assert!(e.contains("public field customsStep is withheld"), "{e}");
+    // The commercial units are given only as hashes: 5 fixed ones, none opened.
+    assert!(
+        d.fields.units[12..17]
+            .iter()
+            .all(|u| matches!(u, FieldOpening::Withheld(_)))
+    );
 
     // Leaving an event out breaks the chain.
     let mut gap = r.clone();

@@ -132,13 +132,17 @@ fn the_json_answer_carries_verifiable_proofs_and_the_genesis() {
                 read_point: e["read_point"].as_str().unwrap().into(),
                 unlocode: e["unlocode"].as_str().unwrap().into(),
                 customs_step: e["customs_step"].as_str().unwrap().into(),
+                event_id: e["event_id"].as_str().unwrap().into(),
+                event_time_zone_offset_min: e["tz_min"].as_i64().unwrap() as i32,
+                biz_location: e["biz_location"].as_str().unwrap().into(),
+                error_declaration: e["error_declaration"].as_bool().unwrap(),
                 org: e["org"].as_str().unwrap().into(),
                 proof: Some(v1::EventProof {
                     block_header_borsh: h(&p["header"]),
                     commit_certificate_borsh: h(&p["certificate"]),
                     inclusion: Some(tradechain_node::grpc::views::inclusion(&proof)),
                     leaf_hash: h(&p["leaf_hash"]),
-                    signed_tx_borsh: h(&p["signed_tx"]),
+                    disclosure_borsh: h(&p["disclosure"]),
                     tx_redacted: p["redacted"].as_bool().unwrap(),
                     event_ref_borsh: h(&p["event_ref"]),
                     prev_event_hash: p["prev_event_hash"].as_str().unwrap().into(),
@@ -149,7 +153,10 @@ fn the_json_answer_carries_verifiable_proofs_and_the_genesis() {
             };
             if p["redacted"].as_bool().unwrap() {
                 redacted += 1;
-                assert_eq!(p["signed_tx"].as_str(), Some(""), "no bytes of a redacted event");
+                assert!(
+                    !p["disclosure"].as_str().unwrap().is_empty(),
+                    "a redacted event still discloses its public fields"
+                );
             } else {
                 signed += 1;
             }
@@ -237,7 +244,11 @@ fn the_page_verifies_itself_in_headless_chromium() {
         "{dom}"
     );
     assert!(dom.contains("✓ signed &amp; committed"), "{dom}");
-    assert!(dom.contains("details not public, not proven"), "{dom}");
+    assert!(dom.contains("commercial details withheld"), "{dom}");
+    assert!(
+        !dom.contains("not proven"),
+        "every event's shown fields are proven: {dom}"
+    );
     assert!(dom.contains(&scenario::genesis().hash().to_hex()), "{dom}");
     // A phone on the LAN: http://<some host> is not a secure context, so no WebCrypto.
     let dom = dump_dom(

@@ -18,7 +18,7 @@ use super::{
     EPCIS_CONTEXT, EXT_BIZ_LOCATION, EXT_CONTEXT, EXT_CUSTOMS, EXT_CUSTOMS_STEP, EXT_ERROR_DECLARATION, EXT_READ_POINT,
     EXT_UNLOCODE, EpcisError, TRADECHAIN_NS, time,
 };
-use crate::payload::{Action, CustomsStep, EventType, InspectionOutcome, ProvenanceEvent, QuantityElement, TypedRef};
+use crate::payload::{Action, CustomsStep, EventType, ProvenanceEvent, QuantityElement, TypedRef};
 
 /// How to write a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,19 +39,7 @@ pub const PUBLIC_EXTENSIONS: &[&str] = &[
 
 /// The customs step's public name: `declared`, `inspected:passed`, `held`, `released`.
 pub fn customs_step_name(step: &CustomsStep) -> String {
-    match step {
-        CustomsStep::Declared { .. } => "declared".into(),
-        CustomsStep::Inspected { outcome, .. } => format!(
-            "inspected:{}",
-            match outcome {
-                InspectionOutcome::Passed => "passed",
-                InspectionOutcome::Failed => "failed",
-                InspectionOutcome::PassedWithRemarks => "passed_with_remarks",
-            }
-        ),
-        CustomsStep::Held { .. } => "held".into(),
-        CustomsStep::Released => "released".into(),
-    }
+    step.public_name()
 }
 
 /// What an event shows to the public (the same filter as the node's `GetProvenance`):

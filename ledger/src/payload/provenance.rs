@@ -78,6 +78,26 @@ pub enum CustomsStep {
     Released,
 }
 
+impl CustomsStep {
+    /// The step's public name: `declared`, `inspected:passed`, `held`, `released` (what the
+    /// public view of an event shows of a customs step; the details are commercial).
+    pub fn public_name(&self) -> String {
+        match self {
+            CustomsStep::Declared { .. } => "declared".into(),
+            CustomsStep::Inspected { outcome, .. } => format!(
+                "inspected:{}",
+                match outcome {
+                    InspectionOutcome::Passed => "passed",
+                    InspectionOutcome::Failed => "failed",
+                    InspectionOutcome::PassedWithRemarks => "passed_with_remarks",
+                }
+            ),
+            CustomsStep::Held { .. } => "held".into(),
+            CustomsStep::Released => "released".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CertificateRef {
     pub issuer: OrgId,

@@ -86,6 +86,16 @@ impl EpcisService for EpcisApi {
                 ),
             ));
         }
+        if r.disclosure_seeds.len() != events.len() {
+            return Err(invalid(
+                "disclosure_seeds",
+                format!(
+                    "{} given for {} events (one 32-byte seed per event, in document order)",
+                    r.disclosure_seeds.len(),
+                    events.len()
+                ),
+            ));
+        }
         let sender = OrgId::new(&r.org).map_err(|e| invalid("org", e))?;
         let info = b.node_info();
         if info.sync.syncing {
@@ -110,7 +120,13 @@ impl EpcisService for EpcisApi {
         })?;
         let txs = epcis::transactions(&events, &genesis.chain_id, &sender, r.key_id, r.first_nonce, r.time_ms);
         let mut signed = Vec::with_capacity(txs.len());
-        for (i, (tx, sig)) in txs.into_iter().zip(&r.signatures).enumerate() {
+        for (i, ((tx, sig), seed)) in txs.into_iter().zip(&r.signatures).zip(&r.disclosure_seeds).enumerate() {
+            let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| {
+                invalid(
+                    &format!("disclosure_seeds[{i}]"),
+                    format!("is {} bytes, not 32", seed.len()),
+                )
+            })?;
             let field = format!("signatures[{i}]");
             let bytes: [u8; 64] = sig.as_slice().try_into().map_err(|_| {
                 invalid(
@@ -120,6 +136,7 @@ impl EpcisService for EpcisApi {
             })?;
             let stx = SignedTransaction {
                 tx,
+                disclosure_seed: tradechain_ledger::hash::Hash(seed),
                 signature: Signature(bytes),
             };
             stx.verify_signature(key).map_err(|_| {

@@ -4,13 +4,15 @@
 //! Checks per event: the header names the chain and the given validator set; the commit certificate finalises the header (height and hash) under the
 //! given validator set; the inclusion proof links the leaf hash to the header's `tx_root`; the
 //! outcome proof links `outcome_leaf(index, Accepted)` to the header's `results_hash` (the
-//! transaction was accepted, not merely included); when the transaction bytes are given, they
-//! hash to the leaf, carry the claimed tx id, and the signed event names the item (bound: any of
-//! its goods identifiers normalises to the queried goods key); the event
-//! reference's hash is `H(prev_event_hash || tx_id || goods_key)` and it matches the entry shown
-//! (tx id, seq, event time; with the bytes, every field the entry shows — time, org, type,
-//! action, bizStep, disposition, readPoint, UN/LOCODE, customs step — is the signed one; for a
-//! redacted event only its existence, position, time and recording block are proven). Across a timeline: entries
+//! transaction was accepted, not merely included); the event's disclosure
+//! (`ledger::event_fields::EventDisclosure`: header, public fields opened with their salts,
+//! commercial fields as salted hashes, signature) recomputes the leaf and the tx id, so every
+//! opened field is the signed one; every public field must be opened, the signed event must name
+//! the item (bound: any of its goods identifiers normalises to the queried goods key), and every
+//! field the entry shows — time and zone, org, type, eventID, action, bizStep, disposition,
+//! readPoint, bizLocation, UN/LOCODE, customs step, error declaration — must be the opened one.
+//! The event reference's hash is `H(prev_event_hash || tx_id || goods_key)` and it matches the
+//! entry shown (tx id, seq, event time). Across a timeline: entries
 //! follow one another (`prev_event_hash` of each is the previous `event_hash`, starting from the
 //! zero hash at seq 0), and the last entry of the last page is the item's `last_event_hash`.
 //!
@@ -25,16 +27,14 @@
 use tradechain_ledger::block::{BlockHeader, TxOutcome, outcome_leaf};
 use tradechain_ledger::certificate::{CommitCertificate, ValidatorSet};
 use tradechain_ledger::codec::decode;
+use tradechain_ledger::event_fields::EventDisclosure;
 use tradechain_ledger::hash::Hash;
-use tradechain_ledger::merkle::{InclusionProof, leaf_hash};
-use tradechain_ledger::payload::Payload;
+use tradechain_ledger::merkle::InclusionProof;
 use tradechain_ledger::records::{CertificateHead, ItemEventRef, ItemHead, item_event_hash};
 use tradechain_ledger::state::keys;
 use tradechain_ledger::state_tree::StateProof;
-use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1;
 
-use super::provenance::customs_step;
 use super::views;
 
 /// Check a block header and its commit certificate against the chain and validator set.
@@ -301,80 +301,119 @@ pub fn verify_entry(
     if ev.tx_id.to_hex() != entry.tx_id || ev.seq != entry.seq || ev.event_time_ms != entry.event_time_ms {
         return Err("event reference differs from the entry's tx id, seq or time".into());
     }
-    if !p.signed_tx_borsh.is_empty() {
-        if leaf_hash(&p.signed_tx_borsh) != leaf {
-            return Err("signed transaction bytes do not hash to the leaf".into());
-        }
-        let stx: SignedTransaction = decode(&p.signed_tx_borsh).map_err(|e| format!("signed tx: {e}"))?;
-        if stx.id() != ev.tx_id {
-            return Err("signed transaction id differs from the event's tx id".into());
-        }
-        let Payload::Provenance(pe) = &stx.tx.payload else {
-            return Err("the signed transaction is not a provenance event".into());
-        };
-        // Bound to the item: the signed event names it (in any identifier spelling) in a role
-        // that puts it on its timeline.
-        if !pe
-            .touched_ids()
-            .iter()
-            .filter_map(|id| tradechain_ledger::gs1::goods_key(id).ok())
-            .any(|k| k == goods_key)
-        {
+    // Disclosed field by field: the opening recomputes the transaction id and the proven leaf,
+    // so every public field it opens is the one the sender signed.
+    if p.disclosure_borsh.is_empty() {
+        return Err(format!("entry seq {}: no disclosure of the signed event", ev.seq));
+    }
+    let d: EventDisclosure =
+        decode(&p.disclosure_borsh).map_err(|e| format!("entry seq {}: disclosure: {e}", ev.seq))?;
+    let (id, disclosed_leaf) = d
+        .id_and_leaf()
+        .map_err(|e| format!("entry seq {}: disclosure: {e}", ev.seq))?;
+    if disclosed_leaf != leaf {
+        return Err(format!(
+            "entry seq {}: the disclosed fields do not hash to the signed transaction's leaf (a field was altered)",
+            ev.seq
+        ));
+    }
+    if id != ev.tx_id {
+        return Err(format!(
+            "entry seq {}: the disclosed transaction's id differs from the event's tx id",
+            ev.seq
+        ));
+    }
+    if d.header.chain_id != chain_id {
+        return Err(format!(
+            "entry seq {}: the transaction is signed for chain {:?}",
+            ev.seq, d.header.chain_id
+        ));
+    }
+    let pe = d
+        .fields
+        .public_fields()
+        .map_err(|e| format!("entry seq {}: {e}", ev.seq))?;
+    // Bound to the item: the signed event names it (in any identifier spelling) in a role that
+    // puts it on its timeline.
+    if !pe
+        .goods
+        .touched_ids()
+        .iter()
+        .filter_map(|id| tradechain_ledger::gs1::goods_key(id).ok())
+        .any(|k| k == goods_key)
+    {
+        return Err(format!(
+            "entry seq {}: the signed event does not name goods {goods_key}",
+            ev.seq
+        ));
+    }
+    // What the entry shows must be what was signed.
+    let shown = [
+        (
+            "eventTime",
+            pe.event_time_ms.to_string(),
+            entry.event_time_ms.to_string(),
+        ),
+        (
+            "eventTimeZoneOffset",
+            pe.event_time_zone_offset_min.to_string(),
+            entry.event_time_zone_offset_min.to_string(),
+        ),
+        ("recording org", d.header.sender.to_string(), entry.org.clone()),
+        ("type", views::enum_name(&pe.event_type), entry.event_type.clone()),
+        (
+            "eventID",
+            pe.event_id.clone().unwrap_or_default(),
+            entry.event_id.clone(),
+        ),
+        (
+            "action",
+            pe.action.as_ref().map(views::enum_name).unwrap_or_default(),
+            entry.action.clone(),
+        ),
+        (
+            "bizStep",
+            pe.biz_step.clone().unwrap_or_default(),
+            entry.biz_step.clone(),
+        ),
+        (
+            "disposition",
+            pe.disposition.clone().unwrap_or_default(),
+            entry.disposition.clone(),
+        ),
+        (
+            "readPoint",
+            pe.read_point.clone().unwrap_or_default(),
+            entry.read_point.clone(),
+        ),
+        (
+            "bizLocation",
+            pe.biz_location.clone().unwrap_or_default(),
+            entry.biz_location.clone(),
+        ),
+        (
+            "unlocode",
+            pe.unlocode.clone().unwrap_or_default(),
+            entry.unlocode.clone(),
+        ),
+        (
+            "customs step",
+            pe.customs_step.clone().unwrap_or_default(),
+            entry.customs_step.clone(),
+        ),
+        (
+            "error declaration",
+            pe.error_declaration.is_some().to_string(),
+            entry.error_declaration.to_string(),
+        ),
+    ];
+    for (field, signed, entry_value) in shown {
+        if signed != entry_value {
             return Err(format!(
-                "entry seq {}: the signed event does not name goods {goods_key}",
+                "entry seq {} shows {field} {entry_value:?} but the signed event says {signed:?}",
                 ev.seq
             ));
         }
-        // What the entry shows must be what was signed.
-        let shown = [
-            (
-                "eventTime",
-                pe.event_time_ms.to_string(),
-                entry.event_time_ms.to_string(),
-            ),
-            ("recording org", stx.tx.sender.to_string(), entry.org.clone()),
-            ("type", views::enum_name(&pe.event_type), entry.event_type.clone()),
-            (
-                "action",
-                pe.action.as_ref().map(views::enum_name).unwrap_or_default(),
-                entry.action.clone(),
-            ),
-            (
-                "bizStep",
-                pe.biz_step.clone().unwrap_or_default(),
-                entry.biz_step.clone(),
-            ),
-            (
-                "disposition",
-                pe.disposition.clone().unwrap_or_default(),
-                entry.disposition.clone(),
-            ),
-            (
-                "readPoint",
-                pe.read_point.clone().unwrap_or_default(),
-                entry.read_point.clone(),
-            ),
-            (
-                "unlocode",
-                pe.unlocode.clone().unwrap_or_default(),
-                entry.unlocode.clone(),
-            ),
-            (
-                "customs step",
-                pe.customs.as_ref().map(customs_step).unwrap_or_default(),
-                entry.customs_step.clone(),
-            ),
-        ];
-        for (field, signed, entry_value) in shown {
-            if signed != entry_value {
-                return Err(format!(
-                    "entry seq {} shows {field} {entry_value:?} but the signed event says {signed:?}",
-                    ev.seq
-                ));
-            }
-        }
-    } else if !p.tx_redacted {
-        return Err("transaction bytes missing but not marked redacted".into());
     }
     if item_event_hash(&ev.prev_event_hash, &ev.tx_id, goods_key) != ev.event_hash {
         return Err(format!("event hash of seq {} does not match its inputs", ev.seq));

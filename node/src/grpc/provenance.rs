@@ -12,16 +12,18 @@
 //! bytes of any transaction carrying such fields. Only these are shown: what/when/where of each
 //! event, the recording org (a member, public by design), certificate of origin status (issuer,
 //! number, countries, criterion), customs status, and the route (places, carrier, vehicle).
-//! Events whose signed bytes carry commercial fields (business transactions, source/destination
-//! parties, a customs declaration, inspection remarks or hold reasons, ILMD, sensor data and other
-//! extension members, an error declaration's reason) are marked `tx_redacted` and their bytes
-//! withheld (`is_commercial`, also the public rule of `disclosure`); their leaf hash and proofs
-//! are still given.
+//! Every event is disclosed field by field (`ledger::event_fields`): its public fields opened
+//! with their salts, every commercial field (business transactions, source/destination parties,
+//! customs details, ILMD and other undeclared extension members, an error declaration's reason)
+//! only as its salted hash, so what is shown is proven against the signed commitment and nothing
+//! withheld can be guessed from it. `tx_redacted` marks events that carry commercial fields
+//! (`is_commercial`, also the public rule of `disclosure`).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use tradechain_ledger::codec::{decode, encode};
+use tradechain_ledger::event_fields::EventDisclosure;
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::payload::CertificateRef;
 use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
@@ -97,27 +99,12 @@ pub(super) fn parse_page_token(t: &str) -> Result<u64, Status> {
 
 /// Whether an event's signed bytes carry commercial data and must not be shown to the public.
 pub fn is_commercial(ev: &ProvenanceEvent) -> bool {
-    !ev.biz_transaction_list.is_empty()
-        || !ev.source_list.is_empty()
-        || !ev.destination_list.is_empty()
-        // ILMD, sensor data, certification info and unknown extension members are withheld by the
-        // public EPCIS export too; an error declaration's reason may name a commercial cause.
-        || !ev.extensions.is_empty()
-        || ev.error_declaration.as_ref().is_some_and(|d| d.reason.is_some())
-        || matches!(
-            ev.customs,
-            Some(CustomsStep::Declared { .. } | CustomsStep::Inspected { .. } | CustomsStep::Held { .. })
-        )
+    tradechain_ledger::event_fields::carries_commercial(ev)
 }
 
 /// The customs step as shown in a timeline entry.
 pub fn customs_step(step: &CustomsStep) -> String {
-    match step {
-        CustomsStep::Declared { .. } => "declared".into(),
-        CustomsStep::Inspected { outcome, .. } => format!("inspected:{}", views::enum_name(outcome)),
-        CustomsStep::Held { .. } => "held".into(),
-        CustomsStep::Released => "released".into(),
-    }
+    step.public_name()
 }
 
 /// Per-request map of block headers and certificates (a page often hits one block; the backend
@@ -201,7 +188,7 @@ fn entry(
             commit_certificate_borsh: parts.certificate_borsh.clone(),
             inclusion,
             leaf_hash: leaf.0.to_vec(),
-            signed_tx_borsh: if redact { Vec::new() } else { encode(stx) },
+            disclosure_borsh: EventDisclosure::public(stx).map(|d| encode(&d)).unwrap_or_default(),
             tx_redacted: redact,
             event_ref_borsh: encode(ev),
             prev_event_hash: ev.prev_event_hash.to_hex(),
@@ -498,5 +485,8 @@ mod tests {
         no_reason.error_declaration.as_mut().unwrap().reason = None;
         assert!(is_commercial(&ilmd) && is_commercial(&party) && is_commercial(&reason));
         assert!(!is_commercial(&no_reason));
+        let mut sensor = public.clone();
+        sensor.extensions.insert("sensorElementList".into(), "[]".into());
+        assert!(!is_commercial(&sensor), "declared public, as in the EPCIS export");
     }
 }

@@ -27,7 +27,7 @@ pub const ITEM: &str = "01/09506000134352/21/abc";
 pub const ITEM_LINK: &str = "https://id.gs1.org/01/9506000134352/21/abc?linkType=all";
 pub const ITEM_URN: &str = "urn:epc:id:sgtin:9506000.013435.abc";
 pub const PALLET: &str = "00/395060001000000013";
-pub const PALLET_URN: &str = "urn:epc:id:sscc:9506000.1000000001";
+pub const PALLET_URN: &str = "urn:epc:id:sscc:9506000.3100000001";
 pub const WAYBILL_REF: &str = "MAEU123456789";
 pub const CERT_NO: &str = "CO-CN-2024-0001";
 pub const SETTLEMENT_ID: &str = "SET-2024-0001";

@@ -200,44 +200,81 @@
     r.end();
     return c;
   }
-  // ledger/src/payload/provenance.rs `ProvenanceEvent`, every field in order.
-  function decodeProvenanceEvent(r) {
-    const s = () => r.str();
-    const os = () => r.opt(s);
-    const qe = () => { const c = r.str(); r.opt(s); r.opt(s); return c; };
-    const typed = () => { r.opt(s); r.str(); };
-    const e = {};
-    e.type = r.tag(EVENT_TYPES, "event type");
-    e.eventId = os();
-    e.timeMs = r.i64();
-    e.tzMin = r.i16();
-    e.action = r.opt(() => r.tag(ACTIONS, "action"));
-    // Every goods identifier, in any role that puts the event on an item's timeline
-    // (`ProvenanceEvent::touched_ids`).
-    e.ids = [...r.vec(s), ...r.vec(qe)]; // epcList, quantityList
-    e.parentId = os();
-    if (e.parentId !== null) e.ids.push(e.parentId);
-    for (let i = 0; i < 3; i++) e.ids.push(...r.vec(s), ...r.vec(qe)); // child, input, output lists
-    os(); // transformationID
-    e.bizStep = os();
-    e.disposition = os();
-    e.readPoint = os();
-    e.bizLocation = os();
-    e.unlocode = os();
-    r.vec(typed); r.vec(typed); r.vec(typed); // bizTransactionList, sourceList, destinationList
-    e.customs = r.opt(() => {
+  // ---- selective disclosure (ledger/src/event_fields.rs, tx.rs) ----
+  // `event_fields::UNITS`: (name, public), in commitment order.
+  const UNITS = [["type", true], ["eventID", true], ["eventTime", true], ["action", true], ["goods", true],
+    ["bizStep", true], ["disposition", true], ["readPoint", true], ["bizLocation", true], ["unlocode", true],
+    ["customsStep", true], ["errorDeclaration", true], ["bizTransactions", false], ["sources", false],
+    ["destinations", false], ["customsDetails", false], ["errorReason", false]];
+  const MAX_UNITS = 4096;
+  // borsh(EventDisclosure): TxHeader (version, chain id, sender, key id, nonce, time), the
+  // EventOpening's units (0: Open { name, value, salt }, 1: Withheld(leaf)), the signature.
+  function decodeDisclosure(bytes) {
+    const r = new Reader(bytes, "disclosure");
+    r.u16();
+    const chainId = r.str(), sender = r.str();
+    r.u32(); r.u64(); r.i64();
+    const headerBytes = bytes.subarray(0, r.p);
+    const units = r.vec(() => {
       const t = r.u8();
-      switch (t) {
-        case 0: s(); s(); s(); r.opt(() => { s(); s(); }); r.opt(() => { s(); s(); }); return "declared";
-        case 1: { const o = r.tag(OUTCOMES, "inspection outcome"); s(); return `inspected:${o}`; }
-        case 2: s(); return "held";
-        case 3: return "released";
-        default: throw new Error(`${r.what}: unknown customs step ${t}`);
-      }
+      if (t === 0) { const name = r.str(); const value = r.bytes(r.u32()); return { name, value, salt: r.bytes(32) }; }
+      if (t === 1) return { leaf: r.bytes(32) };
+      throw new Error(`disclosure: unknown field opening ${t}`);
     });
-    e.errorDeclaration = r.opt(() => { r.i64(); r.opt(s); r.vec(s); return true; }) !== null;
-    const n = r.u32();
-    for (let i = 0; i < n; i++) { s(); s(); } // extensions
+    if (units.length > MAX_UNITS) throw new Error(`disclosure: ${units.length} field units, more than ${MAX_UNITS}`);
+    const signature = r.bytes(64);
+    r.end();
+    return { chainId, sender, headerBytes, units, signature };
+  }
+  // `EventDisclosure::id_and_leaf`: the leaf of each unit, the event's field digest, the
+  // transaction's body digest, its id and its block leaf.
+  async function disclosedIdAndLeaf(d) {
+    const leaves = [];
+    for (const u of d.units) {
+      leaves.push(u.leaf ? u.leaf : await tagged("tradechain/event-field", u.salt, str(u.name), u32(u.value.length), u.value));
+    }
+    const fields = await tagged("tradechain/event-fields", u32(leaves.length), ...leaves);
+    const payload = await tagged("tradechain/payload/provenance", fields);
+    const body = await tagged("tradechain/tx-body", d.headerBytes, payload);
+    return { id: await tagged("tradechain/tx-id", body), leaf: await sha256(new Uint8Array([0]), body, d.signature) };
+  }
+  // `EventOpening::public_fields`: every public unit opened under its own name at its position.
+  function publicFields(d) {
+    if (d.units.length < UNITS.length) throw new Error(`the event discloses ${d.units.length} field units, fewer than the ${UNITS.length} every event has`);
+    const v = {};
+    UNITS.forEach(([name, pub], i) => {
+      if (!pub) return;
+      const u = d.units[i];
+      if (u.leaf) throw new Error(`public field ${name} is withheld`);
+      if (u.name !== name) throw new Error(`field ${name} is disclosed under the name ${JSON.stringify(u.name)}`);
+      v[name] = u.value;
+    });
+    const rd = (name, f) => { const r = new Reader(v[name], `field ${name}`); const x = f(r); r.end(); return x; };
+    const os = (r) => r.opt(() => r.str());
+    const e = {};
+    e.type = rd("type", (r) => r.tag(EVENT_TYPES, "event type"));
+    e.eventId = rd("eventID", os);
+    [e.timeMs, e.tzMin] = rd("eventTime", (r) => [r.i64(), r.i16()]);
+    e.action = rd("action", (r) => r.opt(() => r.tag(ACTIONS, "action")));
+    // `event_fields::Goods`: every identifier in a role that puts the event on an item's timeline.
+    e.ids = rd("goods", (r) => {
+      const s = () => r.str();
+      const qe = () => { const c = r.str(); os(r); os(r); return c; };
+      const ids = [...r.vec(s), ...r.vec(qe)]; // epcList, quantityList
+      const parent = os(r);
+      if (parent !== null) ids.push(parent);
+      for (let i = 0; i < 3; i++) ids.push(...r.vec(s), ...r.vec(qe)); // child, input, output lists
+      os(r); // transformationID
+      return ids;
+    });
+    e.bizStep = rd("bizStep", os);
+    e.disposition = rd("disposition", os);
+    e.readPoint = rd("readPoint", os);
+    e.bizLocation = rd("bizLocation", os);
+    e.unlocode = rd("unlocode", os);
+    e.customs = rd("customsStep", os);
+    e.errorDeclaration = rd("errorDeclaration", (r) => r.opt(() => { r.i64(); r.vec(() => r.str()); return true; })) !== null;
+    e.withheld = d.units.filter((u) => u.leaf).length;
     return e;
   }
   // ---- goods keys: `ledger::gs1::goods_key`, for identifiers the ledger accepted (so valid) ----
@@ -305,20 +342,6 @@
   }
 
   // ledger/src/tx.rs `SignedTransaction` = borsh(Transaction) || signature(64).
-  function decodeSignedTx(bytes) {
-    const r = new Reader(bytes, "signed transaction");
-    r.u16();
-    const chainId = r.str(), sender = r.str();
-    r.u32(); r.u64(); r.i64(); // key id, nonce, time
-    const payload = r.u8();
-    if (payload !== 2) throw new Error("the signed transaction is not a provenance event");
-    const event = decodeProvenanceEvent(r);
-    const txEnd = r.p;
-    r.bytes(64);
-    r.end();
-    return { chainId, sender, event, txBytes: bytes.subarray(0, txEnd) };
-  }
-
   // ---- signatures (ledger/src/certificate.rs) ----
   const keyCache = new Map();
   async function ed25519Verify(pk, sig, msg) {
@@ -419,41 +442,42 @@
     if (toHex(ev.txId) !== e.tx_id || ev.seq !== BigInt(e.seq) || ev.timeMs !== BigInt(e.time_ms)) {
       throw new Error(`entry seq ${e.seq}: the event reference differs from the entry's tx id, seq or time`);
     }
-    let signed = null;
-    if (p.signed_tx !== "") {
-      const stxBytes = fromHex(p.signed_tx, "signed transaction");
-      if (!eq(await sha256(new Uint8Array([0]), stxBytes), leaf)) throw new Error(`entry seq ${e.seq}: the signed transaction bytes do not hash to the leaf`);
-      if (stxBytes.length < 64) throw new Error("signed transaction: truncated");
-      const txId = await tagged("tradechain/tx-id", stxBytes.subarray(0, stxBytes.length - 64));
-      if (!eq(txId, ev.txId)) throw new Error(`entry seq ${e.seq}: the signed transaction's id differs from the event's tx id`);
-      const stx = decodeSignedTx(stxBytes);
-      if (stx.chainId !== ctx.chainId) throw new Error(`entry seq ${e.seq}: the transaction is signed for chain ${JSON.stringify(stx.chainId)}`);
-      const pe = stx.event;
-      // Bound to the item: the signed event names it, in any spelling.
-      if (!pe.ids.some((id) => toGoodsKey(id) === goodsKey)) {
-        throw new Error(`entry seq ${e.seq}: the signed event does not name goods ${goodsKey}`);
-      }
-      // What the entry shows must be what was signed.
-      const shown = [
-        ["eventTime", String(pe.timeMs), String(e.time_ms)],
-        ["recording org", stx.sender, e.org],
-        ["type", pe.type, e.type],
-        ["action", pe.action || "", e.action],
-        ["bizStep", pe.bizStep || "", e.biz_step],
-        ["disposition", pe.disposition || "", e.disposition],
-        ["readPoint", pe.readPoint || "", e.read_point],
-        ["unlocode", pe.unlocode || "", e.unlocode],
-        ["customs step", pe.customs || "", e.customs_step],
-      ];
-      for (const [field, sig, entry] of shown) {
-        if (sig !== entry) {
-          throw new Error(`entry seq ${e.seq} shows ${field} ${JSON.stringify(entry)} but the signed event says ${JSON.stringify(sig)}`);
-        }
-      }
-      signed = { sender: stx.sender, event: pe };
-    } else if (!p.redacted) {
-      throw new Error(`entry seq ${e.seq}: transaction bytes missing but not marked redacted`);
+    // Disclosed field by field: the opening recomputes the leaf and the tx id, so every field it
+    // opens is the one the sender signed.
+    if (!p.disclosure) throw new Error(`entry seq ${e.seq}: no disclosure of the signed event`);
+    const d = decodeDisclosure(fromHex(p.disclosure, "disclosure"));
+    const disclosed = await disclosedIdAndLeaf(d);
+    if (!eq(disclosed.leaf, leaf)) throw new Error(`entry seq ${e.seq}: the disclosed fields do not hash to the signed transaction's leaf (a field was altered)`);
+    if (!eq(disclosed.id, ev.txId)) throw new Error(`entry seq ${e.seq}: the disclosed transaction's id differs from the event's tx id`);
+    if (d.chainId !== ctx.chainId) throw new Error(`entry seq ${e.seq}: the transaction is signed for chain ${JSON.stringify(d.chainId)}`);
+    let pe;
+    try { pe = publicFields(d); } catch (x) { throw new Error(`entry seq ${e.seq}: ${x.message}`); }
+    // Bound to the item: the signed event names it, in any spelling.
+    if (!pe.ids.some((id) => toGoodsKey(id) === goodsKey)) {
+      throw new Error(`entry seq ${e.seq}: the signed event does not name goods ${goodsKey}`);
     }
+    // What the entry shows must be what was signed.
+    const shown = [
+      ["eventTime", String(pe.timeMs), String(e.time_ms)],
+      ["eventTimeZoneOffset", String(pe.tzMin), String(e.tz_min ?? 0)],
+      ["recording org", d.sender, e.org],
+      ["type", pe.type, e.type],
+      ["eventID", pe.eventId || "", e.event_id ?? ""],
+      ["action", pe.action || "", e.action],
+      ["bizStep", pe.bizStep || "", e.biz_step],
+      ["disposition", pe.disposition || "", e.disposition],
+      ["readPoint", pe.readPoint || "", e.read_point],
+      ["bizLocation", pe.bizLocation || "", e.biz_location ?? ""],
+      ["unlocode", pe.unlocode || "", e.unlocode],
+      ["customs step", pe.customs || "", e.customs_step],
+      ["error declaration", String(pe.errorDeclaration), String(e.error_declaration ?? false)],
+    ];
+    for (const [field, sig, entry] of shown) {
+      if (sig !== entry) {
+        throw new Error(`entry seq ${e.seq} shows ${field} ${JSON.stringify(entry)} but the signed event says ${JSON.stringify(sig)}`);
+      }
+    }
+    const signed = { sender: d.sender, event: pe, commercial: p.redacted === true };
     const expect = await tagged("tradechain/item-event", ev.prev, ev.txId, te.encode(goodsKey));
     if (!eq(expect, ev.hash)) throw new Error(`the event hash of seq ${e.seq} does not match its inputs`);
     if (toHex(ev.prev) !== p.prev_event_hash || toHex(ev.hash) !== p.event_hash) {
@@ -548,20 +572,20 @@
     const items = shown.map((r) => {
       const e = r.entry;
       const s = r.signed;
-      const orgId = s ? s.sender : e.org;
-      const member = s ? ctx.orgs.get(orgId) : null;
+      const orgId = s.sender;
+      const member = ctx.orgs.get(orgId);
       const who = member ? member.name : (e.org_name || e.org);
       const roles = member ? member.roles : (e.roles || []);
-      const where = s ? s.event.unlocode || "" : e.unlocode;
-      const li = node("li", { class: s ? "v signed" : "v withheld", "data-seq": String(r.ev.seq), "data-on": r.on },
+      const where = s.event.unlocode || "";
+      const li = node("li", { class: s.commercial ? "v signed withheld" : "v signed", "data-seq": String(r.ev.seq), "data-on": r.on },
         node("time", null, fmtTime(r.ev.timeMs)), " ",
-        node("b", null, s ? what(s.event.customs, s.event.bizStep) : what(e.customs_step, e.biz_step)),
+        node("b", null, what(s.event.customs, s.event.bizStep)),
         `${where ? ` at ${where}` : ""} — ${who} (${roles.join(", ")}) · block ${r.ev.height}`,
         r.on ? node("span", { class: "on" }, ` on ${r.on}`) : null, " ",
-        s ? node("span", { class: "pf", title: `signed by ${orgId}; committed by ${r.signers} of ${ctx.vs.list.length} validators` }, "✓ signed & committed")
-          : node("span", { class: "np", title: "the transaction carries commercial data, so its bytes are withheld: what, where and who are the node's word" },
-            "✓ committed · details not public, not proven"));
-      if (s && !member) li.append(node("span", { class: "np" }, " (org name as reported by the node)"));
+        node("span", { class: "pf", title: `signed by ${orgId}; committed by ${r.signers} of ${ctx.vs.list.length} validators` }, "✓ signed & committed"),
+        s.commercial ? node("span", { class: "np", title: `the event's commercial fields are withheld: ${s.event.withheld} field hashes, salted, prove only that they were signed` },
+          " · commercial details withheld") : null);
+      if (!member) li.append(node("span", { class: "np" }, " (org name as reported by the node)"));
       return li;
     });
     ol.replaceChildren(...items);
@@ -659,7 +683,7 @@
       const k = Math.min(...chains.flat().map((v) => v.signers));
       const shown = render(ctx, proofs.chains, chains);
       markState(shown, chains[0].proven);
-      const withheld = shown.filter((r) => !r.signed).length;
+      const withheld = shown.filter((r) => r.signed.commercial).length;
       const partial = proofs.chains.some((c) => !c.complete);
       const at = chains[0].proven;
       const asOf = partial ? `${at.head.eventCount} events as of block ${at.height}, the first page shown`
@@ -672,7 +696,7 @@
           `, each in a block whose commit certificate carries signatures from validators holding more than 2/3 of the power of the genesis validator set (at least ${k} of ${vs.list.length}), with a Merkle proof into that block and the item's unbroken event-hash chain`
           + (partial ? " (the first page of events only)" : "")
           + `, and that these are all of its events up to block ${at.height} (the item's head, proven under that block's state root)`
-          + `. What, where, when and who are the signed event's for ${shown.length - withheld} events; ${withheld} carry commercial data, so only that they happened, when and in which block is proven. Genesis (computed here from the genesis this page embeds`
+          + `. What, where, when and who of every event are the signed event's (each field checked against its salted commitment); ${withheld} events carry commercial fields, which are withheld and given only as salted hashes. Genesis (computed here from the genesis this page embeds`
           + (pin !== null ? ", and the one the label pins" : " — compare it with the one your consortium publishes, or print labels that pin it")
           + `): `,
           node("span", { class: "hash", id: "tc-genesis" }, gHash), ".");
