@@ -293,6 +293,21 @@ fn tamper_certificate(v: &mut Value) {
     v["certificate_of_origin"]["origin_country"] = Value::from("VN");
 }
 
+/// The route shown names another port of discharge than the proven waybill's.
+fn tamper_route(v: &mut Value) {
+    assert!(
+        v["route"].is_object(),
+        "the demo item travels under a waybill: {}",
+        v["route"]
+    );
+    v["route"]["to"] = Value::from("DEHAM");
+}
+
+/// The route left out of the answer.
+fn tamper_drop_route(v: &mut Value) {
+    v["route"] = Value::Null;
+}
+
 /// The containers the item travels in left out of the answer.
 fn tamper_drop_containers(v: &mut Value) {
     v["proofs"]["chains"].as_array_mut().unwrap().truncate(1);
@@ -384,8 +399,8 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     assert!(complete.starts_with("complete as of block "), "badge {b:?}");
     assert_eq!(
         page.matches("✓ proven at block").count(),
-        2,
-        "the customs and certificate of origin lines are proven: {page}"
+        3,
+        "the customs, certificate of origin and route lines are proven: {page}"
     );
     assert!(k * 3 > validators * 2 && k <= validators, "k = {k} of {validators}");
     let rows = page.matches("<li class=\"v ").count();
@@ -454,13 +469,16 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     drop(proxy);
 
     // 3b. What only the proven head catches: an event left out with the chain rewritten to end
-    // before it, another item's state, a customs status it does not say, the containers dropped.
+    // before it, another item's state, a customs status it does not say, the containers dropped,
+    // another certificate of origin, another route or none.
     for (tamper, reason) in [
         (tamper_drop_last_event as fn(&mut Value), "missing or added"),
         (tamper_borrowed_head, "head proof"),
         (tamper_customs, "which its proven head does not say"),
         (tamper_drop_containers, "leaves it out"),
         (tamper_certificate, "certificate of origin origin_country"),
+        (tamper_route, "route to \"DEHAM\""),
+        (tamper_drop_route, "the page shows no route"),
     ] {
         let proxy = Proxy::start(http.clone(), tamper);
         let page = dom(&chromium, &format!("http://{}{path}", proxy.addr), &[]);

@@ -1,9 +1,15 @@
 //! The records stored in state (values of the `state` namespaces), borsh-encoded.
+//!
+//! Public heads: beside an item's, a certificate of origin's and a waybill's full record the
+//! validators keep its public head (`ItemHead`, `CertificateHead`, `WaybillHead`), written by the
+//! record's one `write` function so that the head never drifts from the record. The heads hold
+//! only what a consumer's answer shows; state proofs of them are served publicly
+//! (`node::grpc::provenance::head_proof`), the full records never are.
 use crate::hash::Hash;
 use crate::identity::OrgId;
 use crate::payload::{
-    CertificateIssue, CertificateRef, GovAction, InspectionOutcome, SettlementInstruct, WaybillIssue, WaybillRef,
-    WaybillStatus,
+    CertificateIssue, CertificateRef, GovAction, InspectionOutcome, SettlementInstruct, TransportMode, WaybillIssue,
+    WaybillRef, WaybillStatus,
 };
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -34,6 +40,56 @@ pub struct WaybillRecord {
     pub version: u32,
     pub issued_at: TxLocation,
     pub updated_at: TxLocation,
+}
+
+impl WaybillRecord {
+    /// Write the record and its public head (`WaybillHead`), under the issuing carrier and the
+    /// document's reference: the one way a waybill is written.
+    pub fn write(&self, w: &mut crate::state::Writes) {
+        let reference = &self.document.reference;
+        w.put(
+            crate::state::keys::waybill_head(&self.issuer, reference),
+            &WaybillHead::of(self),
+        );
+        w.put(crate::state::keys::waybill(&self.issuer, reference), self);
+    }
+}
+
+/// The public head of a waybill (`keys::waybill_head`), kept beside its `WaybillRecord` so that
+/// a state proof can show it to anyone: the route a consumer's page shows (carrier, reference,
+/// mode, places, vehicle, voyage, status). Nothing commercial: no shipper, consignee or notify
+/// party, holder, endorsements or goods lines, which the full record holds.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct WaybillHead {
+    pub carrier: OrgId,
+    pub reference: String,
+    pub mode: TransportMode,
+    /// UN/LOCODEs.
+    pub place_of_receipt: String,
+    pub port_of_loading: String,
+    pub port_of_discharge: String,
+    pub place_of_delivery: String,
+    pub vehicle: String,
+    pub voyage: String,
+    pub status: WaybillStatus,
+}
+
+impl WaybillHead {
+    pub fn of(r: &WaybillRecord) -> WaybillHead {
+        let d = &r.document;
+        WaybillHead {
+            carrier: r.issuer.clone(),
+            reference: d.reference.clone(),
+            mode: d.mode,
+            place_of_receipt: d.place_of_receipt.clone(),
+            port_of_loading: d.port_of_loading.clone(),
+            port_of_discharge: d.port_of_discharge.clone(),
+            place_of_delivery: d.place_of_delivery.clone(),
+            vehicle: d.vehicle.clone(),
+            voyage: d.voyage.clone(),
+            status: r.status,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -149,8 +205,9 @@ impl ItemRecord {
 /// The public head of an item (`keys::item_head`), kept beside its `ItemRecord` so that a state
 /// proof can show it to anyone: the event count and chain head (with them a verifier knows the
 /// timeline it holds is complete as of the proof's height), the customs status and inspection
-/// outcome, whether it ended, and the container it is in. Nothing commercial: no declarant,
-/// owner, holder or document parties, which the full record holds and is never served publicly.
+/// outcome, whether it ended, the container it is in, and the certificate of origin and waybill
+/// it names. Nothing commercial: no declarant, owner, holder or document parties, which the full
+/// record holds and is never served publicly.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ItemHead {
     pub goods_key: String,
@@ -164,6 +221,8 @@ pub struct ItemHead {
     pub parent: Option<String>,
     /// The goods' certificate of origin; its public head is `keys::certificate_head`.
     pub certificate: Option<CertificateRef>,
+    /// The waybill the goods travel under (their route); its public head is `keys::waybill_head`.
+    pub waybill: Option<WaybillRef>,
 }
 
 impl ItemHead {
@@ -179,6 +238,7 @@ impl ItemHead {
             inspected: r.inspected,
             parent: r.parent.clone(),
             certificate: r.certificate.clone(),
+            waybill: r.waybill.clone(),
         }
     }
 }

@@ -22,7 +22,8 @@ pub enum Ns {
     Org = 1,
     /// OrgId → next expected nonce (u64).
     Nonce = 2,
-    /// (carrier, reference) → `WaybillRecord`.
+    /// (carrier, reference) → `WaybillRecord`; also ("head", carrier, reference) → its public
+    /// `WaybillHead` (`keys::waybill_head`).
     Waybill = 3,
     /// (issuer, number) → `CertificateRecord`; also goods key → `CertificateRef` of the goods' one
     /// valid certificate (`keys::certificate_goods`), and ("head", issuer, number) → its public
@@ -131,6 +132,13 @@ pub mod keys {
     }
     pub fn waybill(carrier: &OrgId, reference: &str) -> Vec<u8> {
         key(Ns::Waybill, &[carrier.as_str().as_bytes(), reference.as_bytes()])
+    }
+    /// A waybill's public head (`records::WaybillHead`); three parts, so never a waybill's key.
+    pub fn waybill_head(carrier: &OrgId, reference: &str) -> Vec<u8> {
+        key(
+            Ns::Waybill,
+            &[b"head", carrier.as_str().as_bytes(), reference.as_bytes()],
+        )
     }
     pub fn certificate(issuer: &OrgId, number: &str) -> Vec<u8> {
         key(Ns::Certificate, &[issuer.as_str().as_bytes(), number.as_bytes()])

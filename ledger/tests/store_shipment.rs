@@ -1,6 +1,7 @@
 //! The demo shipment (testkit) committed block by block to a real store with the node's own
 //! validators (`Registry::default()`): the store's state hash follows the in-memory chain's,
-//! the goods item's event chain and the bill of lading's versions are readable, and
+//! the goods item's event chain and the bill of lading's versions are readable (each version
+//! written with its public head, the route, proven under the head block's state root), and
 //! `verify_store` (the production audit, default registry) passes, then names the block of a
 //! tampered item event.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +11,7 @@ mod store_support;
 use store_support::certify;
 use tradechain_ledger::block::{BlockHeader, results_hash};
 use tradechain_ledger::execute::{Registry, execute_block};
-use tradechain_ledger::records::ItemRecord;
+use tradechain_ledger::records::{ItemRecord, WaybillHead, WaybillRecord};
 use tradechain_ledger::state::{Ns, StateView, get_typed, keys};
 use tradechain_ledger::store::Store;
 use tradechain_ledger::testkit::*;
@@ -121,6 +122,27 @@ fn shipment_commits_reads_and_verifies() {
     assert!(versions.len() >= 5, "{} versions", versions.len());
     assert!(versions.windows(2).all(|w| w[0].0 < w[1].0));
     assert_eq!(versions.last().unwrap().1, store.get(&bl));
+    // Every waybill has its public head (`WaybillRecord::write`), the record's, provable under
+    // the head block's state root.
+    let entries = store.scan(Ns::Waybill, &[], usize::MAX).unwrap();
+    let (heads, bills): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .partition(|(k, _)| tradechain_ledger::state::split_key(k).is_some_and(|(_, parts)| parts.len() == 3));
+    assert!(!bills.is_empty());
+    assert_eq!(heads.len(), bills.len(), "every waybill has its public head");
+    let top = store.head().unwrap();
+    let header = store.header(top.height).unwrap().unwrap();
+    for (_, v) in &bills {
+        let rec: WaybillRecord = tradechain_ledger::codec::decode(v).unwrap();
+        let key = keys::waybill_head(&rec.issuer, &rec.document.reference);
+        let head: WaybillHead = get_typed(&store, &key).unwrap();
+        assert_eq!(head, WaybillHead::of(&rec));
+        let p = store.prove_state_at(&key, top.height).unwrap().unwrap();
+        p.proof.verify(&header.state_hash, &key, p.value.as_deref()).unwrap();
+        assert_eq!(p.value, Some(tradechain_ledger::codec::encode(&head)));
+    }
+    let shipped: WaybillHead = get_typed(&store, &keys::waybill_head(&oid("CARRIER-COSCO"), BL_REF)).unwrap();
+    assert_eq!(shipped.status, tradechain_ledger::payload::WaybillStatus::Accomplished);
     drop(store);
 
     let report = verify_store(dir.path(), &mut |_, _| {}).unwrap();

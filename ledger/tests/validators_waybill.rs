@@ -309,6 +309,12 @@ fn waybill_amend_invalid() {
     assert_eq!(rec.document.voyage, "032W");
     assert_eq!(rec.version, 4);
     assert_eq!(rec.holder, oid("BANK-CN"));
+    // The public head (the route) follows the amendment: written with every version.
+    let head: tradechain_ledger::records::WaybillHead =
+        tradechain_ledger::state::get_typed(&c.state, &tradechain_ledger::state::keys::waybill_head(&oid(C), BL_REF))
+            .unwrap();
+    assert_eq!(head, tradechain_ledger::records::WaybillHead::of(&rec));
+    assert_eq!((head.voyage.as_str(), head.status), ("032W", WaybillStatus::Issued));
 }
 
 fn holder(c: &Chain) -> tradechain_ledger::OrgId {

@@ -22,16 +22,17 @@
 //! public head (`ItemHead`) under the state root of a certified block, for the state key of the
 //! scanned item (each container: of the container the previous proven head names), holding
 //! exactly the chain's event count and last event hash, and the customs status the page shows; and
-//! the certificate of origin's public head under the same root, saying what the page shows. It
-//! then redraws the timeline from the verified data and shows "verified: committed by k of n
+//! the certificate of origin's and the waybill's public heads under the same root, saying what
+//! the page shows (the route: the item's waybill, or failing that its innermost container's, as
+//! `grpc::journey` picks it; the route line is redrawn from the proven head). It then redraws
+//! the timeline from the verified data and shows "verified: committed by k of n
 //! validators · complete as of block h, <time>" (k: the fewest signers of any event's
 //! certificate; n: the genesis set), or "not verified: <reason>".
 //!
 //! Not proven by the page (and labelled so): the commercial fields of an event (withheld: only
 //! their salted hashes are given, which prove they exist and were signed); names of orgs that are
-//! not genesis members; the route line (node state, no state proof);
-//! events after the proven height (the page says which block it is complete as of);
-//! validator-set changes after genesis (a header certified by a later set fails, as in
+//! not genesis members; events after the proven height (the page says which block it is
+//! complete as of); validator-set changes after genesis (a header certified by a later set fails, as in
 //! `grpc::proof`). The trust anchor is the genesis the page embeds: a node that serves a forged
 //! genesis *and* forged certificates passes, which is why the page shows the full genesis hash to
 //! compare with the consortium's published one. `crypto.subtle` exists only in secure contexts
@@ -140,6 +141,8 @@ pub fn proofs_json(item: &v1::ProvenanceReply, genesis_borsh: &[u8]) -> Value {
                 "state_proof": hex::encode(&h.state_proof_borsh),
                 "certificate_head": hex::encode(&h.certificate_head_borsh),
                 "certificate_proof": hex::encode(&h.certificate_proof_borsh),
+                "waybill_head": hex::encode(&h.waybill_head_borsh),
+                "waybill_proof": hex::encode(&h.waybill_proof_borsh),
             })),
         })
     };

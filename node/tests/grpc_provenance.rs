@@ -373,6 +373,41 @@ async fn answers_are_complete_as_of_a_proven_head_and_a_dishonest_node_is_caught
     coo.head.as_mut().unwrap().certificate_proof_borsh.clear();
     assert!(check(std::slice::from_ref(&coo), ITEM).is_err());
 
+    // The route shown must be the proven one: not changed, not dropped, not shown where the proven
+    // head names no waybill, and with its waybill's proof.
+    let mut moved = r.clone();
+    moved.route.as_mut().unwrap().port_of_discharge = "DEHAM".into();
+    let e = check(std::slice::from_ref(&moved), ITEM).unwrap_err();
+    assert!(
+        e.contains("route port of discharge \"DEHAM\"") && e.contains("says \"NLRTM\""),
+        "{e}"
+    );
+    let mut status = r.clone();
+    status.route.as_mut().unwrap().status = "ACCOMPLISHED".into();
+    let e = check(std::slice::from_ref(&status), ITEM).unwrap_err();
+    assert!(e.contains("route status"), "{e}");
+    let mut no_route = r.clone();
+    no_route.route = None;
+    let e = check(std::slice::from_ref(&no_route), ITEM).unwrap_err();
+    assert!(e.contains("shows no route") && e.contains(scenario::WAYBILL_REF), "{e}");
+    let mut routed = pallet.clone();
+    assert!(routed.route.is_none(), "the pallet travels under no waybill of its own");
+    check(std::slice::from_ref(&routed), PALLET).unwrap();
+    routed.route = r.route.clone();
+    let e = check(std::slice::from_ref(&routed), PALLET).unwrap_err();
+    assert!(e.contains("names no waybill"), "{e}");
+    let mut unproven = r.clone();
+    unproven.head.as_mut().unwrap().waybill_proof_borsh.clear();
+    let e = check(std::slice::from_ref(&unproven), ITEM).unwrap_err();
+    assert!(e.contains("waybill proof"), "{e}");
+    let mut unproven = r.clone();
+    let h = unproven.head.as_mut().unwrap();
+    h.waybill_head_borsh.clear();
+    h.waybill_proof_borsh.clear();
+    unproven.route = None;
+    let e = check(std::slice::from_ref(&unproven), ITEM).unwrap_err();
+    assert!(e.contains("waybill proof"), "{e}");
+
     // The container must be the one the proven head names, and is not left out.
     let mut swapped = r.clone();
     swapped.containers[0] = pallet.clone();
@@ -395,13 +430,15 @@ async fn answers_are_complete_as_of_a_proven_head_and_a_dishonest_node_is_caught
 
     // Every byte of the head proof matters.
     type Field = fn(&mut v1::HeadProof) -> &mut Vec<u8>;
-    let fields: [(&str, Field); 6] = [
+    let fields: [(&str, Field); 8] = [
         ("item head", |h| &mut h.item_head_borsh),
         ("header", |h| &mut h.block_header_borsh),
         ("certificate", |h| &mut h.commit_certificate_borsh),
         ("state proof", |h| &mut h.state_proof_borsh),
         ("certificate head", |h| &mut h.certificate_head_borsh),
         ("certificate proof", |h| &mut h.certificate_proof_borsh),
+        ("waybill head", |h| &mut h.waybill_head_borsh),
+        ("waybill proof", |h| &mut h.waybill_proof_borsh),
     ];
     let mut flipped = 0;
     for (name, field) in fields {
@@ -418,6 +455,107 @@ async fn answers_are_complete_as_of_a_proven_head_and_a_dishonest_node_is_caught
         }
     }
     assert!(flipped > 300, "{flipped}");
+}
+
+/// A route is proven for the waybill the item's head names: another waybill's route, even with
+/// that waybill's own valid proof under the same root, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_is_proven_for_the_items_own_waybill() {
+    use tradechain_ledger::payload::{CustomsStep, EventType, ProvenanceEvent, WaybillRef};
+    use tradechain_ledger::records::{CustomsStatus, WaybillHead, WaybillRecord};
+    use tradechain_ledger::state::keys;
+    let other_item = "01/09506000134352/21/other";
+    let other_ref = "MAEU987654321";
+    let mut s = Scenario::trade();
+    // A second bill of MAERSK, by rail to Duisburg, and an item declared under it.
+    let first: WaybillRecord = s
+        .backend
+        .state_value(&keys::waybill(&scenario::org("MAERSK"), scenario::WAYBILL_REF))
+        .unwrap();
+    let mut doc = first.document.clone();
+    doc.reference = other_ref.into();
+    doc.mode = tradechain_ledger::payload::TransportMode::Rail;
+    doc.port_of_discharge = "DEDUI".into();
+    doc.vehicle = "X8042".into();
+    s.issue_waybill("MAERSK", doc);
+    let wref = WaybillRef {
+        carrier: scenario::org("MAERSK"),
+        reference: other_ref.into(),
+    };
+    let mut ev = ProvenanceEvent::new(EventType::ObjectEvent);
+    ev.event_time_ms = s.now() - 1000;
+    ev.epc_list = vec![format!("https://id.gs1.org/{other_item}")];
+    ev.customs = Some(CustomsStep::Declared {
+        declaration_id: "DECL-2024-78".into(),
+        declarant: scenario::org("PRODUCER-CN"),
+        hs_code: "090210".into(),
+        preferential_certificate: None,
+        waybill: Some(wref.clone()),
+    });
+    s.provenance("CUSTOMS-CN", ev, &[other_item], |_, r| {
+        r.customs = CustomsStatus::Declared;
+        r.waybill = Some(wref.clone());
+    });
+    s.commit();
+    // The head written beside the record is the record's.
+    let rec: WaybillRecord = s.backend.state_value(&keys::waybill(&wref.carrier, other_ref)).unwrap();
+    let head: WaybillHead = s
+        .backend
+        .state_value(&keys::waybill_head(&wref.carrier, other_ref))
+        .unwrap();
+    assert_eq!(head, WaybillHead::of(&rec));
+
+    let env = start(s).await;
+    let set = scenario::genesis().validator_set().unwrap();
+    let check = |pages: &[v1::ProvenanceReply], asked: &str| verify_answer(CHAIN_ID, &set, asked, pages);
+    let mut p = env.provenance();
+    let r = p
+        .get_provenance(req(Id::GoodsKey(ITEM.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    let o = p
+        .get_provenance(req(Id::GoodsKey(other_item.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    check(std::slice::from_ref(&r), ITEM).unwrap();
+    check(std::slice::from_ref(&o), other_item).unwrap();
+    let (mine, theirs) = (r.route.clone().unwrap(), o.route.clone().unwrap());
+    assert_eq!(
+        (
+            theirs.reference.as_str(),
+            theirs.mode.as_str(),
+            theirs.port_of_discharge.as_str()
+        ),
+        (other_ref, "rail", "DEDUI")
+    );
+    assert_ne!(mine, theirs);
+    // Both heads are proven under the same block.
+    assert_eq!(
+        r.head.as_ref().unwrap().block_header_borsh,
+        o.head.as_ref().unwrap().block_header_borsh
+    );
+
+    // The other waybill's route shown for the item.
+    let mut swapped = r.clone();
+    swapped.route = Some(theirs.clone());
+    let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
+    assert!(e.contains("route reference \"MAEU987654321\""), "{e}");
+    // …with the other waybill's head and its valid proof: not the key the item's head names.
+    let oh = o.head.clone().unwrap();
+    let h = swapped.head.as_mut().unwrap();
+    h.waybill_head_borsh = oh.waybill_head_borsh.clone();
+    h.waybill_proof_borsh = oh.waybill_proof_borsh.clone();
+    let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
+    assert!(
+        e.contains(&format!("waybill proof of MAERSK {}", scenario::WAYBILL_REF)),
+        "{e}"
+    );
+    // …and the other item's proven head (naming that waybill) is refused as another item's.
+    swapped.head = Some(oh);
+    let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
+    assert!(e.contains("head proof"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

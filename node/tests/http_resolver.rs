@@ -249,6 +249,13 @@ fn the_page_verifies_itself_in_headless_chromium() {
         !dom.contains("not proven"),
         "every event's shown fields are proven: {dom}"
     );
+    // The certificate of origin, customs and route lines are the proven heads'; the route line
+    // is redrawn from the proven waybill head.
+    assert_eq!(dom.matches("✓ proven at block").count(), 3, "{dom}");
+    assert!(
+        dom.contains("Route: sea CNFOC → NLRTM by MAERSK (MAERSK EINDHOVEN)<span class=\"pf\"> ✓ proven at block"),
+        "{dom}"
+    );
     assert!(dom.contains(&scenario::genesis().hash().to_hex()), "{dom}");
     // A phone on the LAN: http://<some host> is not a secure context, so no WebCrypto.
     let dom = dump_dom(

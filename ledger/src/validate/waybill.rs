@@ -11,6 +11,8 @@
 //! - Exactly one holder at a time; only the holder transfers or surrenders (a surrendered bill is
 //!   held by its carrier); only to-order bills are endorsable; nothing happens to a VOID or
 //!   ACCOMPLISHED bill. Each change bumps `version` (the store keeps every version).
+//! - Every version is written with its public head, the route (`WaybillRecord::write`: one
+//!   function, so the proven route never drifts from the record).
 //!
 //! # Exclusive control
 //!
@@ -76,26 +78,24 @@ impl Validator for WaybillValidator {
                         format!("carrier {me} already issued BL {}", doc.reference),
                     );
                 }
-                w.put(
-                    key,
-                    &WaybillRecord {
-                        issuer: me.clone(),
-                        document: doc.clone(),
-                        status: WaybillStatus::Issued,
-                        holder: doc.holder.clone(),
-                        endorsements: Vec::new(),
-                        version: 1,
-                        issued_at: ctx.at,
-                        updated_at: ctx.at,
-                    },
-                );
+                WaybillRecord {
+                    issuer: me.clone(),
+                    document: doc.clone(),
+                    status: WaybillStatus::Issued,
+                    holder: doc.holder.clone(),
+                    endorsements: Vec::new(),
+                    version: 1,
+                    issued_at: ctx.at,
+                    updated_at: ctx.at,
+                }
+                .write(&mut w);
             }
             WaybillOp::Transfer {
                 carrier,
                 reference,
                 new_holder,
             } => {
-                let (key, mut rec) = load_open(view, carrier, reference)?;
+                let mut rec = load_open(view, carrier, reference)?;
                 if rec.holder != *me {
                     return reject(
                         "waybill.transfer.not_holder",
@@ -122,14 +122,14 @@ impl Validator for WaybillValidator {
                     at: ctx.at,
                 });
                 rec.holder = new_holder.clone();
-                bump(&mut w, key, rec, ctx);
+                bump(&mut w, rec, ctx);
             }
             WaybillOp::Surrender {
                 carrier,
                 reference,
                 purpose,
             } => {
-                let (key, mut rec) = load_open(view, carrier, reference)?;
+                let mut rec = load_open(view, carrier, reference)?;
                 if rec.holder != *me {
                     return reject(
                         "waybill.surrender.not_holder",
@@ -145,14 +145,14 @@ impl Validator for WaybillValidator {
                     SurrenderPurpose::Amendment => WaybillStatus::SurrenderedForAmendment,
                 };
                 rec.holder = rec.issuer.clone();
-                bump(&mut w, key, rec, ctx);
+                bump(&mut w, rec, ctx);
             }
             WaybillOp::Amend {
                 carrier,
                 reference,
                 amended,
             } => {
-                let (key, mut rec) = load_open(view, carrier, reference)?;
+                let mut rec = load_open(view, carrier, reference)?;
                 require_issuer(me, &rec, reference, "amend")?;
                 require_control(me, &rec, "amend")?;
                 require_status(&rec, WaybillStatus::SurrenderedForAmendment, "amended")?;
@@ -179,22 +179,22 @@ impl Validator for WaybillValidator {
                 rec.holder = amended.holder.clone();
                 rec.document = (**amended).clone();
                 rec.status = WaybillStatus::Issued;
-                bump(&mut w, key, rec, ctx);
+                bump(&mut w, rec, ctx);
             }
             WaybillOp::Accomplish { carrier, reference } => {
-                let (key, mut rec) = load_open(view, carrier, reference)?;
+                let mut rec = load_open(view, carrier, reference)?;
                 require_issuer(me, &rec, reference, "accomplish")?;
                 require_status(&rec, WaybillStatus::SurrenderedForDelivery, "accomplished")?;
                 rec.status = WaybillStatus::Accomplished;
-                bump(&mut w, key, rec, ctx);
+                bump(&mut w, rec, ctx);
             }
             WaybillOp::Void { carrier, reference, .. } => {
-                let (key, mut rec) = load_open(view, carrier, reference)?;
+                let mut rec = load_open(view, carrier, reference)?;
                 require_issuer(me, &rec, reference, "void")?;
                 require_control(me, &rec, "void")?;
                 require_status(&rec, WaybillStatus::Issued, "voided")?;
                 rec.status = WaybillStatus::Void;
-                bump(&mut w, key, rec, ctx);
+                bump(&mut w, rec, ctx);
             }
         }
         Ok(w)
@@ -264,10 +264,10 @@ fn check_document(view: &dyn StateView, doc: &WaybillIssue) -> Result<(), Reject
     member(view, "holder", &doc.holder)
 }
 
-/// Load a waybill that exists and is neither void nor accomplished.
-fn load_open(view: &dyn StateView, carrier: &OrgId, reference: &str) -> Result<(Vec<u8>, WaybillRecord), Rejection> {
-    let key = keys::waybill(carrier, reference);
-    let Some(rec) = get_typed::<WaybillRecord>(view, &key) else {
+/// Load a waybill that exists and is neither void nor accomplished (its record is stored under
+/// its issuer and reference, `WaybillRecord::write`).
+fn load_open(view: &dyn StateView, carrier: &OrgId, reference: &str) -> Result<WaybillRecord, Rejection> {
+    let Some(rec) = get_typed::<WaybillRecord>(view, &keys::waybill(carrier, reference)) else {
         return reject(
             "waybill.not_found",
             format!("no BL {reference} issued by carrier {carrier}"),
@@ -282,7 +282,7 @@ fn load_open(view: &dyn StateView, carrier: &OrgId, reference: &str) -> Result<(
             ),
         );
     }
-    Ok((key, rec))
+    Ok(rec)
 }
 
 fn require_issuer(me: &OrgId, rec: &WaybillRecord, reference: &str, what: &str) -> Result<(), Rejection> {
@@ -335,8 +335,9 @@ fn require_status(rec: &WaybillRecord, want: WaybillStatus, what: &str) -> Resul
     Ok(())
 }
 
-fn bump(w: &mut Writes, key: Vec<u8>, mut rec: WaybillRecord, ctx: &TxContext<'_>) {
+/// A new version of a waybill: written with its public head (`WaybillRecord::write`).
+fn bump(w: &mut Writes, mut rec: WaybillRecord, ctx: &TxContext<'_>) {
     rec.version = rec.version.saturating_add(1);
     rec.updated_at = ctx.at;
-    w.put(key, &rec);
+    rec.write(w);
 }

@@ -223,7 +223,8 @@ pub fn doc_matches(key: &[u8], value: &[u8], q: &DocQuery, gk: &dyn Fn(&str) -> 
         return false;
     };
     match ns {
-        Ns::Waybill => {
+        // `head` entries are the waybills' public heads (`keys::waybill_head`), not documents.
+        Ns::Waybill if parts.first() != Some(&&b"head"[..]) => {
             let Ok(r) = decode::<WaybillRecord>(value) else {
                 return false;
             };

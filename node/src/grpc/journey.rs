@@ -60,7 +60,9 @@ impl Journey<'_> {
                 "state": format!("{:?}", c.state()), "issuer": c.issuer, "number": c.number,
                 "origin_country": c.origin_country, "destination_country": c.destination_country })),
             "route": self.route.map(|(r, _)| serde_json::json!({ "carrier": r.carrier, "reference": r.reference,
-                "mode": r.mode, "from": r.port_of_loading, "to": r.port_of_discharge, "vehicle": r.vehicle })),
+                "mode": r.mode, "from": r.port_of_loading, "to": r.port_of_discharge, "vehicle": r.vehicle,
+                "place_of_receipt": r.place_of_receipt, "place_of_delivery": r.place_of_delivery,
+                "voyage": r.voyage, "status": r.status })),
             "parent": first.parent,
             "containers": first.containers.iter().map(|c| &c.goods_key).collect::<Vec<_>>(),
             "events": self.events.iter().map(|(on, e)| serde_json::json!({

@@ -20,17 +20,20 @@
 //! item's public head (`ItemHead`) under a certified block's state root, for the state key of
 //! the goods key the verifier asked about (never one the reply names). The answer's events must
 //! then be exactly the head's `event_count`, chaining to its `last_event_hash`, and the summary,
-//! customs status and container the reply shows must be the head's, and the certificate of origin
-//! the one whose public head (`CertificateHead`) is proven under the same root; each container given must be
-//! the one the proven head names, and complete the same way. A node that drops, reorders or
-//! invents an event, or answers with another item's state, fails here.
+//! customs status and container the reply shows must be the head's; the certificate of origin
+//! the one whose public head (`CertificateHead`) is proven under the same root, and the route
+//! exactly the one the waybill's public head (`WaybillHead`) proven under that root says
+//! (`provenance::certificate_status`, `provenance::waybill_route`: the server's own functions);
+//! each container given must be the one the proven head names, and complete the same way. A node
+//! that drops, reorders or invents an event, answers with another item's state, or shows another
+//! certificate or route than the ledger's (or drops one), fails here.
 use tradechain_ledger::block::{BlockHeader, TxOutcome, outcome_leaf};
 use tradechain_ledger::certificate::{CommitCertificate, ValidatorSet};
 use tradechain_ledger::codec::decode;
 use tradechain_ledger::event_fields::EventDisclosure;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::merkle::InclusionProof;
-use tradechain_ledger::records::{CertificateHead, ItemEventRef, ItemHead, item_event_hash};
+use tradechain_ledger::records::{CertificateHead, ItemEventRef, ItemHead, WaybillHead, item_event_hash};
 use tradechain_ledger::state::keys;
 use tradechain_ledger::state_tree::StateProof;
 use tradechain_proto::v1;
@@ -60,17 +63,19 @@ fn certified_header(
     Ok(header)
 }
 
-/// What a head proof proves: the item's public head, its certificate of origin's public head
-/// (when the item names one), and the certified block they are proven at.
+/// What a head proof proves: the item's public head, its certificate of origin's and its
+/// waybill's public heads (when the item names them), and the certified block they are proven at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProvenHead {
     pub head: ItemHead,
     pub certificate: Option<CertificateHead>,
+    pub waybill: Option<WaybillHead>,
     pub header: BlockHeader,
 }
 
 /// Verify a head proof for `goods_key`: the item's public head under the state root of a
-/// certified block, and the public head of the certificate of origin it names under the same root.
+/// certified block, and the public heads of the certificate of origin and the waybill it names
+/// under the same root.
 pub fn verify_head(
     chain_id: &str,
     validators: &ValidatorSet,
@@ -111,9 +116,29 @@ pub fn verify_head(
             Some(ch)
         }
     };
+    let waybill = match &head.waybill {
+        None => None,
+        Some(w) => {
+            let wh: WaybillHead = proven_state(
+                &header,
+                &keys::waybill_head(&w.carrier, &w.reference),
+                &p.waybill_head_borsh,
+                &p.waybill_proof_borsh,
+                &format!("waybill proof of {} {}", w.carrier, w.reference),
+            )?;
+            if wh.carrier != w.carrier || wh.reference != w.reference {
+                return Err(format!(
+                    "waybill proof: the head is of {} {}, not {} {}",
+                    wh.carrier, wh.reference, w.carrier, w.reference
+                ));
+            }
+            Some(wh)
+        }
+    };
     Ok(ProvenHead {
         head,
         certificate,
+        waybill,
         header,
     })
 }
@@ -134,8 +159,8 @@ fn proven_state<T: borsh::BorshDeserialize>(
     decode(value_borsh).map_err(|e| format!("{what}: {e}"))
 }
 
-/// The summary, customs status, container and certificate of origin a reply shows must be its
-/// proven head's.
+/// The summary, customs status, container, certificate of origin and route a reply shows must
+/// be its proven heads'.
 fn shows_head(reply: &v1::ProvenanceReply, proven: &ProvenHead) -> Result<(), String> {
     let head = &proven.head;
     let cert = super::provenance::certificate_status(head.certificate.as_ref(), proven.certificate.as_ref());
@@ -144,6 +169,44 @@ fn shows_head(reply: &v1::ProvenanceReply, proven: &ProvenHead) -> Result<(), St
             "{}: the reply shows another certificate of origin than the proven one ({} {})",
             reply.goods_key, cert.issuer, cert.number
         ));
+    }
+    let route = super::provenance::waybill_route(head.waybill.as_ref(), proven.waybill.as_ref());
+    if reply.route != route {
+        let g = &reply.goods_key;
+        return Err(match (&reply.route, &route) {
+            (None, Some(w)) => format!(
+                "{g}: the reply shows no route but the proven head names waybill {} {} (route {} → {})",
+                w.carrier, w.reference, w.port_of_loading, w.port_of_discharge
+            ),
+            (Some(r), None) => format!(
+                "{g}: the reply shows route {} {} but the proven head names no waybill",
+                r.carrier, r.reference
+            ),
+            (Some(r), Some(w)) => {
+                let fields = [
+                    ("carrier", &r.carrier, &w.carrier),
+                    ("reference", &r.reference, &w.reference),
+                    ("mode", &r.mode, &w.mode),
+                    ("place of receipt", &r.place_of_receipt, &w.place_of_receipt),
+                    ("port of loading", &r.port_of_loading, &w.port_of_loading),
+                    ("port of discharge", &r.port_of_discharge, &w.port_of_discharge),
+                    ("place of delivery", &r.place_of_delivery, &w.place_of_delivery),
+                    ("vehicle", &r.vehicle, &w.vehicle),
+                    ("voyage", &r.voyage, &w.voyage),
+                    ("status", &r.status, &w.status),
+                ];
+                let (what, shown, want) =
+                    fields
+                        .into_iter()
+                        .find(|(_, a, b)| a != b)
+                        .unwrap_or(("", &r.reference, &w.reference));
+                format!(
+                    "{g}: the reply shows route {what} {shown:?} but the proven waybill {} {} says {want:?}",
+                    w.carrier, w.reference
+                )
+            }
+            (None, None) => format!("{g}: the reply's route differs from the proven one"),
+        });
     }
     let s = reply.summary.clone().unwrap_or_default();
     let c = reply.customs.clone().unwrap_or_default();

@@ -1,9 +1,10 @@
 //! ProvenanceService: a goods identifier → the item's public history with verification material.
 //!
 //! Assembly: identifier → canonical goods key (`Backend::goods_key`) → the item's public head
-//! (`ItemHead`: count, chain head, customs, container) with its state proof at the head height →
-//! its certificate of origin's public head (`CertificateHead`) proven under the same root →
-//! `ItemRecord` (waybill, children) → a page of the item's event chain
+//! (`ItemHead`: count, chain head, customs, container, certificate and waybill references) with
+//! its state proof at the head height → its certificate of origin's public head
+//! (`CertificateHead`) and its waybill's (`WaybillHead`, the route) proven under the same root →
+//! `ItemRecord` (HS code, children, inputs) → a page of the item's event chain
 //! (`ItemEventRef`s, none past the proven count) → each event's transaction, block header,
 //! commit certificate, Merkle inclusion proof and accepted-outcome proof.
 //!
@@ -11,7 +12,11 @@
 //! shipper/consignee/notify identities or addresses, invoice references, declarants, or the
 //! bytes of any transaction carrying such fields. Only these are shown: what/when/where of each
 //! event, the recording org (a member, public by design), certificate of origin status (issuer,
-//! number, countries, criterion), customs status, and the route (places, carrier, vehicle).
+//! number, countries, criterion), customs status, and the route (places, carrier, vehicle,
+//! voyage, status: the waybill's public head, never its parties, holder or goods lines). The
+//! certificate of origin and the route a reply shows are computed from the proven heads by one
+//! function each (`certificate_status`, `waybill_route`), which the verifier (`grpc::proof`)
+//! uses too.
 //! Every event is disclosed field by field (`ledger::event_fields`): its public fields opened
 //! with their salts, every commercial field (business transactions, source/destination parties,
 //! customs details, ILMD and other undeclared extension members, an error declaration's reason)
@@ -25,10 +30,11 @@ use tonic::{Request, Response, Status};
 use tradechain_ledger::codec::{decode, encode};
 use tradechain_ledger::event_fields::EventDisclosure;
 use tradechain_ledger::identity::Org;
-use tradechain_ledger::payload::CertificateRef;
+use tradechain_ledger::payload::{CertificateRef, WaybillRef};
 use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
-use tradechain_ledger::records::{CertificateHead, CustomsStatus, ItemEventRef, ItemHead, ItemRecord, WaybillRecord};
+use tradechain_ledger::records::{CertificateHead, CustomsStatus, ItemEventRef, ItemHead, ItemRecord, WaybillHead};
 use tradechain_ledger::state::keys;
+use tradechain_ledger::state_tree::ProvenState;
 use tradechain_proto::v1::{self, get_provenance_request::Id, provenance_service_server::ProvenanceService};
 
 use super::backend::{Backend, BackendError, ProofParts};
@@ -253,29 +259,28 @@ pub fn customs_status(item: &ItemHead) -> v1::CustomsStatus {
     }
 }
 
-fn route(b: &dyn Backend, item: &ItemRecord) -> Result<Option<v1::WaybillRoute>, Status> {
-    let Some(r) = &item.waybill else { return Ok(None) };
+/// The route as a reply shows it: from the goods' waybill reference and the waybill's public
+/// head (None: referenced but not on the ledger, so only carrier and reference). No reference, no
+/// route. The verifier computes the same from the proven heads and requires the reply to say
+/// exactly this.
+pub fn waybill_route(wref: Option<&WaybillRef>, head: Option<&WaybillHead>) -> Option<v1::WaybillRoute> {
+    let r = wref?;
     let mut route = v1::WaybillRoute {
         carrier: r.carrier.to_string(),
         reference: r.reference.clone(),
         ..Default::default()
     };
-    let rec: Option<WaybillRecord> = b
-        .state_get(&keys::waybill(&r.carrier, &r.reference))
-        .map_err(internal)?
-        .and_then(|v| decode(&v).ok());
-    if let Some(rec) = rec {
-        let d = rec.document;
-        route.mode = views::enum_name(&d.mode);
-        route.place_of_receipt = d.place_of_receipt;
-        route.port_of_loading = d.port_of_loading;
-        route.port_of_discharge = d.port_of_discharge;
-        route.place_of_delivery = d.place_of_delivery;
-        route.vehicle = d.vehicle;
-        route.voyage = d.voyage;
-        route.status = views::enum_name(&rec.status);
+    if let Some(h) = head {
+        route.mode = views::enum_name(&h.mode);
+        route.place_of_receipt = h.place_of_receipt.clone();
+        route.port_of_loading = h.port_of_loading.clone();
+        route.port_of_discharge = h.port_of_discharge.clone();
+        route.place_of_delivery = h.place_of_delivery.clone();
+        route.vehicle = h.vehicle.clone();
+        route.voyage = h.voyage.clone();
+        route.status = views::enum_name(&h.status);
     }
-    Ok(Some(route))
+    Some(route)
 }
 
 /// How many levels of containers (item → pallet → container → …) a reply follows.
@@ -312,9 +317,18 @@ pub fn assemble_with_containers(
 /// and the state values it proves.
 const HEAD_PROOF_ATTEMPTS: usize = 4;
 
+/// An item's public head and the public heads of the certificate of origin and the waybill it
+/// names, as of one height; with the proof of them when read by `head_proof`.
+struct Heads {
+    item: ItemHead,
+    certificate: Option<CertificateHead>,
+    waybill: Option<WaybillHead>,
+    proof: Option<v1::HeadProof>,
+}
+
 /// The item's public head at the head height, proven under that block's state root, with its
-/// certificate of origin's public head proven under the same root.
-fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<CertificateHead>, v1::HeadProof), Status> {
+/// certificate of origin's and its waybill's public heads proven under the same root.
+fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<Heads, Status> {
     let bad = |what: &str, e: String| internal(BackendError(format!("{what}: {e}")));
     for _ in 0..HEAD_PROOF_ATTEMPTS {
         let height = b.head().map_err(internal)?.map_or(0, |h| h.height);
@@ -329,6 +343,7 @@ fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<Cert
             .value
             .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
         let head: ItemHead = decode(&bytes).map_err(|e| bad("item head", e.to_string()))?;
+        // The certificate's and the waybill's public heads at the same height.
         let certificate = match &head.certificate {
             None => None,
             Some(c) => match b
@@ -339,31 +354,75 @@ fn head_proof(b: &dyn Backend, goods_key: &str) -> Result<(ItemHead, Option<Cert
                 Some(p) => Some(p),
             },
         };
-        let cert_head: Option<CertificateHead> = match certificate.as_ref().and_then(|p| p.value.as_ref()) {
+        let waybill = match &head.waybill {
             None => None,
-            Some(v) => Some(decode(v).map_err(|e| bad("certificate head", e.to_string()))?),
+            Some(w) => match b
+                .prove_state_at(&keys::waybill_head(&w.carrier, &w.reference), height)
+                .map_err(internal)?
+            {
+                None => continue,
+                Some(p) => Some(p),
+            },
+        };
+        let value = |p: &Option<ProvenState>| p.as_ref().and_then(|p| p.value.clone());
+        let cert_head: Option<CertificateHead> = match value(&certificate) {
+            None => None,
+            Some(v) => Some(decode(&v).map_err(|e| bad("certificate head", e.to_string()))?),
+        };
+        let waybill_head: Option<WaybillHead> = match value(&waybill) {
+            None => None,
+            Some(v) => Some(decode(&v).map_err(|e| bad("waybill head", e.to_string()))?),
         };
         let parts = b
             .proof_parts(proven.height)
             .map_err(internal)?
             .ok_or_else(|| bad("proof", format!("block {height} is missing")))?;
+        let proof_of = |p: &Option<ProvenState>| p.as_ref().map(|p| encode(&p.proof)).unwrap_or_default();
         let proof = v1::HeadProof {
             item_head_borsh: bytes,
             block_header_borsh: parts.header_borsh.clone(),
             commit_certificate_borsh: parts.certificate_borsh.clone(),
             state_proof_borsh: encode(&proven.proof),
-            certificate_head_borsh: certificate.as_ref().and_then(|p| p.value.clone()).unwrap_or_default(),
-            certificate_proof_borsh: certificate.as_ref().map(|p| encode(&p.proof)).unwrap_or_default(),
+            certificate_head_borsh: value(&certificate).unwrap_or_default(),
+            certificate_proof_borsh: proof_of(&certificate),
+            waybill_head_borsh: value(&waybill).unwrap_or_default(),
+            waybill_proof_borsh: proof_of(&waybill),
         };
-        return Ok((head, cert_head, proof));
+        return Ok(Heads {
+            item: head,
+            certificate: cert_head,
+            waybill: waybill_head,
+            proof: Some(proof),
+        });
     }
     Err(bad("head proof", "the state kept changing while it was read".into()))
+}
+
+/// The heads as the node's state has them now, unproven (a reply without proofs).
+fn current_heads(b: &dyn Backend, item: &ItemRecord) -> Result<Heads, Status> {
+    let head = ItemHead::of(item);
+    let read = |key: Vec<u8>| -> Result<Option<Vec<u8>>, Status> { b.state_get(&key).map_err(internal) };
+    let certificate = match &head.certificate {
+        None => None,
+        Some(r) => read(keys::certificate_head(&r.issuer, &r.number))?.and_then(|v| decode(&v).ok()),
+    };
+    let waybill = match &head.waybill {
+        None => None,
+        Some(r) => read(keys::waybill_head(&r.carrier, &r.reference))?.and_then(|v| decode(&v).ok()),
+    };
+    Ok(Heads {
+        item: head,
+        certificate,
+        waybill,
+        proof: None,
+    })
 }
 
 /// Build one page of an item's provenance (the whole reply but for pagination of the timeline).
 /// With proofs, the page is cut at the proven head's event count (events committed after the
 /// proof's height wait for the next request), and the summary, customs status and container
-/// shown are the proven head's.
+/// shown are the proven head's, the certificate of origin and route those of the certificate's
+/// and waybill's heads proven with it.
 pub fn assemble(
     b: &dyn Backend,
     goods_key: &str,
@@ -381,19 +440,14 @@ pub fn assemble(
         .map_err(internal)?
         .and_then(|v| decode(&v).ok())
         .ok_or_else(|| not_found(format!("no events are recorded for goods item {goods_key}")))?;
-    let (head, certificate) = match &proven {
-        Some((h, c, _)) => (h.clone(), c.clone()),
-        None => {
-            let h = ItemHead::of(&item);
-            let c = match &h.certificate {
-                None => None,
-                Some(r) => b
-                    .state_get(&keys::certificate_head(&r.issuer, &r.number))
-                    .map_err(internal)?
-                    .and_then(|v| decode(&v).ok()),
-            };
-            (h, c)
-        }
+    let Heads {
+        item: head,
+        certificate,
+        waybill,
+        proof,
+    } = match proven {
+        Some(h) => h,
+        None => current_heads(b, &item)?,
     };
     let mut events = b.item_events(goods_key, from_seq, page_size + 1).map_err(internal)?;
     events.retain(|e| e.seq < head.event_count);
@@ -422,14 +476,14 @@ pub fn assemble(
         }),
         certificate_of_origin: Some(certificate_status(head.certificate.as_ref(), certificate.as_ref())),
         customs: Some(customs_status(&head)),
-        route: route(b, &item)?,
+        route: waybill_route(head.waybill.as_ref(), waybill.as_ref()),
         parent: head.parent.clone().unwrap_or_default(),
         children: item.children.iter().cloned().collect(),
         inputs: item.inputs.iter().cloned().collect(),
         timeline,
         next_page_token,
         containers: Vec::new(),
-        head: proven.map(|(_, _, p)| p),
+        head: proof,
     })
 }
 

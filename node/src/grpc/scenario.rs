@@ -221,6 +221,29 @@ impl Scenario {
         }
     }
 
+    /// Write a waybill record and its public head (`WaybillRecord::write`).
+    fn put_waybill(&mut self, rec: &WaybillRecord) {
+        let mut w = tradechain_ledger::state::Writes::default();
+        rec.write(&mut w);
+        self.writes.extend(w.0);
+    }
+
+    /// `carrier` issues `doc` (held by `doc.holder`) in the block being built.
+    pub fn issue_waybill(&mut self, carrier: &str, doc: WaybillIssue) -> Hash {
+        self.accept(carrier, Payload::Waybill(WaybillOp::Issue(doc.clone())), |s, at, _| {
+            s.put_waybill(&WaybillRecord {
+                issuer: org(carrier),
+                holder: doc.holder.clone(),
+                document: doc,
+                status: WaybillStatus::Issued,
+                endorsements: Vec::new(),
+                version: 1,
+                issued_at: at,
+                updated_at: at,
+            });
+        })
+    }
+
     /// Append an event to an item's chain (and write the item record).
     fn item_event(&mut self, key: &str, tx_id: Hash, at: TxLocation, time_ms: i64, f: impl FnOnce(&mut ItemRecord)) {
         let mut item = self.items.get(key).cloned().unwrap_or_else(|| ItemRecord::new(key));
@@ -383,19 +406,7 @@ impl Scenario {
             issue_date_ms: t0 + 7_200_000,
             sub_reference: 0,
         };
-        s.accept("MAERSK", Payload::Waybill(WaybillOp::Issue(wb.clone())), |s, at, _| {
-            let rec = WaybillRecord {
-                issuer: org("MAERSK"),
-                document: wb,
-                status: WaybillStatus::Issued,
-                holder: org("PRODUCER-CN"),
-                endorsements: Vec::new(),
-                version: 1,
-                issued_at: at,
-                updated_at: at,
-            };
-            s.put(keys::waybill(&org("MAERSK"), WAYBILL_REF), &rec);
-        });
+        s.issue_waybill("MAERSK", wb);
         let instr = SettlementInstruct {
             settlement_id: SETTLEMENT_ID.into(),
             payer_bank: org("BANK-NL"),
@@ -485,7 +496,7 @@ impl Scenario {
                 });
                 rec.version += 1;
                 rec.updated_at = at;
-                s.put(key, &rec);
+                s.put_waybill(&rec);
             },
         );
         s.commit();

@@ -112,15 +112,20 @@
     }
     return concat(...out);
   }
-  // `state::keys::item_head` (namespace Item = 5) and `certificate_head` (Certificate = 4).
+  // `state::keys::item_head` (namespace Item = 5), `certificate_head` (Certificate = 4) and
+  // `waybill_head` (Waybill = 3).
   const itemHeadKey = (goodsKey) => stateKey(5, "head", goodsKey);
   const certificateHeadKey = (issuer, number) => stateKey(4, "head", issuer, number);
+  const waybillHeadKey = (carrier, reference) => stateKey(3, "head", carrier, reference);
 
   // ---- ledger types ----
   const ROLES = ["customs", "port", "carrier", "bank", "producer", "chamber", "regulator"];
   const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransformationEvent", "TransactionEvent", "AssociationEvent"];
   const ACTIONS = ["ADD", "OBSERVE", "DELETE"];
   const OUTCOMES = ["passed", "failed", "passed_with_remarks"];
+  // `payload::TransportMode` and `payload::WaybillStatus`, as `views::enum_name` names them.
+  const MODES = ["sea", "rail", "air", "road"];
+  const WAYBILL_STATUS = ["ISSUED", "SURRENDERED_FOR_DELIVERY", "SURRENDERED_FOR_AMENDMENT", "ACCOMPLISHED", "VOID"];
   // `grpc::provenance::MAX_CONTAINER_DEPTH`.
   const MAX_CONTAINER_DEPTH = 4;
 
@@ -185,6 +190,7 @@
       commissioned: bool(), ended: bool(), customs: r.tag(CUSTOMS, "customs status"),
       inspected: r.opt(() => r.tag(OUTCOMES, "inspection outcome")), parent: r.opt(() => r.str()),
       certificate: r.opt(() => ({ issuer: r.str(), number: r.str() })),
+      waybill: r.opt(() => ({ carrier: r.str(), reference: r.str() })),
     };
     r.end();
     return h;
@@ -200,6 +206,24 @@
     r.end();
     return c;
   }
+  // ledger/src/records.rs `WaybillHead`, every field in order.
+  function decodeWaybillHead(bytes) {
+    const r = new Reader(bytes, "waybill head");
+    const w = {
+      carrier: r.str(), reference: r.str(), mode: r.tag(MODES, "transport mode"),
+      placeOfReceipt: r.str(), portOfLoading: r.str(), portOfDischarge: r.str(), placeOfDelivery: r.str(),
+      vehicle: r.str(), voyage: r.str(), status: r.tag(WAYBILL_STATUS, "waybill status"),
+    };
+    r.end();
+    return w;
+  }
+  // The route a reply shows (`grpc::provenance::waybill_route`) as the page's data names it
+  // (`grpc::journey`): from the item's waybill reference and the waybill's proven head.
+  const waybillRoute = (ref, w) => ({
+    carrier: ref.carrier, reference: ref.reference, mode: w.mode, from: w.portOfLoading, to: w.portOfDischarge,
+    vehicle: w.vehicle, place_of_receipt: w.placeOfReceipt, place_of_delivery: w.placeOfDelivery,
+    voyage: w.voyage, status: w.status,
+  });
   // ---- selective disclosure (ledger/src/event_fields.rs, tx.rs) ----
   // `event_fields::UNITS`: (name, public), in commitment order.
   const UNITS = [["type", true], ["eventID", true], ["eventTime", true], ["action", true], ["goods", true],
@@ -509,7 +533,16 @@
       certificate = decodeCertificateHead(cv);
       if (certificate.issuer !== c.issuer || certificate.number !== c.number) throw new Error("certificate proof: the head is of another certificate");
     }
-    return { head, certificate, height: h.height, timeMs: h.timeMs };
+    let waybill = null;
+    if (head.waybill) {
+      const w = head.waybill;
+      const wv = fromHex(p.waybill_head || "", "waybill head");
+      const wwhy = await stateProofHolds(decodeStateProof(fromHex(p.waybill_proof || "", "waybill proof")), h.stateHash, waybillHeadKey(w.carrier, w.reference), wv);
+      if (wwhy) throw new Error(`waybill proof of ${w.carrier} ${w.reference} at block ${h.height}: ${wwhy}`);
+      waybill = decodeWaybillHead(wv);
+      if (waybill.carrier !== w.carrier || waybill.reference !== w.reference) throw new Error("waybill proof: the head is of another waybill");
+    }
+    return { head, certificate, waybill, height: h.height, timeMs: h.timeMs };
   }
 
   // `grpc::proof::verify_page` for one chain (first page: from seq 0 and the zero hash), and
@@ -594,17 +627,20 @@
     return shown;
   }
 
-  function markState(shown, proven) {
-    // The customs line is the proven head's (checked in `main`); the certificate of origin and
-    // route are node state.
+  function markState(shown, proven, route) {
+    // The customs and certificate of origin lines are the proven heads' (checked in `main`).
     for (const id of ["tc-customs", "tc-origin"]) {
       const n = $(id);
       if (n) n.append(node("span", { class: "pf" }, ` ✓ proven at block ${proven.height}`));
     }
-    for (const id of ["tc-route"]) {
-      const n = $(id);
-      if (n) n.append(node("span", { class: "np" }, " (the node's record; not covered by the proofs)"));
-    }
+    // The route line is redrawn from the proven waybill head (`resolver::page`'s wording), or
+    // removed when no proven head names a waybill.
+    const n = $("tc-route");
+    if (n && route) {
+      const r = route.shown;
+      n.replaceChildren(`Route: ${r.mode} ${r.from} → ${r.to} by ${r.carrier} (${r.vehicle})`,
+        node("span", { class: "pf" }, ` ✓ proven at block ${route.height}`));
+    } else if (n) n.remove();
   }
 
   async function main() {
@@ -672,6 +708,24 @@
           if (shown[k] !== v) throw new Error(`the page shows certificate of origin ${k} ${JSON.stringify(shown[k])}, the proven one says ${JSON.stringify(v)}`);
         }
       }
+      // The route shown is the proven one (`provenance::waybill_route`) of the item or, failing
+      // that, of its innermost container whose proven head names a waybill (`grpc::journey`).
+      let route = null;
+      {
+        const shown = data.route || null;
+        const i = chains.findIndex((c) => c.proven.head.waybill !== null);
+        if (i < 0) {
+          if (shown !== null) throw new Error(`the page shows route ${shown.carrier} ${shown.reference}, but no proven head names a waybill`);
+        } else {
+          const ref = chains[i].proven.head.waybill;
+          if (shown === null) throw new Error(`the page shows no route, but the proven head of ${proofs.chains[i].goods_key} names waybill ${ref.carrier} ${ref.reference}`);
+          const want = waybillRoute(ref, chains[i].proven.waybill);
+          for (const [k, v] of Object.entries(want)) {
+            if (shown[k] !== v) throw new Error(`the page shows route ${k} ${JSON.stringify(shown[k])}, the proven waybill ${ref.carrier} ${ref.reference} says ${JSON.stringify(v)}`);
+          }
+          route = { shown: want, height: chains[i].proven.height };
+        }
+      }
       // The customs status shown is the proven head's of the chain it was recorded on.
       if (data.customs) {
         const on = data.customs_recorded_on || data.goods_key;
@@ -682,7 +736,7 @@
       }
       const k = Math.min(...chains.flat().map((v) => v.signers));
       const shown = render(ctx, proofs.chains, chains);
-      markState(shown, chains[0].proven);
+      markState(shown, chains[0].proven, route);
       const withheld = shown.filter((r) => r.signed.commercial).length;
       const partial = proofs.chains.some((c) => !c.complete);
       const at = chains[0].proven;
