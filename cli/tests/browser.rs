@@ -14,13 +14,18 @@
 //!    chain recomputed): "not verified", the signed event does not name that item; and through
 //!    proxies that leave out the last event (chain rewritten), show the container's proven head
 //!    for the item, change the customs status or the certificate of origin, or drop the
-//!    containers: each "not verified";
+//!    containers: each "not verified"; and through proxies that show another item's events under
+//!    the item's key, or splice in a transaction the validators rejected (a customs release the
+//!    producer signed, with its real inclusion and outcome proofs), each with the event-hash
+//!    chain recomputed: "not verified", naming the unbound event or the unproven acceptance;
 //! 4. from an origin that is not a secure context (a phone on the LAN): "cannot verify here".
 //!
 //! Screenshots and the label's QR code: `$CARGO_TARGET_TMPDIR/browser/` (`resolver-verified.png`,
 //! `resolver-tampered.png`, `label.png`; the paths are printed).
 //! Without chromium the test prints SKIPPED and passes — unless `CI` is set, then it fails.
 mod common;
+#[path = "common/forge.rs"]
+mod forge;
 
 use common::*;
 use serde_json::Value;
@@ -31,6 +36,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tradechain_proto::v1;
 
 /// Debian's `chromium` (or `$CHROMIUM`), if it runs.
 fn chromium() -> Option<String> {
@@ -126,6 +132,9 @@ fn http_get(addr: &str, path: &str) -> (String, Vec<u8>) {
     (head, buf[split + 4..].to_vec())
 }
 
+/// A rewrite of the page's embedded data.
+type Tamper = Arc<dyn Fn(&mut Value) + Send + Sync>;
+
 /// A tiny HTTP proxy in front of the node that rewrites the resolver page on the way (the data
 /// embedded in `<script id=tc-data>`) with `tamper`; everything else passes unchanged.
 struct Proxy {
@@ -134,7 +143,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(upstream: String, tamper: fn(&mut Value)) -> Proxy {
+    fn start(upstream: String, tamper: Tamper) -> Proxy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         l.set_nonblocking(true).unwrap();
@@ -144,8 +153,8 @@ impl Proxy {
             while !s.load(Ordering::SeqCst) {
                 match l.accept() {
                     Ok((c, _)) => {
-                        let up = upstream.clone();
-                        std::thread::spawn(move || Proxy::serve(c, &up, tamper));
+                        let (up, tamper) = (upstream.clone(), tamper.clone());
+                        std::thread::spawn(move || Proxy::serve(c, &up, tamper.as_ref()));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -154,7 +163,7 @@ impl Proxy {
         Proxy { addr, stop }
     }
 
-    fn serve(mut c: TcpStream, upstream: &str, tamper: fn(&mut Value)) {
+    fn serve(mut c: TcpStream, upstream: &str, tamper: &dyn Fn(&mut Value)) {
         c.set_nonblocking(false).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut req = Vec::new();
@@ -204,7 +213,7 @@ impl Drop for Proxy {
 const DATA_OPEN: &str = "<script type=application/json id=tc-data>";
 
 /// Apply `tamper` to the JSON the page embeds, written back the way the node writes it.
-fn tamper_page(html: &str, tamper: fn(&mut Value)) -> String {
+fn tamper_page(html: &str, tamper: &dyn Fn(&mut Value)) -> String {
     let (before, rest) = html.split_once(DATA_OPEN).expect("the page embeds its proof data");
     let (json, after) = rest.split_once("</script>").unwrap();
     let mut v: Value = serde_json::from_str(json).unwrap();
@@ -217,13 +226,14 @@ fn tamper_page(html: &str, tamper: fn(&mut Value)) -> String {
     format!("{before}{DATA_OPEN}{json}</script>{after}")
 }
 
-/// The first entry of the item's chain that carries commercial fields: they are withheld, yet
+/// The first entry of the item's chains that carries commercial fields: they are withheld, yet
 /// the fields it shows are proven against the signed, salted field commitment.
 fn first_signed(v: &mut Value) -> &mut Value {
-    v["proofs"]["chains"][0]["entries"]
+    v["proofs"]["chains"]
         .as_array_mut()
         .unwrap()
         .iter_mut()
+        .flat_map(|c| c["entries"].as_array_mut().unwrap().iter_mut())
         .find(|e| e["proof"]["redacted"].as_bool() == Some(true))
         .expect("an event with commercial fields withheld")
 }
@@ -244,28 +254,66 @@ const COUNTERFEIT_SERIAL: &str = "FAKE0001";
 
 fn untouched(_: &mut Value) {}
 
-/// A counterfeit: the item's chain shown under another serial, its event-hash chain recomputed
-/// for that key (anyone can; the chain is node state, not certified).
-fn tamper_counterfeit(v: &mut Value) {
-    use tradechain_ledger::records::{ItemEventRef, item_event_hash};
-    let fake = format!("01/06901234123456/21/{COUNTERFEIT_SERIAL}");
-    let fake = fake.as_str();
-    v["goods_key"] = Value::from(fake);
-    let chain = &mut v["proofs"]["chains"][0];
-    chain["goods_key"] = Value::from(fake);
+/// Rewrite a proof chain's entries into a consistent event-hash chain of `goods_key` (anyone
+/// can; the chain is node state, not certified): each entry's seq is its position, its event
+/// reference chains from the zero hash over its tx id at its (height, index), and the chain's
+/// last event hash follows. `forge::rechain` for the page's JSON.
+fn rechain_json(chain: &mut Value, goods_key: &str) {
+    use tradechain_ledger::records::{ItemEventRef, TxLocation, item_event_hash};
     let mut prev = tradechain_ledger::hash::Hash::ZERO;
-    for e in chain["entries"].as_array_mut().unwrap() {
-        let p = &mut e["proof"];
-        let mut er: ItemEventRef =
-            tradechain_ledger::codec::decode(&hex::decode(p["event_ref"].as_str().unwrap()).unwrap()).unwrap();
-        er.prev_event_hash = prev;
-        er.event_hash = item_event_hash(&prev, &er.tx_id, fake);
+    for (seq, e) in chain["entries"].as_array_mut().unwrap().iter_mut().enumerate() {
+        let tx_id = tradechain_ledger::hash::Hash::from_hex(e["tx_id"].as_str().unwrap()).unwrap();
+        let er = ItemEventRef {
+            seq: seq as u64,
+            tx_id,
+            at: TxLocation {
+                height: e["height"].as_u64().unwrap(),
+                index: e["index"].as_u64().unwrap() as u32,
+            },
+            event_time_ms: e["time_ms"].as_i64().unwrap(),
+            prev_event_hash: prev,
+            event_hash: item_event_hash(&prev, &tx_id, goods_key),
+        };
         prev = er.event_hash;
+        e["seq"] = Value::from(seq);
+        let p = &mut e["proof"];
         p["event_ref"] = Value::from(hex::encode(tradechain_ledger::codec::encode(&er)));
         p["prev_event_hash"] = Value::from(er.prev_event_hash.to_hex());
         p["event_hash"] = Value::from(er.event_hash.to_hex());
     }
     chain["last_event_hash"] = Value::from(prev.to_hex());
+}
+
+/// A counterfeit: the item's chain shown under another serial, its event-hash chain recomputed
+/// for that key.
+fn tamper_counterfeit(v: &mut Value) {
+    let fake = format!("01/06901234123456/21/{COUNTERFEIT_SERIAL}");
+    v["goods_key"] = Value::from(fake.as_str());
+    let chain = &mut v["proofs"]["chains"][0];
+    chain["goods_key"] = Value::from(fake.as_str());
+    rechain_json(chain, &fake);
+}
+
+/// Another item's events (`entries`, its proof chain's) shown under this item's key, their
+/// event-hash chain recomputed for it.
+fn tamper_other_items_events(entries: Value) -> Tamper {
+    Arc::new(move |v: &mut Value| {
+        let key = v["goods_key"].as_str().unwrap().to_string();
+        let chain = &mut v["proofs"]["chains"][0];
+        chain["entries"] = entries.clone();
+        rechain_json(chain, &key);
+    })
+}
+
+/// A rejected transaction (`entry`, with its real inclusion and outcome proofs) shown as the
+/// item's latest event, the event-hash chain extended over it.
+fn tamper_rejected_event(entry: Value) -> Tamper {
+    Arc::new(move |v: &mut Value| {
+        let key = v["goods_key"].as_str().unwrap().to_string();
+        let chain = &mut v["proofs"]["chains"][0];
+        chain["entries"].as_array_mut().unwrap().push(entry.clone());
+        rechain_json(chain, &key);
+    })
 }
 
 /// The item's last event left out, the chain's head rewritten to the event before it (a
@@ -351,6 +399,8 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     let answer: Value = serde_json::from_slice(&body).unwrap();
     let events = answer["events"].as_array().unwrap().len();
     assert!(events >= 5, "a whole journey: {answer}");
+    // The item's own events (the journey adds its containers').
+    let own = answer["proofs"]["chains"][0]["entries"].as_array().unwrap().len();
 
     // The label: a QR code whose link is this resolver page (README's example).
     let png = shots_dir().join("label.png");
@@ -434,7 +484,7 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     assert!(b.contains("is not the one the label pins"), "badge: {b}");
 
     // 2. A shown field changed on the way: not verified, and the reason names it.
-    let proxy = Proxy::start(http.clone(), tamper_shown_field);
+    let proxy = Proxy::start(http.clone(), Arc::new(tamper_shown_field));
     let url = format!("http://{}{path}", proxy.addr);
     let page = dom(&chromium, &url, &[]);
     let b = badge(&page);
@@ -452,7 +502,7 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
         (untouched as fn(&mut Value), "not for the scanned label"),
         (tamper_counterfeit, "does not name goods 01/06901234123456/21/FAKE0001"),
     ] {
-        let proxy = Proxy::start(http.clone(), tamper);
+        let proxy = Proxy::start(http.clone(), Arc::new(tamper));
         let page = dom(&chromium, &format!("http://{}{fake_path}", proxy.addr), &[]);
         let b = badge(&page);
         assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
@@ -461,7 +511,7 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     }
 
     // 3. One byte of a validator's signature flipped: not verified.
-    let proxy = Proxy::start(http.clone(), tamper_signature_byte);
+    let proxy = Proxy::start(http.clone(), Arc::new(tamper_signature_byte));
     let page = dom(&chromium, &format!("http://{}{path}", proxy.addr), &[]);
     let b = badge(&page);
     assert!(page.contains("data-tc-verified=\"no\""), "badge: {b}");
@@ -471,15 +521,52 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     // 3b. What only the proven head catches: an event left out with the chain rewritten to end
     // before it, another item's state, a customs status it does not say, the containers dropped,
     // another certificate of origin, another route or none.
-    for (tamper, reason) in [
-        (tamper_drop_last_event as fn(&mut Value), "missing or added"),
-        (tamper_borrowed_head, "head proof"),
-        (tamper_customs, "which its proven head does not say"),
-        (tamper_drop_containers, "leaves it out"),
-        (tamper_certificate, "certificate of origin origin_country"),
-        (tamper_route, "route to \"DEHAM\""),
-        (tamper_drop_route, "the page shows no route"),
-    ] {
+    // And what the event proofs catch with the chain recomputed around it: another item's events
+    // under this item's key (the phone packed next to it), and a transaction the validators
+    // rejected (the producer's customs release of the item) spliced in as its latest event.
+    let key = tradechain_ledger::gs1::goods_key(item).unwrap();
+    let sibling = tradechain_ledger::gs1::goods_key(&tradechain_ledger::demo::phone(0, 0, 1)).unwrap();
+    let (_, body) = http_get(&http, &format!("/{sibling}?linkType=gs1:traceability"));
+    let sibling: Value = serde_json::from_slice(&body).unwrap();
+    let sibling_entries = sibling["proofs"]["chains"][0]["entries"].clone();
+    assert!(sibling_entries.as_array().is_some_and(|e| !e.is_empty()), "{sibling}");
+    let validator = net.endpoint(&names[0]);
+    let urn = tradechain_ledger::demo::phone(0, 0, 0);
+    let keys = net.data.join("keys");
+    let tx = forge::submit_rejected_release(BIN, &validator, &keys, &urn);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let entry = rt.block_on(async {
+        let ch = forge::connect(&validator).await;
+        forge::rejected_entry(&ch, &tx, &keys).await
+    });
+    let as_page = v1::ProvenanceReply {
+        goods_key: key.clone(),
+        timeline: vec![entry],
+        ..Default::default()
+    };
+    let rejected = tradechain_node::resolver::proofs_json(&as_page, &[])["chains"][0]["entries"][0].clone();
+    let cases: Vec<(Tamper, String)> = vec![
+        (Arc::new(tamper_drop_last_event), "missing or added".into()),
+        (Arc::new(tamper_borrowed_head), "head proof".into()),
+        (Arc::new(tamper_customs), "which its proven head does not say".into()),
+        (Arc::new(tamper_drop_containers), "leaves it out".into()),
+        (
+            Arc::new(tamper_certificate),
+            "certificate of origin origin_country".into(),
+        ),
+        (Arc::new(tamper_route), "route to \"DEHAM\"".into()),
+        (Arc::new(tamper_drop_route), "the page shows no route".into()),
+        (
+            tamper_other_items_events(sibling_entries),
+            format!("entry seq 0: the signed event does not name goods {key}"),
+        ),
+        (
+            tamper_rejected_event(rejected),
+            format!("entry seq {own}: the transaction is not proven accepted"),
+        ),
+    ];
+    for (tamper, reason) in cases {
+        let reason = reason.as_str();
         let proxy = Proxy::start(http.clone(), tamper);
         let page = dom(&chromium, &format!("http://{}{path}", proxy.addr), &[]);
         let b = badge(&page);
