@@ -430,6 +430,12 @@ fn show(
                 v.complete_at.0,
                 fmt_time(v.complete_at.1)
             ));
+            if let Some(c) = &v.contained_beyond {
+                s.push_str(&format!(
+                    "note: the answer shows {} container levels; the last one is itself in {c} (proven), whose events are not in this answer: query it\n",
+                    tradechain_node::grpc::provenance::MAX_CONTAINER_DEPTH
+                ));
+            }
         }
         s
     });

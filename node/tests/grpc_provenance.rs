@@ -558,6 +558,66 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     assert!(e.contains("head proof"), "{e}");
 }
 
+/// A five-level chain (item, pallet, four nested containers): the answer shows four container
+/// levels; the verifier says which proven container lies beyond them rather than treating the
+/// chain as ended, and an answer that stops earlier is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_chain_deeper_than_shown_is_named_not_hidden() {
+    use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent};
+    let mut s = Scenario::trade();
+    let levels = [
+        (PALLET, scenario::PALLET_URN),
+        ("00/395060001000000020", "urn:epc:id:sscc:9506000.3100000002"),
+        ("00/395060001000000037", "urn:epc:id:sscc:9506000.3100000003"),
+        ("00/395060001000000044", "urn:epc:id:sscc:9506000.3100000004"),
+        ("00/395060001000000051", "urn:epc:id:sscc:9506000.3100000005"),
+    ];
+    for w in levels.windows(2) {
+        let ((child, child_urn), (parent, parent_urn)) = (w[0], w[1]);
+        let mut ev = ProvenanceEvent::new(EventType::AggregationEvent);
+        ev.event_time_ms = s.now() - 1000;
+        ev.action = Some(Action::Add);
+        ev.parent_id = Some(parent_urn.into());
+        ev.child_epcs = vec![child_urn.into()];
+        ev.biz_step = Some("urn:epcglobal:cbv:bizstep:packing".into());
+        s.provenance("PRODUCER-CN", ev, &[child, parent], |g, r| {
+            if g == child {
+                r.parent = Some(parent.to_string());
+            } else {
+                r.children.insert(child.to_string());
+            }
+        });
+    }
+    s.commit();
+    let env = start(s).await;
+    let set = scenario::genesis().validator_set().unwrap();
+    let r = env
+        .provenance()
+        .get_provenance(req(Id::GoodsKey(ITEM.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    let shown: Vec<&str> = r.containers.iter().map(|c| c.goods_key.as_str()).collect();
+    assert_eq!(shown, levels[..4].iter().map(|l| l.0).collect::<Vec<_>>());
+    let v = verify_answer(CHAIN_ID, &set, ITEM, std::slice::from_ref(&r)).unwrap();
+    assert_eq!(v.contained_beyond.as_deref(), Some(levels[4].0));
+    // A node that shows fewer levels is caught: the last shown head names the next one.
+    let mut short = r.clone();
+    short.containers.pop();
+    let e = verify_answer(CHAIN_ID, &set, ITEM, &[short]).unwrap_err();
+    assert!(e.contains("leaves it out"), "{e}");
+    // The plain trade scenario: the pallet is in nothing, so nothing lies beyond.
+    let plain = start(Scenario::trade()).await;
+    let r = plain
+        .provenance()
+        .get_provenance(req(Id::GoodsKey(ITEM.into())))
+        .await
+        .unwrap()
+        .into_inner();
+    let v = verify_answer(CHAIN_ID, &set, ITEM, std::slice::from_ref(&r)).unwrap();
+    assert_eq!(v.contained_beyond, None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_histories_page_without_gaps() {
     let mut s = Scenario::trade();

@@ -283,6 +283,9 @@ pub struct Verified {
     pub events: usize,
     /// The item's timeline is complete as of this block (height, time).
     pub complete_at: (u64, i64),
+    /// The container the last shown container's proven head names, when the answer stops at
+    /// `MAX_CONTAINER_DEPTH` levels (its events are not part of this answer: query it).
+    pub contained_beyond: Option<String>,
 }
 
 /// Verify a whole answer: every page of the item (as `query provenance` fetches them) and the
@@ -310,7 +313,7 @@ pub fn verify_answer(
         events += n;
         parent = h.head.parent;
     }
-    if let Some(p) = parent
+    if let Some(p) = &parent
         && first.containers.len() < super::provenance::MAX_CONTAINER_DEPTH
     {
         return Err(format!(
@@ -320,6 +323,7 @@ pub fn verify_answer(
     Ok(Verified {
         events,
         complete_at: (proven.header.height, proven.header.time_ms),
+        contained_beyond: parent,
     })
 }
 

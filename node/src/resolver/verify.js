@@ -697,6 +697,8 @@
       if (parent !== null && chains.length < 1 + MAX_CONTAINER_DEPTH) {
         throw new Error(`the proven head names container ${parent} but the answer leaves it out`);
       }
+      // Past the depth the answer shows, the next container is named (proven) but not shown.
+      const beyond = parent;
       // The certificate of origin shown is the proven one (`provenance::certificate_status`).
       {
         const shown = data.certificate_of_origin || { state: "None" };
@@ -749,6 +751,7 @@
           `Checked in this browser: ${shown.length} events on ledger `, node("b", null, g.chainId),
           `, each in a block whose commit certificate carries signatures from validators holding more than 2/3 of the power of the genesis validator set (at least ${k} of ${vs.list.length}), with a Merkle proof into that block and the item's unbroken event-hash chain`
           + (partial ? " (the first page of events only)" : "")
+          + (beyond !== null ? ` (the last container shown is itself in ${beyond}, proven by its head; that container's events are not on this page)` : "")
           + `, and that these are all of its events up to block ${at.height} (the item's head, proven under that block's state root)`
           + `. What, where, when and who of every event are the signed event's (each field checked against its salted commitment); ${withheld} events carry commercial fields, which are withheld and given only as salted hashes. Genesis (computed here from the genesis this page embeds`
           + (pin !== null ? ", and the one the label pins" : " — compare it with the one your consortium publishes, or print labels that pin it")
