@@ -189,13 +189,86 @@ fn digest_of(leaves: &[Hash]) -> Hash {
     Hash::tagged("tradechain/event-fields", &encode(&leaves.to_vec()))
 }
 
-/// The commitment to `e` under `seed`.
+/// The commitment to `e` under `seed`: the same value as hashing `fields(e)`'s leaves
+/// (`EventOpening::digest`), computed in one pass without building the units (it runs for every
+/// provenance transaction a node decodes: signing, admission, gossip, proposals).
 pub fn digest(e: &ProvenanceEvent, seed: &Hash) -> Hash {
-    let leaves: Vec<Hash> = fields(e)
-        .iter()
-        .map(|(name, value, _)| leaf(&salt(seed, name), name, value))
-        .collect();
-    digest_of(&leaves)
+    use sha2::{Digest, Sha256};
+    let mut all = Sha256::new();
+    all.update(b"tradechain/event-fields\0");
+    let count = UNITS.len() + e.extensions.len();
+    all.update(u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
+    let mut value: Vec<u8> = Vec::with_capacity(256);
+    let mut unit = |name: &str, write: &dyn Fn(&mut Vec<u8>)| {
+        value.clear();
+        write(&mut value);
+        let name_len = u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes();
+        let mut h = Sha256::new();
+        h.update(b"tradechain/field-salt\0");
+        h.update(seed.0);
+        h.update(name_len);
+        h.update(name.as_bytes());
+        let salt: [u8; 32] = h.finalize().into();
+        let mut h = Sha256::new();
+        h.update(b"tradechain/event-field\0");
+        h.update(salt);
+        h.update(name_len);
+        h.update(name.as_bytes());
+        h.update(u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
+        h.update(&value);
+        let leaf: [u8; 32] = h.finalize().into();
+        all.update(leaf);
+    };
+    fn put<T: BorshSerialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+        // Writing into a Vec cannot fail; borsh only errors on I/O.
+        let _ = v.serialize(out);
+    }
+    unit("type", &|o| put(o, &e.event_type));
+    unit("eventID", &|o| put(o, &e.event_id));
+    unit("eventTime", &|o| {
+        put(o, &(e.event_time_ms, e.event_time_zone_offset_min))
+    });
+    unit("action", &|o| put(o, &e.action));
+    // `Goods`, field by field (a struct's borsh is its fields' in order).
+    unit("goods", &|o| {
+        put(o, &e.epc_list);
+        put(o, &e.quantity_list);
+        put(o, &e.parent_id);
+        put(o, &e.child_epcs);
+        put(o, &e.child_quantity_list);
+        put(o, &e.input_epc_list);
+        put(o, &e.input_quantity_list);
+        put(o, &e.output_epc_list);
+        put(o, &e.output_quantity_list);
+        put(o, &e.transformation_id);
+    });
+    unit("bizStep", &|o| put(o, &e.biz_step));
+    unit("disposition", &|o| put(o, &e.disposition));
+    unit("readPoint", &|o| put(o, &e.read_point));
+    unit("bizLocation", &|o| put(o, &e.biz_location));
+    unit("unlocode", &|o| put(o, &e.unlocode));
+    unit("customsStep", &|o| {
+        put(o, &e.customs.as_ref().map(CustomsStep::public_name))
+    });
+    unit("errorDeclaration", &|o| {
+        put(
+            o,
+            &e.error_declaration
+                .as_ref()
+                .map(|d| (d.declaration_time_ms, &d.corrective_event_ids)),
+        )
+    });
+    unit("bizTransactions", &|o| put(o, &e.biz_transaction_list));
+    unit("sources", &|o| put(o, &e.source_list));
+    unit("destinations", &|o| put(o, &e.destination_list));
+    unit("customsDetails", &|o| put(o, &e.customs));
+    unit("errorReason", &|o| {
+        put(o, &e.error_declaration.as_ref().and_then(|d| d.reason.as_ref()))
+    });
+    for (k, v) in &e.extensions {
+        unit(&format!("{EXTENSION_PREFIX}{k}"), &|o| put(o, v));
+    }
+    Hash(all.finalize().into())
 }
 
 /// One unit as disclosed: opened (name, value, salt) or withheld (only its leaf).
@@ -382,6 +455,7 @@ impl EventDisclosure {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::payload::{CustomsStep, ErrorDeclaration, EventType, TypedRef};
 
@@ -411,6 +485,8 @@ mod tests {
     fn the_public_opening_reaches_the_full_digest_and_shows_only_public_fields() {
         let (e, seed) = (event(), Hash([7; 32]));
         let full = digest(&e, &seed);
+        let leaves: Vec<Hash> = fields(&e).iter().map(|(n, v, _)| leaf(&salt(&seed, n), n, v)).collect();
+        assert_eq!(full, digest_of(&leaves), "the one-pass digest is the units' digest");
         let public = EventOpening::public(&e, &seed);
         assert_eq!(public.digest(), Ok(full));
         assert_eq!(EventOpening::full(&e, &seed).digest(), Ok(full));

@@ -46,6 +46,30 @@ pub struct SignedTransaction {
     /// doc); never shown to the public.
     pub disclosure_seed: Hash,
     pub signature: Signature,
+    /// The body digest, memoised under a fingerprint of the transaction and seed (never encoded).
+    #[borsh(skip)]
+    #[serde(skip)]
+    body_cache: BodyCache,
+}
+
+/// A memoised body digest. A provenance event's digest costs ~35 short hashes, and the id, the
+/// signed bytes and the block leaf all need it several times per node; the cache keeps that to
+/// one plain hash of the encoded transaction per call (the old id's cost). The entry is keyed by
+/// `H(borsh(tx) ‖ seed)`, so a transaction changed after a digest was taken (tests do that to
+/// forge) never gets a stale one. Not part of equality or the encoding.
+#[derive(Clone, Default)]
+struct BodyCache(std::sync::OnceLock<(Hash, Hash)>);
+
+impl PartialEq for BodyCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for BodyCache {}
+impl std::fmt::Debug for BodyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
 }
 
 /// Everything of a transaction but its payload: what a public answer shows of the envelope.
@@ -121,18 +145,41 @@ impl Transaction {
 
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
         let disclosure_seed = disclosure_seed(key, &self);
-        let signature = key.sign(&sign_bytes_of(&self.body_digest(&disclosure_seed)));
-        SignedTransaction {
-            tx: self,
-            disclosure_seed,
-            signature,
-        }
+        let body = self.body_digest(&disclosure_seed);
+        let signature = key.sign(&sign_bytes_of(&body));
+        let signed = SignedTransaction::new(self, disclosure_seed, signature);
+        let _ = signed.body_cache.0.set((signed.fingerprint(), body));
+        signed
     }
 }
 
 impl SignedTransaction {
+    pub fn new(tx: Transaction, disclosure_seed: Hash, signature: Signature) -> SignedTransaction {
+        SignedTransaction {
+            tx,
+            disclosure_seed,
+            signature,
+            body_cache: BodyCache::default(),
+        }
+    }
+    /// The body digest (memoised; see `BodyCache`).
+    fn fingerprint(&self) -> Hash {
+        Hash::tagged_parts(
+            "tradechain/tx-fingerprint",
+            &[&crate::codec::encode(&self.tx), &self.disclosure_seed.0],
+        )
+    }
     pub fn body_digest(&self) -> Hash {
-        self.tx.body_digest(&self.disclosure_seed)
+        let fingerprint = self.fingerprint();
+        if let Some((f, body)) = self.body_cache.0.get()
+            && *f == fingerprint
+        {
+            return *body;
+        }
+        let body = self.tx.body_digest(&self.disclosure_seed);
+        // The first digest taken is kept; a changed transaction recomputes each time.
+        let _ = self.body_cache.0.set((fingerprint, body));
+        body
     }
     pub fn id(&self) -> Hash {
         id_of(&self.body_digest())
@@ -154,5 +201,56 @@ impl SignedTransaction {
             Payload::Provenance(e) => Some(crate::event_fields::EventOpening::public(e, &self.disclosure_seed)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::payload::{EventType, ProvenanceEvent};
+
+    fn signed() -> SignedTransaction {
+        let mut e = ProvenanceEvent::new(EventType::ObjectEvent);
+        e.epc_list = vec!["urn:epc:id:sgtin:6901234.012345.1".into()];
+        Transaction {
+            version: TX_VERSION,
+            chain_id: "c".into(),
+            sender: OrgId::new("PRODUCER-CN").unwrap(),
+            key_id: 1,
+            nonce: 1,
+            time_ms: 5,
+            payload: Payload::Provenance(e),
+        }
+        .sign(&SecretKey::from_label("p"))
+    }
+
+    #[test]
+    fn a_transaction_changed_after_its_digest_was_taken_gets_a_fresh_one() {
+        let key = SecretKey::from_label("p").public();
+        let t = signed();
+        let id = t.id();
+        assert!(t.verify_signature(&key).is_ok());
+        let mut forged = t.clone();
+        forged.tx.nonce = 2;
+        assert_ne!(forged.id(), id);
+        assert!(forged.verify_signature(&key).is_err());
+        let mut reseeded = t.clone();
+        reseeded.disclosure_seed.0[0] ^= 1;
+        assert_ne!(reseeded.id(), id);
+        assert!(reseeded.verify_signature(&key).is_err());
+        // Decoding gives an empty cache and the same digest.
+        let back: SignedTransaction = crate::codec::decode(&crate::codec::encode(&t)).unwrap();
+        assert_eq!(back.id(), id);
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn the_memoised_digest_is_the_computed_one() {
+        let t = signed();
+        let direct = t.tx.body_digest(&t.disclosure_seed);
+        assert_eq!(t.body_digest(), direct);
+        assert_eq!(t.body_digest(), direct, "second call, from the cache");
+        assert_eq!(t.id(), id_of(&direct));
     }
 }

@@ -225,11 +225,8 @@ fn transaction() -> impl Strategy<Value = Transaction> {
 }
 
 fn signed() -> impl Strategy<Value = SignedTransaction> {
-    (transaction(), any::<[u8; 32]>(), signature()).prop_map(|(tx, seed, signature)| SignedTransaction {
-        tx,
-        disclosure_seed: tradechain_ledger::Hash(seed),
-        signature,
-    })
+    (transaction(), any::<[u8; 32]>(), signature())
+        .prop_map(|(tx, seed, signature)| SignedTransaction::new(tx, tradechain_ledger::Hash(seed), signature))
 }
 
 fn header() -> impl Strategy<Value = BlockHeader> {

@@ -134,11 +134,7 @@ impl EpcisService for EpcisApi {
                     format!("is {} bytes, not a 64-byte ed25519 signature", sig.len()),
                 )
             })?;
-            let stx = SignedTransaction {
-                tx,
-                disclosure_seed: tradechain_ledger::hash::Hash(seed),
-                signature: Signature(bytes),
-            };
+            let stx = SignedTransaction::new(tx, tradechain_ledger::hash::Hash(seed), Signature(bytes));
             stx.verify_signature(key).map_err(|_| {
                 invalid(
                     &field,
