@@ -440,6 +440,13 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
     eprintln!("chromium: verified page in {:?}", t.elapsed());
     let b = badge(&page);
     assert!(page.contains("data-tc-verified=\"yes\""), "badge: {b}\n{page}");
+    let verify_ms: u64 = page
+        .split("data-tc-verify-ms=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("the page records how long it verified: {page}"));
+    eprintln!("chromium: the page's checks took {verify_ms} ms ({events} events shown)");
     let (committed, complete) = b.split_once(" · ").unwrap_or_else(|| panic!("badge {b:?}"));
     let k: usize = committed
         .strip_prefix("verified: committed by ")
