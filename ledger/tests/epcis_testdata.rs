@@ -430,6 +430,12 @@ fn the_public_view_round_trips_and_withholds_commercial_fields() {
     use tradechain_ledger::epcis::export::public_view;
     for (name, text) in testdata() {
         let public: Vec<ProvenanceEvent> = import_document(&text).unwrap().iter().map(public_view).collect();
+        assert!(
+            public
+                .iter()
+                .all(|e| e.error_declaration.as_ref().is_none_or(|d| d.reason.is_none())),
+            "{name}: an error declaration's reason is commercial"
+        );
         let doc = export_document(&public, &opts()).unwrap();
         assert_eq!(import_document(&doc).unwrap(), public, "{name}");
         for private in [

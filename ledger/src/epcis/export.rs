@@ -47,7 +47,8 @@ pub fn customs_step_name(step: &CustomsStep) -> String {
 /// parties), a customs step's details (declarant, HS code, certificate, waybill, remarks, hold
 /// reason — only the step's name is kept, as `tradechain:customsStep`), `ilmd`, the extra
 /// members of readPoint/bizLocation/errorDeclaration and every namespaced extension member
-/// (free-form, so possibly commercial). Kept: what, when, where, why, the error declaration,
+/// (free-form, so possibly commercial), and an error declaration's reason. Kept: what, when, where,
+/// why, the error declaration's time and corrective events,
 /// and `PUBLIC_EXTENSIONS`.
 pub fn public_view(ev: &ProvenanceEvent) -> ProvenanceEvent {
     let mut p = ev.clone();
@@ -55,6 +56,10 @@ pub fn public_view(ev: &ProvenanceEvent) -> ProvenanceEvent {
     p.source_list.clear();
     p.destination_list.clear();
     p.extensions.retain(|k, _| PUBLIC_EXTENSIONS.contains(&k.as_str()));
+    // An error declaration's reason may name a commercial cause (`event_fields`: errorReason).
+    if let Some(d) = p.error_declaration.as_mut() {
+        d.reason = None;
+    }
     if let Some(step) = p.customs.take() {
         if step == CustomsStep::Released {
             p.customs = Some(step);
