@@ -68,7 +68,6 @@ pub const RULES: &[&str] = &[
     "provenance.empty",
     "provenance.event_id.duplicate",
     "provenance.time_future",
-    "provenance.time_order",
     "provenance.ended",
     "provenance.commission.duplicate",
     "provenance.aggregation.parent",

@@ -6,8 +6,12 @@
 //!   (`gs1.invalid_key`) so every indexed item has one canonical key. `readPoint`/`bizLocation`
 //!   are checked only when they are EPC URNs (other URIs are kept as given). `unlocode` must be a
 //!   UN/LOCODE.
-//! - Event time is not after block time + skew. Per item: event times never decrease; nothing follows destruction, decommissioning or
-//!   consumption by a transformation; nothing but customs steps while customs holds it.
+//! - Event time is not after block time + skew. Per item, events are ordered by record position
+//!   (block, index: the item's event chain), and eventTime is kept as captured: it may be earlier
+//!   than the item's previous event (late capture from an offline device is normal; EPCIS
+//!   separates eventTime from recordTime), and the item's `last_event_time_ms` is the latest
+//!   eventTime seen. Nothing follows destruction, decommissioning or consumption by a
+//!   transformation; nothing but customs steps while customs holds it.
 //! - Commissioning = ObjectEvent ADD (twice with bizStep commissioning is refused); aggregation
 //!   children must be commissioned before being packed; a transformation needs inputs and outputs
 //!   and consumes its inputs.
@@ -199,15 +203,6 @@ impl Validator for ProvenanceValidator {
                 return reject(
                     "provenance.ended",
                     format!("goods {k} was destroyed, decommissioned or consumed; no event may follow"),
-                );
-            }
-            if ev.event_time_ms < it.last_event_time_ms {
-                return reject(
-                    "provenance.time_order",
-                    format!(
-                        "eventTime {} of goods {k} is before its last event at {}",
-                        ev.event_time_ms, it.last_event_time_ms
-                    ),
                 );
             }
             if it.customs == CustomsStatus::Held && ev.customs.is_none() {
