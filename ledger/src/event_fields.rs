@@ -97,22 +97,21 @@ impl Goods {
     /// Every identifier in a role that puts the event on an item's timeline (the same set as
     /// `ProvenanceEvent::touched_ids`).
     pub fn touched_ids(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = Vec::new();
-        v.extend(self.epc_list.iter().map(String::as_str));
-        v.extend(self.parent_id.iter().map(String::as_str));
-        v.extend(self.child_epcs.iter().map(String::as_str));
-        v.extend(self.input_epc_list.iter().map(String::as_str));
-        v.extend(self.output_epc_list.iter().map(String::as_str));
-        for q in self
-            .quantity_list
-            .iter()
-            .chain(&self.child_quantity_list)
-            .chain(&self.input_quantity_list)
-            .chain(&self.output_quantity_list)
-        {
-            v.push(q.epc_class.as_str());
-        }
-        v
+        crate::payload::touched_ids(
+            [
+                &self.epc_list,
+                &self.child_epcs,
+                &self.input_epc_list,
+                &self.output_epc_list,
+            ],
+            self.parent_id.as_deref(),
+            [
+                &self.quantity_list,
+                &self.child_quantity_list,
+                &self.input_quantity_list,
+                &self.output_quantity_list,
+            ],
+        )
     }
 }
 

@@ -219,21 +219,40 @@ impl ProvenanceEvent {
 
     /// Every instance-level identifier the event touches (to index it under each goods item).
     pub fn touched_ids(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = Vec::new();
-        v.extend(self.epc_list.iter().map(String::as_str));
-        v.extend(self.parent_id.iter().map(String::as_str));
-        v.extend(self.child_epcs.iter().map(String::as_str));
-        v.extend(self.input_epc_list.iter().map(String::as_str));
-        v.extend(self.output_epc_list.iter().map(String::as_str));
-        for q in self
-            .quantity_list
-            .iter()
-            .chain(&self.child_quantity_list)
-            .chain(&self.input_quantity_list)
-            .chain(&self.output_quantity_list)
-        {
-            v.push(q.epc_class.as_str());
-        }
-        v
+        touched_ids(
+            [
+                &self.epc_list,
+                &self.child_epcs,
+                &self.input_epc_list,
+                &self.output_epc_list,
+            ],
+            self.parent_id.as_deref(),
+            [
+                &self.quantity_list,
+                &self.child_quantity_list,
+                &self.input_quantity_list,
+                &self.output_quantity_list,
+            ],
+        )
     }
+}
+
+/// The identifiers in every role that puts an event on an item's timeline: the EPC lists (epc,
+/// child, input, output), the parent, and the classes of the quantity lists. The one rule for
+/// the validators' index (`ProvenanceEvent::touched_ids`) and a verifier's binding check
+/// (`event_fields::Goods::touched_ids`).
+pub fn touched_ids<'a>(
+    epcs: [&'a [String]; 4],
+    parent: Option<&'a str>,
+    quantities: [&'a [QuantityElement]; 4],
+) -> Vec<&'a str> {
+    let [epc, child, input, output] = epcs;
+    let mut v: Vec<&str> = Vec::new();
+    v.extend(epc.iter().map(String::as_str));
+    v.extend(parent);
+    for l in [child, input, output] {
+        v.extend(l.iter().map(String::as_str));
+    }
+    v.extend(quantities.iter().flat_map(|l| l.iter()).map(|q| q.epc_class.as_str()));
+    v
 }
