@@ -343,7 +343,7 @@ fn testnet_end_to_end() {
     );
     let forged_err = String::from_utf8_lossy(&forged.stderr).to_string();
     assert!(!forged.status.success(), "a forged signature is refused");
-    assert!(forged_err.contains("signature"), "{forged_err}");
+    assert!(forged_err.contains("signed_tx.signature"), "{forged_err}");
     // A rival minting serials under PRODUCER-FZ's GS1 Company Prefix (genesis) is refused by rule.
     let rival = data_file(
         &net,

@@ -190,9 +190,10 @@ fn submit_result(r: Result<Hash, MempoolError>) -> Result<Hash, SubmitError> {
         Err(e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. } | MempoolError::SenderQuota { .. })) => {
             SubmitError::Busy(e.to_string())
         }
-        Err(
-            e @ (MempoolError::WrongChain { .. } | MempoolError::TooLarge { .. } | MempoolError::BadSignature { .. }),
-        ) => SubmitError::Invalid(e.to_string()),
+        Err(e @ (MempoolError::WrongChain { .. } | MempoolError::TooLarge { .. })) => {
+            SubmitError::Invalid(e.to_string())
+        }
+        Err(e @ MempoolError::BadSignature { .. }) => SubmitError::BadSignature(e.to_string()),
         Err(e @ MempoolError::UnknownSender(_)) => SubmitError::Rejected {
             rule: "membership.unknown_sender".into(),
             reason: e.to_string(),
@@ -230,6 +231,16 @@ mod tests {
         assert!(
             matches!(&full, Err(SubmitError::Busy(why)) if why.contains("full")),
             "{full:?}"
+        );
+        // The one signature check of a submission is the mempool's: it surfaces as the
+        // signature's own error (the gRPC status names `signed_tx.signature`).
+        let bad = submit_result(Err(MempoolError::BadSignature {
+            org: org.clone(),
+            key_id: 1,
+        }));
+        assert!(
+            matches!(&bad, Err(SubmitError::BadSignature(why)) if why.contains("does not verify")),
+            "{bad:?}"
         );
         let stale = submit_result(Err(MempoolError::StaleNonce { org, got: 1, next: 3 }));
         assert!(matches!(&stale, Err(SubmitError::Rejected { rule, .. }) if rule == "membership.nonce"));

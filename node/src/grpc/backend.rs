@@ -89,6 +89,10 @@ pub enum SubmitError {
     /// Malformed for reasons the server's own checks did not catch (INVALID_ARGUMENT).
     #[error("invalid transaction: {0}")]
     Invalid(String),
+    /// The signature does not verify against the sender's key (INVALID_ARGUMENT naming
+    /// `signed_tx.signature`). Checked once, by the backend's admission.
+    #[error("{0}")]
+    BadSignature(String),
     /// A validator rule refused it (FAILED_PRECONDITION).
     #[error("rejected by rule {rule}: {reason}")]
     Rejected { rule: String, reason: String },

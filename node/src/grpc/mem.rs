@@ -364,8 +364,26 @@ impl Backend for MemBackend {
                 reason: r.reason.clone(),
             });
         }
-        let org: Option<Org> = get_typed(&c.state, &keys::org(&tx.tx.sender));
-        if let Some(org) = org {
+        // Admission as the node's mempool does it: a current member, its key, the signature once.
+        let Some(org) = get_typed::<Org>(&c.state, &keys::org(&tx.tx.sender)) else {
+            return Err(SubmitError::Rejected {
+                rule: "membership.unknown_sender".into(),
+                reason: format!("org {} is not a current member", tx.tx.sender),
+            });
+        };
+        let Some(key) = org.key(tx.tx.key_id) else {
+            return Err(SubmitError::Rejected {
+                rule: "membership.unknown_key".into(),
+                reason: format!("org {} has no current key {}", tx.tx.sender, tx.tx.key_id),
+            });
+        };
+        if tx.verify_signature(key).is_err() {
+            return Err(SubmitError::BadSignature(format!(
+                "signature does not verify against {}'s key {}",
+                tx.tx.sender, tx.tx.key_id
+            )));
+        }
+        {
             let expected = next_nonce(&c.state, &org);
             if tx.tx.nonce < expected {
                 let r = Rejection::new(

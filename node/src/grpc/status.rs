@@ -55,6 +55,7 @@ pub fn submit_error(e: SubmitError) -> Status {
     match e {
         SubmitError::Busy(why) => Status::resource_exhausted(why),
         SubmitError::Invalid(m) => invalid("signed_tx", m),
+        SubmitError::BadSignature(m) => invalid("signed_tx.signature", m),
         SubmitError::Rejected { rule, reason } => rejected(&rule, &reason),
         SubmitError::Unavailable(m) => Status::unavailable(m),
     }

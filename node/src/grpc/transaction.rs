@@ -1,9 +1,10 @@
 //! TransactionService: admit signed transactions and report their fate.
 //!
 //! Submit checks, in order: encoding and size (INVALID_ARGUMENT `signed_tx`), chain id
-//! (INVALID_ARGUMENT `signed_tx.tx.chain_id`), node syncing (UNAVAILABLE), sender and key
-//! membership (FAILED_PRECONDITION, the validators' own rule ids), signature (INVALID_ARGUMENT
-//! `signed_tx.signature`), then the backend's mempool (RESOURCE_EXHAUSTED when full,
+//! (INVALID_ARGUMENT `signed_tx.tx.chain_id`), node syncing (UNAVAILABLE), then the backend's
+//! admission: sender and key membership (FAILED_PRECONDITION, the validators' own rule ids),
+//! the signature — verified once per submission, there (INVALID_ARGUMENT
+//! `signed_tx.signature`) — nonce and mempool room (RESOURCE_EXHAUSTED when full,
 //! FAILED_PRECONDITION on a rule). WaitForCommit never polls: it sleeps on the commit broadcast
 //! and re-reads the store on each wake-up, so a lagging receiver cannot miss a commit.
 use std::time::Duration;
@@ -13,15 +14,13 @@ use tonic::{Request, Response, Status};
 use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::codec::{decode_with_limit, encode};
 use tradechain_ledger::hash::Hash;
-use tradechain_ledger::identity::Org;
-use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1::{self, transaction_service_server::TransactionService, transaction_status::State};
 
 use super::auth::Caller;
 use super::backend::MempoolStatus;
 use super::disclosure::may_see_tx;
-use super::status::{internal, invalid, not_found, parse_hash, rejected, submit_error, unavailable_syncing};
+use super::status::{internal, invalid, not_found, parse_hash, submit_error, unavailable_syncing};
 use super::{Shared, views};
 
 #[derive(Clone)]
@@ -44,34 +43,6 @@ impl TransactionApi {
             ));
         }
         Ok(stx)
-    }
-
-    fn check_signature(&self, stx: &SignedTransaction) -> Result<(), Status> {
-        let sender = &stx.tx.sender;
-        let org: Org = self
-            .0
-            .backend
-            .state_get(&keys::org(sender))
-            .map_err(internal)?
-            .and_then(|b| tradechain_ledger::codec::decode(&b).ok())
-            .ok_or_else(|| {
-                rejected(
-                    "membership.unknown_sender",
-                    &format!("org {sender} is not a current member"),
-                )
-            })?;
-        let key = org.key(stx.tx.key_id).ok_or_else(|| {
-            rejected(
-                "membership.unknown_key",
-                &format!("org {sender} has no current key {}", stx.tx.key_id),
-            )
-        })?;
-        stx.verify_signature(key).map_err(|_| {
-            invalid(
-                "signed_tx.signature",
-                format!("does not verify for {sender} key {}", stx.tx.key_id),
-            )
-        })
     }
 
     /// Current status of a transaction; None when the node has never seen it. With `include_tx`
@@ -155,7 +126,8 @@ impl TransactionService for TransactionApi {
             let h = b.head().map_err(internal)?.map(|h| h.height).unwrap_or(0);
             return Err(unavailable_syncing(h, info.sync.target_height));
         }
-        self.check_signature(&stx)?;
+        // Sender, key and signature are checked once, by the backend's admission (the node's
+        // mempool: `Shared::submit`), not here as well.
         let id = b.submit(stx).map_err(submit_error)?;
         Ok(Response::new(v1::SubmitReply { tx_id: id.to_hex() }))
     }
