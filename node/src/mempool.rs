@@ -273,8 +273,10 @@ impl Mempool {
     }
 
     /// Admit transactions whose signatures were checked **outside** the mempool lock
-    /// (`check_signatures`, one ed25519 batch); results in input order. A transaction whose
-    /// check did not verify goes through `insert`, which names why it is refused.
+    /// (`check_signatures`, one ed25519 batch); results in input order. A signature the check
+    /// found bad is refused without verifying it again under the lock (after the same prechecks
+    /// `insert` makes, so the refusal names the first problem); one whose key was unknown goes
+    /// through `insert`, which names why it is refused.
     pub fn admit_checked(
         &mut self,
         txs: Vec<SignedTransaction>,
@@ -286,7 +288,13 @@ impl Mempool {
             .zip(checks)
             .map(|(tx, check)| match check {
                 SigCheck::Verified(k) => self.insert_verified(tx, state, &k),
-                SigCheck::Bad | SigCheck::UnknownKey => self.insert(tx, state),
+                SigCheck::Bad => self.precheck(&tx, state).and_then(|_| {
+                    Err(MempoolError::BadSignature {
+                        org: tx.tx.sender.clone(),
+                        key_id: tx.tx.key_id,
+                    })
+                }),
+                SigCheck::UnknownKey => self.insert(tx, state),
             })
             .collect()
     }
