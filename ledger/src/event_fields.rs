@@ -382,6 +382,7 @@ impl EventDisclosure {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::payload::{CustomsStep, ErrorDeclaration, EventType, TypedRef};
 
