@@ -87,7 +87,14 @@ pub async fn block(ch: Channel, height: u64, m: &Member<'_>, out: &Output) -> Cl
     Ok(())
 }
 
-pub async fn waybill(ch: Channel, carrier: String, reference: String, m: &Member<'_>, out: &Output) -> CliResult {
+pub async fn waybill(
+    ch: Channel,
+    carrier: String,
+    reference: String,
+    dcsa: bool,
+    m: &Member<'_>,
+    out: &Output,
+) -> CliResult {
     let msg = v1::GetWaybillRequest {
         id: Some(v1::WaybillId { carrier, reference }),
     };
@@ -97,6 +104,13 @@ pub async fn waybill(ch: Channel, carrier: String, reference: String, m: &Member
         .await
         .map_err(|s| status_err("waybill", s))?
         .into_inner();
+    if dcsa {
+        // Rendered by the node with `ledger::dcsa::dcsa_view`; printed as JSON in either output mode.
+        let doc = tradechain_ledger::dcsa::json::parse(&w.dcsa_json)
+            .map_err(|e| CliError::failure(format!("the node's DCSA view is not JSON: {e}")))?;
+        println!("{}", doc.pretty());
+        return Ok(());
+    }
     let id = w.id.clone().unwrap_or_default();
     let v = serde_json::json!({
         "carrier": id.carrier, "reference": id.reference, "status": w.status, "holder": w.holder,

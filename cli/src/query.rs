@@ -49,13 +49,18 @@ pub enum QueryCmd {
     },
     /// A bill of lading (members only; signed with --key as --org).
     #[command(
-        after_help = "Example:\n  tradechain query waybill CARRIER-COSCO COSU-EX-0001 --org BANK-NL --key keys/bank-nl.key"
+        after_help = "Examples:\n  tradechain query waybill CARRIER-COSCO COSU-EX-0001 --org BANK-NL --key keys/bank-nl.key\n  \
+        tradechain query waybill CARRIER-COSCO HHL71800000 --org BANK-NL --key keys/bank-nl.key --format dcsa"
     )]
     Waybill {
         carrier: String,
         reference: String,
         #[arg(long, env = "TRADECHAIN_ORG")]
         org: String,
+        /// `dcsa`: the DCSA eBL 3.0 shape (transport document with the ledger's status, and the
+        /// endorsement chains), printed as JSON.
+        #[arg(long, value_enum, default_value_t = WaybillView::Tradechain)]
+        format: WaybillView,
     },
     /// A certificate of origin (members only).
     Certificate {
@@ -121,7 +126,11 @@ pub async fn run(cmd: QueryCmd, endpoint: &str, key: Option<&std::path::Path>, o
             carrier,
             reference,
             org,
-        } => documents::waybill(ch, carrier, reference, &Member { org: &org, key }, out).await,
+            format,
+        } => {
+            let dcsa = format == WaybillView::Dcsa;
+            documents::waybill(ch, carrier, reference, dcsa, &Member { org: &org, key }, out).await
+        }
         QueryCmd::Certificate { issuer, number, org } => {
             documents::certificate(ch, issuer, number, &Member { org: &org, key }, out).await
         }
@@ -440,4 +449,11 @@ fn show(
         s
     });
     Ok(())
+}
+
+/// How `query waybill` shows a bill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WaybillView {
+    Tradechain,
+    Dcsa,
 }

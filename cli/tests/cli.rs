@@ -361,3 +361,113 @@ fn a_validator_with_an_undecodable_wal_refuses_to_start_unless_told() {
     );
     assert!(log.contains("discarding it as configured"), "{log}");
 }
+
+fn dcsa_testdata(name: &str) -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join("../../shared/testdata/dcsa")
+        .join(name)
+}
+
+#[test]
+fn submit_waybill_takes_dcsa_documents_and_names_the_bad_field() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("c.key");
+    tc().args(["-q", "keys", "generate", "--out"])
+        .arg(&key)
+        .assert()
+        .success();
+    let notification = dcsa_testdata("ebl-3.0.3_td-notification_issuedFullStateTransferExample.json");
+    let dry = |file: &Path, extra: &[&str]| {
+        let mut c = tc();
+        c.args(["--endpoint", DEAD, "submit", "waybill"])
+            .arg(file)
+            .args(["--org", "CARRIER-COSCO", "--dry-run"])
+            .args(extra);
+        c
+    };
+    // The notification is recognised as DCSA and mapped to an issue keeping the document.
+    let out = dry(&notification, &["--holder", "PRODUCER-FZ"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["family"], "waybill");
+    assert_eq!(v["op"]["action"], "issue");
+    assert_eq!(v["op"]["reference"], "HHL71800000");
+    assert_eq!(v["op"]["kind"], "to_order");
+    assert_eq!(v["op"]["holder"], "PRODUCER-FZ");
+    assert_eq!(v["op"]["goods"][0]["gross_weight_grams"], 12_000_000);
+    assert!(v["op"]["dcsa"].as_str().unwrap().contains("\"carrierCode\":\"MSC\""));
+    // No holder: the field and the flag are named.
+    dry(&notification, &[])
+        .assert()
+        .code(2)
+        .stderr(contains("documentParties.issueTo").and(contains("--holder")));
+    // Our own shape still goes through the same command (and --format tradechain forces it).
+    dry(&example("waybill.json"), &[]).assert().success();
+    dry(&notification, &["--format", "tradechain"]).assert().code(2);
+    // Surrender request: needs --carrier, then maps to a surrender for delivery.
+    let sur = dcsa_testdata("ebl-sur-3.0.3_surrender-request_surrenderExample.json");
+    dry(&sur, &[]).assert().code(2).stderr(contains("--carrier"));
+    let out = dry(&sur, &["--carrier", "CARRIER-COSCO"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["op"]["action"], "surrender");
+    assert_eq!(v["op"]["purpose"], "delivery");
+    assert_eq!(v["op"]["reference"], "HHL71800000");
+    // PINT envelope: DCSA's example has illustrative checksums, so its chain does not check.
+    let pint = dcsa_testdata("ebl-pint-3.0.0_envelope_regularSTDExample.json");
+    dry(&pint, &["--holder", "BANK-NL"])
+        .assert()
+        .code(2)
+        .stderr(contains("envelopeTransferChain[0].transportDocumentChecksum"));
+    let out = dry(&pint, &["--holder", "BANK-NL", "--unchecked-transfer-chain"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["op"]["reference"], "62CD536BA8D34C469AFD");
+    // The endorsement-chains document is a read shape, not something to submit.
+    let end = dcsa_testdata("ebl-end-3.0.3_endorsement-chains_twoTDSRExample.json");
+    dry(&end, &["--format", "dcsa"])
+        .assert()
+        .code(2)
+        .stderr(contains("a DCSA document is an object"));
+    // A float weight finer than a gram is refused naming the field.
+    let bad = d.path().join("bad.json");
+    let text = std::fs::read_to_string(&notification).unwrap();
+    std::fs::write(&bad, text.replacen("\"value\": 12000", "\"value\": 12000.0001", 1)).unwrap();
+    dry(&bad, &["--holder", "PRODUCER-FZ"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "data.transportDocument.consignmentItems[0].cargoItems[0].cargoGrossWeight.value",
+        ));
+    // An issuingParty naming another member than the signer is refused.
+    let other = d.path().join("other.json");
+    std::fs::write(
+        &other,
+        text.replacen(
+            "\"codeListProvider\": \"GLEIF\",\n              \"codeListName\": \"LEI\",\n              \"partyCode\": \"529900T8BM49AURSDO55\"",
+            "\"codeListProvider\": \"ZZZ\",\n              \"codeListName\": \"tradechain\",\n              \"partyCode\": \"CARRIER-MSC\"",
+            1,
+        ),
+    )
+    .unwrap();
+    dry(&other, &["--holder", "PRODUCER-FZ"])
+        .assert()
+        .code(2)
+        .stderr(contains("documentParties.issuingParty").and(contains("CARRIER-MSC")));
+    // Without --dry-run a mapped document reaches the network step: no node → 4.
+    tc().args(["--endpoint", DEAD, "submit", "waybill"])
+        .arg(&notification)
+        .args(["--org", "CARRIER-COSCO", "--holder", "PRODUCER-FZ", "--key"])
+        .arg(&key)
+        .assert()
+        .code(4);
+    // query waybill --format dcsa: a node is needed (4); a bad format is a usage error (2).
+    tc().args(["--endpoint", DEAD, "query", "waybill", "CARRIER-COSCO", "HHL71800000"])
+        .args(["--org", "CARRIER-COSCO", "--format", "dcsa", "--key"])
+        .arg(&key)
+        .assert()
+        .code(4);
+    tc().args(["--endpoint", DEAD, "query", "waybill", "CARRIER-COSCO", "HHL71800000"])
+        .args(["--org", "CARRIER-COSCO", "--format", "pdf"])
+        .assert()
+        .code(2);
+}

@@ -163,6 +163,7 @@ fn waybill(
         goods: vec![goods],
         issue_date_ms: issue_ms,
         sub_reference: 0,
+        dcsa: None,
     }))
 }
 

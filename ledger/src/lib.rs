@@ -5,6 +5,7 @@
 //! - `codec` canonical borsh bytes; `hash` tagged SHA-256; `crypto` ed25519 and key files
 //! - `identity`, `genesis`, `codes` membership, roles, parameters, code tables; `gs1` GS1 keys
 //! - `epcis` GS1 EPCIS 2.0 JSON-LD import/export of provenance events (pure mapping)
+//! - `dcsa` DCSA eBL 3.0 transport documents ↔ bills of lading, endorsement chains, PINT chain checks (pure mapping)
 //! - `payload` the five document families; `tx` signed envelopes; `block` headers and outcomes
 //! - `event_fields` salted per-field commitments of provenance events (selective disclosure)
 //! - `merkle` RFC 6962 trees and inclusion proofs; `certificate` validator sets and commit certificates
@@ -18,6 +19,7 @@ pub mod certificate;
 pub mod codec;
 pub mod codes;
 pub mod crypto;
+pub mod dcsa;
 pub mod demo;
 pub mod epcis;
 pub mod event_fields;

@@ -301,6 +301,7 @@ pub fn waybill_issue(reference: &str, holder: &str, goods_ids: &[&str]) -> Waybi
         }],
         issue_date_ms: GENESIS_TIME_MS,
         sub_reference: 0,
+        dcsa: None,
     }
 }
 

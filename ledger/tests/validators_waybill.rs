@@ -411,3 +411,105 @@ fn waybill_amend_holder() {
     c.accept(C, amend(2, "BANK-NL"));
     assert_eq!(holder(&c), oid("BANK-NL"));
 }
+
+/// A bill imported from a DCSA eBL 3.0 transport document (built in memory, `ledger::dcsa`):
+/// it keeps the original as canonical JSON in `dcsa`.
+fn dcsa_issue(extra: &str) -> WaybillIssue {
+    use tradechain_ledger::dcsa::export::transport_document;
+    use tradechain_ledger::dcsa::import::{ImportOptions, import_transport_document};
+    use tradechain_ledger::dcsa::json::{Json, parse};
+    let td = transport_document(&waybill_issue(BL_REF, "PRODUCER-FZ", &[]), "ISSUED");
+    let Json::Object(mut m) = td else { unreachable!() };
+    m.push(("termsAndConditions".into(), Json::String(extra.into())));
+    let td = parse(&Json::Object(m).canonical()).unwrap();
+    import_transport_document(
+        &td,
+        "",
+        &ImportOptions {
+            holder: Some(oid("PRODUCER-FZ")),
+        },
+    )
+    .unwrap()
+    .issue
+}
+
+#[test]
+fn waybill_dcsa_invalid() {
+    use tradechain_ledger::dcsa::MAX_DOCUMENT_BYTES;
+    // A mapped DCSA bill is accepted and keeps its document; one far above max_string_len (the
+    // kept document is bounded by MAX_DOCUMENT_BYTES instead) too; so is an amendment carrying one.
+    let small = dcsa_issue("Terms.");
+    let mut c = Chain::demo();
+    c.accept(C, issue_doc(small.clone()));
+    let rec: tradechain_ledger::records::WaybillRecord =
+        tradechain_ledger::state::get_typed(&c.state, &tradechain_ledger::state::keys::waybill(&oid(C), BL_REF))
+            .unwrap();
+    assert_eq!(rec.document.dcsa, small.dcsa);
+    let big = dcsa_issue(&"t".repeat(20_000));
+    assert!(big.dcsa.as_ref().unwrap().len() > 20_000);
+    Chain::demo().accept(C, issue_doc(big));
+    c.accept("PRODUCER-FZ", surrender(SurrenderPurpose::Amendment));
+    let mut amended = dcsa_issue("Amended terms.");
+    amended.sub_reference = 1;
+    c.accept(
+        C,
+        Payload::Waybill(WaybillOp::Amend {
+            carrier: oid(C),
+            reference: BL_REF.into(),
+            amended: Box::new(amended),
+        }),
+    );
+
+    // Above the bound (the transaction itself still fits max_tx_bytes): the importer refuses to
+    // build one, so the kept text is padded by hand, still canonical.
+    let mut over = dcsa_issue("");
+    let base = over.dcsa.take().unwrap();
+    let key = "\"termsAndConditions\":\"\"";
+    assert!(base.contains(key));
+    let padded = base.replacen(
+        key,
+        &format!(
+            "\"termsAndConditions\":\"{}\"",
+            "t".repeat(MAX_DOCUMENT_BYTES + 1 - base.len())
+        ),
+        1,
+    );
+    let n = padded.len();
+    assert_eq!(n, MAX_DOCUMENT_BYTES + 1);
+    over.dcsa = Some(padded);
+    Chain::demo().reject_with(
+        C,
+        issue_doc(over),
+        "waybill.dcsa.invalid",
+        &format!("BL {BL_REF}: dcsa: the DCSA document is {n} bytes, above the limit of {MAX_DOCUMENT_BYTES}"),
+    );
+    // Not canonical, not JSON, not an object, another reference.
+    let mut d = dcsa_issue("");
+    d.dcsa = Some(d.dcsa.unwrap().replacen(',', ", ", 1));
+    Chain::demo().reject_with(
+        C,
+        issue_doc(d),
+        "waybill.dcsa.invalid",
+        &format!("BL {BL_REF}: dcsa: the DCSA document is not in canonical form (members sorted, no whitespace)"),
+    );
+    for (kept, why) in [
+        ("{", "the DCSA document is not JSON"),
+        ("[1]", "the DCSA document is an array, not an object"),
+        (
+            "{\"transportDocumentReference\":\"OTHER-1\"}",
+            "the DCSA document's transportDocumentReference \"OTHER-1\" is not the bill's reference",
+        ),
+        ("{}", "the DCSA document has no transportDocumentReference string"),
+    ] {
+        let mut d = dcsa_issue("");
+        d.dcsa = Some(kept.into());
+        let (rule, reason) = Chain::demo().reject(C, issue_doc(d));
+        assert_eq!(rule, "waybill.dcsa.invalid");
+        assert!(reason.contains(why), "{kept}: {reason}");
+    }
+    // The exemption is only for `dcsa`: another string of a DCSA bill is still bounded.
+    let mut d = dcsa_issue("");
+    d.vehicle = "v".repeat(2000);
+    let (rule, _) = Chain::demo().reject(C, issue_doc(d));
+    assert_eq!(rule, "limits.string_len");
+}

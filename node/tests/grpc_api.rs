@@ -505,6 +505,30 @@ async fn documents_are_filtered_by_role() {
             (w.port_of_loading.as_str(), w.port_of_discharge.as_str()),
             ("CNFOC", "NLRTM")
         );
+        // The same bill in DCSA eBL 3.0 shape: status and endorsement chain (newest first).
+        let dcsa = tradechain_ledger::dcsa::json::parse(&w.dcsa_json).unwrap();
+        assert_eq!(
+            dcsa.get("transportDocumentStatus").and_then(|s| s.as_str()),
+            Some("ISSUED")
+        );
+        let td = dcsa.get("transportDocument").unwrap();
+        assert_eq!(td.get("isToOrder"), Some(&tradechain_ledger::dcsa::Json::Bool(true)));
+        let codes: Vec<String> =
+            tradechain_ledger::dcsa::export::chains(&[serde_json::from_str(&w.record_json).unwrap()])[0]
+                .actions
+                .iter()
+                .map(|a| a.code.to_string())
+                .collect();
+        assert_eq!(codes, ["ISSUE", "ENDORSE", "TRANSFER"]);
+        for code in [
+            "\"ISSUE\"",
+            "\"ENDORSE\"",
+            "\"TRANSFER\"",
+            "\"PRODUCER-CN\"",
+            "\"IMPORTER-NL\"",
+        ] {
+            assert!(w.dcsa_json.contains(code), "{code} in {}", w.dcsa_json);
+        }
     }
     for who in ["BANK-CN", "PORT-NLRTM", "CHAMBER-CN"] {
         let e = d.get_waybill(get_wb(who)).await.unwrap_err();

@@ -68,6 +68,12 @@ pub struct WaybillIssue {
     /// Sub-reference after amendments; 0 for the original.
     #[serde(default)]
     pub sub_reference: u32,
+    /// The DCSA eBL 3.0 `TransportDocument` this bill was mapped from (`ledger::dcsa`), kept as
+    /// its canonical JSON text so it can be returned as it was; `None` for a bill written in
+    /// tradechain's own shape. The waybill validator bounds it (`dcsa::MAX_DOCUMENT_BYTES`),
+    /// requires it canonical and naming this bill's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcsa: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

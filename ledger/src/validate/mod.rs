@@ -9,7 +9,8 @@
 //!   value at fault. Rule ids are never renamed: clients match on them.
 //! - `limits` runs first in every family: no string above `genesis.limits.max_string_len` bytes,
 //!   no list above `max_list_len` entries, anywhere in the payload (and no more extension fields
-//!   than that on an EPCIS event).
+//!   than that on an EPCIS event). A bill's kept DCSA document (`WaybillIssue::dcsa`) is one
+//!   string bounded instead by `dcsa::MAX_DOCUMENT_BYTES` (the waybill validator).
 use crate::execute::{Rejection, TxContext, Validator};
 use crate::identity::{Org, OrgId, Role};
 use crate::records::PendingValidators;
@@ -58,6 +59,7 @@ pub const RULES: &[&str] = &[
     "waybill.amend.invalid",
     "waybill.amend.holder",
     "waybill.exclusive_control",
+    "waybill.dcsa.invalid",
     "certificate.duplicate",
     "certificate.origin_mismatch",
     "certificate.not_found",
@@ -216,6 +218,9 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
             // Its values are whole JSON members kept verbatim (sensor reports, ILMD…), not
             // names or codes: `max_tx_bytes` bounds them, `max_string_len` bounds their keys.
             let kept_json = path == "payload.op.extensions";
+            // A bill's original DCSA document: whole canonical JSON, bounded by
+            // `dcsa::MAX_DOCUMENT_BYTES` in the waybill validator.
+            let kept_dcsa = path == "payload.op" || path == "payload.op.amended";
             for (k, x) in m {
                 if k.len() > l.max_string_len as usize {
                     return reject(
@@ -227,7 +232,7 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
                         ),
                     );
                 }
-                if kept_json && x.is_string() {
+                if (kept_json || (kept_dcsa && k == "dcsa")) && x.is_string() {
                     continue;
                 }
                 walk(x, &format!("{path}.{k}"), l)?;

@@ -3,7 +3,8 @@
 //! Invariants enforced:
 //! - Only carriers issue; a reference is unique per carrier; the original has sub-reference 0;
 //!   places are UN/LOCODEs, party countries ISO 3166, HS codes well-formed, goods ids GS1 keys;
-//!   straight bills and sea waybills name a consignee; holders are members.
+//!   straight bills and sea waybills name a consignee; holders are members; a kept DCSA
+//!   document is bounded, canonical and names the bill's reference (`dcsa::check_kept`).
 //! - ISSUED → (transfer)* → SURRENDERED_FOR_DELIVERY → ACCOMPLISHED;
 //!   ISSUED → SURRENDERED_FOR_AMENDMENT → (amend: re-issued with a higher sub-reference) ISSUED;
 //!   ISSUED → VOID, by the issuer only, never after a surrender (a to-order bill only while the
@@ -37,6 +38,7 @@
 //! | `waybill.state` | the carrier, in the right state | voiding after a surrender; amending a bill not surrendered for amendment |
 //! | `waybill.amend.holder` | the carrier, re-issuing to the surrenderer | an amended document naming another holder than the party that surrendered it |
 //! | `waybill.amend.invalid` | the carrier | an amendment changing the reference or not raising the sub-reference |
+//! | `waybill.dcsa.invalid` | the carrier | a kept DCSA document (`WaybillIssue::dcsa`) above `dcsa::MAX_DOCUMENT_BYTES`, not canonical JSON of an object, or naming another `transportDocumentReference` |
 use super::{country, gs1_key, hs_code, limits, org, reject, require_role, unlocode};
 use crate::execute::{Rejection, TxContext, Validator};
 use crate::identity::{OrgId, Role};
@@ -260,6 +262,11 @@ fn check_document(view: &dyn StateView, doc: &WaybillIssue) -> Result<(), Reject
         for (j, id) in g.goods_ids.iter().enumerate() {
             gs1_key(&format!("goods[{i}].goods_ids[{j}]"), id)?;
         }
+    }
+    if let Some(kept) = &doc.dcsa
+        && let Err(e) = crate::dcsa::check_kept(kept, &doc.reference)
+    {
+        return reject("waybill.dcsa.invalid", format!("BL {r}: dcsa: {e}"));
     }
     member(view, "holder", &doc.holder)
 }

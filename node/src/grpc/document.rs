@@ -8,6 +8,12 @@
 //!   it issued or is a named party of.
 //!
 //! A direct read of an invisible document is PERMISSION_DENIED; lists skip invisible documents.
+//!
+//! GetWaybill also answers in DCSA eBL 3.0 shape (`dcsa_json`), rendered by
+//! `tradechain_ledger::dcsa::dcsa_view` from the waybill's versions: the same mapping the CLI and
+//! the tests use. DCSA documents come in through `TransactionService.Submit`: the signed
+//! `WaybillOp::Issue` carries the original document (`WaybillIssue::dcsa`), mapped client-side
+//! with `tradechain_ledger::dcsa::import` (the node never signs for an org).
 use tonic::{Request, Response, Status};
 use tradechain_ledger::identity::{OrgId, Role};
 use tradechain_ledger::records::{CertificateRecord, SettlementRecord, WaybillRecord};
@@ -247,9 +253,28 @@ impl DocumentService for DocumentApi {
         let carrier = org_field("id.carrier", &id.carrier)?;
         let reference = text_field("id.reference", &id.reference)?;
         let what = format!("waybill {carrier}/{reference}");
-        let Doc::Waybill(_, r) = self.visible(&caller, &keys::waybill(&carrier, reference), &what)? else {
+        let key = keys::waybill(&carrier, reference);
+        let Doc::Waybill(_, r) = self.visible(&caller, &key, &what)? else {
             return Err(not_found(format!("{what} is not on the ledger")));
         };
+        // The DCSA view reads every version (its endorsement chains) and each action's block time.
+        let b = &self.0.backend;
+        let mut versions: Vec<WaybillRecord> = b
+            .document_history(&key)
+            .map_err(internal)?
+            .iter()
+            .map(|v| {
+                tradechain_ledger::codec::decode(v)
+                    .map_err(|_| Status::internal("a stored waybill version does not decode"))
+            })
+            .collect::<Result<_, _>>()?;
+        if versions.last() != Some(&r) {
+            versions.push(r.clone());
+        }
+        let time_of = |l: tradechain_ledger::records::TxLocation| b.header(l.height).ok().flatten().map(|h| h.time_ms);
+        let dcsa_json = tradechain_ledger::dcsa::dcsa_view(&versions, &time_of)
+            .map(|j| j.canonical())
+            .unwrap_or_default();
         Ok(Response::new(v1::WaybillReply {
             id: Some(id.clone()),
             status: views::enum_name(&r.status),
@@ -272,6 +297,7 @@ impl DocumentService for DocumentApi {
             issued_at: Some(views::location(r.issued_at)),
             updated_at: Some(views::location(r.updated_at)),
             record_json: views::json(&r),
+            dcsa_json,
         }))
     }
 

@@ -405,6 +405,7 @@ impl Scenario {
             }],
             issue_date_ms: t0 + 7_200_000,
             sub_reference: 0,
+            dcsa: None,
         };
         s.issue_waybill("MAERSK", wb);
         let instr = SettlementInstruct {
