@@ -23,12 +23,30 @@ pub struct Testnet {
     _tmp: tempfile::TempDir,
 }
 
+/// A port base for a test testnet: gRPC at base+i, p2p at base+10,000+i, HTTP at base+20,000+i.
+/// All three ranges lie below the kernel's ephemeral range (32768–60999 on Linux), where a client
+/// connection's local port could take one (CI once failed with "http.listen: cannot bind
+/// 127.0.0.1:40282: Address already in use"), and away from the default testnet's (9101…, 7101…,
+/// 8101…). Varied by pid, and each of the 60 ports is checked free before it is chosen.
+fn free_base() -> u16 {
+    let start = (std::process::id() % 200) as u16;
+    for i in 0..200u16 {
+        let base = 2_000 + ((start + i) % 200) * 20;
+        let free = [0u16, 10_000, 20_000]
+            .iter()
+            .all(|off| (0..20).all(|p| std::net::TcpListener::bind(("127.0.0.1", base + off + p)).is_ok()));
+        if free {
+            return base;
+        }
+    }
+    panic!("no free range of test testnet ports between 2000 and 26000");
+}
+
 impl Testnet {
     pub fn new() -> Testnet {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("testnet");
-        // Ports away from the default testnet's (9101…, 7101…, 8101…), varied by pid.
-        let base = 20_000 + (std::process::id() % 400) as u16 * 20;
+        let base = free_base();
         Testnet {
             root: repo_root(),
             data,
