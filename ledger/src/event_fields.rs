@@ -79,21 +79,6 @@ pub struct Goods {
 }
 
 impl Goods {
-    pub fn of(e: &ProvenanceEvent) -> Goods {
-        Goods {
-            epc_list: e.epc_list.clone(),
-            quantity_list: e.quantity_list.clone(),
-            parent_id: e.parent_id.clone(),
-            child_epcs: e.child_epcs.clone(),
-            child_quantity_list: e.child_quantity_list.clone(),
-            input_epc_list: e.input_epc_list.clone(),
-            input_quantity_list: e.input_quantity_list.clone(),
-            output_epc_list: e.output_epc_list.clone(),
-            output_quantity_list: e.output_quantity_list.clone(),
-            transformation_id: e.transformation_id.clone(),
-        }
-    }
-
     /// Every identifier in a role that puts the event on an item's timeline (the same set as
     /// `ProvenanceEvent::touched_ids`).
     pub fn touched_ids(&self) -> Vec<&str> {
@@ -115,44 +100,78 @@ impl Goods {
     }
 }
 
-/// Every unit of `e`: (name, borsh value, public), fixed units first, then extension members.
-pub fn fields(e: &ProvenanceEvent) -> Vec<(String, Vec<u8>, bool)> {
-    let error_public = e
-        .error_declaration
-        .as_ref()
-        .map(|d| (d.declaration_time_ms, d.corrective_event_ids.clone()));
-    let values: [Vec<u8>; 17] = [
-        encode(&e.event_type),
-        encode(&e.event_id),
-        encode(&(e.event_time_ms, e.event_time_zone_offset_min)),
-        encode(&e.action),
-        encode(&Goods::of(e)),
-        encode(&e.biz_step),
-        encode(&e.disposition),
-        encode(&e.read_point),
-        encode(&e.biz_location),
-        encode(&e.unlocode),
-        encode(&e.customs.as_ref().map(CustomsStep::public_name)),
-        encode(&error_public),
-        encode(&e.biz_transaction_list),
-        encode(&e.source_list),
-        encode(&e.destination_list),
-        encode(&e.customs),
-        encode(&e.error_declaration.as_ref().and_then(|d| d.reason.clone())),
-    ];
-    debug_assert_eq!(values.len(), UNITS.len());
-    let mut out: Vec<(String, Vec<u8>, bool)> = UNITS
-        .iter()
-        .zip(values)
-        .map(|((name, public), v)| (name.to_string(), v, *public))
-        .collect();
-    for (k, v) in &e.extensions {
-        out.push((
-            format!("{EXTENSION_PREFIX}{k}"),
-            encode(v),
-            PUBLIC_EXTENSIONS.contains(&k.as_str()),
-        ));
+/// Visit every unit of `e` in commitment order — the `UNITS`, then one per extension member in
+/// key order — with its name, whether it is public, and its borsh value (written into one reused
+/// buffer). The one definition of the unit list: `fields` and `digest` both walk it.
+fn visit_units(e: &ProvenanceEvent, mut f: impl FnMut(&str, bool, &[u8])) {
+    fn put<T: BorshSerialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+        // Writing into a Vec cannot fail; borsh only errors on I/O.
+        let _ = v.serialize(out);
     }
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let mut unit = |i: usize, write: &dyn Fn(&mut Vec<u8>)| {
+        buf.clear();
+        write(&mut buf);
+        let (name, public) = UNITS.get(i).copied().unwrap_or(("", false));
+        debug_assert!(!name.is_empty(), "unit {i} is in UNITS");
+        f(name, public, &buf);
+    };
+    unit(0, &|o| put(o, &e.event_type));
+    unit(1, &|o| put(o, &e.event_id));
+    unit(2, &|o| put(o, &(e.event_time_ms, e.event_time_zone_offset_min)));
+    unit(3, &|o| put(o, &e.action));
+    // `Goods`, field by field (a struct's borsh is its fields' in order).
+    unit(4, &|o| {
+        put(o, &e.epc_list);
+        put(o, &e.quantity_list);
+        put(o, &e.parent_id);
+        put(o, &e.child_epcs);
+        put(o, &e.child_quantity_list);
+        put(o, &e.input_epc_list);
+        put(o, &e.input_quantity_list);
+        put(o, &e.output_epc_list);
+        put(o, &e.output_quantity_list);
+        put(o, &e.transformation_id);
+    });
+    unit(5, &|o| put(o, &e.biz_step));
+    unit(6, &|o| put(o, &e.disposition));
+    unit(7, &|o| put(o, &e.read_point));
+    unit(8, &|o| put(o, &e.biz_location));
+    unit(9, &|o| put(o, &e.unlocode));
+    unit(10, &|o| put(o, &e.customs.as_ref().map(CustomsStep::public_name)));
+    unit(11, &|o| {
+        put(
+            o,
+            &e.error_declaration
+                .as_ref()
+                .map(|d| (d.declaration_time_ms, &d.corrective_event_ids)),
+        )
+    });
+    unit(12, &|o| put(o, &e.biz_transaction_list));
+    unit(13, &|o| put(o, &e.source_list));
+    unit(14, &|o| put(o, &e.destination_list));
+    unit(15, &|o| put(o, &e.customs));
+    unit(16, &|o| {
+        put(o, &e.error_declaration.as_ref().and_then(|d| d.reason.as_ref()))
+    });
+    debug_assert_eq!(UNITS.len(), 17);
+    for (k, v) in &e.extensions {
+        buf.clear();
+        put(&mut buf, v);
+        f(
+            &format!("{EXTENSION_PREFIX}{k}"),
+            PUBLIC_EXTENSIONS.contains(&k.as_str()),
+            &buf,
+        );
+    }
+}
+
+/// Every unit of `e`: (name, borsh value, public), in commitment order.
+pub fn fields(e: &ProvenanceEvent) -> Vec<(String, Vec<u8>, bool)> {
+    let mut out = Vec::with_capacity(UNITS.len() + e.extensions.len());
+    visit_units(e, |name, public, value| {
+        out.push((name.to_string(), value.to_vec(), public))
+    });
     out
 }
 
@@ -171,102 +190,46 @@ pub fn carries_commercial(e: &ProvenanceEvent) -> bool {
         )
 }
 
-/// The salt of unit `name` under `seed`.
+/// The salt of unit `name` under `seed`: `H("tradechain/field-salt", seed ‖ borsh(name))`.
 pub fn salt(seed: &Hash, name: &str) -> Hash {
-    Hash::tagged_parts("tradechain/field-salt", &[&seed.0, &encode(&name.to_string())])
+    Hash::tagged_parts(
+        "tradechain/field-salt",
+        &[&seed.0, &len_prefix(name.len()), name.as_bytes()],
+    )
 }
 
-/// The leaf of one unit.
+/// The leaf of one unit: `H("tradechain/event-field", salt ‖ borsh(name) ‖ borsh(value))`.
 pub fn leaf(salt: &Hash, name: &str, value: &[u8]) -> Hash {
     Hash::tagged_parts(
         "tradechain/event-field",
-        &[&salt.0, &encode(&name.to_string()), &encode(&value.to_vec())],
+        &[
+            &salt.0,
+            &len_prefix(name.len()),
+            name.as_bytes(),
+            &len_prefix(value.len()),
+            value,
+        ],
     )
+}
+
+/// Borsh's u32 length prefix of a string or byte vector.
+fn len_prefix(n: usize) -> [u8; 4] {
+    u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes()
 }
 
 fn digest_of(leaves: &[Hash]) -> Hash {
     Hash::tagged("tradechain/event-fields", &encode(&leaves.to_vec()))
 }
 
-/// The commitment to `e` under `seed`: the same value as hashing `fields(e)`'s leaves
-/// (`EventOpening::digest`), computed in one pass without building the units (it runs for every
-/// provenance transaction a node decodes: signing, admission, gossip, proposals).
+/// The commitment to `e` under `seed`: the digest of its units' leaves, the same value
+/// `EventOpening::digest` recomputes from an opening. One pass, without building the units (it
+/// runs for every provenance transaction a node decodes: signing, admission, gossip, proposals).
 pub fn digest(e: &ProvenanceEvent, seed: &Hash) -> Hash {
     use sha2::{Digest, Sha256};
     let mut all = Sha256::new();
     all.update(b"tradechain/event-fields\0");
-    let count = UNITS.len() + e.extensions.len();
-    all.update(u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
-    let mut value: Vec<u8> = Vec::with_capacity(256);
-    let mut unit = |name: &str, write: &dyn Fn(&mut Vec<u8>)| {
-        value.clear();
-        write(&mut value);
-        let name_len = u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes();
-        let mut h = Sha256::new();
-        h.update(b"tradechain/field-salt\0");
-        h.update(seed.0);
-        h.update(name_len);
-        h.update(name.as_bytes());
-        let salt: [u8; 32] = h.finalize().into();
-        let mut h = Sha256::new();
-        h.update(b"tradechain/event-field\0");
-        h.update(salt);
-        h.update(name_len);
-        h.update(name.as_bytes());
-        h.update(u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
-        h.update(&value);
-        let leaf: [u8; 32] = h.finalize().into();
-        all.update(leaf);
-    };
-    fn put<T: BorshSerialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-        // Writing into a Vec cannot fail; borsh only errors on I/O.
-        let _ = v.serialize(out);
-    }
-    unit("type", &|o| put(o, &e.event_type));
-    unit("eventID", &|o| put(o, &e.event_id));
-    unit("eventTime", &|o| {
-        put(o, &(e.event_time_ms, e.event_time_zone_offset_min))
-    });
-    unit("action", &|o| put(o, &e.action));
-    // `Goods`, field by field (a struct's borsh is its fields' in order).
-    unit("goods", &|o| {
-        put(o, &e.epc_list);
-        put(o, &e.quantity_list);
-        put(o, &e.parent_id);
-        put(o, &e.child_epcs);
-        put(o, &e.child_quantity_list);
-        put(o, &e.input_epc_list);
-        put(o, &e.input_quantity_list);
-        put(o, &e.output_epc_list);
-        put(o, &e.output_quantity_list);
-        put(o, &e.transformation_id);
-    });
-    unit("bizStep", &|o| put(o, &e.biz_step));
-    unit("disposition", &|o| put(o, &e.disposition));
-    unit("readPoint", &|o| put(o, &e.read_point));
-    unit("bizLocation", &|o| put(o, &e.biz_location));
-    unit("unlocode", &|o| put(o, &e.unlocode));
-    unit("customsStep", &|o| {
-        put(o, &e.customs.as_ref().map(CustomsStep::public_name))
-    });
-    unit("errorDeclaration", &|o| {
-        put(
-            o,
-            &e.error_declaration
-                .as_ref()
-                .map(|d| (d.declaration_time_ms, &d.corrective_event_ids)),
-        )
-    });
-    unit("bizTransactions", &|o| put(o, &e.biz_transaction_list));
-    unit("sources", &|o| put(o, &e.source_list));
-    unit("destinations", &|o| put(o, &e.destination_list));
-    unit("customsDetails", &|o| put(o, &e.customs));
-    unit("errorReason", &|o| {
-        put(o, &e.error_declaration.as_ref().and_then(|d| d.reason.as_ref()))
-    });
-    for (k, v) in &e.extensions {
-        unit(&format!("{EXTENSION_PREFIX}{k}"), &|o| put(o, v));
-    }
+    all.update(len_prefix(UNITS.len() + e.extensions.len()));
+    visit_units(e, |name, _, value| all.update(leaf(&salt(seed, name), name, value).0));
     Hash(all.finalize().into())
 }
 

@@ -72,6 +72,29 @@ async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
         "{}",
         e.message()
     );
+    // The disclosure seeds: one 32-byte seed per event, and the signature covers the commitment
+    // made with it, so another seed (a node or relay swapping the salts) breaks the signature.
+    let mut short = req.clone();
+    short.disclosure_seeds.pop();
+    let e = client(&env.channel).submit_epcis(short).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("disclosure_seeds:"), "{}", e.message());
+    let mut malformed = req.clone();
+    malformed.disclosure_seeds[0].truncate(31);
+    let e = client(&env.channel).submit_epcis(malformed).await.unwrap_err();
+    assert!(
+        e.message().starts_with("disclosure_seeds[0]: is 31 bytes"),
+        "{}",
+        e.message()
+    );
+    let mut reseeded = req.clone();
+    reseeded.disclosure_seeds[0][0] ^= 1;
+    let e = client(&env.channel).submit_epcis(reseeded).await.unwrap_err();
+    assert!(
+        e.message().starts_with("signatures[0]: does not verify"),
+        "{}",
+        e.message()
+    );
     // A signature over other bytes (event 1's signature for event 0) is refused as well.
     let mut swapped = req.clone();
     swapped.signatures.swap(0, 1);

@@ -15,11 +15,11 @@ use tradechain_ledger::block::{BlockHeader, TxOutcome, outcome_leaf, outcome_pro
 use tradechain_ledger::codec::{decode, encode};
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::merkle::{leaf_hash, prove, root_from_leaf_hashes};
-use tradechain_ledger::payload::Payload;
+use tradechain_ledger::payload::{CustomsStep, Payload};
 use tradechain_ledger::records::{ItemEventRef, TxLocation, item_event_hash};
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_ledger::{OrgId, SecretKey};
-use tradechain_node::grpc::{auth, provenance::customs_step, views};
+use tradechain_node::grpc::{auth, views};
 use tradechain_proto::v1;
 
 /// The org that signs the rejected claim, and why the validators refuse it.
@@ -180,7 +180,7 @@ pub async fn rejected_entry(ch: &Channel, tx_id: &str, keys_dir: &Path) -> v1::T
         biz_location: p.biz_location.clone().unwrap_or_default(),
         unlocode: p.unlocode.clone().unwrap_or_default(),
         org: stx.tx.sender.to_string(),
-        customs_step: p.customs.as_ref().map(customs_step).unwrap_or_default(),
+        customs_step: p.customs.as_ref().map(CustomsStep::public_name).unwrap_or_default(),
         accepted: true,
         proof: Some(v1::EventProof {
             block_header_borsh: header_borsh,

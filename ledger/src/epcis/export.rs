@@ -37,11 +37,6 @@ pub const PUBLIC_EXTENSIONS: &[&str] = &[
     EXT_CONTEXT,
 ];
 
-/// The customs step's public name: `declared`, `inspected:passed`, `held`, `released`.
-pub fn customs_step_name(step: &CustomsStep) -> String {
-    step.public_name()
-}
-
 /// What an event shows to the public (the same filter as the node's `GetProvenance`):
 /// withheld are `bizTransactionList`, `sourceList`, `destinationList` (business documents and
 /// parties), a customs step's details (declarant, HS code, certificate, waybill, remarks, hold
@@ -66,7 +61,7 @@ pub fn public_view(ev: &ProvenanceEvent) -> ProvenanceEvent {
         } else {
             p.extensions.insert(
                 EXT_CUSTOMS_STEP.to_string(),
-                Json::String(customs_step_name(&step)).canonical(),
+                Json::String(step.public_name()).canonical(),
             );
         }
     }

@@ -4,7 +4,7 @@
 //! Invariant: no endpoint hands out bytes (or a rejection reason, which may quote them) that
 //! this rule withholds from its caller:
 //! - anyone, unauthenticated: a provenance event that carries no commercial field
-//!   (`provenance::is_commercial`, the rule the public timeline and page use);
+//!   (`ledger::event_fields::carries_commercial`, the rule the public timeline and page use);
 //! - a member that signs the request: its own transactions; regulators everything; a document
 //!   operation (waybill, certificate, settlement) to whoever the document API shows that
 //!   document to (`document::may_see`, judged on the document's current record: a port never
@@ -19,7 +19,7 @@ use tradechain_ledger::tx::SignedTransaction;
 use super::Shared;
 use super::auth::Caller;
 use super::document::{Doc, load, may_see};
-use super::provenance::is_commercial;
+use tradechain_ledger::event_fields::carries_commercial;
 
 /// What the rejection reason of a withheld transaction reads as.
 pub const WITHHELD_REASON: &str = "withheld: the caller is not a party to this transaction";
@@ -28,7 +28,7 @@ pub const WITHHELD_REASON: &str = "withheld: the caller is not a party to this t
 pub fn may_see_tx(shared: &Shared, caller: Option<&Caller>, stx: &SignedTransaction) -> Result<bool, Status> {
     let tx = &stx.tx;
     if let Payload::Provenance(ev) = &tx.payload
-        && !is_commercial(ev)
+        && !carries_commercial(ev)
     {
         return Ok(true);
     }

@@ -22,16 +22,16 @@
 //! customs details, ILMD and other undeclared extension members, an error declaration's reason)
 //! only as its salted hash, so what is shown is proven against the signed commitment and nothing
 //! withheld can be guessed from it. `tx_redacted` marks events that carry commercial fields
-//! (`is_commercial`, also the public rule of `disclosure`).
+//! (`ledger::event_fields::carries_commercial`, also the public rule of `disclosure`).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use tradechain_ledger::codec::{decode, encode};
-use tradechain_ledger::event_fields::EventDisclosure;
+use tradechain_ledger::event_fields::{EventDisclosure, carries_commercial};
 use tradechain_ledger::identity::Org;
 use tradechain_ledger::payload::{CertificateRef, WaybillRef};
-use tradechain_ledger::payload::{CustomsStep, Payload, ProvenanceEvent};
+use tradechain_ledger::payload::{CustomsStep, Payload};
 use tradechain_ledger::records::{CertificateHead, CustomsStatus, ItemEventRef, ItemHead, ItemRecord, WaybillHead};
 use tradechain_ledger::state::keys;
 use tradechain_ledger::state_tree::ProvenState;
@@ -103,16 +103,6 @@ pub(super) fn parse_page_token(t: &str) -> Result<u64, Status> {
         .ok_or_else(|| invalid("page_token", "not a token from a previous reply"))
 }
 
-/// Whether an event's signed bytes carry commercial data and must not be shown to the public.
-pub fn is_commercial(ev: &ProvenanceEvent) -> bool {
-    tradechain_ledger::event_fields::carries_commercial(ev)
-}
-
-/// The customs step as shown in a timeline entry.
-pub fn customs_step(step: &CustomsStep) -> String {
-    step.public_name()
-}
-
 /// Per-request map of block headers and certificates (a page often hits one block; the backend
 /// may also cache them across requests, `Backend::proof_parts`). Transactions and inclusion
 /// proofs are read one by one: a provenance page never decodes or re-hashes a whole block (the
@@ -169,7 +159,7 @@ fn entry(
     };
     let mut redact = true;
     if let Payload::Provenance(p) = &stx.tx.payload {
-        redact = is_commercial(p);
+        redact = carries_commercial(p);
         e.event_type = views::enum_name(&p.event_type);
         e.action = p.action.as_ref().map(views::enum_name).unwrap_or_default();
         e.biz_step = p.biz_step.clone().unwrap_or_default();
@@ -179,7 +169,7 @@ fn entry(
         e.read_point = p.read_point.clone().unwrap_or_default();
         e.biz_location = p.biz_location.clone().unwrap_or_default();
         e.unlocode = p.unlocode.clone().unwrap_or_default();
-        e.customs_step = p.customs.as_ref().map(customs_step).unwrap_or_default();
+        e.customs_step = p.customs.as_ref().map(CustomsStep::public_name).unwrap_or_default();
         e.error_declaration = p.error_declaration.is_some();
     }
     let sender = stx.tx.sender.clone();
@@ -516,12 +506,12 @@ impl ProvenanceService for ProvenanceApi {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use tradechain_ledger::payload::{ErrorDeclaration, EventType, TypedRef};
+    use tradechain_ledger::payload::{ErrorDeclaration, EventType, ProvenanceEvent, TypedRef};
 
     #[test]
     fn commercial_fields_make_an_event_withheld() {
         let public = ProvenanceEvent::new(EventType::ObjectEvent);
-        assert!(!is_commercial(&public));
+        assert!(!carries_commercial(&public));
         let mut ilmd = public.clone();
         ilmd.extensions.insert("ilmd".into(), "{}".into());
         let mut party = public.clone();
@@ -537,10 +527,10 @@ mod tests {
         });
         let mut no_reason = reason.clone();
         no_reason.error_declaration.as_mut().unwrap().reason = None;
-        assert!(is_commercial(&ilmd) && is_commercial(&party) && is_commercial(&reason));
-        assert!(!is_commercial(&no_reason));
+        assert!(carries_commercial(&ilmd) && carries_commercial(&party) && carries_commercial(&reason));
+        assert!(!carries_commercial(&no_reason));
         let mut sensor = public.clone();
         sensor.extensions.insert("sensorElementList".into(), "[]".into());
-        assert!(!is_commercial(&sensor), "declared public, as in the EPCIS export");
+        assert!(!carries_commercial(&sensor), "declared public, as in the EPCIS export");
     }
 }
