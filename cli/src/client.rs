@@ -87,13 +87,33 @@ pub async fn submit(ch: &Channel, tx: &SignedTransaction) -> CliResult<String> {
     Ok(r.into_inner().tx_id)
 }
 
-pub async fn wait(ch: &Channel, tx_id: &str, timeout_ms: u64) -> CliResult<v1::TransactionStatus> {
-    let r = v1::transaction_service_client::TransactionServiceClient::new(ch.clone())
-        .wait_for_commit(v1::WaitForCommitRequest {
-            tx_id: tx_id.to_string(),
-            timeout_ms,
-        })
-        .await
-        .map_err(|s| status_err("wait for commit", s))?;
-    Ok(r.into_inner())
+/// How often `wait` submits a transaction again that the node reports unknown.
+pub const MAX_RESUBMITS: u32 = 3;
+
+/// Wait for `tx` to commit. A node that answers "unknown" (NOT_FOUND: it lost the transaction —
+/// it crashed before gossiping it, or expired it behind a missing nonce) gets it again, up to
+/// `MAX_RESUBMITS` times: the client holds the signed bytes, so nothing acknowledged is lost.
+pub async fn wait(ch: &Channel, tx: &SignedTransaction, timeout_ms: u64) -> CliResult<v1::TransactionStatus> {
+    let tx_id = tx.id().to_hex();
+    let mut resubmits = 0;
+    loop {
+        let r = v1::transaction_service_client::TransactionServiceClient::new(ch.clone())
+            .wait_for_commit(v1::WaitForCommitRequest {
+                tx_id: tx_id.clone(),
+                timeout_ms,
+            })
+            .await;
+        match r {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s) if s.code() == tonic::Code::NotFound && resubmits < MAX_RESUBMITS => {
+                resubmits += 1;
+                eprintln!(
+                    "note: the node no longer knows {tx_id} ({}); submitting it again",
+                    s.message()
+                );
+                submit(ch, tx).await?;
+            }
+            Err(s) => return Err(status_err("wait for commit", s)),
+        }
+    }
 }

@@ -47,10 +47,10 @@ pub async fn run(cmd: DemoCmd, endpoint: &str, out: &Output) -> CliResult {
             };
             let tx = client::sign(&chain_id, &org, 0, *nonce, payload, key);
             *nonce += 1;
-            ids.push(submit_retrying(&ch, &tx).await?);
+            ids.push((submit_retrying(&ch, &tx).await?, tx));
         }
-        for id in &ids {
-            let st = client::wait(&ch, id, 60_000).await?;
+        for (id, tx) in &ids {
+            let st = client::wait(&ch, tx, 60_000).await?;
             match st.state() {
                 State::Committed => accepted += 1,
                 State::Rejected => {

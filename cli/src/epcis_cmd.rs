@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use tonic::transport::Channel;
-use tradechain_ledger::OrgId;
 use tradechain_ledger::epcis::{self, ExportOptions, time};
+use tradechain_ledger::{OrgId, SignedTransaction};
 use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
 
 use crate::client::{self, status_err};
@@ -68,14 +68,26 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
         );
         return Ok(());
     }
-    wait_all(&ch, &reply.tx_ids, args.timeout_ms, out).await
+    wait_all(&ch, &reply.tx_ids, &signed, args.timeout_ms, out).await
 }
 
-async fn wait_all(ch: &Channel, ids: &[String], timeout_ms: u64, out: &Output) -> CliResult {
+async fn wait_all(
+    ch: &Channel,
+    ids: &[String],
+    signed: &[SignedTransaction],
+    timeout_ms: u64,
+    out: &Output,
+) -> CliResult {
     let mut rows = Vec::with_capacity(ids.len());
     let mut failure = None;
-    for (i, id) in ids.iter().enumerate() {
-        let st = client::wait(ch, id, timeout_ms).await?;
+    for (i, (id, tx)) in ids.iter().zip(signed).enumerate() {
+        if tx.id().to_hex() != *id {
+            return Err(CliError::failure(format!(
+                "event {i}: the node answered tx id {id}, this client signed {}",
+                tx.id()
+            )));
+        }
+        let st = client::wait(ch, tx, timeout_ms).await?;
         let height = st.location.map(|l| l.height).unwrap_or(0);
         match st.state() {
             State::Committed => {

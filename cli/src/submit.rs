@@ -179,7 +179,7 @@ pub async fn run(args: SubmitArgs, endpoint: &str, key: Option<&Path>, out: &Out
         });
         return Ok(());
     }
-    let st = client::wait(&ch, &tx_id, args.timeout_ms).await?;
+    let st = client::wait(&ch, &tx, args.timeout_ms).await?;
     let height = st.location.map(|l| l.height).unwrap_or(0);
     match st.state() {
         State::Committed => {

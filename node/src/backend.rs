@@ -4,7 +4,7 @@
 //! Invariant: commits are announced (`Shared::commits`) only after `Store::commit_block`
 //! returned, so a height a subscriber hears of is fully readable here.
 use crate::grpc::backend::{
-    BResult, Backend, BackendError, DocQuery, Head, MempoolStatus, NodeInfo, NodeRole, PeerInfo, ProofParts,
+    BResult, Backend, BackendError, DocQuery, Durable, Head, MempoolStatus, NodeInfo, NodeRole, PeerInfo, ProofParts,
     SubmitError, SyncInfo, doc_matches,
 };
 use crate::mempool::MempoolError;
@@ -141,6 +141,10 @@ impl Backend for StoreBackend {
         }
         submit_result(self.shared.submit(tx))
     }
+    fn durable(&self) -> Durable {
+        let synced = self.shared.durable();
+        Box::pin(async move { synced.await.map_err(|e| SubmitError::Unavailable(e.to_string())) })
+    }
     fn pending_next_nonce(&self, org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
         self.shared
             .mempool
@@ -194,6 +198,7 @@ fn submit_result(r: Result<Hash, MempoolError>) -> Result<Hash, SubmitError> {
             SubmitError::Invalid(e.to_string())
         }
         Err(e @ MempoolError::BadSignature { .. }) => SubmitError::BadSignature(e.to_string()),
+        Err(MempoolError::Unavailable(why)) => SubmitError::Unavailable(why),
         Err(e @ MempoolError::UnknownSender(_)) => SubmitError::Rejected {
             rule: "membership.unknown_sender".into(),
             reason: e.to_string(),

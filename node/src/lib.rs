@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod network;
 pub mod resolver;
 pub mod runtime;
+pub mod submit_journal;
 pub mod wal;
 pub mod wire;
 

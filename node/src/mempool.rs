@@ -15,8 +15,10 @@
 //!   (`expire_stalled`), so what it holds goes back to the pool; its client resubmits
 //!   (`WaitForCommit` reports the transactions unknown). Time comes in from the host
 //!   (`set_now`): the mempool reads no clock.
-//! - Pending transactions are in memory only: they survive neither crash nor restart (clients
-//!   resubmit; `WaitForCommit` tells them whether they must).
+//! - Pending transactions live in memory; the ones this node acknowledged are also in its
+//!   submission journal (`node::submit_journal`), from which a restarted node re-admits them.
+//!   `journaled` marks an entry the journal holds, so a duplicate submission of a transaction
+//!   that arrived by gossip is journaled once before it is acknowledged.
 use std::collections::{BTreeMap, HashMap};
 use tradechain_ledger::codec;
 use tradechain_ledger::execute::{SigCheck, next_nonce};
@@ -71,6 +73,9 @@ pub enum MempoolError {
     TooLarge { size: usize, limit: usize },
     #[error("{org} holds {bytes} bytes of pending transactions, its share is {limit}: busy, retry later")]
     SenderQuota { org: OrgId, bytes: usize, limit: usize },
+    /// The node cannot keep what it would acknowledge (its submission journal failed).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 struct Entry {
@@ -78,6 +83,8 @@ struct Entry {
     size: usize,
     /// The key the signature verified against on entry.
     key: PublicKey,
+    /// In this node's submission journal.
+    journaled: bool,
 }
 
 pub struct Mempool {
@@ -304,7 +311,12 @@ impl Mempool {
         let sender = tx.tx.sender.clone();
         let nonce = tx.tx.nonce;
         let queue = self.by_sender.entry(sender.clone()).or_default();
-        let entry = Entry { tx, size, key };
+        let entry = Entry {
+            tx,
+            size,
+            key,
+            journaled: false,
+        };
         let held = self.sender_bytes.entry(sender.clone()).or_default();
         if let Some(old) = queue.insert(nonce, entry) {
             // Same sender and nonce, different content: the newer replaces the older.
@@ -375,6 +387,34 @@ impl Mempool {
                 self.remove(&id);
             }
         }
+    }
+
+    /// Mark a pending transaction as held by the submission journal; true when it was not yet
+    /// (the caller journals it then), false when it was or is not pending.
+    pub fn mark_journaled(&mut self, id: &Hash) -> bool {
+        let Some((sender, nonce)) = self.by_id.get(id) else {
+            return false;
+        };
+        match self.by_sender.get_mut(sender).and_then(|q| q.get_mut(nonce)) {
+            Some(e) if !e.journaled => {
+                e.journaled = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every pending transaction, per sender in nonce order; all are marked journaled (the
+    /// caller writes them into a compacted journal).
+    pub fn snapshot_for_journal(&mut self) -> Vec<SignedTransaction> {
+        let mut out = Vec::with_capacity(self.by_id.len());
+        for q in self.by_sender.values_mut() {
+            for e in q.values_mut() {
+                e.journaled = true;
+                out.push(e.tx.clone());
+            }
+        }
+        out
     }
 
     pub fn remove(&mut self, id: &Hash) -> bool {

@@ -20,6 +20,7 @@ use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::network::{self, NetCommand, NetConfig, NetEvent, NetHandle, Topic};
+use crate::submit_journal::SubmitJournal;
 use crate::wal::Wal;
 use crate::wire::{self, MAX_SYNC_BLOCKS, SyncRequest, SyncResponse, TxGossip};
 use anyhow::Context as _;
@@ -63,10 +64,14 @@ pub struct Shared {
     pub commits: broadcast::Sender<u64>,
     pub status: RwLock<Status>,
     outbound: Mutex<Vec<SignedTransaction>>,
+    /// What this node acknowledged, on disk (`node::submit_journal`).
+    pub journal: SubmitJournal,
 }
 
 impl Shared {
-    /// Admit a transaction to the mempool and queue it for gossip.
+    /// Admit a transaction to the mempool, journal it and queue it for gossip. The caller
+    /// acknowledges it only after `durable()` resolves (a duplicate of a pending transaction is
+    /// journaled too if it came by gossip, so that acknowledgement holds as well).
     pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
         // The signature is checked before taking the mempool lock, so submissions, gossip and
         // block checks do not queue behind one another's ed25519 work.
@@ -77,6 +82,22 @@ impl Shared {
                     .admit_checked(vec![tx.clone()], checks, self.store.as_ref())
                     .pop()
                     .unwrap_or_else(|| unreachable!("admit_checked answers once per transaction"));
+                // Journaled under the mempool lock: a compaction (which snapshots the pool under
+                // the same lock) is ordered before or after this append, never across it.
+                let r = match r {
+                    Ok(id) | Err(MempoolError::Duplicate(id)) if m.mark_journaled(&id) => {
+                        match self.journal.append(&tx) {
+                            Ok(_) => Ok(id),
+                            Err(e) => {
+                                if r.is_ok() {
+                                    m.remove(&id);
+                                }
+                                Err(MempoolError::Unavailable(e.to_string()))
+                            }
+                        }
+                    }
+                    r => r,
+                };
                 self.metrics.mempool_txs.set(m.len() as i64);
                 r
             }
@@ -93,6 +114,13 @@ impl Shared {
             }
         }
         res
+    }
+
+    /// Resolves when every submission admitted before the call is durable in the journal.
+    pub fn durable(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), crate::submit_journal::JournalError>> + use<> {
+        self.journal.wait_durable(self.journal.last_seq())
     }
 
     pub fn is_pending(&self, id: &Hash) -> bool {
@@ -136,7 +164,16 @@ struct Core {
     serving: Arc<Mutex<BTreeSet<libp2p::PeerId>>>,
     /// Time spent building or checking the block being decided (for the commit log line).
     exec_ms: u128,
+    /// When to offer our pending transactions to peers again (a peer connected: it may have
+    /// restarted with an empty mempool).
+    reoffer_at: Option<Instant>,
 }
+
+/// How long after a peer connects we re-offer (its gossip subscription must be up first); more
+/// connections within it share one re-offer.
+const REOFFER_DELAY: Duration = Duration::from_secs(2);
+/// At most this many pending transactions per re-offer (the ones a proposer can use first).
+const REOFFER_MAX_TXS: usize = 5_000;
 
 /// Node keys of all current members: the network's allow-list.
 pub fn member_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
@@ -174,6 +211,35 @@ pub fn validator_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
         }
     }
     out
+}
+
+/// After a restart: put what the journal holds back in the mempool (what has committed since
+/// is refused as stale and dropped) and queue it for gossip, so peers that lost it get it again.
+fn readmit_journaled(shared: &Shared, txs: Vec<SignedTransaction>) {
+    if txs.is_empty() {
+        return;
+    }
+    let read = txs.len();
+    let checks = check_signatures(shared.store.as_ref(), &txs, &|_, _| false);
+    let Ok(mut m) = shared.mempool.lock() else { return };
+    let res = m.admit_checked(txs.clone(), checks, shared.store.as_ref());
+    let mut back = Vec::new();
+    for (tx, r) in txs.into_iter().zip(res) {
+        if let Ok(id) | Err(MempoolError::Duplicate(id)) = r {
+            m.mark_journaled(&id);
+            back.push(tx);
+        }
+    }
+    shared.metrics.mempool_txs.set(m.len() as i64);
+    drop(m);
+    tracing::info!(
+        read,
+        pending = back.len(),
+        "submission journal: re-admitted what this node acknowledged and has not seen commit"
+    );
+    if let Ok(mut o) = shared.outbound.lock() {
+        o.extend(back);
+    }
 }
 
 /// Open the store, start networking, the API servers and the core task; run until `shutdown`.
@@ -226,6 +292,8 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
             ..Default::default()
         },
     );
+    let (journal, journaled) = SubmitJournal::open(&cfg.node.data_dir.join("submissions.journal"))
+        .context("opening the submission journal")?;
     let metrics = Metrics::new();
     metrics.height.set(head.height as i64);
     let (commits, _) = broadcast::channel(1024);
@@ -242,7 +310,9 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
             ..Default::default()
         }),
         outbound: Mutex::new(Vec::new()),
+        journal,
     });
+    readmit_journaled(&shared, journaled);
 
     crate::api::spawn_servers(&cfg, shared.clone()).await?;
 
@@ -281,6 +351,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         serving: Arc::new(Mutex::new(BTreeSet::new())),
         evidence: Some(evidence),
         exec_ms: 0,
+        reoffer_at: None,
     };
     core.restore_wal(cfg.node.discard_unreadable_wal)?;
     core.start_height(head.height + 1);
@@ -647,6 +718,16 @@ impl Core {
                 tracing::warn!(expired, "expired transactions stalled behind a missing nonce");
             }
             m.mempool_txs.set(mp.len() as i64);
+            // Under the mempool lock, so no submission's append crosses the snapshot.
+            if self.shared.journal.wants_compaction(mp.bytes()) {
+                let live = mp.snapshot_for_journal();
+                tracing::info!(
+                    journal_bytes = self.shared.journal.file_bytes(),
+                    live = live.len(),
+                    "compacting the submission journal"
+                );
+                self.shared.journal.compact(live.iter());
+            }
         }
         if block.txs.is_empty() {
             tracing::debug!(height, hash = %hash, "committed an empty block");
@@ -754,6 +835,7 @@ impl Core {
             NetEvent::PeerConnected(p) => {
                 self.peers.insert(p);
                 self.update_peers();
+                self.reoffer_at.get_or_insert_with(|| Instant::now() + REOFFER_DELAY);
             }
             NetEvent::PeerDisconnected(p) => {
                 self.peers.remove(&p);
@@ -769,7 +851,27 @@ impl Core {
         }
     }
 
+    /// Offer our pending transactions to every peer again, once `reoffer_at` is due.
+    fn reoffer(&mut self) {
+        if self.reoffer_at.is_none_or(|at| Instant::now() < at) {
+            return;
+        }
+        self.reoffer_at = None;
+        let txs = match self.shared.mempool.lock() {
+            Ok(m) => m.select(REOFFER_MAX_TXS, usize::MAX, self.shared.store.as_ref()),
+            Err(_) => return,
+        };
+        if txs.is_empty() {
+            return;
+        }
+        tracing::debug!(txs = txs.len(), "re-offering pending transactions to peers");
+        if let Ok(mut o) = self.shared.outbound.lock() {
+            o.extend(txs);
+        }
+    }
+
     fn flush_gossip(&mut self) {
+        self.reoffer();
         let batch = match self.shared.outbound.lock() {
             Ok(mut o) if !o.is_empty() => std::mem::take(&mut *o),
             _ => return,

@@ -284,6 +284,24 @@ async fn wait_for_commit_deadline_exceeded() {
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
 }
 
+/// A transaction the node does not know (lost in a crash before it was acknowledged, expired
+/// behind a missing nonce, or never sent) is NOT_FOUND after the grace, not a silent wait: that
+/// answer is what clients resubmit on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_commit_says_unknown_so_the_client_submits_again() {
+    let env = start(Scenario::trade()).await;
+    let e = env
+        .tx()
+        .wait_for_commit(v1::WaitForCommitRequest {
+            tx_id: Hash::tagged("never", b"submitted").to_hex(),
+            timeout_ms: 20_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    assert!(e.message().contains("submit it again"), "{}", e.message());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_blocks_and_headers() {
     let env = start(Scenario::trade()).await;

@@ -23,8 +23,9 @@ use crate::exit::{CliError, CliResult};
 use crate::output::Output;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -293,6 +294,13 @@ pub(super) struct Phase {
     pub traces: Vec<TxTrace>,
     /// The largest mempool (of the node read) seen while the phase ran.
     pub max_mempool: u64,
+    /// Transactions a node acknowledged (Submit returned OK).
+    pub acknowledged: usize,
+    /// Acknowledged ones submitted again because the node that took them no longer knew them
+    /// (or could not be reached), per `GetTransaction`.
+    pub resubmitted: u64,
+    /// Acknowledged but never seen committed or rejected in a block by the end of the phase.
+    pub lost: usize,
 }
 
 impl Phase {
@@ -316,6 +324,9 @@ impl Phase {
             "rejected": self.rejected,
             "submit_errors": self.errors,
             "mempool_refusals": self.refusals(),
+            "acknowledged": self.acknowledged,
+            "resubmitted": self.resubmitted,
+            "lost": self.lost,
             "blocks": self.blocks,
             "seconds": (self.seconds * 1000.0).round() / 1000.0,
             "committed_tps": self.tps(),
@@ -358,10 +369,11 @@ pub(super) async fn drive(
         due.as_ref().is_none_or(|d| d.len() == n),
         "one due time per transaction"
     );
-    let submitted: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let submitted: Arc<Mutex<Acks>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
     let refused: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(vec![0; n]));
+    let all: Arc<Vec<SignedTransaction>> = Arc::new(txs);
     let queue: Arc<Mutex<VecDeque<(usize, SignedTransaction)>>> =
-        Arc::new(Mutex::new(txs.into_iter().enumerate().collect()));
+        Arc::new(Mutex::new(all.iter().cloned().enumerate().collect()));
     let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let mut node = v1::node_service_client::NodeServiceClient::new(net.reader.clone());
     let start_height = node
@@ -372,15 +384,33 @@ pub(super) async fn drive(
         .height;
     let started = Instant::now();
     let mut workers = Vec::new();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     for w in 0..concurrency.max(1) {
-        let ch = net.channels[w % net.channels.len()].clone();
+        let channels = net.channels.clone();
+        let mut at_ch = w % channels.len().max(1);
         let (queue, submitted, refused, errors) = (queue.clone(), submitted.clone(), refused.clone(), errors.clone());
-        let due = due.clone();
+        let (due, in_flight, stop) = (due.clone(), in_flight.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
-            let mut grpc = v1::transaction_service_client::TransactionServiceClient::new(ch);
+            let Some(ch) = channels.get(at_ch) else { return };
+            let mut grpc = v1::transaction_service_client::TransactionServiceClient::new(ch.clone());
             loop {
-                let Some((i, tx)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
-                    return;
+                // Popped and counted in flight under the queue lock, so "queue empty and nothing
+                // in flight" means every submission has been answered.
+                let popped = queue.lock().ok().and_then(|mut q| {
+                    let t = q.pop_front();
+                    if t.is_some() {
+                        in_flight.fetch_add(1, Ordering::SeqCst);
+                    }
+                    t
+                });
+                let Some((i, tx)) = popped else {
+                    // Resubmissions may still come: wait for them until the phase ends.
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 };
                 if let Some(at) = due.as_ref().and_then(|d| d.get(i)) {
                     tokio::time::sleep_until((started + Duration::from_secs_f64(*at)).into()).await;
@@ -397,13 +427,25 @@ pub(super) async fn drive(
                     {
                         Ok(_) => {
                             if let Ok(mut m) = submitted.lock() {
-                                m.entry(id.clone()).or_insert((i, at));
+                                m.entry(id.clone()).or_insert((i, at, at_ch)).2 = at_ch;
                             }
                             break;
                         }
-                        Err(s) if matches!(s.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable) => {
+                        Err(s) if s.code() == tonic::Code::ResourceExhausted => {
                             if let Some(c) = refused.lock().ok().as_mut().and_then(|r| r.get_mut(i)) {
                                 *c += 1;
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        // Down, syncing, unreachable or cut off mid-call (the node may or may
+                        // not have taken it: submitting again is harmless): the next endpoint.
+                        Err(s) if retry_elsewhere(s.code()) => {
+                            if let Some(c) = refused.lock().ok().as_mut().and_then(|r| r.get_mut(i)) {
+                                *c += 1;
+                            }
+                            at_ch = (at_ch + 1) % channels.len().max(1);
+                            if let Some(ch) = channels.get(at_ch) {
+                                grpc = v1::transaction_service_client::TransactionServiceClient::new(ch.clone());
                             }
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
@@ -415,6 +457,7 @@ pub(super) async fn drive(
                         }
                     }
                 }
+                in_flight.fetch_sub(1, Ordering::SeqCst);
             }
         }));
     }
@@ -428,9 +471,15 @@ pub(super) async fn drive(
     let mut chain = v1::chain_service_client::ChainServiceClient::new(net.reader.clone());
     let mut next = start_height + 1;
     let (mut seen, mut last_commit) = (0usize, started);
+    let mut seen_ids: HashSet<String> = HashSet::with_capacity(n);
     let deadline = started + timeout;
     let mut last_note = Instant::now();
+    let mut last_check = Instant::now();
     while seen < n && Instant::now() < deadline {
+        if last_check.elapsed() >= RESUBMIT_CHECK_EVERY {
+            last_check = Instant::now();
+            phase.resubmitted += resubmit_unknown(&net.channels, &all, &submitted, &seen_ids, &queue).await;
+        }
         let status = node
             .get_status(v1::GetStatusRequest {})
             .await
@@ -439,9 +488,9 @@ pub(super) async fn drive(
         phase.max_mempool = phase.max_mempool.max(status.mempool_size);
         let head = status.height;
         if head < next {
-            let done = workers.iter().all(|w| w.is_finished());
-            let lost = errors.lock().map(|e| e.values().sum::<u64>()).unwrap_or(0) as usize;
-            if done && seen + lost >= n {
+            let done = queue.lock().map(|q| q.is_empty()).unwrap_or(true) && in_flight.load(Ordering::SeqCst) == 0;
+            let failed = errors.lock().map(|e| e.values().sum::<u64>()).unwrap_or(0) as usize;
+            if done && seen + failed >= n {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -464,7 +513,10 @@ pub(super) async fn drive(
                 return Err(CliError::failure("bench: submit bookkeeping poisoned"));
             };
             for o in &b.outcomes {
-                let Some((i, at)) = sub.get(&o.tx_id) else { continue };
+                let Some((i, at, _)) = sub.get(&o.tx_id) else { continue };
+                if !seen_ids.insert(o.tx_id.clone()) {
+                    continue;
+                }
                 seen += 1;
                 last_commit = now;
                 if let Some(t) = phase.traces.get_mut(*i) {
@@ -485,6 +537,7 @@ pub(super) async fn drive(
             out.note(&format!("bench: {seen}/{n} committed or rejected"));
         }
     }
+    stop.store(true, Ordering::SeqCst);
     for w in workers {
         w.abort();
     }
@@ -496,7 +549,78 @@ pub(super) async fn drive(
         }
     }
     phase.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if let Ok(sub) = submitted.lock() {
+        phase.acknowledged = sub.len();
+        phase.lost = sub.keys().filter(|id| !seen_ids.contains(*id)).count();
+    }
     Ok(phase)
+}
+
+/// Whether a failed submission says nothing about the transaction itself (the node is down,
+/// syncing, or the call broke off), so it is submitted again elsewhere rather than counted as an
+/// error: dropping it would leave a nonce hole that stalls every later transaction of its sender.
+fn retry_elsewhere(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unavailable | Unknown | Cancelled | DeadlineExceeded | Internal | Aborted
+    )
+}
+
+/// Acknowledged transactions: tx id → (index in the phase, first acknowledged at, endpoint that
+/// acknowledged it last).
+type Acks = HashMap<String, (usize, Instant, usize)>;
+
+/// How often the phase looks for acknowledged transactions that are overdue.
+const RESUBMIT_CHECK_EVERY: Duration = Duration::from_secs(3);
+/// An acknowledged transaction not seen committed after this long is asked after.
+const RESUBMIT_AFTER: Duration = Duration::from_secs(5);
+/// At most this many status checks per round (the oldest first).
+const RESUBMIT_MAX_CHECKS: usize = 4_000;
+
+/// Ask the node that acknowledged each overdue transaction whether it still knows it; queue the
+/// ones it does not (NOT_FOUND: lost in a crash, or expired behind a missing nonce) or that
+/// cannot be reached, to be submitted again. Returns how many were queued.
+async fn resubmit_unknown(
+    channels: &[Channel],
+    all: &[SignedTransaction],
+    submitted: &Mutex<Acks>,
+    seen: &HashSet<String>,
+    queue: &Mutex<VecDeque<(usize, SignedTransaction)>>,
+) -> u64 {
+    let mut overdue: Vec<(Instant, usize, usize, String)> = match submitted.lock() {
+        Ok(sub) => sub
+            .iter()
+            .filter(|(id, (_, at, _))| at.elapsed() >= RESUBMIT_AFTER && !seen.contains(*id))
+            .map(|(id, (i, at, ch))| (*at, *i, *ch, id.clone()))
+            .collect(),
+        Err(_) => return 0,
+    };
+    overdue.sort();
+    overdue.truncate(RESUBMIT_MAX_CHECKS);
+    let mut again = Vec::new();
+    for (_, i, ch, id) in overdue {
+        let Some(ch) = channels.get(ch) else { continue };
+        let r = v1::transaction_service_client::TransactionServiceClient::new(ch.clone())
+            .get_transaction(v1::GetTransactionRequest {
+                tx_id: id,
+                include_tx: false,
+            })
+            .await;
+        if let Err(s) = r
+            && matches!(s.code(), tonic::Code::NotFound | tonic::Code::Unavailable)
+            && let Some(tx) = all.get(i)
+        {
+            again.push((i, tx.clone()));
+        }
+    }
+    let k = again.len() as u64;
+    if let Ok(mut q) = queue.lock() {
+        for t in again.into_iter().rev() {
+            q.push_front(t);
+        }
+    }
+    k
 }
 
 /// Set-up (untimed) then the measured phase: `n` transactions, each submitted not before its
@@ -588,7 +712,7 @@ pub fn human(v: &Value) -> String {
     }
     format!(
         "committed {} of {} in {} s: {} tx/s committed; latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; \
-         {} blocks; rejected {}; mempool refusals {}; submit errors {}",
+         {} blocks; rejected {}; mempool refusals {}; submit errors {}; acknowledged {}, resubmitted {}, lost {}",
         v["committed"],
         v["txs"],
         v["seconds"],
@@ -600,7 +724,10 @@ pub fn human(v: &Value) -> String {
         v["blocks"],
         v["rejected"],
         v["mempool_refusals"],
-        v["submit_errors"]
+        v["submit_errors"],
+        v["acknowledged"],
+        v["resubmitted"],
+        v["lost"]
     )
 }
 

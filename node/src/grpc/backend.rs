@@ -101,6 +101,9 @@ pub enum SubmitError {
     Unavailable(String),
 }
 
+/// What `Backend::durable` returns.
+pub type Durable = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SubmitError>> + Send>>;
+
 /// A storage failure (INTERNAL): a corrupted or unreadable store, never a missing item.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("storage: {0}")]
@@ -209,6 +212,12 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Admit a transaction whose encoding, chain id and signature the server has checked.
     fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError>;
+    /// Resolves once every submission admitted before the call is durable: it survives this
+    /// node's crash (the node's submission journal, fsynced). An API acknowledges a submission
+    /// only after it. The default (a backend that keeps nothing on disk): at once.
+    fn durable(&self) -> Durable {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// The nonce after `org`'s gap-free run of pending transactions from `committed_next`.
     fn pending_next_nonce(&self, _org: &tradechain_ledger::OrgId, committed_next: u64) -> u64 {
         committed_next

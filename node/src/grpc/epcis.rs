@@ -147,24 +147,32 @@ impl EpcisService for EpcisApi {
             signed.push(stx);
         }
         let mut ids: Vec<String> = Vec::with_capacity(signed.len());
+        let mut refused = None;
         for (i, stx) in signed.into_iter().enumerate() {
             match b.submit(stx) {
                 Ok(id) => ids.push(id.to_hex()),
                 Err(e) => {
-                    let st = submit_error(e);
-                    let done = if ids.is_empty() {
-                        "none were admitted".to_string()
-                    } else {
-                        format!("events 0..{} were admitted as {}", i, ids.join(", "))
-                    };
-                    return Err(Status::with_details_and_metadata(
-                        st.code(),
-                        format!("event {i}: {} ({done})", st.message()),
-                        st.details().to_vec().into(),
-                        st.metadata().clone(),
-                    ));
+                    refused = Some((i, submit_error(e)));
+                    break;
                 }
             }
+        }
+        // What was admitted is acknowledged (in the reply or the error) only once it is durable.
+        if !ids.is_empty() {
+            b.durable().await.map_err(submit_error)?;
+        }
+        if let Some((i, st)) = refused {
+            let done = if ids.is_empty() {
+                "none were admitted".to_string()
+            } else {
+                format!("events 0..{} were admitted as {}", i, ids.join(", "))
+            };
+            return Err(Status::with_details_and_metadata(
+                st.code(),
+                format!("event {i}: {} ({done})", st.message()),
+                st.details().to_vec().into(),
+                st.metadata().clone(),
+            ));
         }
         Ok(Response::new(v1::SubmitEpcisReply { tx_ids: ids }))
     }

@@ -5,8 +5,12 @@
 //! admission: sender and key membership (FAILED_PRECONDITION, the validators' own rule ids),
 //! the signature — verified once per submission, there (INVALID_ARGUMENT
 //! `signed_tx.signature`) — nonce and mempool room (RESOURCE_EXHAUSTED when full,
-//! FAILED_PRECONDITION on a rule). WaitForCommit never polls: it sleeps on the commit broadcast
-//! and re-reads the store on each wake-up, so a lagging receiver cannot miss a commit.
+//! FAILED_PRECONDITION on a rule). Submit answers only once the backend says the admitted
+//! transaction is durable (`Backend::durable`: the node's fsynced submission journal), so an
+//! acknowledgement survives the node's crash. WaitForCommit never polls: it sleeps on the commit
+//! broadcast and re-reads the store on each wake-up, so a lagging receiver cannot miss a commit;
+//! a transaction the node has not known for `UNKNOWN_GRACE` is NOT_FOUND ("submit it again"),
+//! which is what clients resubmit on.
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
@@ -100,6 +104,10 @@ impl TransactionApi {
     }
 }
 
+/// How long WaitForCommit waits for a transaction this node does not know before it answers
+/// NOT_FOUND (it may still arrive by gossip from the node that took it).
+pub const UNKNOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The caller's deadline from the `grpc-timeout` header (`<digits><H|M|S|m|u|n>`).
 fn grpc_timeout(md: &tonic::metadata::MetadataMap) -> Option<Duration> {
     let v = md.get("grpc-timeout")?.to_str().ok()?;
@@ -129,6 +137,8 @@ impl TransactionService for TransactionApi {
         // Sender, key and signature are checked once, by the backend's admission (the node's
         // mempool: `Shared::submit`), not here as well.
         let id = b.submit(stx).map_err(submit_error)?;
+        // Acknowledged only once it survives this node's crash.
+        b.durable().await.map_err(submit_error)?;
         Ok(Response::new(v1::SubmitReply { tx_id: id.to_hex() }))
     }
 
@@ -166,26 +176,46 @@ impl TransactionService for TransactionApi {
         let deadline = tokio::time::Instant::now() + wait;
         // Subscribe before the first read, so a commit between the read and the wait wakes us.
         let mut commits = self.0.backend.subscribe_commits();
+        let mut unknown_since = None;
         loop {
-            if let Some(st) = self.status_of(&id, false, None)? {
-                let state = st.state;
-                if state == State::Committed as i32 || (state == State::Rejected as i32 && st.location.is_some()) {
-                    return Ok(Response::new(st));
+            let now = tokio::time::Instant::now();
+            match self.status_of(&id, false, None)? {
+                Some(st) => {
+                    unknown_since = None;
+                    let state = st.state;
+                    // Committed (accepted or rejected in a block), or refused by the mempool
+                    // (it will never commit).
+                    if state == State::Committed as i32 || state == State::Rejected as i32 {
+                        return Ok(Response::new(st));
+                    }
                 }
-                if state == State::Rejected as i32 {
-                    // Refused by the mempool: it will never commit.
-                    return Ok(Response::new(st));
+                None => {
+                    let since = *unknown_since.get_or_insert(now);
+                    if now.duration_since(since) >= UNKNOWN_GRACE {
+                        return Err(not_found(format!(
+                            "transaction {id} is unknown to this node: neither pending nor committed \
+                             (not received, lost in a crash before it was acknowledged, or expired \
+                             behind a missing nonce); submit it again"
+                        )));
+                    }
                 }
             }
+            // Unknown: look again when the grace ends (gossip may still bring it).
+            let wake = match unknown_since {
+                Some(since) => deadline.min(since + UNKNOWN_GRACE),
+                None => deadline,
+            };
             tokio::select! {
                 r = commits.recv() => match r {
                     Ok(_) | Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return Err(Status::unavailable("node is shutting down")),
                 },
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Err(Status::deadline_exceeded(format!(
-                        "transaction {id} not committed within {} ms", wait.as_millis()
-                    )));
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(Status::deadline_exceeded(format!(
+                            "transaction {id} not committed within {} ms", wait.as_millis()
+                        )));
+                    }
                 }
             }
         }
