@@ -30,8 +30,8 @@ use tokio::sync::{broadcast, mpsc};
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Timeout, WalEntry};
 use tradechain_ledger::execute::{Registry, check_signatures};
 use tradechain_ledger::state::Ns;
-use tradechain_ledger::store::Store;
 use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, PublicKey, SecretKey, SignedTransaction, codec};
+use tradechain_store::Store;
 
 /// What gRPC and HTTP read about the node.
 #[derive(Clone, Debug, Default)]

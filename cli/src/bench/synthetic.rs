@@ -19,11 +19,11 @@ use tradechain_ledger::certificate::{CommitSig, VoteKind, vote_sign_bytes};
 use tradechain_ledger::execute::Registry;
 use tradechain_ledger::identity::OrgKey;
 use tradechain_ledger::payload::{Action, EventType};
-use tradechain_ledger::store::Store;
 use tradechain_ledger::{
     CommitCertificate, CreditTier, Genesis, Org, OrgId, Payload, Role, SecretKey, SignedTransaction, Transaction,
     ValidatorInfo,
 };
+use tradechain_store::Store;
 
 pub const CHAIN_ID: &str = "tradechain-bench";
 const VALIDATORS: &[&str] = &["VAL-1", "VAL-2", "VAL-3", "VAL-4"];
