@@ -15,6 +15,7 @@
 //!   on, so our vote never leaves the node before it is durable.
 //! - The WAL is truncated only after the height it covers is committed.
 use crate::chain::{Checked, build_block, check_block};
+use crate::clock::now_ms;
 use crate::config::{NodeConfig, NodeRole};
 use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
@@ -98,13 +99,6 @@ impl Shared {
     pub fn is_pending(&self, id: &Hash) -> bool {
         self.mempool.lock().map(|m| m.contains(id)).unwrap_or(false)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 enum CoreEvent {
