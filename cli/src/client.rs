@@ -4,6 +4,7 @@ use std::path::Path;
 use tonic::transport::Channel;
 use tradechain_ledger::tx::{TX_VERSION, Transaction};
 use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
+use tradechain_node::clock::now_ms;
 use tradechain_proto::v1;
 
 pub async fn connect(endpoint: &str) -> CliResult<Channel> {
@@ -48,13 +49,6 @@ pub async fn next_nonce(ch: &Channel, org: &OrgId) -> CliResult<u64> {
     let a = a.into_inner();
     // Count this node's pending transactions from the org, so back-to-back submits chain.
     Ok(a.pending_next_nonce.max(a.next_nonce))
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub fn sign(

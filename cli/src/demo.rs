@@ -7,6 +7,7 @@ use clap::Subcommand;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tradechain_ledger::{OrgId, SecretKey, demo};
+use tradechain_node::clock::now_ms;
 use tradechain_proto::v1::transaction_status::State;
 
 #[derive(Subcommand, Debug)]
@@ -35,7 +36,7 @@ pub async fn run(cmd: DemoCmd, endpoint: &str, out: &Output) -> CliResult {
         nonces.insert(org.clone(), client::next_nonce(&ch, &org).await?);
         keys.insert(org, k);
     }
-    let phases = demo::phases(client::now_ms() - 30 * 60_000);
+    let phases = demo::phases(now_ms() - 30 * 60_000);
     let n_phases = phases.len();
     let (mut accepted, mut rejected) = (0usize, Vec::new());
     let total: usize = phases.iter().map(|p| p.len()).sum();

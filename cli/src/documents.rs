@@ -7,6 +7,7 @@ use crate::output::Output;
 use std::path::Path;
 use tonic::transport::Channel;
 use tradechain_ledger::OrgId;
+use tradechain_node::clock::now_ms;
 use tradechain_proto::v1;
 
 /// Who signs a member read.
@@ -26,7 +27,7 @@ pub(crate) async fn signed<M: prost::Message>(
     let key = client::read_key(member.key)?;
     let chain_id = client::chain_id(ch).await?;
     let mut req = tonic::Request::new(msg);
-    tradechain_node::grpc::auth::sign_request(&mut req, &chain_id, method, &org, 0, &key, client::now_ms())
+    tradechain_node::grpc::auth::sign_request(&mut req, &chain_id, method, &org, 0, &key, now_ms())
         .map_err(CliError::failure)?;
     Ok(req)
 }

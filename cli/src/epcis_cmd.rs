@@ -10,6 +10,7 @@ use std::path::Path;
 use tonic::transport::Channel;
 use tradechain_ledger::epcis::{self, ExportOptions, time};
 use tradechain_ledger::{OrgId, SignedTransaction};
+use tradechain_node::clock::now_ms;
 use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
 
 use crate::client::{self, status_err};
@@ -33,7 +34,7 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
     let ch = client::connect(endpoint).await?;
     let chain_id = client::chain_id(&ch).await?;
     let first_nonce = client::next_nonce(&ch, &org).await?;
-    let time_ms = client::now_ms();
+    let time_ms = now_ms();
     let txs = epcis::transactions(&events, &chain_id, &org, args.key_id, first_nonce, time_ms);
     let signed: Vec<_> = txs.into_iter().map(|t| t.sign(&key)).collect();
     let signatures = signed.iter().map(|t| t.signature.0.to_vec()).collect();
@@ -181,7 +182,7 @@ pub async fn export(ch: Channel, id: String, f: ExportFilter, out: &Output) -> C
     let doc = epcis::export_document(
         &events,
         &ExportOptions {
-            creation_date_ms: client::now_ms(),
+            creation_date_ms: now_ms(),
         },
     )
     .map_err(|e| CliError::failure(e.to_string()))?;

@@ -22,7 +22,7 @@ pub fn run(data_dir: &Path, out: &Output) -> CliResult {
             eprint!("\rverifying [{bar:<25}] {pct:>3}% ({done}/{total} blocks)");
         }
     };
-    let res = tradechain_ledger::verify::verify_store(&db, &mut progress);
+    let res = tradechain_store::verify::verify_store(&db, &mut progress);
     if !quiet {
         eprintln!();
     }

@@ -1,5 +1,8 @@
-//! `tradechain-ledger`: what a transaction and a block are, how they are encoded, signed,
-//! hashed and stored, and the deterministic document rules every node enforces.
+//! `tradechain-ledger`: what a transaction and a block are, how they are encoded, signed and
+//! hashed, what the stored records and the state tree are, and the deterministic document rules
+//! every node enforces. Pure: no storage engine, networking, clocks or async; the RocksDB store
+//! and the offline `verify` audit live in `tradechain-store`, so this crate and `consensus`
+//! build without RocksDB.
 //!
 //! Module map (each opens with its own invariants):
 //! - `codec` canonical borsh bytes; `hash` tagged SHA-256; `crypto` ed25519 and key files
@@ -9,9 +12,10 @@
 //! - `payload` the five document families; `tx` signed envelopes; `block` headers and outcomes
 //! - `event_fields` salted per-field commitments of provenance events (selective disclosure)
 //! - `merkle` RFC 6962 trees and inclusion proofs; `certificate` validator sets and commit certificates
-//! - `state` key space, views, write sets, state hash; `records` stored records
+//! - `state` key space, views, write sets, state hash; `records` stored records;
+//!   `state_tree` the authenticated state (Jellyfish Merkle Tree, in memory or over any `TreeReader`)
 //! - `execute` envelope checks and block execution; `validate` the family validators
-//! - `store` RocksDB persistence; `verify` the full offline audit
+//! - `block_check` the one block-against-parent check (proposer, validators, store, audit)
 //! - `testkit` demo genesis, in-memory chain and the demo shipment (test/demo support only)
 pub mod block;
 pub mod block_check;
@@ -34,11 +38,9 @@ pub mod records;
 pub mod signature_rule;
 pub mod state;
 pub mod state_tree;
-pub mod store;
 pub mod testkit;
 pub mod tx;
 pub mod validate;
-pub mod verify;
 
 pub use block::{Block, BlockHeader, TxOutcome};
 pub use certificate::{CommitCertificate, ValidatorInfo, ValidatorSet};

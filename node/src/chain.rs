@@ -12,8 +12,8 @@ use tradechain_ledger::block::{BlockHeader, results_hash};
 use tradechain_ledger::block_check::{BLOCK_VERSION, Parent, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state_tree::StateUpdate;
-use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::{Block, Genesis, Hash, PublicKey, SignedTransaction};
+use tradechain_store::{Head, Store};
 
 /// How far ahead of the checking node's clock a proposed block time may be.
 pub const MAX_FUTURE_DRIFT_MS: i64 = 5_000;

@@ -15,6 +15,7 @@
 //!   on, so our vote never leaves the node before it is durable.
 //! - The WAL is truncated only after the height it covers is committed.
 use crate::chain::{Checked, build_block, check_block};
+use crate::clock::now_ms;
 use crate::config::{NodeConfig, NodeRole};
 use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
@@ -31,8 +32,8 @@ use tokio::sync::{broadcast, mpsc};
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, Timeout, WalEntry};
 use tradechain_ledger::execute::{Registry, check_signatures};
 use tradechain_ledger::state::Ns;
-use tradechain_ledger::store::Store;
 use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, Org, PublicKey, SecretKey, SignedTransaction, codec};
+use tradechain_store::Store;
 
 /// What gRPC and HTTP read about the node.
 #[derive(Clone, Debug, Default)]
@@ -126,13 +127,6 @@ impl Shared {
     pub fn is_pending(&self, id: &Hash) -> bool {
         self.mempool.lock().map(|m| m.contains(id)).unwrap_or(false)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 enum CoreEvent {

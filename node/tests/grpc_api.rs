@@ -12,6 +12,7 @@ use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::OrgId;
 use tradechain_ledger::payload::{Payload, SettlementOp};
 use tradechain_ledger::tx::{SignedTransaction, TX_VERSION, Transaction};
+use tradechain_node::clock::now_ms;
 use tradechain_node::grpc::backend::{NodeRole, SyncInfo};
 use tradechain_node::grpc::scenario::{self, CHAIN_ID, Scenario, key_of};
 use tradechain_node::grpc::status::rejection_of;
@@ -468,7 +469,7 @@ async fn member_reads_need_valid_authentication() {
 
     // Outside the time window.
     let e = c
-        .get_block(signed_at(req(), "BANK-CN", method, auth::now_ms() - 3_600_000))
+        .get_block(signed_at(req(), "BANK-CN", method, now_ms() - 3_600_000))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);

@@ -33,6 +33,7 @@ use tradechain_ledger::payload::{
     Action, EventType, ProvenanceEvent, SettlementInstruct, SettlementOp, SettlementRef, WaybillOp,
 };
 use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
+use tradechain_node::clock::now_ms;
 use tradechain_proto::v1;
 
 #[derive(Args, Debug, Clone)]
@@ -166,7 +167,7 @@ impl Net {
             chain_id,
             keys_dir: a.keys_dir.clone(),
             senders,
-            run: (client::now_ms() as u64) % 0xff_ffff,
+            run: (now_ms() as u64) % 0xff_ffff,
             seq: 0,
         })
     }
@@ -196,7 +197,7 @@ impl Net {
                 _ => {}
             }
         }
-        let t = client::now_ms() - 1_000;
+        let t = now_ms() - 1_000;
         let mut measured = Vec::with_capacity(n);
         let mut p = 0usize;
         for i in 0..n {

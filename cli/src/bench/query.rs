@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tradechain_ledger::state::keys;
-use tradechain_ledger::store::Store;
 use tradechain_proto::v1;
+use tradechain_store::Store;
 
 #[derive(Args, Debug)]
 pub struct QueryArgs {

@@ -19,11 +19,12 @@ use tradechain_ledger::certificate::{CommitSig, VoteKind, vote_sign_bytes};
 use tradechain_ledger::execute::Registry;
 use tradechain_ledger::identity::OrgKey;
 use tradechain_ledger::payload::{Action, EventType};
-use tradechain_ledger::store::Store;
 use tradechain_ledger::{
     CommitCertificate, CreditTier, Genesis, Org, OrgId, Payload, Role, SecretKey, SignedTransaction, Transaction,
     ValidatorInfo,
 };
+use tradechain_node::clock::now_ms;
+use tradechain_store::Store;
 
 pub const CHAIN_ID: &str = "tradechain-bench";
 const VALIDATORS: &[&str] = &["VAL-1", "VAL-2", "VAL-3", "VAL-4"];
@@ -179,7 +180,7 @@ pub fn build(
     let total = items * events_per_item;
     let blocks = total.div_ceil(per_block.max(1) as u64);
     // Block h is at genesis + h s; the last one a day before now.
-    let genesis_time = crate::client::now_ms() - 86_400_000 - (blocks as i64 + 10) * 1000;
+    let genesis_time = now_ms() - 86_400_000 - (blocks as i64 + 10) * 1000;
     let g = genesis(&keys, genesis_time)?;
     std::fs::write(dir.join("genesis.json"), g.to_json()).map_err(|e| CliError::failure(e.to_string()))?;
     let store =

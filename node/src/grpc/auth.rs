@@ -134,11 +134,3 @@ pub fn authenticate<M: Message>(
         .map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: does not verify for {org_id} key {key_id}")))?;
     Ok(Caller { org })
 }
-
-/// Wall-clock now in Unix milliseconds (authentication windows only; never in consensus).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

@@ -26,6 +26,7 @@ use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
 use super::Shared;
 use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
+use crate::clock::now_ms;
 
 #[derive(Clone)]
 pub struct EpcisApi(pub Shared);
@@ -53,13 +54,6 @@ fn event_matches(b: &dyn super::Backend, ev: &ProvenanceEvent, r: &v1::ExportEpc
         }
     }
     true
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[tonic::async_trait]

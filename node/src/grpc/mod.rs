@@ -125,7 +125,7 @@ impl Shared {
             req.metadata(),
             req.get_ref(),
             method,
-            auth::now_ms(),
+            crate::clock::now_ms(),
             self.limits.auth_skew_ms,
         )
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tonic::Request;
 use tonic::transport::Channel;
+use tradechain_node::clock::now_ms;
 use tradechain_node::grpc::scenario::{CHAIN_ID, Scenario, key_of, org};
 use tradechain_node::grpc::{Backend, RunningServer, ServerLimits, auth, spawn_local};
 use tradechain_proto::v1::{
@@ -54,7 +55,7 @@ impl Env {
 
 /// A request signed by `who` (key id 1) for `method` (e.g. "DocumentService/GetWaybill").
 pub fn signed<M: prost::Message>(msg: M, who: &str, method: &str) -> Request<M> {
-    signed_at(msg, who, method, auth::now_ms())
+    signed_at(msg, who, method, now_ms())
 }
 
 pub fn signed_at<M: prost::Message>(msg: M, who: &str, method: &str, time_ms: i64) -> Request<M> {

@@ -13,10 +13,10 @@ use tradechain_ledger::block::{BlockHeader, results_hash};
 use tradechain_ledger::execute::{Registry, execute_block};
 use tradechain_ledger::records::{ItemRecord, WaybillHead, WaybillRecord};
 use tradechain_ledger::state::{Ns, StateView, get_typed, keys};
-use tradechain_ledger::store::Store;
 use tradechain_ledger::testkit::*;
-use tradechain_ledger::verify::verify_store;
 use tradechain_ledger::{Block, Hash, TxOutcome, ValidatorSet};
+use tradechain_store::Store;
+use tradechain_store::verify::verify_store;
 
 fn commit_shipment(dir: &std::path::Path) -> Chain {
     let store = Store::open(dir).unwrap();

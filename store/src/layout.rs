@@ -1,34 +1,35 @@
 //! The on-disk layout of the store: column family names, how their keys are built, and the
 //! `Head` record. Everything that reads or writes RocksDB keys goes through these functions,
-//! so `store` and `verify` agree byte for byte.
+//! so the store (`Store`, `commit`, `tree`) and `verify` agree byte for byte. Type names below
+//! are the ledger's (`tradechain_ledger::…`).
 //!
 //! Column families and their keys (all integers big-endian so that keys sort by height):
 //! - `headers`: height (8) → borsh(`BlockHeader`)
 //! - `blocks`: height (8) ‖ tx index (4) → borsh(`SignedTransaction`) (one entry per transaction)
 //! - `tx_merkle`: height (8) → tree size n (u32 LE) ‖ every level of the block's Merkle tree
-//!   (`merkle::levels`: leaves first, root last, 32 bytes per node), so an inclusion proof is read
+//!   (`ledger::merkle::levels`: leaves first, root last, 32 bytes per node), so an inclusion proof is read
 //!   off in O(log n) instead of decoding and re-hashing the block (a store without the record
 //!   falls back to the block)
 //! - `outcome_merkle`: height (8) → the same record for the block's outcome leaves
-//!   (`block::outcome_leaves`, whose root is `header.results_hash`), so a transaction's
+//!   (`ledger::block::outcome_leaves`, whose root is `header.results_hash`), so a transaction's
 //!   accepted-outcome proof is read off too
 //! - `certificates`: height (8) → borsh(`CommitCertificate`)
 //! - `outcomes`: height (8) → borsh(`Vec<TxOutcome>`)
 //! - `block_hashes`: block hash (32) → height (8)
 //! - `tx_locations`: tx id (32) → borsh(`TxLocation`) (the latest block that carried the id)
-//! - one per `state::Ns` (`Ns::cf_name`): the full state key (namespace byte first) → value
+//! - one per `ledger::state::Ns` (`Ns::cf_name`): the full state key (namespace byte first) → value
 //! - `doc_history`: state key ‖ height (8) → borsh(`Option<Vec<u8>>`) (None = deleted), for
 //!   `Ns::is_document` keys
 //! - `validator_sets`: height (8) → borsh(`ValidatorSet`) written by the block at that height
 //!   (height 0 = genesis); the set certifies the blocks after it
-//! - `jmt_nodes`: borsh(`jmt` NodeKey) → borsh(`jmt` Node): the state tree (`state_tree`), every
+//! - `jmt_nodes`: borsh(`jmt` NodeKey) → borsh(`jmt` Node): the state tree (`ledger::state_tree`), every
 //!   version kept (a proof can be served at any committed height)
 //! - `chain`: `genesis` → borsh(`Genesis`), `genesis_hash` → 32 bytes, `head` → borsh(`Head`).
 //!   (Not named `meta`: that is `Ns::Meta`'s column family.)
-use crate::hash::Hash;
-use crate::state::Ns;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::state::Ns;
 
 pub const CF_HEADERS: &str = "headers";
 pub const CF_BLOCKS: &str = "blocks";

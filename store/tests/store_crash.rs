@@ -11,9 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use store_support::*;
-use tradechain_ledger::store::layout::*;
-use tradechain_ledger::store::{Head, Store};
 use tradechain_ledger::{Block, SignedTransaction};
+use tradechain_store::layout::*;
+use tradechain_store::{Head, Store};
 
 const ENV: &str = "STORE_CRASH_DIR";
 const TXS_PER_BLOCK: usize = 200;
@@ -145,7 +145,7 @@ fn killed_writer_leaves_the_last_whole_block() {
         height = assert_whole_last_block(dir.path(), announced);
     }
     assert!(height >= 18);
-    let report = tradechain_ledger::verify::verify_store_with(dir.path(), &registry(), &mut |_, _| {}).unwrap();
+    let report = tradechain_store::verify::verify_store_with(dir.path(), &registry(), &mut |_, _| {}).unwrap();
     assert_eq!(report.head.height, height);
     assert_eq!(report.transactions, height * TXS_PER_BLOCK as u64);
 }

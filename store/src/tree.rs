@@ -1,20 +1,21 @@
 //! The state tree on disk: the store is `jmt`'s `TreeReader` over the `jmt_nodes` column family
-//! (the tree's values are not stored, see `state_tree`), computes a height's `StateUpdate` against the committed tree,
+//! (the tree's values are not stored, see `ledger::state_tree`, which owns the pure tree: updates,
+//! roots, proofs and their check), computes a height's `StateUpdate` against the committed tree,
 //! stages it into a commit's write batch, and serves state proofs at a height.
 //!
-//! Invariants: tree nodes and values are written only in the same synced batch as the block (or
+//! Invariants: tree nodes are written only in the same synced batch as the block (or
 //! genesis) whose root they make, so the tree's newest version is always the head's height and its
 //! root is `head.state_hash`; a proof is served only with the value it proves (`prove_state_at`
 //! answers None when the value changed after the height, and the caller reads again).
 use super::layout::*;
 use super::{Store, StoreError, corrupt};
-use crate::codec;
-use crate::hash::Hash;
-use crate::state::WriteSet;
-use crate::state_tree::{self, ProvenState, StateUpdate};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::WriteBatch;
+use tradechain_ledger::codec;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::state::WriteSet;
+use tradechain_ledger::state_tree::{self, ProvenState, StateUpdate};
 
 impl Store {
     /// The tree update of `height`'s writes against the committed tree (at `height - 1`).

@@ -1,6 +1,9 @@
-//! `verify`: the offline audit of a whole store. Walks from genesis and checks every header's
-//! hash link, height, chain id and time, every Merkle root, every commit certificate against the
-//! validator set in force, every transaction signature, and re-executes every block on an
+//! `verify`: the offline audit of a whole store (`tradechain verify`). It lives beside the store
+//! because it reads the store's column families raw (`layout`); everything it re-derives comes from
+//! the ledger (`ledger::block_check`, `ledger::execute`, `ledger::state_tree`), the same functions
+//! the node runs. Walks from genesis and checks every header's hash link, height, chain id and
+//! time, every Merkle root, every commit certificate against the validator set in force, every
+//! transaction signature, and re-executes every block on an
 //! in-memory state (`MemState`) and state tree (`MemTree`) to re-derive outcomes, results hash
 //! and state root. It then compares every stored index (tx locations, block hashes, document
 //! history, validator-set history, the state tree's nodes) and every state column
@@ -10,17 +13,17 @@
 //! bad block (lowest height) found and what is wrong with it. A stored state entry that differs
 //! is attributed to the block that last wrote that key; an entry no block wrote, to the head.
 //! Memory: the re-derived state and the expected indices are held in memory.
-use crate::certificate::ValidatorSet;
-use crate::codec;
-use crate::execute::{Registry, execute_block, genesis_writes};
-use crate::hash::Hash;
-use crate::records::TxLocation;
-use crate::state::{MemState, Ns, WriteSet, get_typed, keys};
-use crate::state_tree::{MemTree, StateUpdate};
-use crate::store::layout::*;
-use crate::store::{Head, Store};
+use crate::layout::*;
+use crate::{Head, Store};
 use std::collections::BTreeMap;
 use std::path::Path;
+use tradechain_ledger::certificate::ValidatorSet;
+use tradechain_ledger::codec;
+use tradechain_ledger::execute::{Registry, execute_block, genesis_writes};
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::records::TxLocation;
+use tradechain_ledger::state::{MemState, Ns, WriteSet, get_typed, keys};
+use tradechain_ledger::state_tree::{MemTree, StateUpdate};
 
 /// What is wrong, and with which block (0 = genesis / the store's own records).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +40,7 @@ fn check_tree_record(store: &Store, cf: &str, h: u64, leaves: &[Hash], of: &str)
         .map_err(|e| bad(h, format!("{cf}: {e}")))?
     {
         None => Err(bad(h, format!("no {cf} record (the block's Merkle tree of its {of})"))),
-        Some(raw) if raw != crate::store::merkle_record(leaves) => Err(bad(
+        Some(raw) if raw != crate::merkle_record(leaves) => Err(bad(
             h,
             format!("{cf} record is not the Merkle tree of the block's {of}"),
         )),
@@ -121,7 +124,7 @@ impl Expected {
 struct Audit<'a> {
     store: &'a Store,
     registry: &'a Registry,
-    genesis: crate::genesis::Genesis,
+    genesis: tradechain_ledger::genesis::Genesis,
     head: Head,
     mem: MemState,
     tree: MemTree,
@@ -205,15 +208,16 @@ impl<'a> Audit<'a> {
             return Err(bad(h, format!("header says height {}", header.height)));
         }
         let txs = store.block_txs(h).map_err(|e| bad(h, format!("transactions: {e}")))?;
-        let block = crate::block::Block { header, txs };
+        let block = tradechain_ledger::block::Block { header, txs };
         // The one parent check every other place uses (version, chain id, link, time, counts,
         // size, duplicates, tx root): a store that passes the audit passes the node's checks.
-        let parent = crate::block_check::Parent {
+        let parent = tradechain_ledger::block_check::Parent {
             height: h.saturating_sub(1),
             block_hash: self.prev_hash,
             time_ms: self.prev_time,
         };
-        crate::block_check::check_links(&self.genesis, &parent, &block).map_err(|e| bad(h, e.to_string()))?;
+        tradechain_ledger::block_check::check_links(&self.genesis, &parent, &block)
+            .map_err(|e| bad(h, e.to_string()))?;
         check_tree_record(store, CF_TX_MERKLE, h, &block.leaf_hashes(), "transactions")?;
         let block_hash = block.hash();
         let set: ValidatorSet = get_typed(&self.mem, &keys::validators())
@@ -243,8 +247,8 @@ impl<'a> Audit<'a> {
             &block.txs,
         )
         .map_err(|e| bad(h, format!("re-execution: {e}")))?;
-        let outcome_leaves = crate::block::outcome_leaves(&exec.outcomes);
-        let results = crate::merkle::root_from_leaf_hashes(&outcome_leaves);
+        let outcome_leaves = tradechain_ledger::block::outcome_leaves(&exec.outcomes);
+        let results = tradechain_ledger::merkle::root_from_leaf_hashes(&outcome_leaves);
         if block.header.results_hash != results {
             return Err(bad(
                 h,
@@ -299,7 +303,7 @@ impl<'a> Audit<'a> {
         self.accepted += exec
             .outcomes
             .iter()
-            .filter(|o| matches!(o, crate::block::TxOutcome::Accepted))
+            .filter(|o| matches!(o, tradechain_ledger::block::TxOutcome::Accepted))
             .count() as u64;
         self.state_hash = state_hash;
         self.prev_hash = block_hash;
@@ -443,7 +447,7 @@ enum Diff<'k> {
 /// Merge-compare a stored column family (in key order) with the expected entries (in key order).
 fn diff<'e, S, E>(stored: S, expected: E, mut report: impl FnMut(Diff<'_>)) -> Result<(), VerifyError>
 where
-    S: Iterator<Item = crate::store::EntryResult>,
+    S: Iterator<Item = crate::EntryResult>,
     E: Iterator<Item = (&'e Vec<u8>, &'e Vec<u8>)>,
 {
     let mut stored = stored.peekable();

@@ -1,4 +1,5 @@
-//! Writing to the store: genesis initialisation and block commits.
+//! Writing to the store: genesis initialisation and block commits. What a block does is the
+//! caller's `ledger::execute::BlockExecution`; the parent check is `ledger::block_check::check_links`.
 //!
 //! Invariants: every write goes through one `WriteBatch` written with a synced WAL; a block is
 //! checked against the head (height, prev hash, chain id, time, tx root, results hash, state
@@ -6,17 +7,17 @@
 //! a lock so two callers cannot both extend the same head.
 use super::layout::*;
 use super::{Store, StoreError};
-use crate::block::Block;
-use crate::block_check::{Parent, check_links};
-use crate::certificate::{CommitCertificate, ValidatorSet};
-use crate::codec;
-use crate::execute::BlockExecution;
-use crate::genesis::Genesis;
-use crate::hash::Hash;
-use crate::records::TxLocation;
-use crate::state::{Ns, WriteSet, keys, split_key};
-use crate::state_tree::StateUpdate;
 use rocksdb::{WriteBatch, WriteOptions};
+use tradechain_ledger::block::Block;
+use tradechain_ledger::block_check::{Parent, check_links};
+use tradechain_ledger::certificate::{CommitCertificate, ValidatorSet};
+use tradechain_ledger::codec;
+use tradechain_ledger::execute::BlockExecution;
+use tradechain_ledger::genesis::Genesis;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::records::TxLocation;
+use tradechain_ledger::state::{Ns, WriteSet, keys, split_key};
+use tradechain_ledger::state_tree::StateUpdate;
 
 fn synced() -> WriteOptions {
     let mut o = WriteOptions::default();
@@ -84,7 +85,7 @@ impl Store {
         if !problems.is_empty() {
             return Err(StoreError::BadGenesis(problems.join("; ")));
         }
-        let writes = crate::execute::genesis_writes(genesis).map_err(StoreError::BadGenesis)?;
+        let writes = tradechain_ledger::execute::genesis_writes(genesis).map_err(StoreError::BadGenesis)?;
         let tree = self.state_update(0, &writes)?;
         let mut batch = WriteBatch::default();
         self.stage_writes(&mut batch, 0, &writes)?;
@@ -157,7 +158,7 @@ impl Store {
                 });
             }
         }
-        let results = crate::merkle::root_from_leaf_hashes(outcome_leaves);
+        let results = tradechain_ledger::merkle::root_from_leaf_hashes(outcome_leaves);
         if h.results_hash != results {
             return Err(StoreError::WrongResultsHash {
                 height,
@@ -215,7 +216,7 @@ impl Store {
         let genesis = self.genesis()?;
         let head = self.head()?;
         // Hashed once: their root checks the header, their levels are the stored outcome tree.
-        let outcome_leaves = crate::block::outcome_leaves(&exec.outcomes);
+        let outcome_leaves = tradechain_ledger::block::outcome_leaves(&exec.outcomes);
         let ids = self.check_block(&head, &genesis, block, cert, exec, tree, &outcome_leaves)?;
         let height = block.header.height;
         let block_hash = block.hash();
@@ -274,7 +275,7 @@ impl Store {
 
 /// The `tx_merkle` record of a block with these leaf hashes (see `layout`).
 pub(crate) fn merkle_record(leaves: &[Hash]) -> Vec<u8> {
-    let levels = crate::merkle::levels(leaves);
+    let levels = tradechain_ledger::merkle::levels(leaves);
     let mut v = Vec::with_capacity(4 + 32 * levels.len());
     v.extend_from_slice(&(leaves.len() as u32).to_le_bytes());
     for h in &levels {

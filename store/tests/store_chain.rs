@@ -14,10 +14,10 @@ use tradechain_ledger::certificate::CertError;
 use tradechain_ledger::execute::BlockExecution;
 use tradechain_ledger::records::TxLocation;
 use tradechain_ledger::state::{Ns, StateView, keys};
-use tradechain_ledger::store::layout::*;
-use tradechain_ledger::store::{Head, Store, StoreError};
-use tradechain_ledger::verify::{VerifyError, verify_store_with};
 use tradechain_ledger::{Block, CommitCertificate, Hash, codec};
+use tradechain_store::layout::*;
+use tradechain_store::verify::{VerifyError, verify_store_with};
+use tradechain_store::{Head, Store, StoreError};
 
 struct Chain {
     blocks: Vec<Block>,
@@ -64,7 +64,7 @@ fn build_chain(dir: &Path) -> Chain {
     Chain { blocks }
 }
 
-fn verify(dir: &Path) -> Result<tradechain_ledger::verify::VerifyReport, VerifyError> {
+fn verify(dir: &Path) -> Result<tradechain_store::verify::VerifyReport, VerifyError> {
     verify_store_with(dir, &registry(), &mut |_, _| {})
 }
 

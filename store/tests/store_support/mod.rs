@@ -11,11 +11,11 @@ use tradechain_ledger::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use tradechain_ledger::payload::{GovAction, GovernanceOp, Payload, SettlementInstruct, SettlementOp, SettlementRef};
 use tradechain_ledger::records::{ItemEventRef, ItemRecord, item_event_hash};
 use tradechain_ledger::state::{StateView, Writes, get_typed, keys};
-use tradechain_ledger::store::Head;
 use tradechain_ledger::tx::TX_VERSION;
 use tradechain_ledger::{
     Block, BlockHeader, CommitCertificate, SecretKey, SignedTransaction, Transaction, ValidatorInfo, ValidatorSet,
 };
+use tradechain_store::Head;
 
 pub const CHAIN: &str = "store-test";
 pub const GENESIS_TIME: i64 = 1_700_000_000_000;
@@ -246,7 +246,7 @@ impl Nonces {
 pub fn build_block(
     registry: &Registry,
     genesis: &Genesis,
-    view: &tradechain_ledger::store::Store,
+    view: &tradechain_store::Store,
     head: &Head,
     txs: Vec<SignedTransaction>,
 ) -> (Block, CommitCertificate, BlockExecution) {

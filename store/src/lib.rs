@@ -1,5 +1,13 @@
-//! RocksDB persistence of the chain: blocks, headers, certificates, outcomes, indices and the
-//! application state, one column family each (see `layout` for the keys).
+//! `tradechain-store`: RocksDB persistence of the chain: blocks, headers, certificates, outcomes,
+//! indices, the application state and its state tree, one column family each (see `layout` for
+//! the keys); and `verify`, the offline audit of a whole store. Split out of `tradechain-ledger`
+//! so that the ledger's types and rules, and the consensus engine built on them, compile without
+//! RocksDB's C++: only this crate (and `node`, `cli` above it) depends on `rocksdb`.
+//!
+//! Module map: this root owns `Store` (open, reads, proofs) and `StoreError`; `commit` genesis
+//! initialisation and block commits; `tree` the state tree's `jmt_nodes` column family (the pure
+//! tree, `ledger::state_tree`, stays in the ledger); `layout` column families and keys; `verify`
+//! the audit.
 //!
 //! Invariants:
 //! - A block and every index and state change it causes are written by `commit_block` in ONE
@@ -7,26 +15,19 @@
 //!   block, never part of one (RocksDB applies a batch atomically on recovery).
 //! - `commit_block` refuses (with an error, never a panic: input comes from the network) any
 //!   block that does not extend the head: wrong height, prev hash, chain id, time, tx root,
-//!   results hash, state hash, validator-set hash or certificate.
-//! - The store never decides what a block does: the caller passes the `BlockExecution`;
-//!   `verify` re-executes to check it.
+//!   results hash, state hash, validator-set hash or certificate
+//!   (`ledger::block_check::check_links` and the store's own checks).
+//! - The store never decides what a block does: the caller passes the `BlockExecution`
+//!   (`ledger::execute`); `verify` re-executes to check it.
 //! - Reads of the committed state (`StateView`) see only whole blocks.
 mod commit;
 pub mod layout;
 mod tree;
+pub mod verify;
 
 pub(crate) use commit::merkle_record;
 pub use layout::Head;
 
-use crate::block::{Block, BlockHeader, TxOutcome};
-use crate::certificate::{CertError, CommitCertificate, ValidatorSet};
-use crate::codec::{self, DecodeError};
-use crate::genesis::Genesis;
-use crate::hash::Hash;
-use crate::merkle::InclusionProof;
-use crate::records::{ItemEventRef, TxLocation};
-use crate::state::{Ns, StateView, keys};
-use crate::tx::SignedTransaction;
 use borsh::BorshDeserialize;
 use layout::*;
 use rocksdb::{
@@ -35,6 +36,15 @@ use rocksdb::{
 };
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
+use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
+use tradechain_ledger::certificate::{CertError, CommitCertificate, ValidatorSet};
+use tradechain_ledger::codec::{self, DecodeError};
+use tradechain_ledger::genesis::Genesis;
+use tradechain_ledger::hash::Hash;
+use tradechain_ledger::merkle::InclusionProof;
+use tradechain_ledger::records::{ItemEventRef, TxLocation};
+use tradechain_ledger::state::{Ns, StateView, keys};
+use tradechain_ledger::tx::SignedTransaction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,7 +59,7 @@ pub enum StoreError {
     #[error("invalid genesis: {0}")]
     BadGenesis(String),
     #[error(transparent)]
-    Block(#[from] crate::block_check::BlockCheckError),
+    Block(#[from] tradechain_ledger::block_check::BlockCheckError),
     #[error("block {height}: {txs} transactions but {outcomes} outcomes")]
     OutcomeCountMismatch { height: u64, txs: usize, outcomes: usize },
     #[error("block {height}: transaction {index} ({tx_id}) was already committed at height {at}")]
@@ -444,7 +454,7 @@ impl Store {
             // A store written before blocks kept their tree: re-hash the block.
             None => Ok(self
                 .block(height)?
-                .and_then(|b| crate::merkle::prove(&b.leaf_hashes(), index as usize))),
+                .and_then(|b| tradechain_ledger::merkle::prove(&b.leaf_hashes(), index as usize))),
         }
     }
 
@@ -453,7 +463,10 @@ impl Store {
         match self.proof_from_record(CF_OUTCOME_MERKLE, height, index)? {
             Some(p) => Ok(p),
             // A store written before blocks kept their outcome tree: hash the outcomes.
-            None => Ok(crate::block::outcome_proof(&self.outcomes(height)?, index as usize)),
+            None => Ok(tradechain_ledger::block::outcome_proof(
+                &self.outcomes(height)?,
+                index as usize,
+            )),
         }
     }
 
@@ -471,11 +484,11 @@ impl Store {
         let corrupt = || StoreError::Corrupt(format!("block {height}: malformed {cf} record of {} bytes", raw.len()));
         let (n, body) = raw.split_first_chunk::<4>().ok_or_else(corrupt)?;
         let n = u32::from_le_bytes(*n) as usize;
-        let nodes: usize = crate::merkle::level_sizes(n).iter().sum();
+        let nodes: usize = tradechain_ledger::merkle::level_sizes(n).iter().sum();
         if body.len() != 32 * nodes {
             return Err(corrupt());
         }
-        Ok(Some(crate::merkle::prove_with(n, index as usize, |pos| {
+        Ok(Some(tradechain_ledger::merkle::prove_with(n, index as usize, |pos| {
             let mut h = [0u8; 32];
             h.copy_from_slice(&body[32 * pos..32 * pos + 32]);
             Hash(h)

@@ -5,7 +5,7 @@
 //! - `item_history/*`: point lookups of one goods item's events with 1,000,000 events stored
 //!   (100,000 items × 10 events, bulk-loaded): the whole history, one event, an unknown item.
 //!
-//! Run: `cargo bench -p tradechain-ledger --bench store -- --warm-up-time 1 --measurement-time 5`
+//! Run: `cargo bench -p tradechain-store --bench store -- --warm-up-time 1 --measurement-time 5`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/store_support/mod.rs"]
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use store_support::*;
 use tradechain_ledger::records::{ItemEventRef, TxLocation, item_event_hash};
 use tradechain_ledger::state::{WriteSet, keys};
-use tradechain_ledger::store::Store;
 use tradechain_ledger::{Hash, codec};
+use tradechain_store::Store;
 
 const BLOCK_TXS: usize = 1000;
 const ITEMS: u64 = 100_000;
