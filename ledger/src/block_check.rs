@@ -9,10 +9,16 @@
 //! stays with the caller, which has it.
 //!
 //! Invariant: a block that fails here is refused the same way by every caller (one function,
-//! one typed error), so a proposer cannot slip in what a committing node would refuse.
-use crate::block::Block;
+//! one typed error), so a proposer cannot slip in what a committing node would refuse. Blocks
+//! are put together in one place too (`assemble`): the derived header fields (count, tx root,
+//! results root, link, height, version) come from the body and the parent, never by hand. Only
+//! what must build impossible headers on purpose does so by hand: fuzzers, `bench attack`, and the
+//! consensus simulator's stand-in blocks (no ledger behind them).
+use crate::block::{Block, BlockHeader, TxOutcome, results_hash};
+use crate::crypto::PublicKey;
 use crate::genesis::Genesis;
 use crate::hash::Hash;
+use crate::tx::SignedTransaction;
 
 /// The only block header version this code accepts.
 pub const BLOCK_VERSION: u16 = 1;
@@ -61,6 +67,50 @@ pub fn tx_bytes_budget(params: &crate::genesis::ConsensusParams) -> u64 {
 /// The block's encoded size, without building the encoding.
 pub fn encoded_len(block: &Block) -> u64 {
     borsh::object_length(block).map(|n| n as u64).unwrap_or(u64::MAX)
+}
+
+/// What the proposer decides for a header beyond the parent and the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seal {
+    pub time_ms: i64,
+    pub proposer: PublicKey,
+    /// Hash of the validator set that certifies the block.
+    pub validators_hash: Hash,
+    /// The state root after executing the block.
+    pub state_hash: Hash,
+}
+
+/// The one header assembly: the block at `parent.height + 1` linking to `parent`, with
+/// `tx_count`, `tx_root` and `results_hash` derived from the body and its outcomes, never set by
+/// hand. Every builder of a real block (the proposer, the in-memory test backend, the store's
+/// fixtures) assembles it here, so a header a node builds is the header `check_links` expects.
+pub fn assemble(
+    chain_id: &str,
+    parent: &Parent,
+    seal: Seal,
+    outcomes: &[TxOutcome],
+    txs: Vec<SignedTransaction>,
+) -> Block {
+    debug_assert_eq!(outcomes.len(), txs.len(), "one outcome per transaction");
+    let mut block = Block {
+        header: BlockHeader {
+            version: BLOCK_VERSION,
+            chain_id: chain_id.to_string(),
+            height: parent.height.saturating_add(1),
+            prev_hash: parent.block_hash,
+            tx_root: Hash::ZERO,
+            // A count past u32 is refused by `check_links` (TxCountMismatch), never wrapped.
+            tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
+            results_hash: results_hash(outcomes),
+            time_ms: seal.time_ms,
+            proposer: seal.proposer,
+            validators_hash: seal.validators_hash,
+            state_hash: seal.state_hash,
+        },
+        txs,
+    };
+    block.header.tx_root = block.compute_tx_root();
+    block
 }
 
 /// Check `block` against `parent` and genesis; returns the transaction ids in block order.
@@ -138,4 +188,68 @@ pub fn check_links(genesis: &Genesis, parent: &Parent, block: &Block) -> Result<
         });
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::payload::{Action, EventType, Payload};
+    use crate::testkit::{Chain, event};
+
+    #[test]
+    fn an_assembled_block_passes_the_one_check_and_its_header_follows_its_body() {
+        let c = Chain::demo();
+        let txs: Vec<SignedTransaction> = (1..=3)
+            .map(|i| {
+                let epc = format!("urn:epc:id:sgtin:6901234.012345.B{i}");
+                let e = event(EventType::ObjectEvent, Some(Action::Add), &[&epc], 1_000);
+                c.sign("PRODUCER-FZ", i, Payload::Provenance(e))
+            })
+            .collect();
+        let outcomes = vec![
+            TxOutcome::Accepted,
+            TxOutcome::Rejected {
+                rule: "x.y".into(),
+                reason: "z".into(),
+            },
+            TxOutcome::Accepted,
+        ];
+        let parent = Parent {
+            height: 7,
+            block_hash: Hash::tagged("parent", b"7"),
+            time_ms: 5_000,
+        };
+        let seal = Seal {
+            time_ms: 5_001,
+            proposer: crate::testkit::secret("CUSTOMS-CN").public(),
+            validators_hash: Hash::tagged("set", b"v"),
+            state_hash: Hash::tagged("state", b"s"),
+        };
+        let b = assemble(&c.genesis.chain_id, &parent, seal, &outcomes, txs.clone());
+        assert_eq!(b.header.height, 8);
+        assert_eq!(b.header.tx_count, 3);
+        assert_eq!(b.header.results_hash, results_hash(&outcomes));
+        assert_eq!(check_links(&c.genesis, &parent, &b).unwrap().len(), 3);
+        // A body changed after assembly no longer matches its header.
+        let mut swapped = b.clone();
+        swapped.txs.swap(0, 2);
+        assert!(matches!(
+            check_links(&c.genesis, &parent, &swapped),
+            Err(BlockCheckError::WrongTxRoot { .. })
+        ));
+        let mut dropped = b;
+        dropped.txs.pop();
+        assert!(matches!(
+            check_links(&c.genesis, &parent, &dropped),
+            Err(BlockCheckError::TxCountMismatch { .. })
+        ));
+        // Another parent: the link and the height are wrong.
+        let other = Parent { height: 8, ..parent };
+        let b = assemble(&c.genesis.chain_id, &parent, seal, &outcomes, txs);
+        assert!(matches!(
+            check_links(&c.genesis, &other, &b),
+            Err(BlockCheckError::WrongHeight { .. })
+        ));
+    }
 }

@@ -8,11 +8,11 @@
 //!   hash and proposer are the set in force, none of its transactions was committed before, and
 //!   re-executing it gives its results hash and state hash.
 //! - `check_block` never writes; commit happens only with a certificate (`Store::commit_block`).
-use tradechain_ledger::block::{BlockHeader, results_hash};
-use tradechain_ledger::block_check::{BLOCK_VERSION, Parent, check_links};
+use tradechain_ledger::block::results_hash;
+use tradechain_ledger::block_check::{Parent, Seal, assemble, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state_tree::StateUpdate;
-use tradechain_ledger::{Block, Genesis, Hash, PublicKey, SignedTransaction};
+use tradechain_ledger::{Block, Genesis, PublicKey, SignedTransaction};
 use tradechain_store::{Head, Store};
 
 /// How far ahead of the checking node's clock a proposed block time may be.
@@ -67,23 +67,14 @@ pub fn build_block(
     let exec = execute_block_preverified(registry, genesis, store, height, time_ms, &txs, preverified)
         .map_err(|e| e.to_string())?;
     let tree = store.state_update(height, &exec.writes).map_err(|e| e.to_string())?;
-    let mut block = Block {
-        header: BlockHeader {
-            version: BLOCK_VERSION,
-            chain_id: genesis.chain_id.clone(),
-            height,
-            prev_hash: head.block_hash,
-            tx_root: Hash::ZERO,
-            tx_count: txs.len() as u32,
-            results_hash: results_hash(&exec.outcomes),
-            time_ms,
-            proposer,
-            validators_hash: validators.hash(),
-            state_hash: tree.root,
-        },
-        txs,
+    let seal = Seal {
+        time_ms,
+        proposer,
+        validators_hash: validators.hash(),
+        state_hash: tree.root,
     };
-    block.header.tx_root = block.compute_tx_root();
+    let block = assemble(&genesis.chain_id, &parent, seal, &exec.outcomes, txs);
+    debug_assert_eq!(block.header.height, height);
     check_links(genesis, &parent, &block).map_err(|e| format!("built a block it would refuse: {e}"))?;
     Ok(Built {
         block,

@@ -9,12 +9,12 @@
 mod store_support;
 
 use store_support::certify;
-use tradechain_ledger::block::{BlockHeader, results_hash};
+use tradechain_ledger::block_check::{Parent, Seal, assemble};
 use tradechain_ledger::execute::{Registry, execute_block};
 use tradechain_ledger::records::{ItemRecord, WaybillHead, WaybillRecord};
 use tradechain_ledger::state::{Ns, StateView, get_typed, keys};
 use tradechain_ledger::testkit::*;
-use tradechain_ledger::{Block, Hash, TxOutcome, ValidatorSet};
+use tradechain_ledger::{Hash, TxOutcome, ValidatorSet};
 use tradechain_store::Store;
 use tradechain_store::verify::verify_store;
 
@@ -40,23 +40,18 @@ fn commit_shipment(dir: &std::path::Path) -> Chain {
         .unwrap();
         assert_eq!(exec.outcomes, vec![TxOutcome::Accepted], "step {}", step.name);
         let set: ValidatorSet = get_typed(&store, &keys::validators()).unwrap();
-        let mut block = Block {
-            header: BlockHeader {
-                version: 1,
-                chain_id: chain.genesis.chain_id.clone(),
-                height,
-                prev_hash: head.block_hash,
-                tx_root: Hash::ZERO,
-                tx_count: 1,
-                results_hash: results_hash(&exec.outcomes),
-                time_ms,
-                proposer: set.validators[0].public_key,
-                validators_hash: set.hash(),
-                state_hash: store.state_update(height, &exec.writes).unwrap().root,
-            },
-            txs: vec![tx.clone()],
+        let seal = Seal {
+            time_ms,
+            proposer: set.validators[0].public_key,
+            validators_hash: set.hash(),
+            state_hash: store.state_update(height, &exec.writes).unwrap().root,
         };
-        block.header.tx_root = block.compute_tx_root();
+        let parent = Parent {
+            height: head.height,
+            block_hash: head.block_hash,
+            time_ms: time_ms - 1,
+        };
+        let block = assemble(&chain.genesis.chain_id, &parent, seal, &exec.outcomes, vec![tx.clone()]);
         let cert = certify(&chain.genesis, &set, &block);
         store.commit_block(&block, &cert, &exec).unwrap();
         // The in-memory chain executes the same block; both agree on the state hash.

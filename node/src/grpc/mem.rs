@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::broadcast;
-use tradechain_ledger::block::{Block, BlockHeader, TxOutcome, results_hash};
+use tradechain_ledger::block::{Block, BlockHeader, TxOutcome};
+use tradechain_ledger::block_check::{Parent, Seal, assemble};
 use tradechain_ledger::certificate::{CommitCertificate, CommitSig, VoteKind, vote_sign_bytes};
 use tradechain_ledger::codec::decode;
 use tradechain_ledger::crypto::SecretKey;
@@ -178,23 +179,18 @@ impl MemBackend {
                 .map(|s| s.block.hash())
                 .unwrap_or_else(|| self.genesis.hash());
             let state_hash = c.tree.advance(height, &writes).map_err(|e| e.to_string())?.root;
-            let mut block = Block {
-                header: BlockHeader {
-                    version: 1,
-                    chain_id: self.genesis.chain_id.clone(),
-                    height,
-                    prev_hash,
-                    tx_root: Hash::ZERO,
-                    tx_count: txs.len() as u32,
-                    results_hash: results_hash(&outcomes),
-                    time_ms,
-                    proposer: set.validators[(height as usize) % set.len()].public_key,
-                    validators_hash: set.hash(),
-                    state_hash,
-                },
-                txs,
+            let parent = Parent {
+                height: height - 1,
+                block_hash: prev_hash,
+                time_ms: c.blocks.last().map_or(i64::MIN, |s| s.block.header.time_ms),
             };
-            block.header.tx_root = block.compute_tx_root();
+            let seal = Seal {
+                time_ms,
+                proposer: set.validators[(height as usize) % set.len()].public_key,
+                validators_hash: set.hash(),
+                state_hash,
+            };
+            let block = assemble(&self.genesis.chain_id, &parent, seal, &outcomes, txs);
             let hash = block.hash();
             let msg = vote_sign_bytes(&self.genesis.chain_id, VoteKind::Precommit, height, 0, Some(hash));
             let cert = CommitCertificate {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::BTreeMap;
+use tradechain_ledger::block_check::{Parent, Seal, assemble};
 use tradechain_ledger::certificate::{CommitSig, VoteKind, vote_sign_bytes};
 use tradechain_ledger::execute::{BlockExecution, Registry, Rejection, TxContext, Validator, execute_block};
 use tradechain_ledger::genesis::Genesis;
@@ -13,7 +14,7 @@ use tradechain_ledger::records::{ItemEventRef, ItemRecord, item_event_hash};
 use tradechain_ledger::state::{StateView, Writes, get_typed, keys};
 use tradechain_ledger::tx::TX_VERSION;
 use tradechain_ledger::{
-    Block, BlockHeader, CommitCertificate, SecretKey, SignedTransaction, Transaction, ValidatorInfo, ValidatorSet,
+    Block, CommitCertificate, SecretKey, SignedTransaction, Transaction, ValidatorInfo, ValidatorSet,
 };
 use tradechain_store::Head;
 
@@ -253,25 +254,25 @@ pub fn build_block(
     let height = head.height + 1;
     let exec = execute_block(registry, genesis, view, height, time_of(height), &txs).unwrap();
     let set: ValidatorSet = get_typed(view, &keys::validators()).unwrap();
-    let mut block = Block {
-        header: BlockHeader {
-            version: 1,
-            chain_id: genesis.chain_id.clone(),
-            height,
-            prev_hash: head.block_hash,
-            tx_root: Default::default(),
-            tx_count: txs.len() as u32,
-            results_hash: tradechain_ledger::block::results_hash(&exec.outcomes),
-            time_ms: time_of(height),
-            proposer: set.validators[0].public_key,
-            validators_hash: set.hash(),
-            state_hash: view.state_update(height, &exec.writes).unwrap().root,
-        },
-        txs,
+    let seal = Seal {
+        time_ms: time_of(height),
+        proposer: set.validators[0].public_key,
+        validators_hash: set.hash(),
+        state_hash: view.state_update(height, &exec.writes).unwrap().root,
     };
-    block.header.tx_root = block.compute_tx_root();
+    let block = assemble(&genesis.chain_id, &parent_of(head), seal, &exec.outcomes, txs);
     let cert = certify(genesis, &set, &block);
     (block, cert, exec)
+}
+
+/// The parent `head` stands for (its time is not kept in `Head`: fixtures time block h at
+/// `time_of(h)`).
+pub fn parent_of(head: &Head) -> Parent {
+    Parent {
+        height: head.height,
+        block_hash: head.block_hash,
+        time_ms: time_of(head.height),
+    }
 }
 
 /// Every validator of `set` precommits the block (all test validators' keys come from labels).
