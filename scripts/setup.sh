@@ -3,8 +3,10 @@
 # - libclang-dev: bindgen for RocksDB's C++ (librocksdb-sys builds RocksDB from source).
 # - protobuf: none needed, protos compile with protox (pure Rust).
 # - grpcurl is not packaged for Debian 12; the CLI and tests use tonic clients (and reflection).
-# - chromium: the headless browser test of the consumer page (cli/tests/browser.rs). Skipped with
-#   --no-browser (testnet/up passes it: running a testnet needs no browser).
+# - chromium: the headless browser test of the consumer page (cli/tests/browser.rs); and a Python
+#   virtual environment (.venv, packages pinned in scripts/python-requirements.txt) for the tests
+#   that check our output with tools written elsewhere (e.g. GS1's EPCIS JSON Schema with Python
+#   `jsonschema`). Both skipped with --no-browser (testnet/up passes it: a testnet needs neither).
 set -euo pipefail
 browser=1
 [ "${1:-}" = "--no-browser" ] && browser=0
@@ -16,6 +18,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 lean=()
 if [ "$browser" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || lean+=(chromium fonts-dejavu-core)
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ "${#need[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]} ${lean[*]}" >&2
@@ -29,4 +33,17 @@ if [ "${#need[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
   fi
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is missing (install Rust with rustup)" >&2; exit 1; }
+if [ "$browser" = 1 ]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  req="$root/scripts/python-requirements.txt"
+  stamp="$root/.venv/.installed"
+  if [ ! -x "$root/.venv/bin/python" ]; then
+    echo "setup: creating the Python test environment (.venv)" >&2
+    python3 -m venv "$root/.venv"
+  fi
+  if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
+fi
 echo "setup: ok" >&2

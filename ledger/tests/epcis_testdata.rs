@@ -429,7 +429,19 @@ fn a_correction_does_not_reopen_what_a_later_event_ended() {
 fn the_public_view_round_trips_and_withholds_commercial_fields() {
     use tradechain_ledger::epcis::export::public_view;
     for (name, text) in testdata() {
-        let public: Vec<ProvenanceEvent> = import_document(&text).unwrap().iter().map(public_view).collect();
+        let events = import_document(&text).unwrap();
+        let public: Vec<ProvenanceEvent> = events.iter().map(public_view).collect();
+        // Business transactions never show: a TransactionEvent names only the placeholder.
+        for (e, p) in events.iter().zip(&public) {
+            let shown: Vec<&str> = p.biz_transaction_list.iter().map(|t| t.id.as_str()).collect();
+            let want: Vec<&str> = if e.event_type == EventType::TransactionEvent && !e.biz_transaction_list.is_empty() {
+                vec![tradechain_ledger::epcis::export::WITHHELD_BIZ_TRANSACTION]
+            } else {
+                vec![]
+            };
+            assert_eq!(shown, want, "{name}");
+            assert!(p.biz_transaction_list.iter().all(|t| t.kind.is_none()), "{name}");
+        }
         assert!(
             public
                 .iter()
@@ -438,13 +450,14 @@ fn the_public_view_round_trips_and_withholds_commercial_fields() {
         );
         let doc = export_document(&public, &opts()).unwrap();
         assert_eq!(import_document(&doc).unwrap(), public, "{name}");
-        for private in [
-            "bizTransactionList",
-            "sourceList",
-            "destinationList",
-            "\"ilmd\"",
-            "example:myField",
-        ] {
+        for t in events.iter().flat_map(|e| &e.biz_transaction_list) {
+            assert!(
+                !doc.contains(&t.id),
+                "{name}: business transaction {} in the public export",
+                t.id
+            );
+        }
+        for private in ["sourceList", "destinationList", "\"ilmd\"", "example:myField"] {
             assert!(!doc.contains(private), "{name}: {private} in the public export");
         }
     }
@@ -481,5 +494,84 @@ fn sensor_data_beyond_the_string_limit_commits() {
     let mut c = Chain::demo();
     for e in &events {
         commit(&mut c, "PRODUCER-FZ", e);
+    }
+}
+
+/// Run GS1's EPCIS 2.0 JSON Schema, through a validator written elsewhere (Python `jsonschema`
+/// in the project's `.venv`, made by `scripts/setup.sh`), over `docs` (name, JSON text); returns
+/// whether all passed and what it printed.
+fn gs1_schema_check(docs: &[(String, String)]) -> (bool, String) {
+    use std::io::Write;
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = repo.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (it makes the Python test environment)",
+        python.display()
+    );
+    let input: Vec<serde_json::Value> = docs
+        .iter()
+        .map(|(name, text)| {
+            serde_json::json!({ "name": name, "document": serde_json::from_str::<serde_json::Value>(text).unwrap() })
+        })
+        .collect();
+    let mut child = std::process::Command::new(python)
+        .arg(repo.join("scripts/epcis_schema_check.py"))
+        .arg(testdata_dir().join("spec/EPCIS-JSON-Schema.json"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn exports_validate_against_gs1s_json_schema() {
+    let mut docs = Vec::new();
+    for (name, text) in testdata() {
+        let events = import_document(&text).unwrap();
+        docs.push((format!("{name} (export)"), export_document(&events, &opts()).unwrap()));
+        let public: Vec<ProvenanceEvent> = events
+            .iter()
+            .map(tradechain_ledger::epcis::export::public_view)
+            .collect();
+        docs.push((
+            format!("{name} (public export)"),
+            export_document(&public, &opts()).unwrap(),
+        ));
+    }
+    let (ok, report) = gs1_schema_check(&docs);
+    assert!(ok, "exports the GS1 schema refuses:\n{report}");
+    assert!(
+        report.contains(&format!("{n} of {n} documents valid", n = docs.len())),
+        "{report}"
+    );
+
+    // The check checks: an export with an action EPCIS does not define, and one without its
+    // eventTime, fail. (An unknown event type passes: the schema leaves room for extensions.)
+    let (name, first) = docs.first().cloned().unwrap();
+    let mut wrong_action: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let mut no_time = wrong_action.clone();
+    wrong_action["epcisBody"]["eventList"][0]["action"] = "DESTROY".into();
+    no_time["epcisBody"]["eventList"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("eventTime");
+    for (what, broken) in [("action", wrong_action), ("eventTime", no_time)] {
+        let (ok, report) = gs1_schema_check(&[(format!("{name} without a valid {what}"), broken.to_string())]);
+        assert!(!ok, "the schema check passed a broken {what}: {report}");
     }
 }

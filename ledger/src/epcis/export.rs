@@ -37,8 +37,11 @@ pub const PUBLIC_EXTENSIONS: &[&str] = &[
     EXT_CONTEXT,
 ];
 
+/// The business transaction a public TransactionEvent names in place of the withheld ones.
+pub const WITHHELD_BIZ_TRANSACTION: &str = "urn:tradechain:withheld:bizTransaction";
+
 /// What an event shows to the public (the same filter as the node's `GetProvenance`):
-/// withheld are `bizTransactionList`, `sourceList`, `destinationList` (business documents and
+/// withheld are `bizTransactionList` (a TransactionEvent names `WITHHELD_BIZ_TRANSACTION` instead), `sourceList`, `destinationList` (business documents and
 /// parties), a customs step's details (declarant, HS code, certificate, waybill, remarks, hold
 /// reason — only the step's name is kept, as `tradechain:customsStep`), `ilmd`, the extra
 /// members of readPoint/bizLocation/errorDeclaration and every namespaced extension member
@@ -48,6 +51,15 @@ pub const PUBLIC_EXTENSIONS: &[&str] = &[
 pub fn public_view(ev: &ProvenanceEvent) -> ProvenanceEvent {
     let mut p = ev.clone();
     p.biz_transaction_list.clear();
+    // EPCIS requires a TransactionEvent to name at least one business transaction (GS1's JSON
+    // Schema: `bizTransactionList`, minItems 1): the public view says one exists and is withheld,
+    // neither how many nor of which type.
+    if p.event_type == EventType::TransactionEvent && !ev.biz_transaction_list.is_empty() {
+        p.biz_transaction_list.push(TypedRef {
+            kind: None,
+            id: WITHHELD_BIZ_TRANSACTION.to_string(),
+        });
+    }
     p.source_list.clear();
     p.destination_list.clear();
     p.extensions.retain(|k, _| PUBLIC_EXTENSIONS.contains(&k.as_str()));
