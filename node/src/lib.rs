@@ -1,10 +1,12 @@
 //! `tradechain-node`: turns the pure parts (ledger, consensus) into a running validator or
 //! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
-//! RocksDB, metrics, and the gRPC and HTTP servers.
+//! RocksDB, metrics, and the gRPC and HTTP servers (the Digital Link resolver and the EPCIS 2.0
+//! REST binding, `epcis_rest`).
 pub mod api;
 pub mod backend;
 pub mod chain;
 pub mod config;
+pub mod epcis_rest;
 pub mod evidence;
 pub mod grpc;
 pub mod mempool;
