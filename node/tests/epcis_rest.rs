@@ -1195,3 +1195,71 @@ fn capture_limits_and_bad_documents_are_refused_before_anything_runs() {
     let v = request(off.addr, "POST", "/capture", &h, ok.as_bytes()).problem(501);
     assert!(v["detail"].as_str().unwrap().contains("[http.epcis_capture]"), "{v}");
 }
+
+/// What stays non-atomic: another member's transaction committed between the dry run and the
+/// commit (here: the same eventID, first in the block) makes a checked event fail at commit;
+/// the job reports it with the ledger's rule.
+#[test]
+fn a_transaction_committed_between_check_and_commit_is_reported() {
+    let n = own_node();
+    let id = "urn:uuid:00000000-0000-4000-8000-0000000000aa";
+    let body = doc(&[observe("9001", "2024-01-01T00:00:00Z").replacen('{', &format!("{{\"eventID\":\"{id}\","), 1)]);
+    let r = post_capture(&n, &body, None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job_id = r
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/capture/")
+        .to_string();
+    // Wait until the worker has checked and submitted it.
+    let mut pending = Vec::new();
+    for _ in 0..400 {
+        pending = n.backend.mempool();
+        if !pending.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pending.len(), 1);
+    // A rival records the same eventID first, in the same block.
+    let mut ev = tradechain_ledger::testkit::event(
+        tradechain_ledger::payload::EventType::ObjectEvent,
+        Some(Action::Observe),
+        &["urn:epc:id:sgtin:0614141.107346.9002"],
+        now_ms() - 60_000,
+    );
+    ev.event_id = Some(id.into());
+    let view = View(&n.backend);
+    let importer: tradechain_ledger::Org =
+        tradechain_ledger::state::get_typed(&view, &tradechain_ledger::state::keys::org(&org("IMPORTER-NL"))).unwrap();
+    let rival = tradechain_ledger::tx::Transaction {
+        version: tradechain_ledger::tx::TX_VERSION,
+        chain_id: CHAIN_ID.into(),
+        sender: org("IMPORTER-NL"),
+        key_id: 1,
+        nonce: tradechain_ledger::execute::next_nonce(&view, &importer),
+        time_ms: now_ms(),
+        payload: Payload::Provenance(ev),
+    }
+    .sign(&key_of("IMPORTER-NL"));
+    let txs = vec![rival, pending.remove(0)];
+    let last = n.backend.header(n.backend.height()).unwrap().unwrap().time_ms;
+    let time = now_ms().max(last + 1);
+    let ex = execute_block(
+        &Registry::default(),
+        n.backend.genesis(),
+        &view,
+        n.backend.height() + 1,
+        time,
+        &txs,
+    )
+    .unwrap();
+    assert_eq!(ex.outcomes[0], TxOutcome::Accepted);
+    n.backend.commit_block(txs, ex.outcomes, ex.writes, time).unwrap();
+    let j = finish(&n, &job_id);
+    assert_eq!(j["success"], false, "{j}");
+    let e = &j["errors"][0];
+    assert_eq!(e["tradechain:rule"], "provenance.event_id.duplicate", "{j}");
+    assert!(e["detail"].as_str().unwrap().contains("rejected at commit"), "{j}");
+    assert!(j["tradechain:captured"].as_array().unwrap().is_empty());
+}
