@@ -44,8 +44,8 @@ pub enum KeysCmd {
         /// The org that signs.
         #[arg(long)]
         org: String,
-        /// The id of --key among the org's keys.
-        #[arg(long, default_value_t = 1)]
+        /// The id of --key among the org's keys (genesis gives an org's first key id 0).
+        #[arg(long, default_value_t = 0)]
         key_id: u32,
         /// The chain id (or --genesis to read it from the genesis file).
         #[arg(long, conflicts_with = "genesis", required_unless_present = "genesis")]

@@ -80,7 +80,7 @@ fn sign_http_prints_headers_the_node_verifies() {
         .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["x-tc-org"], "PRODUCER-FZ");
-    assert_eq!(v["x-tc-key-id"], "1");
+    assert_eq!(v["x-tc-key-id"], "0");
     let t: i64 = v["x-tc-time-ms"].as_str().unwrap().parse().unwrap();
     let sig: [u8; 64] = hex::decode(v["x-tc-signature"].as_str().unwrap())
         .unwrap()
@@ -115,7 +115,7 @@ fn sign_http_prints_headers_the_node_verifies() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
-        text.starts_with("-H x-tc-org:PRODUCER-FZ -H x-tc-key-id:1 -H x-tc-time-ms:"),
+        text.starts_with("-H x-tc-org:PRODUCER-FZ -H x-tc-key-id:0 -H x-tc-time-ms:"),
         "{text}"
     );
     // A chain id is required; a bad org is named.

@@ -323,7 +323,7 @@ listen = "127.0.0.1:8001"
 # this one org with its key; only requests signed by the same org are accepted (README).
 # [http.epcis_capture]
 # org = "PRODUCER-FZ"
-# key_id = 1
+# key_id = 0
 # key_file = "keys/producer-fz.key"
 # max_events = 500
 # max_body_bytes = 4194304
@@ -358,12 +358,12 @@ mod tests {
         let cfg = NodeConfig::parse(&NodeConfig::default_toml("n1")).unwrap();
         assert!(cfg.http.epcis_capture.is_none());
         let on = NodeConfig::default_toml("n1").replace(
-            "# [http.epcis_capture]\n# org = \"PRODUCER-FZ\"\n# key_id = 1\n# key_file = \"keys/producer-fz.key\"",
-            "[http.epcis_capture]\norg = \"PRODUCER-FZ\"\nkey_id = 1\nkey_file = \"keys/producer-fz.key\"",
+            "# [http.epcis_capture]\n# org = \"PRODUCER-FZ\"\n# key_id = 0\n# key_file = \"keys/producer-fz.key\"",
+            "[http.epcis_capture]\norg = \"PRODUCER-FZ\"\nkey_id = 0\nkey_file = \"keys/producer-fz.key\"",
         );
         let mut cfg = NodeConfig::parse(&on).unwrap();
         let c = cfg.http.epcis_capture.clone().unwrap();
-        assert_eq!((c.org.as_str(), c.key_id, c.max_events), ("PRODUCER-FZ", 1, 500));
+        assert_eq!((c.org.as_str(), c.key_id, c.max_events), ("PRODUCER-FZ", 0, 500));
         cfg.validate().unwrap();
         cfg.resolve_paths(Path::new("/etc/tc"));
         assert_eq!(
