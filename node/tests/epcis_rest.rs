@@ -1263,3 +1263,196 @@ fn a_transaction_committed_between_check_and_commit_is_reported() {
     assert!(e["detail"].as_str().unwrap().contains("rejected at commit"), "{j}");
     assert!(j["tradechain:captured"].as_array().unwrap().is_empty());
 }
+
+// ---- named queries and WebSocket subscriptions ----
+
+type Ws = tungstenite::WebSocket<std::net::TcpStream>;
+
+fn ws_connect(addr: SocketAddr, path: &str) -> Result<Ws, u16> {
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    match tungstenite::client::client(format!("ws://{addr}{path}"), s) {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => Err(r.status().as_u16()),
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+/// Read messages until `n` events arrived; the events and the last message's resume token.
+fn ws_events(ws: &mut Ws, n: usize, sub: &str, query: &str) -> (Vec<ProvenanceEvent>, String) {
+    let (mut got, mut token) = (Vec::new(), String::new());
+    while got.len() < n {
+        let msg = ws.read().unwrap();
+        let text = msg.into_text().unwrap().to_string();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let r = &v["epcisBody"]["queryResults"];
+        assert_eq!(v["type"], "EPCISQueryDocument");
+        assert_eq!(r["queryName"], query);
+        assert_eq!(r["subscriptionID"], sub);
+        token = r["tradechain:resumeToken"].as_str().unwrap().to_string();
+        let evs = import_document(&text).unwrap();
+        assert!(!evs.is_empty(), "no empty messages");
+        got.extend(evs);
+    }
+    assert_eq!(got.len(), n, "exactly the expected events");
+    (got, token)
+}
+
+/// Nothing more arrives within `ms`.
+fn ws_quiet(ws: &mut Ws, ms: u64) {
+    ws.get_mut().set_read_timeout(Some(Duration::from_millis(ms))).unwrap();
+    match ws.read() {
+        Err(tungstenite::Error::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+        other => panic!("expected no message, got {other:?}"),
+    }
+}
+
+fn sub_id(n: &Node, query: &str) -> Vec<String> {
+    let r = get(n.addr, &format!("/queries/{query}/subscriptions"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subscriptionID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn post_query(n: &Node, body: &str) -> Resp {
+    request(
+        n.addr,
+        "POST",
+        "/queries",
+        &[("content-type", "application/json".into())],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn named_queries_stream_each_new_matching_event_once_and_resume_exactly() {
+    let n = own_node();
+    let def = r#"{"name":"inspections","query":{"EQ_bizStep":["inspecting"],"eventType":"ObjectEvent"}}"#;
+    let r = post_query(&n, def);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/queries/inspections"));
+    assert_eq!(post_query(&n, def).status, 201, "the same definition again");
+    post_query(&n, r#"{"name":"inspections","query":{"EQ_bizStep":["shipping"]}}"#).problem(409);
+    assert_eq!(
+        post_query(&n, r#"{"name":"bad name","query":{}}"#).problem(400)["parameter"],
+        "name"
+    );
+    assert_eq!(
+        post_query(&n, r#"{"name":"q2","query":{"EQ_action":["SHIP"]}}"#).problem(400)["parameter"],
+        "EQ_action"
+    );
+    post_query(&n, r#"{"name":"q3","query":{"EQ_bizTransaction_po":["x"]}}"#).problem(400);
+    post_query(&n, "not json").problem(400);
+    let list = get(n.addr, "/queries").json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        get(n.addr, "/queries/inspections").json()["query"]["EQ_bizStep"][0],
+        "inspecting"
+    );
+    get(n.addr, "/queries/nothing").problem(404);
+    // Refused subscriptions, before any upgrade.
+    assert_eq!(
+        ws_connect(n.addr, "/queries/nothing/subscriptions?stream=true").err(),
+        Some(404)
+    );
+    assert_eq!(
+        ws_connect(n.addr, "/queries/inspections/subscriptions").err(),
+        Some(400)
+    );
+    assert_eq!(
+        ws_connect(n.addr, "/queries/inspections/subscriptions?stream=true&hour=1").err(),
+        Some(400)
+    );
+    assert_eq!(
+        ws_connect(
+            n.addr,
+            "/queries/inspections/subscriptions?stream=true&resumeToken=c1.0.0.00"
+        )
+        .err(),
+        Some(400)
+    );
+
+    let matches = |b: &MemBackend| -> Vec<ProvenanceEvent> {
+        all_public_events(b)
+            .into_iter()
+            .filter(|e| {
+                format!("{:?}", e.event_type) == "ObjectEvent"
+                    && e.biz_step
+                        .as_deref()
+                        .map(tradechain_node::epcis_rest::filter::biz_step_word)
+                        == Some("inspecting")
+            })
+            .collect()
+    };
+    assert_eq!(
+        capture(&n, &doc(&[observe("9100", "2024-02-29T00:00:00Z")]), None)["success"],
+        true
+    );
+    let history = matches(&n.backend);
+    assert!(!history.is_empty());
+    // A: new events only. B: everything since 1970 (the history first).
+    let mut a = ws_connect(n.addr, "/queries/inspections/subscriptions?stream=true").unwrap();
+    let mut b = ws_connect(
+        n.addr,
+        "/queries/inspections/subscriptions?stream=true&initialRecordTime=1970-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let subs = sub_id(&n, "inspections");
+    assert_eq!(subs.len(), 2);
+    let (b_history, _) = ws_events(&mut b, history.len(), &subs[1], "inspections");
+    assert_eq!(b_history, history);
+    // Two matching events and one that does not match, committed.
+    let j = capture(
+        &n,
+        &doc(&[
+            observe("9101", "2024-03-01T00:00:00Z"),
+            observe("9102", "2024-03-01T00:00:01Z").replace("inspecting", "shipping"),
+            observe("9103", "2024-03-01T00:00:02Z"),
+        ]),
+        None,
+    );
+    assert_eq!(j["success"], true, "{j}");
+    let now = matches(&n.backend);
+    let new: Vec<ProvenanceEvent> = now[history.len()..].to_vec();
+    assert_eq!(new.len(), 2);
+    let (a_got, token) = ws_events(&mut a, 2, &subs[0], "inspections");
+    assert_eq!(a_got, new, "each new matching event once, in record order");
+    let (b_got, _) = ws_events(&mut b, 2, &subs[1], "inspections");
+    assert_eq!(b_got, new, "every subscriber gets each event");
+    ws_quiet(&mut a, 300);
+    // A disconnects; one more matching event commits; A resumes exactly after what it had.
+    a.close(None).unwrap();
+    drop(a);
+    let j = capture(&n, &doc(&[observe("9104", "2024-03-02T00:00:00Z")]), None);
+    assert_eq!(j["success"], true, "{j}");
+    let missed = matches(&n.backend).last().cloned().unwrap();
+    let mut a2 = ws_connect(
+        n.addr,
+        &format!("/queries/inspections/subscriptions?stream=true&resumeToken={token}"),
+    )
+    .unwrap();
+    let id2 = sub_id(&n, "inspections").into_iter().find(|s| s != &subs[1]).unwrap();
+    let (resumed, _) = ws_events(&mut a2, 1, &id2, "inspections");
+    assert_eq!(resumed, vec![missed.clone()], "nothing lost, nothing repeated");
+    ws_quiet(&mut a2, 300);
+    let (b_more, _) = ws_events(&mut b, 1, &subs[1], "inspections");
+    assert_eq!(b_more, vec![missed]);
+    // The named query's events resource is the same query, paged.
+    let (all, _) = walk(n.addr, "/queries/inspections/events?perPage=2");
+    assert_eq!(all, matches(&n.backend));
+    // A token of another query does not resume this one.
+    post_query(&n, r#"{"name":"other","query":{"EQ_action":["ADD"]}}"#);
+    assert_eq!(
+        ws_connect(
+            n.addr,
+            &format!("/queries/other/subscriptions?stream=true&resumeToken={token}")
+        )
+        .err(),
+        Some(400)
+    );
+}

@@ -2,8 +2,8 @@
 //! after GS1's OpenAPI (`EPCIS 2.0 REST Bindings`). Module map: `filter` which events a query
 //! selects (shared with gRPC `ExportEpcis`); `query` bounded, paged reads and page tokens;
 //! `capture` capture jobs (the node signs for one configured org); `auth` org-signed HTTP
-//! requests. This file owns the HTTP surface: routes, headers, content negotiation, problem
-//! answers.
+//! requests; `subscribe` named queries and WebSocket subscriptions. This file owns the HTTP
+//! surface: routes, headers, content negotiation, problem answers.
 //!
 //! Endpoints (each also answers `OPTIONS` with `Allow` and the binding's headers):
 //! - `GET /` top-level resources; `GET /events` the standard query (parameters: `filter`);
@@ -13,10 +13,12 @@
 //!   use, from a bounded chain scan: distinct within a page, possibly repeated on a later page),
 //!   each `/{x}` (its sub-resources: `events`) and `/{x}/events` (the query with that criterion);
 //!   `/epcs/{epc}/events` reads the item's event index (every event naming it in any role);
-//! - `POST /capture`, `GET /capture`, `GET /capture/{captureID}` (see `capture`).
+//! - `POST /capture`, `GET /capture`, `GET /capture/{captureID}` (see `capture`);
+//! - `POST /queries`, `GET /queries`, `/queries/{name}`, `/queries/{name}/events`, and
+//!   `/queries/{name}/subscriptions` (WebSocket streams; see `subscribe`).
 //!
-//! Not implemented: `/queries` (named queries, subscriptions), `POST /events`,
-//! `/nextPageToken/{token}`, XML; `GS1-EPC-Format` and `GS1-CBV-XML-Format` are not applied
+//! Not implemented: scheduled and webhook subscriptions, `DELETE` of queries and
+//! subscriptions, `POST /events`, `/nextPageToken/{token}`, XML; `GS1-EPC-Format` and `GS1-CBV-XML-Format` are not applied
 //! (identifiers come back as recorded: `GS1-EPC-Format: Never_Translates`).
 //!
 //! Invariants:
@@ -36,6 +38,7 @@ pub mod auth;
 pub mod capture;
 pub mod filter;
 pub mod query;
+pub mod subscribe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,6 +162,7 @@ const TOP_LEVEL: &[&str] = &[
     "readPoints",
     "dispositions",
     "capture",
+    "queries",
 ];
 
 #[derive(Clone)]
@@ -166,6 +170,7 @@ struct Rest {
     backend: Arc<dyn Backend>,
     capture: Option<Arc<Capture>>,
     gate: Arc<Semaphore>,
+    queries: Arc<subscribe::Queries>,
 }
 
 /// An RFC 7807 problem with a GS1 exception type.
@@ -287,6 +292,7 @@ pub fn router(backend: Arc<dyn Backend>, capture: Option<CaptureConfig>) -> Rout
         backend,
         capture,
         gate: Arc::new(Semaphore::new(QUERY_CONCURRENCY)),
+        queries: Arc::new(subscribe::Queries::default()),
     };
     let read = |h: MethodRouter<Rest>| h.options(|| async { discovery("OPTIONS, GET") });
     Router::new()
@@ -315,6 +321,15 @@ pub fn router(backend: Arc<dyn Backend>, capture: Option<CaptureConfig>) -> Rout
             "/capture",
             get(capture_list).post(capture_post).options(capture_options),
         )
+        .route(
+            "/queries",
+            get(subscribe::list)
+                .post(subscribe::create)
+                .options(|| async { discovery("OPTIONS, GET, POST") }),
+        )
+        .route("/queries/{name}", read(get(subscribe::get_query)))
+        .route("/queries/{name}/events", read(get(subscribe::events)))
+        .route("/queries/{name}/subscriptions", read(get(subscribe::subscriptions)))
         .route(
             "/capture/{id}",
             get(capture_get).options(|| async { discovery("OPTIONS, GET") }),
@@ -645,7 +660,7 @@ async fn run_events(
         {
             return Err(QueryError::NotFound(format!("no events are recorded for {k}")));
         }
-        query::events_page(b, &filter, index.as_deref(), per_page, from)
+        query::events_page(b, &filter, index.as_deref(), per_page, from).map(|(e, w)| (e, w.next))
     })
     .await;
     let (events, next) = match found {

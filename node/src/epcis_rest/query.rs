@@ -167,13 +167,15 @@ pub enum Step {
     Full { taken: Option<u32> },
 }
 
-/// One page's walk: where to go on from, when the chain has more.
+/// One page's walk: where to go on from, when the chain has more; and the head it walked to
+/// (a chain walk without `next` has read every block up to it).
 pub struct Walk {
     pub next: Option<Cursor>,
+    pub head: u64,
 }
 
 /// Smallest height whose block time is ≥ `t` (head + 1 when none), by binary search.
-fn first_height_at(b: &dyn Backend, head: u64, t: i64) -> Result<u64, QueryError> {
+pub fn first_height_at(b: &dyn Backend, head: u64, t: i64) -> Result<u64, QueryError> {
     let (mut lo, mut hi) = (1u64, head.saturating_add(1));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -226,6 +228,7 @@ pub fn scan_chain(
         if blocks == SCAN_BLOCKS || txs >= SCAN_TXS {
             return Ok(Walk {
                 next: Some(Cursor::Chain { height, index, sub }),
+                head,
             });
         }
         blocks += 1;
@@ -234,7 +237,7 @@ pub fn scan_chain(
             .map_err(internal)?
             .ok_or_else(|| QueryError::Internal(format!("block {height} is missing below the head {head}")))?;
         if record_lt.is_some_and(|lt| header.time_ms >= lt) {
-            return Ok(Walk { next: None });
+            return Ok(Walk { next: None, head });
         }
         if index > header.tx_count || (sub > 0 && index == header.tx_count) {
             return Err(bad_token(format!(
@@ -251,6 +254,7 @@ pub fn scan_chain(
                 if txs >= SCAN_TXS {
                     return Ok(Walk {
                         next: Some(Cursor::Chain { height, index, sub }),
+                        head,
                     });
                 }
                 txs += 1;
@@ -290,6 +294,7 @@ pub fn scan_chain(
                     };
                     return Ok(Walk {
                         next: more.then_some(next),
+                        head,
                     });
                 }
             }
@@ -297,7 +302,7 @@ pub fn scan_chain(
         height += 1;
         index = 0;
     }
-    Ok(Walk { next: None })
+    Ok(Walk { next: None, head })
 }
 
 /// Walk one goods key's event chain from `from` within the page bounds.
@@ -320,11 +325,12 @@ pub fn scan_item(
             let more = !b.item_events(goods_key, seq, 1).map_err(internal)?.is_empty();
             return Ok(Walk {
                 next: more.then_some(Cursor::Item { seq }),
+                head: 0,
             });
         }
         let refs = b.item_events(goods_key, seq, chunk).map_err(internal)?;
         if refs.is_empty() {
-            return Ok(Walk { next: None });
+            return Ok(Walk { next: None, head: 0 });
         }
         for er in &refs {
             read += 1;
@@ -354,20 +360,21 @@ pub fn scan_item(
                 let more = !b.item_events(goods_key, seq, 1).map_err(internal)?.is_empty();
                 return Ok(Walk {
                     next: more.then_some(Cursor::Item { seq }),
+                    head: 0,
                 });
             }
         }
     }
 }
 
-/// A page of matching events (public views with record times) and the next position.
+/// A page of matching events (public views with record times) and the walk (next position).
 pub fn events_page(
     b: &dyn Backend,
     filter: &EventFilter,
     item: Option<&str>,
     per_page: usize,
     from: Option<Cursor>,
-) -> Result<(Vec<ProvenanceEvent>, Option<Cursor>), QueryError> {
+) -> Result<(Vec<ProvenanceEvent>, Walk), QueryError> {
     let gk = |s: &str| b.goods_key(s).ok();
     let mut out = Vec::new();
     let mut take = |ev: &ProvenanceEvent, t: i64| {
@@ -389,7 +396,7 @@ pub fn events_page(
             &mut |ev, t, _| take(ev, t),
         )?,
     };
-    Ok((out, walk.next))
+    Ok((out, walk))
 }
 
 /// A page of distinct identifiers that public events use (`values` picks them from an event),
