@@ -25,10 +25,81 @@ pub enum KeysCmd {
     },
     /// Print only the public key in hex (for genesis files).
     ExportPublic { file: PathBuf },
+    /// Sign an HTTP request as an org with --key (the EPCIS REST capture endpoints): prints the
+    /// four x-tc-* headers as curl arguments (-H name:value …), or as JSON with --output json.
+    #[command(
+        name = "sign-http",
+        after_help = "Example:\n  curl -X POST http://127.0.0.1:8105/capture -H 'Content-Type: application/ld+json' \\\n    \
+        $(tradechain keys sign-http POST /capture --body doc.jsonld --org PRODUCER-FZ --key producer-fz.key \\\n    \
+        --genesis genesis.json) --data-binary @doc.jsonld"
+    )]
+    SignHttp {
+        /// The HTTP method (POST, GET).
+        method: String,
+        /// The path with its query exactly as it will be sent, e.g. /capture or /capture/cap-1-1.
+        path: String,
+        /// The request body, byte for byte as it will be sent (none: an empty body).
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// The org that signs.
+        #[arg(long)]
+        org: String,
+        /// The id of --key among the org's keys (genesis gives an org's first key id 0).
+        #[arg(long, default_value_t = 0)]
+        key_id: u32,
+        /// The chain id (or --genesis to read it from the genesis file).
+        #[arg(long, conflicts_with = "genesis", required_unless_present = "genesis")]
+        chain_id: Option<String>,
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
 }
 
-pub fn run(cmd: KeysCmd, out: &Output) -> CliResult {
+pub fn run(cmd: KeysCmd, key: Option<&std::path::Path>, out: &Output) -> CliResult {
     match cmd {
+        KeysCmd::SignHttp {
+            method,
+            path,
+            body,
+            org,
+            key_id,
+            chain_id,
+            genesis,
+        } => {
+            let key = crate::client::read_key(key)?;
+            let org = tradechain_ledger::OrgId::new(&org).map_err(|e| CliError::usage(format!("--org: {e}")))?;
+            let chain_id = match (chain_id, genesis) {
+                (Some(c), _) => c,
+                (None, Some(g)) => crate::genesis::load(&g)?.chain_id,
+                (None, None) => return Err(CliError::usage("--chain-id or --genesis is required")),
+            };
+            let body = match body {
+                Some(p) => std::fs::read(&p).map_err(|e| CliError::usage(format!("--body {}: {e}", p.display())))?,
+                None => Vec::new(),
+            };
+            let headers = tradechain_node::epcis_rest::auth::sign_headers(
+                &chain_id,
+                &method.to_ascii_uppercase(),
+                &path,
+                &body,
+                &org,
+                key_id,
+                &key,
+                tradechain_node::clock::now_ms(),
+            );
+            let v: serde_json::Map<String, serde_json::Value> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+                .collect();
+            out.print(&serde_json::Value::Object(v), |_| {
+                headers
+                    .iter()
+                    .map(|(k, v)| format!("-H {k}:{v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+            Ok(())
+        }
         KeysCmd::Generate { out: path, force } => {
             if path.exists() && !force {
                 return Err(CliError::usage(format!(

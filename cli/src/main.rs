@@ -108,7 +108,7 @@ fn main() {
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     let res: CliResult = match cli.cmd {
-        Cmd::Keys(c) => keys::run(c, &out),
+        Cmd::Keys(c) => keys::run(c, cli.key.as_deref(), &out),
         Cmd::Genesis(c) => genesis::run(c, &out),
         Cmd::Node(c) => node_cmd::run(c, verbosity),
         Cmd::Submit(a) => block_on(submit::run(a, &cli.endpoint, cli.key.as_deref(), &out)),

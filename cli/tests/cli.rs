@@ -53,6 +53,93 @@ fn keys_are_written_0600_and_never_printed_unless_asked() {
         .stderr(contains("0600"));
 }
 
+/// `keys sign-http` signs what the node's EPCIS REST capture checks (the node's own verifier).
+#[test]
+fn sign_http_prints_headers_the_node_verifies() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("org.key");
+    tc().args(["keys", "generate", "--out"]).arg(&k).assert().success();
+    let body = d.path().join("doc.jsonld");
+    std::fs::write(&body, b"{\"type\":\"EPCISDocument\"}").unwrap();
+    let out = tc()
+        .args([
+            "--output",
+            "json",
+            "keys",
+            "sign-http",
+            "post",
+            "/capture",
+            "--org",
+            "PRODUCER-FZ",
+        ])
+        .args(["--chain-id", "test-chain", "--body"])
+        .arg(&body)
+        .arg("--key")
+        .arg(&k)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["x-tc-org"], "PRODUCER-FZ");
+    assert_eq!(v["x-tc-key-id"], "0");
+    let t: i64 = v["x-tc-time-ms"].as_str().unwrap().parse().unwrap();
+    let sig: [u8; 64] = hex::decode(v["x-tc-signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let key = tradechain_ledger::SecretKey::read_file(&k).unwrap();
+    let msg = tradechain_node::epcis_rest::auth::sign_bytes(
+        "test-chain",
+        "POST",
+        "/capture",
+        t,
+        &std::fs::read(&body).unwrap(),
+    );
+    key.public()
+        .verify(&msg, &tradechain_ledger::crypto::Signature(sig))
+        .unwrap();
+    // Text: curl arguments.
+    let out = tc()
+        .args([
+            "keys",
+            "sign-http",
+            "GET",
+            "/capture",
+            "--org",
+            "PRODUCER-FZ",
+            "--chain-id",
+            "c",
+            "--key",
+        ])
+        .arg(&k)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.starts_with("-H x-tc-org:PRODUCER-FZ -H x-tc-key-id:0 -H x-tc-time-ms:"),
+        "{text}"
+    );
+    // A chain id is required; a bad org is named.
+    tc().args(["keys", "sign-http", "GET", "/capture", "--org", "PRODUCER-FZ", "--key"])
+        .arg(&k)
+        .assert()
+        .code(2);
+    tc().args([
+        "keys",
+        "sign-http",
+        "GET",
+        "/",
+        "--org",
+        "bad org",
+        "--chain-id",
+        "c",
+        "--key",
+    ])
+    .arg(&k)
+    .assert()
+    .code(2)
+    .stderr(contains("--org"));
+}
+
 #[test]
 fn genesis_is_built_step_by_step_and_validate_lists_every_problem() {
     let d = tempfile::tempdir().unwrap();

@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 use tradechain_ledger::epcis::json::{self, Json};
-use tradechain_ledger::epcis::{EpcisError, ExportOptions, export_document, import_document, time};
+use tradechain_ledger::epcis::{
+    EpcisError, ExportOptions, export_document, export_query_document, import_document, time,
+};
 use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent};
 
 fn testdata_dir() -> PathBuf {
@@ -95,6 +97,25 @@ fn export_then_import_gives_identical_events() {
             let bytes = tradechain_ledger::codec::encode(e);
             assert_eq!(&tradechain_ledger::codec::decode::<ProvenanceEvent>(&bytes).unwrap(), e);
         }
+    }
+}
+
+/// The query-document shape (what the REST binding answers) holds the same events and context.
+#[test]
+fn a_query_document_holds_the_same_events() {
+    for (name, text) in testdata() {
+        let events = import_document(&text).unwrap();
+        let doc = export_query_document(&events, &opts(), "SimpleEventQuery").unwrap();
+        assert_eq!(import_document(&doc).unwrap(), events, "{name}");
+        let v = json::parse(&doc).unwrap();
+        assert_eq!(v.get("type").and_then(Json::as_str), Some("EPCISQueryDocument"));
+        let results = v.get("epcisBody").and_then(|b| b.get("queryResults")).unwrap();
+        assert_eq!(
+            results.get("queryName").and_then(Json::as_str),
+            Some("SimpleEventQuery")
+        );
+        let plain = json::parse(&export_document(&events, &opts()).unwrap()).unwrap();
+        assert_eq!(v.get("@context"), plain.get("@context"), "{name}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! Starts the node's API servers: gRPC (tonic; see `grpc`) and HTTP (Prometheus `/metrics`,
-//! `/healthz`, and the GS1 Digital Link resolver).
+//! `/healthz`, the GS1 Digital Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`).
 use crate::config::NodeConfig;
 use crate::runtime::Shared;
 use axum::Router;
@@ -30,6 +30,21 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
         }
     });
     if let Some(addr) = &cfg.http.listen {
+        let capture = match &cfg.http.epcis_capture {
+            None => None,
+            Some(c) => {
+                let key = tradechain_ledger::crypto::SecretKey::read_file(&c.key_file)
+                    .map_err(|e| anyhow::anyhow!("http.epcis_capture.key_file: {e}"))?;
+                let org = tradechain_ledger::OrgId::new(&c.org)
+                    .map_err(|e| anyhow::anyhow!("http.epcis_capture.org: {e}"))?;
+                let mut cc = crate::epcis_rest::capture::CaptureConfig::new(org, c.key_id, key);
+                cc.max_events = c.max_events;
+                cc.max_body_bytes = c.max_body_bytes;
+                cc.auth_skew_ms = c.auth_skew_ms;
+                tracing::info!(org = %cc.org, key_id = cc.key_id, "EPCIS REST capture enabled");
+                Some(cc)
+            }
+        };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("http.listen: cannot bind {addr}: {e}"))?;
@@ -37,7 +52,8 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
             .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(shared.clone())
-            .merge(crate::resolver::router(resolver_backend));
+            .merge(crate::resolver::router(resolver_backend.clone()))
+            .merge(crate::epcis_rest::router(resolver_backend, capture));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("http server stopped: {e}");

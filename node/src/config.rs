@@ -72,9 +72,35 @@ pub struct GrpcSection {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
-    /// Prometheus `/metrics` and the GS1 Digital Link resolver; off when absent.
+    /// Prometheus `/metrics`, the GS1 Digital Link resolver and the EPCIS 2.0 REST binding; off
+    /// when absent.
     #[serde(default)]
     pub listen: Option<String>,
+    /// EPCIS REST capture (`POST /capture`): the node signs captured events for this one org.
+    /// Off when absent (capture answers 501).
+    #[serde(default)]
+    pub epcis_capture: Option<EpcisCaptureSection>,
+}
+
+/// `[http.epcis_capture]`: who the node captures EPCIS events for, and the limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpcisCaptureSection {
+    /// The org whose events the node signs; only requests signed by this org may capture.
+    pub org: String,
+    /// The key id of `key_file` among the org's keys.
+    pub key_id: u32,
+    /// The org's signing key (0600), as `tradechain keys generate` writes it.
+    pub key_file: PathBuf,
+    /// Events per capture (`GS1-EPCIS-Capture-Limit`).
+    #[serde(default = "default_capture_events")]
+    pub max_events: usize,
+    /// Bytes per capture document (`GS1-EPCIS-Capture-File-Size-Limit`).
+    #[serde(default = "default_capture_bytes")]
+    pub max_body_bytes: usize,
+    /// How far a signed request's time may be from the node's clock.
+    #[serde(default = "default_capture_skew")]
+    pub auth_skew_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,6 +145,15 @@ fn default_concurrency() -> usize {
 }
 fn default_request_timeout() -> u64 {
     30_000
+}
+fn default_capture_events() -> usize {
+    500
+}
+fn default_capture_bytes() -> usize {
+    4 * 1024 * 1024
+}
+fn default_capture_skew() -> u64 {
+    60_000
 }
 fn default_log_format() -> String {
     "human".into()
@@ -174,6 +209,9 @@ impl NodeConfig {
         if let Some(k) = self.node.consensus_key.as_mut() {
             fix(k);
         }
+        if let Some(c) = self.http.epcis_capture.as_mut() {
+            fix(&mut c.key_file);
+        }
     }
 
     /// The first bad value, as (key, message).
@@ -208,6 +246,27 @@ impl NodeConfig {
             && h.parse::<std::net::SocketAddr>().is_err()
         {
             return bad("http.listen", format!("{h:?} is not an address like 127.0.0.1:8001"));
+        }
+        if let Some(c) = &self.http.epcis_capture {
+            if self.http.listen.is_none() {
+                return bad(
+                    "http.epcis_capture",
+                    "needs http.listen (capture is served on the HTTP port)".into(),
+                );
+            }
+            if let Err(e) = tradechain_ledger::OrgId::new(&c.org) {
+                return bad("http.epcis_capture.org", format!("{:?}: {e}", c.org));
+            }
+            // Each event is one transaction of the org: a sender holds at most 10,000 nonces of a mempool.
+            if c.max_events == 0 || c.max_events > 10_000 {
+                return bad("http.epcis_capture.max_events", "must be 1-10000".into());
+            }
+            if c.max_body_bytes == 0 || c.max_body_bytes > 64 * 1024 * 1024 {
+                return bad("http.epcis_capture.max_body_bytes", "must be 1 byte to 64 MiB".into());
+            }
+            if c.auth_skew_ms == 0 {
+                return bad("http.epcis_capture.auth_skew_ms", "must be positive".into());
+            }
         }
         for (k, v) in [
             ("p2p.max_message_bytes", self.p2p.max_message_bytes),
@@ -257,8 +316,18 @@ concurrency_per_connection = 64
 request_timeout_ms = 30000
 
 [http]
-# Prometheus /metrics and the GS1 Digital Link resolver page.
+# Prometheus /metrics, the GS1 Digital Link resolver page and the EPCIS 2.0 REST binding.
 listen = "127.0.0.1:8001"
+
+# EPCIS REST capture (POST /capture): off unless set. The node then signs captured events for
+# this one org with its key; only requests signed by the same org are accepted (README).
+# [http.epcis_capture]
+# org = "PRODUCER-FZ"
+# key_id = 0
+# key_file = "keys/producer-fz.key"
+# max_events = 500
+# max_body_bytes = 4194304
+# auth_skew_ms = 60000
 
 [mempool]
 max_txs = 100000
@@ -282,6 +351,30 @@ mod tests {
         let cfg = NodeConfig::parse(&NodeConfig::default_toml("n1")).unwrap();
         assert_eq!(cfg.node.role, NodeRole::Observer);
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn epcis_capture_is_off_by_default_and_checked_when_set() {
+        let cfg = NodeConfig::parse(&NodeConfig::default_toml("n1")).unwrap();
+        assert!(cfg.http.epcis_capture.is_none());
+        let on = NodeConfig::default_toml("n1").replace(
+            "# [http.epcis_capture]\n# org = \"PRODUCER-FZ\"\n# key_id = 0\n# key_file = \"keys/producer-fz.key\"",
+            "[http.epcis_capture]\norg = \"PRODUCER-FZ\"\nkey_id = 0\nkey_file = \"keys/producer-fz.key\"",
+        );
+        let mut cfg = NodeConfig::parse(&on).unwrap();
+        let c = cfg.http.epcis_capture.clone().unwrap();
+        assert_eq!((c.org.as_str(), c.key_id, c.max_events), ("PRODUCER-FZ", 0, 500));
+        cfg.validate().unwrap();
+        cfg.resolve_paths(Path::new("/etc/tc"));
+        assert_eq!(
+            cfg.http.epcis_capture.as_ref().unwrap().key_file,
+            Path::new("/etc/tc/keys/producer-fz.key")
+        );
+        cfg.http.epcis_capture.as_mut().unwrap().max_events = 0;
+        assert_eq!(cfg.validate().unwrap_err().0, "http.epcis_capture.max_events");
+        cfg.http.epcis_capture.as_mut().unwrap().max_events = 5;
+        cfg.http.listen = None;
+        assert_eq!(cfg.validate().unwrap_err().0, "http.epcis_capture");
     }
 
     #[test]

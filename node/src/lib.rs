@@ -1,12 +1,14 @@
 //! `tradechain-node`: turns the pure parts (ledger, consensus) into a running validator or
 //! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
-//! the store (`tradechain-store`, RocksDB), metrics, and the gRPC and HTTP servers; `clock` is the
-//! one wall-clock reading (node and CLI).
+//! the store (`tradechain-store`, RocksDB), metrics, and the gRPC and HTTP servers (the Digital
+//! Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`); `clock` is the one wall-clock
+//! reading (node and CLI).
 pub mod api;
 pub mod backend;
 pub mod chain;
 pub mod clock;
 pub mod config;
+pub mod epcis_rest;
 pub mod evidence;
 pub mod grpc;
 pub mod mempool;

@@ -326,6 +326,48 @@ pub fn export_event(index: usize, ev: &ProvenanceEvent) -> Result<(Json, Vec<(St
 
 /// A complete `EPCISDocument` holding `events` in order, as indented JSON text.
 pub fn export_document(events: &[ProvenanceEvent], opts: &ExportOptions) -> Result<String, EpcisError> {
+    let (context, created, objects) = document_parts(events, opts)?;
+    let doc = Json::Object(vec![
+        ("@context".into(), context),
+        ("type".into(), s("EPCISDocument")),
+        ("schemaVersion".into(), s("2.0")),
+        ("creationDate".into(), s(&created)),
+        (
+            "epcisBody".into(),
+            Json::Object(vec![("eventList".into(), Json::Array(objects))]),
+        ),
+    ]);
+    Ok(doc.pretty())
+}
+
+/// An `EPCISQueryDocument` (the answer to an EPCIS query, as the REST binding returns it) holding
+/// `events` in order: `epcisBody.queryResults` with `query_name` and `resultsBody.eventList`;
+/// the `@context` and the events exactly as `export_document` writes them.
+pub fn export_query_document(
+    events: &[ProvenanceEvent],
+    opts: &ExportOptions,
+    query_name: &str,
+) -> Result<String, EpcisError> {
+    let (context, created, objects) = document_parts(events, opts)?;
+    let results = Json::Object(vec![
+        ("queryName".into(), s(query_name)),
+        (
+            "resultsBody".into(),
+            Json::Object(vec![("eventList".into(), Json::Array(objects))]),
+        ),
+    ]);
+    let doc = Json::Object(vec![
+        ("@context".into(), context),
+        ("type".into(), s("EPCISQueryDocument")),
+        ("schemaVersion".into(), s("2.0")),
+        ("creationDate".into(), s(&created)),
+        ("epcisBody".into(), Json::Object(vec![("queryResults".into(), results)])),
+    ]);
+    Ok(doc.pretty())
+}
+
+/// A document's `@context`, creation date and event objects (shared by both document shapes).
+fn document_parts(events: &[ProvenanceEvent], opts: &ExportOptions) -> Result<(Json, String, Vec<Json>), EpcisError> {
     let mut objects = Vec::with_capacity(events.len());
     let mut all_defs = Vec::with_capacity(events.len());
     for (i, ev) in events.iter().enumerate() {
@@ -364,15 +406,5 @@ pub fn export_document(events: &[ProvenanceEvent], opts: &ExportOptions) -> Resu
     }
     let created = time::render_ms(opts.creation_date_ms)
         .ok_or_else(|| EpcisError::document("creationDate", "outside the years 0000-9999"))?;
-    let doc = Json::Object(vec![
-        ("@context".into(), Json::Array(context)),
-        ("type".into(), s("EPCISDocument")),
-        ("schemaVersion".into(), s("2.0")),
-        ("creationDate".into(), s(&created)),
-        (
-            "epcisBody".into(),
-            Json::Object(vec![("eventList".into(), Json::Array(objects))]),
-        ),
-    ]);
-    Ok(doc.pretty())
+    Ok((Json::Array(context), created, objects))
 }

@@ -1,7 +1,7 @@
 //! GS1 EPCIS 2.0 JSON-LD in and out: documents ↔ `payload::ProvenanceEvent`s.
 //!
 //! Module map: `json` a JSON tree that keeps number text; `time` RFC 3339 ↔ Unix ms;
-//! `import` document → events; `export` events → `EPCISDocument`.
+//! `import` document → events; `export` events → `EPCISDocument` or `EPCISQueryDocument`.
 //!
 //! Invariants (the mapping contract, shared by the CLI, the node's gRPC API and the tests):
 //! - Pure and deterministic: no I/O, no clock (export takes the creation date as an argument),
@@ -31,7 +31,7 @@ pub mod import;
 pub mod json;
 pub mod time;
 
-pub use export::{ExportOptions, export_document, export_event};
+pub use export::{ExportOptions, export_document, export_event, export_query_document};
 pub use import::{import_document, import_event};
 
 /// The EPCIS 2.0 JSON-LD context an export declares.

@@ -6,6 +6,9 @@
 //! request digest means a captured signature cannot be replayed on another chain, another
 //! method or with other arguments; the time window bounds replays of the same request.
 //!
+//! The checks themselves (`verify_proof`) are shared with the HTTP binding's signed requests
+//! (`epcis_rest::auth`, its own domain and signed bytes).
+//!
 //! Invariants: the key is looked up in committed state (a removed org or a rotated key stops
 //! authenticating at once); verification is the ledger's one ed25519 rule (ZIP-215); every failure is UNAUTHENTICATED
 //! with a message naming the metadata field, and never reveals whether an org exists beyond that.
@@ -95,6 +98,81 @@ fn field<'a>(md: &'a MetadataMap, name: &str) -> Result<&'a str, Status> {
         .map_err(|_| Status::unauthenticated(format!("{name}: not ASCII")))
 }
 
+/// The four proof fields of a signed request, as text (gRPC metadata or HTTP headers).
+pub struct Proof<'a> {
+    pub org: &'a str,
+    pub key_id: &'a str,
+    pub time_ms: &'a str,
+    pub signature: &'a str,
+}
+
+/// Why a proof failed: the field at fault (`ORG`, `KEY_ID`, `TIME_MS`, `SIGNATURE`) and what is
+/// wrong; `internal` for a storage failure (not the caller's fault).
+#[derive(Debug)]
+pub struct ProofError {
+    pub field: &'static str,
+    pub message: String,
+    pub internal: bool,
+}
+
+impl ProofError {
+    fn new(field: &'static str, message: String) -> ProofError {
+        ProofError {
+            field,
+            message,
+            internal: false,
+        }
+    }
+}
+
+/// Check a signed request's proof, whatever carries it (gRPC metadata here, HTTP headers in
+/// `epcis_rest::auth`): the time is within `skew_ms` of `now_ms`, the org is a current member
+/// with key `key_id` in committed state, and the signature verifies over `signed(time_ms)` —
+/// the caller builds the signed bytes for the claimed time (its own domain, method, digest).
+/// Returns the caller and the signature bytes (for a replay cache).
+pub fn verify_proof(
+    backend: &dyn Backend,
+    proof: &Proof<'_>,
+    signed: &dyn Fn(i64) -> Vec<u8>,
+    now_ms: i64,
+    skew_ms: u64,
+) -> Result<(Caller, [u8; 64]), ProofError> {
+    let org_id = OrgId::new(proof.org).map_err(|e| ProofError::new(ORG, e.to_string()))?;
+    let key_id: u32 = proof
+        .key_id
+        .parse()
+        .map_err(|_| ProofError::new(KEY_ID, "not a decimal u32".into()))?;
+    let time_ms: i64 = proof
+        .time_ms
+        .parse()
+        .map_err(|_| ProofError::new(TIME_MS, "not a decimal Unix time in ms".into()))?;
+    if time_ms.abs_diff(now_ms) > skew_ms {
+        return Err(ProofError::new(
+            TIME_MS,
+            format!("{time_ms} is more than {skew_ms} ms from the server's time {now_ms}"),
+        ));
+    }
+    let sig_bytes = hex::decode(proof.signature).map_err(|_| ProofError::new(SIGNATURE, "not hex".into()))?;
+    let sig: [u8; 64] = sig_bytes
+        .try_into()
+        .map_err(|_| ProofError::new(SIGNATURE, "must be 64 bytes".into()))?;
+    let org: Org = backend
+        .state_get(&keys::org(&org_id))
+        .map_err(|e| ProofError {
+            field: ORG,
+            message: e.to_string(),
+            internal: true,
+        })?
+        .and_then(|b| tradechain_ledger::codec::decode(&b).ok())
+        .ok_or_else(|| ProofError::new(ORG, format!("{org_id} is not a current member")))?;
+    let key = org
+        .key(key_id)
+        .ok_or_else(|| ProofError::new(KEY_ID, format!("{org_id} has no current key {key_id}")))?;
+    key.verify(&signed(time_ms), &Signature(sig))
+        .map_err(|_| ProofError::new(SIGNATURE, format!("does not verify for {org_id} key {key_id}")))?;
+    Ok((Caller { org }, sig))
+}
+
 /// Server side: authenticate a request for `method` at wall-clock `now_ms`.
 pub fn authenticate<M: Message>(
     backend: &dyn Backend,
@@ -104,33 +182,22 @@ pub fn authenticate<M: Message>(
     now_ms: i64,
     skew_ms: u64,
 ) -> Result<Caller, Status> {
-    let org_id = OrgId::new(field(md, ORG)?).map_err(|e| Status::unauthenticated(format!("{ORG}: {e}")))?;
-    let key_id: u32 = field(md, KEY_ID)?
-        .parse()
-        .map_err(|_| Status::unauthenticated(format!("{KEY_ID}: not a decimal u32")))?;
-    let time_ms: i64 = field(md, TIME_MS)?
-        .parse()
-        .map_err(|_| Status::unauthenticated(format!("{TIME_MS}: not a decimal Unix time in ms")))?;
-    if time_ms.abs_diff(now_ms) > skew_ms {
-        return Err(Status::unauthenticated(format!(
-            "{TIME_MS}: {time_ms} is more than {skew_ms} ms from the server's time {now_ms}"
-        )));
-    }
-    let sig_bytes =
-        hex::decode(field(md, SIGNATURE)?).map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: not hex")))?;
-    let sig: [u8; 64] = sig_bytes
-        .try_into()
-        .map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: must be 64 bytes")))?;
-    let org: Org = backend
-        .state_get(&keys::org(&org_id))
-        .map_err(|e| Status::internal(e.to_string()))?
-        .and_then(|b| tradechain_ledger::codec::decode(&b).ok())
-        .ok_or_else(|| Status::unauthenticated(format!("{ORG}: {org_id} is not a current member")))?;
-    let key = org
-        .key(key_id)
-        .ok_or_else(|| Status::unauthenticated(format!("{KEY_ID}: {org_id} has no current key {key_id}")))?;
-    let msg_bytes = sign_bytes(&backend.genesis().chain_id, method, time_ms, &request_digest(msg));
-    key.verify(&msg_bytes, &Signature(sig))
-        .map_err(|_| Status::unauthenticated(format!("{SIGNATURE}: does not verify for {org_id} key {key_id}")))?;
-    Ok(Caller { org })
+    let proof = Proof {
+        org: field(md, ORG)?,
+        key_id: field(md, KEY_ID)?,
+        time_ms: field(md, TIME_MS)?,
+        signature: field(md, SIGNATURE)?,
+    };
+    let digest = request_digest(msg);
+    let chain_id = backend.genesis().chain_id.clone();
+    let signed = |t: i64| sign_bytes(&chain_id, method, t, &digest);
+    verify_proof(backend, &proof, &signed, now_ms, skew_ms)
+        .map(|(caller, _)| caller)
+        .map_err(|e| {
+            if e.internal {
+                Status::internal(e.message)
+            } else {
+                Status::unauthenticated(format!("{}: {}", e.field, e.message))
+            }
+        })
 }

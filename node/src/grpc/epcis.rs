@@ -17,43 +17,32 @@ use tradechain_ledger::codec::decode;
 use tradechain_ledger::crypto::Signature;
 use tradechain_ledger::epcis::{self, ExportOptions, export::public_view};
 use tradechain_ledger::identity::{Org, OrgId};
-use tradechain_ledger::payload::{Payload, ProvenanceEvent};
+use tradechain_ledger::payload::Payload;
 use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
-use tradechain_ledger::validate::provenance::cbv_short;
 use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
 
 use super::Shared;
 use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
 use crate::clock::now_ms;
+use crate::epcis_rest::filter::{EventFilter, IdMatch, biz_step_word};
 
 #[derive(Clone)]
 pub struct EpcisApi(pub Shared);
 
-/// The goods key of an identifier, or None when it is not a GS1 key.
-fn key_of(b: &dyn super::Backend, id: &str) -> Option<String> {
-    b.goods_key(id).ok()
-}
-
-fn event_matches(b: &dyn super::Backend, ev: &ProvenanceEvent, r: &v1::ExportEpcisRequest) -> bool {
-    if r.from_time_ms.is_some_and(|t| ev.event_time_ms < t) || r.to_time_ms.is_some_and(|t| ev.event_time_ms > t) {
-        return false;
+/// The request's criteria as the shared EPCIS filter (`epcis_rest::filter`, the REST binding's
+/// matching): inclusive time window, bizStep in any CBV spelling, location = read point or
+/// business location, the same identifier in any spelling.
+fn export_filter(b: &dyn super::Backend, r: &v1::ExportEpcisRequest) -> EventFilter {
+    let gk = |s: &str| b.goods_key(s).ok();
+    EventFilter {
+        event_time_ge: r.from_time_ms,
+        event_time_le: r.to_time_ms,
+        biz_steps: (!r.biz_step.is_empty()).then(|| vec![biz_step_word(&r.biz_step).to_string()]),
+        any_location: (!r.location.is_empty()).then(|| vec![IdMatch::new(&r.location, &gk)]),
+        ..EventFilter::default()
     }
-    if !r.biz_step.is_empty() && ev.biz_step.as_deref().map(cbv_short) != Some(cbv_short(&r.biz_step)) {
-        return false;
-    }
-    if !r.location.is_empty() {
-        let want = key_of(b, &r.location);
-        let same = |l: &Option<String>| {
-            l.as_deref()
-                .is_some_and(|l| l == r.location || (want.is_some() && key_of(b, l) == want))
-        };
-        if !same(&ev.read_point) && !same(&ev.biz_location) {
-            return false;
-        }
-    }
-    true
 }
 
 #[tonic::async_trait]
@@ -188,6 +177,8 @@ impl EpcisService for EpcisApi {
         }
         .max(1);
         let mut seq = parse_page_token(&r.page_token)?;
+        let filter = export_filter(b, r);
+        let gk = |s: &str| b.goods_key(s).ok();
         if b.item_events(&goods_key, 0, 1).map_err(internal)?.is_empty() {
             return Err(not_found(format!("no events are recorded for goods item {goods_key}")));
         }
@@ -208,7 +199,7 @@ impl EpcisService for EpcisApi {
                     )));
                 };
                 if let Payload::Provenance(ev) = &stx.tx.payload
-                    && event_matches(b, ev, r)
+                    && filter.matches(ev, 0, &gk)
                 {
                     events.push(public_view(ev));
                     if events.len() == page {
