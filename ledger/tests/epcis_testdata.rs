@@ -6,6 +6,8 @@
 //! documents that must name the event index and field.
 use std::path::PathBuf;
 
+mod gs1_schema;
+
 use tradechain_ledger::epcis::json::{self, Json};
 use tradechain_ledger::epcis::{
     EpcisError, ExportOptions, export_document, export_query_document, import_document, time,
@@ -518,47 +520,6 @@ fn sensor_data_beyond_the_string_limit_commits() {
     }
 }
 
-/// Run GS1's EPCIS 2.0 JSON Schema, through a validator written elsewhere (Python `jsonschema`
-/// in the project's `.venv`, made by `scripts/setup.sh`), over `docs` (name, JSON text); returns
-/// whether all passed and what it printed.
-fn gs1_schema_check(docs: &[(String, String)]) -> (bool, String) {
-    use std::io::Write;
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = repo.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (it makes the Python test environment)",
-        python.display()
-    );
-    let input: Vec<serde_json::Value> = docs
-        .iter()
-        .map(|(name, text)| {
-            serde_json::json!({ "name": name, "document": serde_json::from_str::<serde_json::Value>(text).unwrap() })
-        })
-        .collect();
-    let mut child = std::process::Command::new(python)
-        .arg(repo.join("scripts/epcis_schema_check.py"))
-        .arg(testdata_dir().join("spec/EPCIS-JSON-Schema.json"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn exports_validate_against_gs1s_json_schema() {
     let mut docs = Vec::new();
@@ -574,7 +535,7 @@ fn exports_validate_against_gs1s_json_schema() {
             export_document(&public, &opts()).unwrap(),
         ));
     }
-    let (ok, report) = gs1_schema_check(&docs);
+    let (ok, report) = gs1_schema::check(&docs);
     assert!(ok, "exports the GS1 schema refuses:\n{report}");
     assert!(
         report.contains(&format!("{n} of {n} documents valid", n = docs.len())),
@@ -592,7 +553,7 @@ fn exports_validate_against_gs1s_json_schema() {
         .unwrap()
         .remove("eventTime");
     for (what, broken) in [("action", wrong_action), ("eventTime", no_time)] {
-        let (ok, report) = gs1_schema_check(&[(format!("{name} without a valid {what}"), broken.to_string())]);
+        let (ok, report) = gs1_schema::check(&[(format!("{name} without a valid {what}"), broken.to_string())]);
         assert!(!ok, "the schema check passed a broken {what}: {report}");
     }
 }

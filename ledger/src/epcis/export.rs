@@ -126,13 +126,38 @@ fn quantities(v: &[QuantityElement]) -> Json {
     )
 }
 
+/// A CBV standard value as EPCIS 2.0 JSON writes it: the bare term. The ledger keeps what was
+/// signed, which may be the CBV 1.x URN (`urn:epcglobal:cbv:bizstep:shipping`) or the GS1 Web
+/// URI (`https://ref.gs1.org/cbv/BizStep-shipping`); GS1's JSON Schema accepts neither for a
+/// standard value. `vocab` is the URN's vocabulary (`bizstep`) and `web` the Web URI's prefix
+/// (`BizStep-`). Anything else (a user vocabulary URI) is written as it is.
+fn cbv_term<'a>(v: &'a str, vocab: &str, web: &str) -> &'a str {
+    v.strip_prefix("urn:epcglobal:cbv:")
+        .and_then(|r| r.strip_prefix(vocab))
+        .and_then(|r| r.strip_prefix(':'))
+        .or_else(|| {
+            v.strip_prefix("https://ref.gs1.org/cbv/")
+                .and_then(|r| r.strip_prefix(web))
+        })
+        .filter(|t| !t.is_empty())
+        .unwrap_or(v)
+}
+
+/// `cbv_term` for a business transaction type (`btt`) or source/destination type (`sdt`).
+fn typed_kind<'a>(k: &'a str, id_member: &str) -> &'a str {
+    match id_member {
+        "bizTransaction" => cbv_term(k, "btt", "BTT-"),
+        _ => cbv_term(k, "sdt", "SDT-"),
+    }
+}
+
 fn typed_refs(v: &[TypedRef], id_member: &str) -> Json {
     Json::Array(
         v.iter()
             .map(|r| {
                 let mut m = Vec::new();
                 if let Some(k) = &r.kind {
-                    m.push(("type".to_string(), s(k)));
+                    m.push(("type".to_string(), s(typed_kind(k, id_member))));
                 }
                 m.push((id_member.to_string(), s(&r.id)));
                 Json::Object(m)
@@ -200,7 +225,7 @@ pub fn export_event(index: usize, ev: &ProvenanceEvent) -> Result<(Json, Vec<(St
             s(&time("errorDeclaration.declarationTime", d.declaration_time_ms)?),
         )];
         if let Some(r) = &d.reason {
-            dm.push(("reason".into(), s(r)));
+            dm.push(("reason".into(), s(cbv_term(r, "er", "ER-"))));
         }
         if !d.corrective_event_ids.is_empty() {
             dm.push(("correctiveEventIDs".into(), strings(&d.corrective_event_ids)));
@@ -248,10 +273,10 @@ pub fn export_event(index: usize, ev: &ProvenanceEvent) -> Result<(Json, Vec<(St
         put("action", s(action_name(a)));
     }
     if let Some(b) = &ev.biz_step {
-        put("bizStep", s(b));
+        put("bizStep", s(cbv_term(b, "bizstep", "BizStep-")));
     }
     if let Some(d) = &ev.disposition {
-        put("disposition", s(d));
+        put("disposition", s(cbv_term(d, "disp", "Disp-")));
     }
     if let Some(v) = kept("persistentDisposition")? {
         put("persistentDisposition", v);
@@ -407,4 +432,33 @@ fn document_parts(events: &[ProvenanceEvent], opts: &ExportOptions) -> Result<(J
     let created = time::render_ms(opts.creation_date_ms)
         .ok_or_else(|| EpcisError::document("creationDate", "outside the years 0000-9999"))?;
     Ok((Json::Array(context), created, objects))
+}
+
+#[cfg(test)]
+mod cbv_tests {
+    use super::cbv_term;
+
+    #[test]
+    fn standard_cbv_values_are_written_as_bare_terms_and_user_vocabularies_as_they_are() {
+        for v in [
+            "urn:epcglobal:cbv:bizstep:shipping",
+            "https://ref.gs1.org/cbv/BizStep-shipping",
+            "shipping",
+        ] {
+            assert_eq!(cbv_term(v, "bizstep", "BizStep-"), "shipping", "{v}");
+        }
+        assert_eq!(
+            cbv_term("urn:epcglobal:cbv:disp:in_transit", "disp", "Disp-"),
+            "in_transit"
+        );
+        // Another vocabulary's URN, a user URI, or an empty term stay as they are.
+        for v in [
+            "urn:epcglobal:cbv:disp:in_transit",
+            "https://example.com/steps/shipping",
+            "urn:epcglobal:cbv:bizstep:",
+            "urn:epcglobal:cbv:bizstepx:shipping",
+        ] {
+            assert_eq!(cbv_term(v, "bizstep", "BizStep-"), v, "{v}");
+        }
+    }
 }
