@@ -1447,7 +1447,7 @@ fn named_queries_stream_each_new_matching_event_once_and_resume_exactly() {
                 format!("{:?}", e.event_type) == "ObjectEvent"
                     && e.biz_step
                         .as_deref()
-                        .map(tradechain_node::epcis_rest::filter::biz_step_word)
+                        .map(tradechain_ledger::epcis::export::biz_step_term)
                         == Some("inspecting")
             })
             .collect()

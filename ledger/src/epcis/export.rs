@@ -131,7 +131,7 @@ fn quantities(v: &[QuantityElement]) -> Json {
 /// URI (`https://ref.gs1.org/cbv/BizStep-shipping`); GS1's JSON Schema accepts neither for a
 /// standard value. `vocab` is the URN's vocabulary (`bizstep`) and `web` the Web URI's prefix
 /// (`BizStep-`). Anything else (a user vocabulary URI) is written as it is.
-fn cbv_term<'a>(v: &'a str, vocab: &str, web: &str) -> &'a str {
+pub fn cbv_term<'a>(v: &'a str, vocab: &str, web: &str) -> &'a str {
     v.strip_prefix("urn:epcglobal:cbv:")
         .and_then(|r| r.strip_prefix(vocab))
         .and_then(|r| r.strip_prefix(':'))
@@ -141,6 +141,16 @@ fn cbv_term<'a>(v: &'a str, vocab: &str, web: &str) -> &'a str {
         })
         .filter(|t| !t.is_empty())
         .unwrap_or(v)
+}
+
+/// A bizStep's bare CBV term (`cbv_term`), for the export and for every EPCIS query filter.
+pub fn biz_step_term(v: &str) -> &str {
+    cbv_term(v, "bizstep", "BizStep-")
+}
+
+/// A disposition's bare CBV term (`cbv_term`).
+pub fn disposition_term(v: &str) -> &str {
+    cbv_term(v, "disp", "Disp-")
 }
 
 /// `cbv_term` for a business transaction type (`btt`) or source/destination type (`sdt`).
@@ -166,7 +176,7 @@ fn typed_refs(v: &[TypedRef], id_member: &str) -> Json {
     )
 }
 
-fn event_type_name(t: EventType) -> &'static str {
+pub fn event_type_name(t: EventType) -> &'static str {
     match t {
         EventType::ObjectEvent => "ObjectEvent",
         EventType::AggregationEvent => "AggregationEvent",
@@ -273,10 +283,10 @@ pub fn export_event(index: usize, ev: &ProvenanceEvent) -> Result<(Json, Vec<(St
         put("action", s(action_name(a)));
     }
     if let Some(b) = &ev.biz_step {
-        put("bizStep", s(cbv_term(b, "bizstep", "BizStep-")));
+        put("bizStep", s(biz_step_term(b)));
     }
     if let Some(d) = &ev.disposition {
-        put("disposition", s(cbv_term(d, "disp", "Disp-")));
+        put("disposition", s(disposition_term(d)));
     }
     if let Some(v) = kept("persistentDisposition")? {
         put("persistentDisposition", v);

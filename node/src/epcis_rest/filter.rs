@@ -18,9 +18,10 @@
 //! destinations, ILMD, extension fields, an error declaration's reason — are refused, because
 //! matching on them would reveal them. Everything parsed is bounded (`MAX_VALUES` per parameter,
 //! `MAX_VALUE_BYTES` per value).
+use tradechain_ledger::epcis::export::{biz_step_term, disposition_term, event_type_name};
 use tradechain_ledger::epcis::json::{self, Json};
 use tradechain_ledger::epcis::time;
-use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent, QuantityElement};
+use tradechain_ledger::payload::{Action, ProvenanceEvent, QuantityElement};
 
 /// Values one pipe-delimited parameter may carry.
 pub const MAX_VALUES: usize = 64;
@@ -109,28 +110,8 @@ impl IdMatch {
     }
 }
 
-/// The bare word of a standard CBV value in any of its spellings; any other value as given.
-pub fn cbv_word<'a>(v: &'a str, urn: &str, web: &str) -> &'a str {
-    v.strip_prefix(urn).or_else(|| v.strip_prefix(web)).unwrap_or(v)
-}
-
-pub fn biz_step_word(v: &str) -> &str {
-    cbv_word(v, "urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-")
-}
-
-pub fn disposition_word(v: &str) -> &str {
-    cbv_word(v, "urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
-}
-
-pub fn event_type_name(t: EventType) -> &'static str {
-    match t {
-        EventType::ObjectEvent => "ObjectEvent",
-        EventType::AggregationEvent => "AggregationEvent",
-        EventType::TransformationEvent => "TransformationEvent",
-        EventType::TransactionEvent => "TransactionEvent",
-        EventType::AssociationEvent => "AssociationEvent",
-    }
-}
+// Standard CBV values compare as their bare terms, the export's own spelling:
+// `ledger::epcis::export::{biz_step_term, disposition_term, event_type_name}`.
 
 pub const EVENT_TYPES: [&str; 5] = [
     "ObjectEvent",
@@ -151,9 +132,9 @@ pub struct EventFilter {
     pub record_time_ge: Option<i64>,
     pub record_time_lt: Option<i64>,
     pub actions: Option<Vec<Action>>,
-    /// Normalised with `biz_step_word`.
+    /// Normalised with `biz_step_term`.
     pub biz_steps: Option<Vec<String>>,
-    /// Normalised with `disposition_word`.
+    /// Normalised with `disposition_term`.
     pub dispositions: Option<Vec<String>>,
     pub persistent_set: Option<Vec<String>>,
     pub persistent_unset: Option<Vec<String>>,
@@ -195,7 +176,7 @@ fn persistent(ev: &ProvenanceEvent, member: &str) -> Vec<String> {
         Some((_, Json::Array(a))) => a
             .iter()
             .filter_map(Json::as_str)
-            .map(|v| disposition_word(v).to_string())
+            .map(|v| disposition_term(v).to_string())
             .collect(),
         _ => Vec::new(),
     }
@@ -226,13 +207,13 @@ impl EventFilter {
             || !one_of(&self.actions, ev.action.as_ref())
             || !one_of(
                 &self.biz_steps,
-                ev.biz_step.as_deref().map(|b| biz_step_word(b).to_string()).as_ref(),
+                ev.biz_step.as_deref().map(|b| biz_step_term(b).to_string()).as_ref(),
             )
             || !one_of(
                 &self.dispositions,
                 ev.disposition
                     .as_deref()
-                    .map(|d| disposition_word(d).to_string())
+                    .map(|d| disposition_term(d).to_string())
                     .as_ref(),
             )
             || !one_of(&self.transformation_ids, ev.transformation_id.as_ref())
@@ -391,15 +372,15 @@ impl EventFilter {
                 }
                 self.actions = Some(a);
             }
-            "EQ_bizStep" => self.biz_steps = Some(list()?.iter().map(|v| biz_step_word(v).to_string()).collect()),
+            "EQ_bizStep" => self.biz_steps = Some(list()?.iter().map(|v| biz_step_term(v).to_string()).collect()),
             "EQ_disposition" => {
-                self.dispositions = Some(list()?.iter().map(|v| disposition_word(v).to_string()).collect())
+                self.dispositions = Some(list()?.iter().map(|v| disposition_term(v).to_string()).collect())
             }
             "EQ_persistentDisposition_set" => {
-                self.persistent_set = Some(list()?.iter().map(|v| disposition_word(v).to_string()).collect())
+                self.persistent_set = Some(list()?.iter().map(|v| disposition_term(v).to_string()).collect())
             }
             "EQ_persistentDisposition_unset" => {
-                self.persistent_unset = Some(list()?.iter().map(|v| disposition_word(v).to_string()).collect())
+                self.persistent_unset = Some(list()?.iter().map(|v| disposition_term(v).to_string()).collect())
             }
             "EQ_readPoint" => self.read_points = ids()?,
             "EQ_bizLocation" => self.biz_locations = ids()?,
@@ -570,7 +551,7 @@ mod tests {
     }
 
     fn ev() -> ProvenanceEvent {
-        let mut e = ProvenanceEvent::new(EventType::ObjectEvent);
+        let mut e = ProvenanceEvent::new(tradechain_ledger::payload::EventType::ObjectEvent);
         e.event_time_ms = 1_000;
         e.action = Some(Action::Observe);
         e.biz_step = Some("urn:epcglobal:cbv:bizstep:shipping".into());

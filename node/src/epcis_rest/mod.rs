@@ -512,6 +512,37 @@ struct Paging {
     rest: Vec<(String, String)>,
 }
 
+/// A request's media type, without parameters, lower case ("" when absent or unreadable).
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Where a page of an offset-paged collection (`/capture`, `/queries`) starts, and the
+/// collection's token fingerprint: 0, or the offset its token holds (a token of another
+/// collection, or not an offset, is refused).
+fn offset_start(p: &Paging, collection: &str) -> Result<(usize, String), Problem> {
+    let fp = query::fingerprint(collection, &[]);
+    let start = match p.token.as_deref().map(|t| query::decode_token(t, &fp)).transpose()? {
+        None => 0,
+        Some(Cursor::Offset { n }) => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(_) => {
+            return Err(Problem::param(ParamError::new(
+                "nextPageToken",
+                "is not a position of this collection",
+            )));
+        }
+    };
+    Ok((start, fp))
+}
+
 fn paging(pairs: Vec<(String, String)>) -> Result<Paging, Problem> {
     let (mut per, mut token, mut rest) = (None, None, Vec::new());
     for (k, v) in pairs {
@@ -1001,15 +1032,7 @@ async fn capture_post(State(s): State<Rest>, headers: HeaderMap, uri: Uri, body:
 async fn capture_post_inner(s: &Rest, headers: &HeaderMap, uri: &Uri, body: Body) -> Result<Response, Problem> {
     let c = capture_of(s)?;
     let cfg = c.config();
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = media_type(headers);
     if !matches!(media.as_str(), "application/json" | "application/ld+json") {
         let mut p = Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -1124,17 +1147,7 @@ async fn capture_list(State(s): State<Rest>, headers: HeaderMap, uri: Uri) -> Re
         authenticate_read(&s, c, &headers, &uri)?;
         let p = paging(query_pairs(&uri)?)?;
         no_params(&p)?;
-        let fp = query::fingerprint("/capture", &[]);
-        let start = match p.token.as_deref().map(|t| query::decode_token(t, &fp)).transpose()? {
-            None => 0,
-            Some(Cursor::Offset { n }) => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(_) => {
-                return Err(Problem::param(ParamError::new(
-                    "nextPageToken",
-                    "is not a position of this collection",
-                )));
-            }
-        };
+        let (start, fp) = offset_start(&p, "/capture")?;
         let (jobs, more) = c.jobs(start, p.per_page);
         let next = more.then(|| {
             query::encode_token(

@@ -198,15 +198,7 @@ pub(super) async fn create(State(s): State<Rest>, headers: HeaderMap, body: Body
 }
 
 async fn create_inner(s: &Rest, headers: &HeaderMap, body: Body) -> Result<Response, Problem> {
-    let media = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = super::media_type(headers);
     if !matches!(media.as_str(), "application/json" | "application/ld+json") {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -310,17 +302,7 @@ pub(super) async fn list(State(s): State<Rest>, uri: Uri) -> Response {
     respond((|| -> Result<Response, Problem> {
         let p = super::paging(query_pairs(&uri)?)?;
         no_params(&p)?;
-        let fp = query::fingerprint("/queries", &[]);
-        let start = match p.token.as_deref().map(|t| query::decode_token(t, &fp)).transpose()? {
-            None => 0,
-            Some(Cursor::Offset { n }) => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(_) => {
-                return Err(Problem::param(ParamError::new(
-                    "nextPageToken",
-                    "is not a position of this collection",
-                )));
-            }
-        };
+        let (start, fp) = super::offset_start(&p, "/queries")?;
         let r = s.queries.reg();
         let page: Vec<Value> = r
             .queries

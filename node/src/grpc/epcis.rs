@@ -26,7 +26,8 @@ use super::Shared;
 use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
 use crate::clock::now_ms;
-use crate::epcis_rest::filter::{EventFilter, IdMatch, biz_step_word};
+use crate::epcis_rest::filter::{EventFilter, IdMatch};
+use tradechain_ledger::epcis::export::biz_step_term;
 
 #[derive(Clone)]
 pub struct EpcisApi(pub Shared);
@@ -39,7 +40,7 @@ fn export_filter(b: &dyn super::Backend, r: &v1::ExportEpcisRequest) -> EventFil
     EventFilter {
         event_time_ge: r.from_time_ms,
         event_time_le: r.to_time_ms,
-        biz_steps: (!r.biz_step.is_empty()).then(|| vec![biz_step_word(&r.biz_step).to_string()]),
+        biz_steps: (!r.biz_step.is_empty()).then(|| vec![biz_step_term(&r.biz_step).to_string()]),
         any_location: (!r.location.is_empty()).then(|| vec![IdMatch::new(&r.location, &gk)]),
         ..EventFilter::default()
     }
