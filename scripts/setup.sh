@@ -39,11 +39,20 @@ if [ "$browser" = 1 ]; then
   stamp="$root/.venv/.installed"
   if [ ! -x "$root/.venv/bin/python" ]; then
     echo "setup: creating the Python test environment (.venv)" >&2
-    python3 -m venv "$root/.venv"
+    # System packages stay visible: the fallback below installs Debian's build of a package.
+    python3 -m venv --system-site-packages "$root/.venv"
   fi
   if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
-    "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-    cp "$req" "$stamp"
+    if "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$req"; then
+      cp "$req" "$stamp"
+    else
+      # No package index reachable: Debian's packages of the same tools (older, same API).
+      echo "setup: pip could not install $req; trying Debian's python3-jsonschema" >&2
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      $SUDO apt-get install -y -qq python3-jsonschema >/dev/null
+    fi
   fi
+  "$root/.venv/bin/python" -c 'import jsonschema' \
+    || { echo "setup: the Python test environment lacks jsonschema" >&2; exit 1; }
 fi
 echo "setup: ok" >&2
