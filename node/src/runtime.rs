@@ -88,7 +88,14 @@ impl Shared {
                 let r = match r {
                     Ok(id) | Err(MempoolError::Duplicate(id)) if m.mark_journaled(&id) => {
                         match self.journal.append(&tx) {
-                            Ok(_) => Ok(id),
+                            Ok(_) => {
+                                // Bounded between commits too (a stalled chain still admits
+                                // replacements of the same nonces): compact here as after a commit.
+                                if self.journal.wants_compaction(m.bytes()) {
+                                    self.journal.compact(m.snapshot_for_journal().iter());
+                                }
+                                Ok(id)
+                            }
                             Err(e) => {
                                 if r.is_ok() {
                                     m.remove(&id);

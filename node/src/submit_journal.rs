@@ -25,9 +25,11 @@
 //!   order: every record queued before it is covered by its snapshot, every record after it lands
 //!   in the new file. The caller takes the snapshot and queues it under the same lock its appends
 //!   hold (the mempool lock), so nothing admitted is ever dropped by a compaction.
-//! - Bounded: a compaction rewrites the file from the live pending set when it exceeds
-//!   `COMPACT_MIN_BYTES` and twice the live bytes; between compactions it grows by at most what
-//!   the mempool admits (itself bounded).
+//! - Bounded: a compaction rewrites the file from the live pending set once it exceeds
+//!   `COMPACT_MIN_BYTES` and twice the live bytes; the caller checks after every append and
+//!   every commit, so the file stays within max(`COMPACT_MIN_BYTES`, 2 × the pending bytes) plus
+//!   what is queued — a member replacing its pending transactions over and over while the chain
+//!   stalls does not grow it without bound.
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
