@@ -77,6 +77,8 @@ impl Shared {
         // The signature is checked before taking the mempool lock, so submissions, gossip and
         // block checks do not queue behind one another's ed25519 work.
         let checks = check_signatures(self.store.as_ref(), std::slice::from_ref(&tx), &|_, _| false);
+        // Encoded for the journal before the lock (an append under it only queues the bytes).
+        let body = codec::encode(&tx);
         let res = match self.mempool.lock() {
             Ok(mut m) => {
                 let r = m
@@ -87,13 +89,12 @@ impl Shared {
                 // the same lock) is ordered before or after this append, never across it.
                 let r = match r {
                     Ok(id) | Err(MempoolError::Duplicate(id)) if m.mark_journaled(&id) => {
-                        match self.journal.append(&tx) {
+                        match self.journal.append(&body) {
                             Ok(_) => {
                                 // Bounded between commits too (a stalled chain still admits
-                                // replacements of the same nonces): compact here as after a commit.
-                                if self.journal.wants_compaction(m.bytes()) {
-                                    self.journal.compact(m.snapshot_for_journal().iter());
-                                }
+                                // replacements of the same nonces).
+                                let live = m.bytes();
+                                self.journal.bound(live, || m.snapshot_for_journal());
                                 Ok(id)
                             }
                             Err(e) => {
@@ -720,14 +721,9 @@ impl Core {
             }
             m.mempool_txs.set(mp.len() as i64);
             // Under the mempool lock, so no submission's append crosses the snapshot.
-            if self.shared.journal.wants_compaction(mp.bytes()) {
-                let live = mp.snapshot_for_journal();
-                tracing::info!(
-                    journal_bytes = self.shared.journal.file_bytes(),
-                    live = live.len(),
-                    "compacting the submission journal"
-                );
-                self.shared.journal.compact(live.iter());
+            let (live, journal_bytes) = (mp.bytes(), self.shared.journal.file_bytes());
+            if self.shared.journal.bound(live, || mp.snapshot_for_journal()) {
+                tracing::info!(journal_bytes, "compacting the submission journal");
             }
         }
         if block.txs.is_empty() {

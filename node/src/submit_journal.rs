@@ -25,9 +25,9 @@
 //!   order: every record queued before it is covered by its snapshot, every record after it lands
 //!   in the new file. The caller takes the snapshot and queues it under the same lock its appends
 //!   hold (the mempool lock), so nothing admitted is ever dropped by a compaction.
-//! - Bounded: a compaction rewrites the file from the live pending set once it exceeds
-//!   `COMPACT_MIN_BYTES` and twice the live bytes; the caller checks after every append and
-//!   every commit, so the file stays within max(`COMPACT_MIN_BYTES`, 2 × the pending bytes) plus
+//! - Bounded (`bound`, the one rule): a compaction rewrites the file from the live pending set
+//!   once it exceeds `COMPACT_MIN_BYTES` and twice the live bytes; the node applies it after
+//!   every append and every commit, so the file stays within max(`COMPACT_MIN_BYTES`, 2 × the pending bytes) plus
 //!   what is queued — a member replacing its pending transactions over and over while the chain
 //!   stalls does not grow it without bound.
 use sha2::{Digest, Sha256};
@@ -35,7 +35,6 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::watch;
 use tradechain_ledger::{SignedTransaction, codec};
@@ -55,8 +54,9 @@ struct Synced {
 
 enum Cmd {
     Append(Vec<u8>),
-    /// Replace the file by these framed records.
-    Compact(Vec<u8>),
+    /// Replace the file by these transactions' records (framed by the writer thread, not under
+    /// the caller's lock).
+    Compact(Vec<SignedTransaction>),
 }
 
 #[derive(Default)]
@@ -64,6 +64,9 @@ struct Queue {
     cmds: VecDeque<Cmd>,
     /// The sequence number of the last queued append.
     last_seq: u64,
+    /// The file's size once everything queued is written (what the bound looks at: the writer
+    /// may lag far behind a burst of appends).
+    bytes: u64,
     closed: bool,
 }
 
@@ -71,8 +74,6 @@ struct Inner {
     queue: Mutex<Queue>,
     wake: Condvar,
     synced: watch::Sender<Synced>,
-    /// The file's size as last written.
-    file_bytes: AtomicU64,
 }
 
 pub struct SubmitJournal {
@@ -154,10 +155,12 @@ impl SubmitJournal {
         }
         let (synced, _) = watch::channel(Synced::default());
         let inner = Arc::new(Inner {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                bytes: good as u64,
+                ..Queue::default()
+            }),
             wake: Condvar::new(),
             synced,
-            file_bytes: AtomicU64::new(good as u64),
         });
         let (w_inner, w_path) = (inner.clone(), path.to_path_buf());
         let writer = std::thread::Builder::new()
@@ -173,9 +176,9 @@ impl SubmitJournal {
         ))
     }
 
-    /// Queue a transaction; returns the sequence number `wait_durable` waits for.
-    pub fn append(&self, tx: &SignedTransaction) -> Result<u64, JournalError> {
-        let body = codec::encode(tx);
+    /// Queue a transaction's encoding (`codec::encode`, made by the caller outside its lock);
+    /// returns the sequence number `wait_durable` waits for.
+    pub fn append(&self, body: &[u8]) -> Result<u64, JournalError> {
         if body.len() > MAX_RECORD_BYTES {
             return Err(JournalError::Failed(format!(
                 "a {} B transaction exceeds the record limit",
@@ -186,13 +189,14 @@ impl SubmitJournal {
             return Err(JournalError::Failed(why));
         }
         let mut rec = Vec::with_capacity(HEADER + body.len());
-        frame(&body, &mut rec);
+        frame(body, &mut rec);
         let mut q = self
             .inner
             .queue
             .lock()
             .map_err(|_| JournalError::Failed("queue lock poisoned".into()))?;
         q.last_seq += 1;
+        q.bytes += rec.len() as u64;
         q.cmds.push_back(Cmd::Append(rec));
         let seq = q.last_seq;
         drop(q);
@@ -206,26 +210,33 @@ impl SubmitJournal {
     }
 
     /// Replace the journal's content by `live` (the pending set), after every record queued so far.
-    pub fn compact<'a>(&self, live: impl Iterator<Item = &'a SignedTransaction>) {
-        let mut buf = Vec::new();
-        for tx in live {
-            frame(&codec::encode(tx), &mut buf);
-        }
+    pub fn compact(&self, live: Vec<SignedTransaction>) {
+        let bytes = live
+            .iter()
+            .map(|t| (HEADER + borsh::object_length(t).unwrap_or(0)) as u64)
+            .sum();
         if let Ok(mut q) = self.inner.queue.lock() {
-            q.cmds.push_back(Cmd::Compact(buf));
+            q.bytes = bytes;
+            q.cmds.push_back(Cmd::Compact(live));
         }
         self.inner.wake.notify_one();
     }
 
-    /// The file's size as last written.
+    /// The file's size once everything queued is written.
     pub fn file_bytes(&self) -> u64 {
-        self.inner.file_bytes.load(Ordering::Relaxed)
+        self.inner.queue.lock().map(|q| q.bytes).unwrap_or(0)
     }
 
-    /// Whether the journal should be compacted, given the live pending bytes.
-    pub fn wants_compaction(&self, live_bytes: usize) -> bool {
+    /// The bound: compact from `snapshot()` (the pending set, `live_bytes` of it) once the file
+    /// exceeds `COMPACT_MIN_BYTES` and twice the live bytes. Called under the lock the appends
+    /// hold, after every append and every commit; returns whether it compacted.
+    pub fn bound(&self, live_bytes: usize, snapshot: impl FnOnce() -> Vec<SignedTransaction>) -> bool {
         let f = self.file_bytes();
-        f > COMPACT_MIN_BYTES && f > 2 * live_bytes as u64
+        let over = f > COMPACT_MIN_BYTES && f > 2 * live_bytes as u64;
+        if over {
+            self.compact(snapshot());
+        }
+        over
     }
 
     /// Resolves once a sync covered `seq`, or fails when the journal has failed.
@@ -270,7 +281,7 @@ fn write_loop(inner: &Inner, path: &Path, mut file: File) {
             (std::mem::take(&mut q.cmds), q.last_seq, q.closed)
         };
         if !cmds.is_empty() {
-            match apply(&mut file, path, cmds, &inner.file_bytes) {
+            match apply(&mut file, path, cmds) {
                 Ok(()) => {
                     inner.synced.send_modify(|s| s.seq = seq);
                 }
@@ -288,14 +299,17 @@ fn write_loop(inner: &Inner, path: &Path, mut file: File) {
 }
 
 /// Write the commands in order and sync once.
-fn apply(file: &mut File, path: &Path, cmds: VecDeque<Cmd>, size: &AtomicU64) -> std::io::Result<()> {
+fn apply(file: &mut File, path: &Path, cmds: VecDeque<Cmd>) -> std::io::Result<()> {
     for cmd in cmds {
         match cmd {
             Cmd::Append(rec) => {
                 file.write_all(&rec)?;
-                size.fetch_add(rec.len() as u64, Ordering::Relaxed);
             }
-            Cmd::Compact(buf) => {
+            Cmd::Compact(live) => {
+                let mut buf = Vec::new();
+                for tx in &live {
+                    frame(&codec::encode(tx), &mut buf);
+                }
                 let tmp = path.with_extension("compacting");
                 let mut f = File::create(&tmp)?;
                 f.write_all(&buf)?;
@@ -306,7 +320,6 @@ fn apply(file: &mut File, path: &Path, cmds: VecDeque<Cmd>, size: &AtomicU64) ->
                     File::open(dir)?.sync_all()?;
                 }
                 *file = OpenOptions::new().read(true).append(true).open(path)?;
-                size.store(buf.len() as u64, Ordering::Relaxed);
             }
         }
     }
@@ -354,7 +367,7 @@ mod tests {
             assert!(old.is_empty());
             let mut last = 0;
             for t in &all {
-                last = j.append(t).unwrap();
+                last = j.append(&codec::encode(t)).unwrap();
             }
             assert_eq!(last, all.len() as u64);
             block_on(j.wait_durable(last)).unwrap();
@@ -373,7 +386,7 @@ mod tests {
         {
             let (j, _) = SubmitJournal::open(&path).unwrap();
             for t in &all {
-                j.append(t).unwrap();
+                j.append(&codec::encode(t)).unwrap();
             }
         }
         let full = std::fs::read(&path).unwrap();
@@ -396,7 +409,7 @@ mod tests {
             std::fs::write(&path, &bad).unwrap();
             let (j, back) = SubmitJournal::open(&path).unwrap();
             assert_eq!(ids(&back), ids(&all[..1]));
-            let s = j.append(&all[4]).unwrap();
+            let s = j.append(&codec::encode(&all[4])).unwrap();
             block_on(j.wait_durable(s)).unwrap();
             drop(j);
             let (_j, back) = SubmitJournal::open(&path).unwrap();
@@ -411,19 +424,53 @@ mod tests {
         let all = txs(10);
         let (j, _) = SubmitJournal::open(&path).unwrap();
         for t in &all[..6] {
-            j.append(t).unwrap();
+            j.append(&codec::encode(t)).unwrap();
         }
         // Live: 4 and 5 (the rest committed); then more arrive.
-        j.compact(all[4..6].iter());
+        j.compact(all[4..6].to_vec());
         let mut last = 0;
         for t in &all[6..] {
-            last = j.append(t).unwrap();
+            last = j.append(&codec::encode(t)).unwrap();
         }
         block_on(j.wait_durable(last)).unwrap();
         drop(j);
         let (_j, back) = SubmitJournal::open(&path).unwrap();
         assert_eq!(ids(&back), ids(&all[4..]));
         assert!(!path.with_extension("compacting").exists());
+    }
+
+    /// A member that replaces its few pending transactions over and over (while the chain does
+    /// not commit) makes the node append without end: the bound keeps the file near
+    /// `COMPACT_MIN_BYTES` instead of growing with every replacement.
+    #[test]
+    fn replacements_without_commits_do_not_grow_the_file_without_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let live = txs(5);
+        let bodies: Vec<Vec<u8>> = live.iter().map(codec::encode).collect();
+        let live_bytes: usize = bodies.iter().map(Vec::len).sum();
+        let (j, _) = SubmitJournal::open(&path).unwrap();
+        let (mut written, mut last, mut compactions) = (0u64, 0, 0);
+        while written < 3 * COMPACT_MIN_BYTES {
+            for b in &bodies {
+                last = j.append(b).unwrap();
+                written += (HEADER + b.len()) as u64;
+                compactions += usize::from(j.bound(live_bytes, || live.clone()));
+            }
+        }
+        block_on(j.wait_durable(last)).unwrap();
+        drop(j);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(compactions >= 2, "{compactions}");
+        assert!(
+            size < COMPACT_MIN_BYTES + COMPACT_MIN_BYTES / 4,
+            "{size} B after {written} B appended"
+        );
+        // What it holds is still every live transaction.
+        let (_j, back) = SubmitJournal::open(&path).unwrap();
+        for t in &live {
+            assert!(back.iter().any(|b| b.id() == t.id()));
+        }
     }
 
     #[test]
@@ -434,12 +481,15 @@ mod tests {
         let (j, _) = SubmitJournal::open(&path).unwrap();
         // The directory disappears: the compaction's write fails, and the journal with it.
         std::fs::remove_dir_all(dir.path()).unwrap();
-        j.compact(std::iter::empty());
-        let waited = match j.append(&all[0]) {
+        j.compact(Vec::new());
+        let waited = match j.append(&codec::encode(&all[0])) {
             Ok(seq) => block_on(j.wait_durable(seq)),
             Err(e) => Err(e),
         };
         assert!(matches!(waited, Err(JournalError::Failed(_))), "{waited:?}");
-        assert!(matches!(j.append(&all[1]), Err(JournalError::Failed(_))));
+        assert!(matches!(
+            j.append(&codec::encode(&all[1])),
+            Err(JournalError::Failed(_))
+        ));
     }
 }
