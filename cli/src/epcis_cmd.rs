@@ -3,13 +3,14 @@
 //!
 //! Invariants: the document is mapped with `tradechain_ledger::epcis` here, before anything is
 //! sent, so a bad document exits 2 naming the event index and field and nothing is submitted;
-//! the transactions signed here are the ones the node rebuilds (`epcis::transactions`), nonces
-//! chained from the org's pending next nonce. The export prints the node's public view.
+//! the document is one transaction (all its events or none), the one the node rebuilds
+//! (`epcis::document_transaction`), with the org's pending next nonce. The export prints the
+//! node's public view.
 use std::path::Path;
 
 use tonic::transport::Channel;
+use tradechain_ledger::OrgId;
 use tradechain_ledger::epcis::{self, ExportOptions, time};
-use tradechain_ledger::{OrgId, SignedTransaction};
 use tradechain_node::clock::now_ms;
 use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
 
@@ -18,7 +19,7 @@ use crate::exit::{CliError, CliResult};
 use crate::output::Output;
 use crate::submit::SubmitArgs;
 
-/// Map, sign and submit every event of an EPCIS document, in order.
+/// Map, sign and submit an EPCIS document as one transaction (all its events or none).
 pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: &Output) -> CliResult {
     let path = &args.file;
     let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
@@ -33,109 +34,68 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
     let key = client::read_key(key)?;
     let ch = client::connect(endpoint).await?;
     let chain_id = client::chain_id(&ch).await?;
-    let first_nonce = client::next_nonce(&ch, &org).await?;
+    let nonce = client::next_nonce(&ch, &org).await?;
     let time_ms = now_ms();
-    let txs = epcis::transactions(&events, &chain_id, &org, args.key_id, first_nonce, time_ms);
-    let signed: Vec<_> = txs.into_iter().map(|t| t.sign(&key)).collect();
-    let signatures = signed.iter().map(|t| t.signature.0.to_vec()).collect();
-    let disclosure_seeds = signed.iter().map(|t| t.disclosure_seed.0.to_vec()).collect();
+    let signed = epcis::document_transaction(&events, &chain_id, &org, args.key_id, nonce, time_ms).sign(&key);
     let reply = EpcisServiceClient::new(ch.clone())
         .submit_epcis(v1::SubmitEpcisRequest {
             document: text,
             org: org.to_string(),
             key_id: args.key_id,
-            first_nonce,
+            nonce,
             time_ms,
-            signatures,
-            disclosure_seeds,
+            signature: signed.signature.0.to_vec(),
+            disclosure_seed: signed.disclosure_seed.0.to_vec(),
         })
         .await
         .map_err(|s| status_err("submit epcis", s))?
         .into_inner();
+    if signed.id().to_hex() != reply.tx_id {
+        return Err(CliError::failure(format!(
+            "the node answered tx id {}, this client signed {}",
+            reply.tx_id,
+            signed.id()
+        )));
+    }
+    let n = events.len();
     if !args.wait {
         out.print(
-            &serde_json::json!({ "tx_ids": reply.tx_ids, "state": "pending" }),
-            |v| {
-                let ids: Vec<&str> = v["tx_ids"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-                    .unwrap_or_default();
-                ids.iter()
-                    .enumerate()
-                    .map(|(i, id)| format!("event {i}: submitted {id}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            },
+            &serde_json::json!({ "tx_id": reply.tx_id, "events": n, "state": "pending" }),
+            |v| format!("document ({n} events): submitted {}", v["tx_id"].as_str().unwrap_or("")),
         );
         return Ok(());
     }
-    wait_all(&ch, &reply.tx_ids, &signed, args.timeout_ms, out).await
-}
-
-async fn wait_all(
-    ch: &Channel,
-    ids: &[String],
-    signed: &[SignedTransaction],
-    timeout_ms: u64,
-    out: &Output,
-) -> CliResult {
-    let mut rows = Vec::with_capacity(ids.len());
-    let mut failure = None;
-    for (i, (id, tx)) in ids.iter().zip(signed).enumerate() {
-        if tx.id().to_hex() != *id {
-            return Err(CliError::failure(format!(
-                "event {i}: the node answered tx id {id}, this client signed {}",
-                tx.id()
-            )));
+    let st = client::wait(&ch, &signed, args.timeout_ms).await?;
+    let height = st.location.map(|l| l.height).unwrap_or(0);
+    match st.state() {
+        State::Committed => {
+            out.print(
+                &serde_json::json!({ "tx_id": reply.tx_id, "events": n, "state": "committed", "height": height }),
+                |v| {
+                    format!(
+                        "document ({n} events): committed {} at height {height}",
+                        v["tx_id"].as_str().unwrap_or("")
+                    )
+                },
+            );
+            Ok(())
         }
-        let st = client::wait(ch, tx, timeout_ms).await?;
-        let height = st.location.map(|l| l.height).unwrap_or(0);
-        match st.state() {
-            State::Committed => {
-                rows.push(serde_json::json!({ "event": i, "tx_id": id, "state": "committed", "height": height }));
-            }
-            State::Rejected => {
-                let r = st.rejection.unwrap_or_default();
-                if failure.is_none() {
-                    failure = Some(CliError::rejected(format!(
-                        "event {i} ({id}): {}: {}",
-                        r.rule, r.reason
-                    )));
-                }
-                rows.push(serde_json::json!({ "event": i, "tx_id": id, "state": "rejected", "rule": r.rule, "reason": r.reason }));
-            }
-            _ => {
-                return Err(CliError::unavailable(format!(
-                    "event {i} ({id}) is still pending after {timeout_ms} ms"
-                )));
-            }
+        State::Rejected => {
+            let r = st.rejection.unwrap_or_default();
+            out.print(
+                &serde_json::json!({ "tx_id": reply.tx_id, "events": n, "state": "rejected", "rule": r.rule, "reason": r.reason }),
+                |_| format!("document ({n} events): rejected {}, nothing recorded", reply.tx_id),
+            );
+            Err(CliError::rejected(format!(
+                "the document ({}) was refused as a whole, none of its {n} events recorded: {}: {}",
+                reply.tx_id, r.rule, r.reason
+            )))
         }
+        _ => Err(CliError::unavailable(format!(
+            "the document ({}) is still pending after {} ms",
+            reply.tx_id, args.timeout_ms
+        ))),
     }
-    out.print(&serde_json::Value::Array(rows), |v| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| match r["state"].as_str() {
-                        Some("committed") => format!(
-                            "event {}: committed {} at height {}",
-                            r["event"],
-                            r["tx_id"].as_str().unwrap_or(""),
-                            r["height"]
-                        ),
-                        _ => format!(
-                            "event {}: rejected {} ({}: {})",
-                            r["event"],
-                            r["tx_id"].as_str().unwrap_or(""),
-                            r["rule"].as_str().unwrap_or(""),
-                            r["reason"].as_str().unwrap_or("")
-                        ),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
-    });
-    failure.map_or(Ok(()), Err)
 }
 
 /// Filters of `query epcis`.

@@ -270,9 +270,10 @@ fn rechain_json(chain: &mut Value, goods_key: &str) {
                 height: e["height"].as_u64().unwrap(),
                 index: e["index"].as_u64().unwrap() as u32,
             },
+            event: 0,
             event_time_ms: e["time_ms"].as_i64().unwrap(),
             prev_event_hash: prev,
-            event_hash: item_event_hash(&prev, &tx_id, goods_key),
+            event_hash: item_event_hash(&prev, &tx_id, 0, goods_key),
         };
         prev = er.event_hash;
         e["seq"] = Value::from(seq);

@@ -67,20 +67,16 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let ids: Vec<String> = v["tx_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect();
+    let id = v["tx_id"].as_str().unwrap().to_string();
+    assert_eq!(v["events"], 2);
     let pending = backend.mempool();
-    assert_eq!(ids.len(), 2);
-    assert_eq!(pending.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(), ids);
-    assert_eq!(pending[1].tx.nonce, pending[0].tx.nonce + 1);
+    assert_eq!(pending.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(), vec![id]);
     let events = import_document(&text).unwrap();
-    for (t, e) in pending.iter().zip(&events) {
-        assert_eq!(t.tx.payload, tradechain_ledger::Payload::Provenance(e.clone()));
-    }
+    assert_eq!(
+        pending[0].tx.payload,
+        tradechain_ledger::Payload::ProvenanceDocument(events),
+        "the document is one transaction carrying every event"
+    );
     // A key that is not the org's: the node refuses every signature (exit 2), nothing more admitted.
     let other = d.path().join("other.key");
     key_of("IMPORTER-NL").write_file(&other).unwrap();
@@ -90,8 +86,8 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
         .arg(&other)
         .assert()
         .code(2)
-        .stderr(contains("signatures[0]: does not verify"));
-    assert_eq!(backend.mempool().len(), 2);
+        .stderr(contains("signature: does not verify"));
+    assert_eq!(backend.mempool().len(), 1);
     rt.block_on(server.stop()).unwrap();
 }
 

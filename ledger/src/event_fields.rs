@@ -373,36 +373,85 @@ impl EventOpening {
     }
 }
 
+/// At most this many events in a document a disclosure names (a verifier's decoding bound; the
+/// validators' transaction size limit keeps real documents far below it).
+pub const MAX_DOCUMENT_EVENTS: usize = 65_536;
+
 /// What a public answer shows of a signed provenance transaction: its header, the event's
-/// public opening and the signature. Enough to recompute the transaction id and its block leaf,
-/// so the opened fields are tied to the certified block; the signature itself was checked by the
-/// validators that accepted the transaction (its outcome is proven beside it).
+/// public opening and the signature, and for event `i` of a document transaction, `i` and the
+/// field digests of all the document's events. Enough to recompute the transaction id and its
+/// block leaf, so the opened fields are tied to the certified block; the signature itself was
+/// checked by the validators that accepted the transaction (its outcome is proven beside it).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct EventDisclosure {
     pub header: crate::tx::TxHeader,
     pub fields: EventOpening,
     pub signature: crate::crypto::Signature,
+    pub document: Option<DocumentPosition>,
+}
+
+/// Where a disclosed event sits in its document transaction. The other events' digests are
+/// salted commitments (`tx::document_event_seed`): they tell only how many events there are.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct DocumentPosition {
+    pub event: u32,
+    pub event_digests: Vec<Hash>,
 }
 
 impl EventDisclosure {
-    /// The public disclosure of `stx` (None unless it carries a provenance event).
-    pub fn public(stx: &crate::tx::SignedTransaction) -> Option<EventDisclosure> {
-        let crate::payload::Payload::Provenance(e) = &stx.tx.payload else {
-            return None;
+    /// The public disclosure of event `event` of `stx` (None unless it carries that event).
+    pub fn public(stx: &crate::tx::SignedTransaction, event: u32) -> Option<EventDisclosure> {
+        use crate::payload::Payload;
+        let (fields, document) = match &stx.tx.payload {
+            Payload::Provenance(e) if event == 0 => (EventOpening::public(e, &stx.disclosure_seed), None),
+            Payload::ProvenanceDocument(es) => {
+                let e = es.get(usize::try_from(event).ok()?)?;
+                let seed = crate::tx::document_event_seed(&stx.disclosure_seed, event);
+                let position = DocumentPosition {
+                    event,
+                    event_digests: crate::tx::document_event_digests(es, &stx.disclosure_seed),
+                };
+                (EventOpening::public(e, &seed), Some(position))
+            }
+            _ => return None,
         };
         Some(EventDisclosure {
             header: stx.tx.header(),
-            fields: EventOpening::public(e, &stx.disclosure_seed),
+            fields,
             signature: stx.signature,
+            document,
         })
+    }
+
+    /// Which of the transaction's events this discloses (0 for a single event).
+    pub fn event(&self) -> u32 {
+        self.document.as_ref().map_or(0, |p| p.event)
     }
 
     /// The transaction's body digest, recomputed from the opening.
     pub fn body_digest(&self) -> Result<Hash, String> {
-        Ok(crate::tx::body_digest(
-            &self.header,
-            &crate::tx::provenance_payload_digest(&self.fields.digest()?),
-        ))
+        let fields = self.fields.digest()?;
+        let payload = match &self.document {
+            None => crate::tx::provenance_payload_digest(&fields),
+            Some(p) => {
+                if p.event_digests.len() > MAX_DOCUMENT_EVENTS {
+                    return Err(format!(
+                        "the document names {} events, more than {MAX_DOCUMENT_EVENTS}",
+                        p.event_digests.len()
+                    ));
+                }
+                let at = usize::try_from(p.event).ok().and_then(|i| p.event_digests.get(i));
+                if at != Some(&fields) {
+                    return Err(format!(
+                        "the opened event is not event {} of the document ({} events)",
+                        p.event,
+                        p.event_digests.len()
+                    ));
+                }
+                crate::tx::document_payload_digest(&p.event_digests)
+            }
+        };
+        Ok(crate::tx::body_digest(&self.header, &payload))
     }
 
     /// The transaction id and its block Merkle leaf hash, recomputed from the opening.

@@ -287,20 +287,27 @@ impl CertificateHead {
     }
 }
 
-/// One entry of an item's event chain. `event_hash = H(prev_event_hash || tx_id || goods_key)`,
-/// so a consumer holding the chain can tell if an event was left out.
+/// One entry of an item's event chain.
+/// `event_hash = H(prev_event_hash || tx_id || event (u32 LE) || goods_key)`, so a consumer
+/// holding the chain can tell if an event was left out, and which event of a document
+/// transaction each entry is.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ItemEventRef {
     pub seq: u64,
     pub tx_id: Hash,
     pub at: TxLocation,
+    /// Which of the transaction's events (`Payload::events`): 0 for a single event.
+    pub event: u32,
     pub event_time_ms: i64,
     pub prev_event_hash: Hash,
     pub event_hash: Hash,
 }
 
-pub fn item_event_hash(prev: &Hash, tx_id: &Hash, goods_key: &str) -> Hash {
-    Hash::tagged_parts("tradechain/item-event", &[&prev.0, &tx_id.0, goods_key.as_bytes()])
+pub fn item_event_hash(prev: &Hash, tx_id: &Hash, event: u32, goods_key: &str) -> Hash {
+    Hash::tagged_parts(
+        "tradechain/item-event",
+        &[&prev.0, &tx_id.0, &event.to_le_bytes(), goods_key.as_bytes()],
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -368,6 +375,8 @@ pub struct PendingValidators {
 pub struct EventIdRecord {
     pub tx_id: Hash,
     pub at: TxLocation,
+    /// Which of the transaction's events (`Payload::events`).
+    pub event: u32,
     pub goods_keys: Vec<String>,
     pub corrected_by: Option<Hash>,
     pub recorder: crate::identity::OrgId,

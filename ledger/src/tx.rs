@@ -6,7 +6,11 @@
 //!   payload digest is `H("tradechain/payload/provenance", event_fields::digest(event, seed))`,
 //!   the event's salted per-field commitment, so a public answer can open some fields and
 //!   withhold others and still be checked against what was signed; for every other payload it is
-//!   `H("tradechain/payload", borsh(payload) ‖ seed)`.
+//!   `H("tradechain/payload", borsh(payload) ‖ seed)`. An EPCIS document (`ProvenanceDocument`)
+//!   commits to its events' field digests in order,
+//!   `H("tradechain/payload/provenance-document", borsh(Vec<digest_i>))`, event `i` salted under
+//!   its own seed `document_event_seed(seed, i)`: one event can be disclosed with the others'
+//!   digests only (`event_fields::EventDisclosure`), which show nothing but their number.
 //! - The signature covers `"tradechain/tx/v2\0" ‖ body digest`; the id is
 //!   `H("tradechain/tx-id", body digest)`; the block's Merkle leaf is over
 //!   `body digest ‖ signature` (`leaf_bytes`). The body digest binds every stored byte but the
@@ -102,6 +106,28 @@ pub fn id_of(body: &Hash) -> Hash {
     Hash::tagged("tradechain/tx-id", &body.0)
 }
 
+/// The payload digest of an EPCIS document from its events' field commitments, in order.
+pub fn document_payload_digest(event_digests: &[Hash]) -> Hash {
+    Hash::tagged(
+        "tradechain/payload/provenance-document",
+        &crate::codec::encode(&event_digests.to_vec()),
+    )
+}
+
+/// The disclosure seed of event `i` of a document transaction, from the transaction's seed.
+pub fn document_event_seed(seed: &Hash, i: u32) -> Hash {
+    Hash::tagged_parts("tradechain/document-event-seed", &[&seed.0, &i.to_le_bytes()])
+}
+
+/// The field digests of a document's events under the transaction's seed (event `i` under
+/// `document_event_seed(seed, i)`).
+pub fn document_event_digests(events: &[crate::payload::ProvenanceEvent], seed: &Hash) -> Vec<Hash> {
+    (0u32..)
+        .zip(events)
+        .map(|(i, e)| crate::event_fields::digest(e, &document_event_seed(seed, i)))
+        .collect()
+}
+
 /// The bytes the signature covers.
 pub fn sign_bytes_of(body: &Hash) -> Vec<u8> {
     let mut out = SIGN_DOMAIN.to_vec();
@@ -138,6 +164,7 @@ impl Transaction {
     pub fn body_digest(&self, seed: &Hash) -> Hash {
         let payload = match &self.payload {
             Payload::Provenance(e) => provenance_payload_digest(&crate::event_fields::digest(e, seed)),
+            Payload::ProvenanceDocument(es) => document_payload_digest(&document_event_digests(es, seed)),
             p => Hash::tagged_parts("tradechain/payload", &[&crate::codec::encode(p), &seed.0]),
         };
         body_digest(&self.header(), &payload)
@@ -194,13 +221,6 @@ impl SignedTransaction {
     /// Leaf of the block's transaction Merkle tree: the body digest and the signature.
     pub fn leaf_bytes(&self) -> Vec<u8> {
         leaf_bytes_of(&self.body_digest(), &self.signature)
-    }
-    /// The public opening of a provenance event (None for other payloads).
-    pub fn public_opening(&self) -> Option<crate::event_fields::EventOpening> {
-        match &self.tx.payload {
-            Payload::Provenance(e) => Some(crate::event_fields::EventOpening::public(e, &self.disclosure_seed)),
-            _ => None,
-        }
     }
 }
 

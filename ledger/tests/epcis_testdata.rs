@@ -497,14 +497,26 @@ fn size_limits_are_checked_before_signing() {
     for (name, _) in &files {
         assert!(check_limits(&get(name), &Limits::default()).is_ok(), "{name}");
     }
-    // A chain with a small transaction limit names the event before anything is signed.
+    // A chain with a small transaction limit refuses the document before anything is signed:
+    // it is one transaction, so the whole document must fit (split it).
     let tight = Limits {
         max_tx_bytes: 2048,
         ..Limits::default()
     };
     let e = check_limits(&get("object_event_all_possible_fields.jsonld"), &tight).unwrap_err();
-    assert_eq!((e.index(), e.field()), (Some(0), Some("$")), "{e}");
+    assert_eq!((e.index(), e.field()), (None, Some("epcisBody.eventList")), "{e}");
+    assert!(e.to_string().contains("split it"), "{e}");
     assert!(check_limits(&get("Example_9.6.1-ObjectEvent.jsonld"), &tight).is_ok());
+    // So must its event count (the validators' list limit on the document's events).
+    let few = Limits {
+        max_list_len: 1,
+        ..Limits::default()
+    };
+    let mut one = get("Example_9.6.1-ObjectEvent.jsonld").remove(0);
+    one.epc_list.truncate(1);
+    assert!(check_limits(std::slice::from_ref(&one), &few).is_ok());
+    let e = check_limits(&[one.clone(), one], &few).unwrap_err();
+    assert_eq!((e.index(), e.field()), (None, Some("epcisBody.eventList")), "{e}");
 }
 
 #[test]

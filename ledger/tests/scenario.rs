@@ -65,7 +65,7 @@ fn whole_shipment_final_state_and_hash() {
     for seq in 0..pallet.event_count {
         let e: ItemEventRef = get_typed(&c.state, &keys::item_event(&key(PALLET), seq)).unwrap();
         assert_eq!(e.prev_event_hash, prev);
-        assert_eq!(e.event_hash, item_event_hash(&prev, &e.tx_id, &key(PALLET)));
+        assert_eq!(e.event_hash, item_event_hash(&prev, &e.tx_id, 0, &key(PALLET)));
         prev = e.event_hash;
     }
     assert_eq!(prev, pallet.last_event_hash);

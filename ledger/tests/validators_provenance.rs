@@ -48,10 +48,13 @@ fn index_chains_events_per_item() {
     let e1: ItemEventRef = get_typed(&c.state, &keys::item_event(&it.goods_key, 1)).unwrap();
     assert_eq!(
         e0.event_hash,
-        item_event_hash(&tradechain_ledger::Hash::ZERO, &e0.tx_id, &it.goods_key)
+        item_event_hash(&tradechain_ledger::Hash::ZERO, &e0.tx_id, 0, &it.goods_key)
     );
     assert_eq!(e1.prev_event_hash, e0.event_hash);
-    assert_eq!(e1.event_hash, item_event_hash(&e0.event_hash, &e1.tx_id, &it.goods_key));
+    assert_eq!(
+        e1.event_hash,
+        item_event_hash(&e0.event_hash, &e1.tx_id, 0, &it.goods_key)
+    );
     assert_eq!(it.last_event_hash, e1.event_hash);
     assert_eq!((e0.at.height, e1.at.height, e1.event_time_ms), (1, 2, T + 10));
 }
@@ -118,7 +121,16 @@ fn provenance_empty() {
         "PRODUCER-FZ",
         commission(&[], T),
         "provenance.empty",
-        "the event names no goods (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
+        "the event names neither goods (epcList, parentID, childEPCs, input/output and quantity lists are empty) nor a readPoint or bizLocation",
+    );
+    // A customs step always acts on goods, even at a place.
+    let mut at_berth = customs(&[], T, "CNFOC", decl("PRODUCER-FZ", "851713"));
+    at_berth.read_point = Some("urn:epc:id:sgln:6901234.00001.0".into());
+    Chain::demo().reject_with(
+        "CUSTOMS-CN",
+        p(at_berth),
+        "provenance.empty",
+        "a customs step must name the goods it acts on (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
     );
     let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[], T);
     e.quantity_list = vec![QuantityElement {
@@ -785,4 +797,166 @@ fn provenance_customs_foreign_hold() {
         ),
     );
     c.accept("CUSTOMS-CNXMN", step(&[PALLET], T, "CNXMN", CustomsStep::Released));
+}
+
+/// A sensor reading at a read point names no goods: recorded (found by place), on no timeline.
+#[test]
+fn an_event_naming_no_goods_is_recorded_at_its_place() {
+    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[], T);
+    e.event_id = Some("urn:uuid:sensor-1".into());
+    e.read_point = Some("urn:epc:id:sgln:6901234.00001.0".into());
+    e.extensions.insert(
+        "sensorElementList".into(),
+        r#"[{"sensorReport":[{"type":"Temperature","value":26,"uom":"CEL"}]}]"#.into(),
+    );
+    let mut c = Chain::demo();
+    c.accept("PORT-CNFOC", p(e.clone()));
+    let rec: EventIdRecord = get_typed(&c.state, &keys::event_id("urn:uuid:sensor-1")).unwrap();
+    assert!(rec.goods_keys.is_empty());
+    assert_eq!((rec.at.height, rec.event), (1, 0));
+    // By business location alone, too.
+    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), &[], T);
+    e.biz_location = Some("https://id.gs1.org/414/6901234000016".into());
+    c.accept("PORT-CNFOC", p(e));
+}
+
+fn doc(events: Vec<ProvenanceEvent>) -> Payload {
+    Payload::ProvenanceDocument(events)
+}
+
+fn with_id(mut e: ProvenanceEvent, id: &str) -> ProvenanceEvent {
+    e.event_id = Some(id.into());
+    e
+}
+
+fn commission_event(ids: &[&str], t: i64) -> ProvenanceEvent {
+    let Payload::Provenance(e) = commission(ids, t) else {
+        unreachable!()
+    };
+    e
+}
+
+/// A document's events are judged in order, each seeing the earlier ones, and indexed as
+/// (transaction, position): an item named twice gets two chain entries of one transaction.
+#[test]
+fn a_document_records_every_event_in_order() {
+    let mut c = Chain::demo();
+    let events = vec![
+        with_id(commission_event(&[PHONES[0]], T), "urn:uuid:d0"),
+        with_id(observe(&[PHONE1_DL], T + 5, "inspecting", "CNFOC"), "urn:uuid:d1"),
+        with_id(commission_event(&[PHONES[1]], T + 6), "urn:uuid:d2"),
+    ];
+    let stx = c.tx("PRODUCER-FZ", doc(events.clone()));
+    let id = stx.id();
+    let (outcomes, _) = c.execute(&[stx]).unwrap();
+    assert_eq!(outcomes, vec![tradechain_ledger::block::TxOutcome::Accepted]);
+    let it = item(&c, PHONES[0]);
+    assert_eq!(it.event_count, 2);
+    let e0: ItemEventRef = get_typed(&c.state, &keys::item_event(&it.goods_key, 0)).unwrap();
+    let e1: ItemEventRef = get_typed(&c.state, &keys::item_event(&it.goods_key, 1)).unwrap();
+    assert_eq!((e0.tx_id, e0.event, e1.tx_id, e1.event), (id, 0, id, 1));
+    assert_eq!(
+        e0.event_hash,
+        item_event_hash(&tradechain_ledger::Hash::ZERO, &id, 0, &it.goods_key)
+    );
+    assert_eq!(e1.event_hash, item_event_hash(&e0.event_hash, &id, 1, &it.goods_key));
+    assert_ne!(e1.event_hash, item_event_hash(&e0.event_hash, &id, 0, &it.goods_key));
+    let rec: EventIdRecord = get_typed(&c.state, &keys::event_id("urn:uuid:d2")).unwrap();
+    assert_eq!((rec.tx_id, rec.event), (id, 2));
+    assert_eq!(item(&c, PHONES[1]).event_count, 1);
+    assert_eq!(c.next_nonce("PRODUCER-FZ"), 2, "one transaction, one nonce");
+}
+
+/// All or nothing: one refused event refuses the document, with its rule and its index, and
+/// nothing of the earlier (valid) events is recorded — not even the nonce.
+#[test]
+fn a_document_with_one_bad_event_records_nothing() {
+    let mut c = Chain::demo();
+    let events = vec![
+        with_id(commission_event(&[PHONES[0]], T), "urn:uuid:a0"),
+        with_id(commission_event(&[PHONES[0]], T + 1), "urn:uuid:a1"),
+    ];
+    c.reject_with(
+        "PRODUCER-FZ",
+        doc(events),
+        "provenance.commission.duplicate",
+        &format!(
+            "event 1 of the document: goods {} is already commissioned",
+            k(PHONES[0])
+        ),
+    );
+    assert!(get_typed::<ItemRecord>(&c.state, &keys::item(&k(PHONES[0]))).is_none());
+    assert!(get_typed::<EventIdRecord>(&c.state, &keys::event_id("urn:uuid:a0")).is_none());
+    // The same eventID twice in one document is a duplicate too.
+    let twice = vec![
+        with_id(commission_event(&[PHONES[0]], T), "urn:uuid:b0"),
+        with_id(observe(&[PHONES[0]], T + 1, "inspecting", "CNFOC"), "urn:uuid:b0"),
+    ];
+    let (rule, _) = c.reject("PRODUCER-FZ", doc(twice));
+    assert_eq!(rule, "provenance.event_id.duplicate");
+    // A document of another member's goods is refused as a whole (prefix ownership).
+    let (rule, why) = c.reject("PORT-CNFOC", doc(vec![commission_event(&[PHONES[2]], T)]));
+    assert!(
+        rule.starts_with("provenance.") || rule.starts_with("gs1."),
+        "{rule}: {why}"
+    );
+    c.reject_with(
+        "PRODUCER-FZ",
+        doc(Vec::new()),
+        "provenance.document.empty",
+        "the EPCIS document has no events",
+    );
+    // A customs step in a producer's document: the role rule, naming the event.
+    let (rule, why) = c.reject(
+        "PRODUCER-FZ",
+        doc(vec![
+            commission_event(&[PHONES[0]], T),
+            customs(&[PHONES[0]], T, "CNFOC", decl("PRODUCER-FZ", "851713")),
+        ]),
+    );
+    assert_eq!(rule, "membership.role");
+    assert!(why.starts_with("event 1 of the document: "), "{why}");
+    c.accept("PRODUCER-FZ", doc(vec![commission_event(&[PHONES[0]], T)]));
+}
+
+/// A disclosure of event `i` of a document reaches the signed transaction's id and leaf, opens
+/// only that event, and cannot pass off one event as another.
+#[test]
+fn a_document_event_is_disclosed_alone_and_bound_to_its_position() {
+    use tradechain_ledger::event_fields::EventDisclosure;
+    let c = Chain::demo();
+    let mut e1 = observe(&[PHONE1_DL], T + 5, "inspecting", "CNFOC");
+    e1.biz_transaction_list = vec![TypedRef {
+        kind: Some("po".into()),
+        id: "urn:epcglobal:cbv:bt:0614141000005:PO-SECRET".into(),
+    }];
+    let events = vec![commission_event(&[PHONES[0]], T), e1];
+    let stx = c.tx("PRODUCER-FZ", doc(events));
+    let leaf = tradechain_ledger::merkle::leaf_hash(&stx.leaf_bytes());
+    for i in 0..2u32 {
+        let d = EventDisclosure::public(&stx, i).unwrap();
+        assert_eq!(d.event(), i);
+        assert_eq!(d.id_and_leaf().unwrap(), (stx.id(), leaf));
+    }
+    assert!(EventDisclosure::public(&stx, 2).is_none());
+    // Event 1's commercial field is withheld; event 0's opening says nothing of event 1.
+    let d1 = EventDisclosure::public(&stx, 1).unwrap();
+    assert!(!format!("{d1:?}").contains("PO-SECRET"));
+    // Relabelled: event 1's opening under position 0 does not verify.
+    let mut relabelled = d1.clone();
+    relabelled.document.as_mut().unwrap().event = 0;
+    assert!(relabelled.id_and_leaf().is_err());
+    // Dropped position: event 1's opening as a single-event transaction is another transaction.
+    let mut single = d1.clone();
+    single.document = None;
+    assert_ne!(single.id_and_leaf().unwrap().0, stx.id());
+    // Another digest list (an event added or dropped) is another transaction.
+    let mut grown = d1;
+    grown
+        .document
+        .as_mut()
+        .unwrap()
+        .event_digests
+        .push(tradechain_ledger::Hash::ZERO);
+    assert_ne!(grown.id_and_leaf().unwrap().0, stx.id());
 }

@@ -161,14 +161,11 @@ impl StateView for View<'_> {
 
 /// Commit the mempool as the validators would: executed by the ledger, verdicts and writes.
 fn commit_executed(b: &MemBackend) {
-    let txs = b.mempool();
-    if txs.is_empty() {
+    if b.mempool().is_empty() {
         return;
     }
     let last = b.header(b.height()).unwrap().map(|h| h.time_ms).unwrap_or(0);
-    let time = now_ms().max(last + 1);
-    let ex = execute_block(&Registry::default(), b.genesis(), &View(b), b.height() + 1, time, &txs).unwrap();
-    b.commit_block(txs, ex.outcomes, ex.writes, time).unwrap();
+    b.commit_executed(now_ms().max(last + 1)).unwrap();
 }
 
 /// Signed headers for `method path` with `body`, by `who`, at `time_ms`.
@@ -255,8 +252,10 @@ fn all_public_events(b: &MemBackend) -> Vec<ProvenanceEvent> {
         let block = b.block(h).unwrap().unwrap();
         let outcomes = b.outcomes(h).unwrap().unwrap();
         for (tx, o) in block.txs.iter().zip(&outcomes) {
-            if let (Payload::Provenance(ev), TxOutcome::Accepted) = (&tx.tx.payload, o) {
-                out.push(as_json_shows(query::public_event(ev, block.header.time_ms)));
+            if let TxOutcome::Accepted = o {
+                for ev in tx.tx.payload.events() {
+                    out.push(as_json_shows(query::public_event(ev, block.header.time_ms)));
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
 //! EpcisService against a real tonic server on 127.0.0.1: SubmitEpcis (client-side mapping and
-//! signing with the ledger's code; bad documents, signature counts and wrong signatures refused
+//! signing of the document's one transaction with the ledger's code; bad documents, seeds and wrong signatures refused
 //! before anything is admitted) and ExportEpcis (round trip of the public fields, private fields
 //! absent, filters, errors).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,7 +12,6 @@ use tradechain_ledger::epcis::{self, export::public_view, import_document};
 use tradechain_ledger::gs1::goods_key;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::payload::ProvenanceEvent;
-use tradechain_ledger::tx::Transaction;
 use tradechain_node::grpc::Backend;
 use tradechain_node::grpc::scenario::{CHAIN_ID, Scenario, key_of, org};
 use tradechain_proto::v1::{self, epcis_service_client::EpcisServiceClient, transaction_status::State};
@@ -30,19 +29,18 @@ fn client(ch: &Channel) -> EpcisServiceClient<Channel> {
     EpcisServiceClient::new(ch.clone())
 }
 
-/// What the CLI does: map with the ledger's code, build the transactions, sign each.
-fn signed_request(document: &str, who: &str, signer: &str, first_nonce: u64, time_ms: i64) -> v1::SubmitEpcisRequest {
+/// What the CLI does: map with the ledger's code, build the document's transaction, sign it.
+fn signed_request(document: &str, who: &str, signer: &str, nonce: u64, time_ms: i64) -> v1::SubmitEpcisRequest {
     let events = import_document(document).unwrap();
-    let txs: Vec<Transaction> = epcis::transactions(&events, CHAIN_ID, &org(who), 1, first_nonce, time_ms);
-    let signed: Vec<_> = txs.into_iter().map(|t| t.sign(&key_of(signer))).collect();
+    let signed = epcis::document_transaction(&events, CHAIN_ID, &org(who), 1, nonce, time_ms).sign(&key_of(signer));
     v1::SubmitEpcisRequest {
         document: document.to_string(),
         org: who.to_string(),
         key_id: 1,
-        first_nonce,
+        nonce,
         time_ms,
-        signatures: signed.iter().map(|t| t.signature.0.to_vec()).collect(),
-        disclosure_seeds: signed.iter().map(|t| t.disclosure_seed.0.to_vec()).collect(),
+        signature: signed.signature.0.to_vec(),
+        disclosure_seed: signed.disclosure_seed.0.to_vec(),
     }
 }
 
@@ -56,7 +54,7 @@ async fn next_nonce(ch: &Channel, who: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
+async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
     let env = start(Scenario::trade()).await;
     let doc = testdata("Example_9.6.1-ObjectEvent.jsonld");
     let nonce = next_nonce(&env.channel, "PRODUCER-CN").await;
@@ -64,52 +62,41 @@ async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
 
     // Wrong signer: refused, nothing admitted.
     let mut forged = req.clone();
-    forged.signatures = signed_request(&doc, "PRODUCER-CN", "IMPORTER-NL", nonce, env.scenario.now()).signatures;
+    forged.signature = signed_request(&doc, "PRODUCER-CN", "IMPORTER-NL", nonce, env.scenario.now()).signature;
     let e = client(&env.channel).submit_epcis(forged).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(
-        e.message().starts_with("signatures[0]: does not verify"),
-        "{}",
-        e.message()
-    );
-    // The disclosure seeds: one 32-byte seed per event, and the signature covers the commitment
-    // made with it, so another seed (a node or relay swapping the salts) breaks the signature.
-    let mut short = req.clone();
-    short.disclosure_seeds.pop();
-    let e = client(&env.channel).submit_epcis(short).await.unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().starts_with("disclosure_seeds:"), "{}", e.message());
+    assert!(e.message().starts_with("signature: does not verify"), "{}", e.message());
+    // The disclosure seed: 32 bytes, and the signature covers the commitment made with it, so
+    // another seed (a node or relay swapping the salts) breaks the signature.
     let mut malformed = req.clone();
-    malformed.disclosure_seeds[0].truncate(31);
+    malformed.disclosure_seed.truncate(31);
     let e = client(&env.channel).submit_epcis(malformed).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
     assert!(
-        e.message().starts_with("disclosure_seeds[0]: is 31 bytes"),
+        e.message().starts_with("disclosure_seed: is 31 bytes"),
         "{}",
         e.message()
     );
     let mut reseeded = req.clone();
-    reseeded.disclosure_seeds[0][0] ^= 1;
+    reseeded.disclosure_seed[0] ^= 1;
     let e = client(&env.channel).submit_epcis(reseeded).await.unwrap_err();
-    assert!(
-        e.message().starts_with("signatures[0]: does not verify"),
-        "{}",
-        e.message()
-    );
-    // A signature over other bytes (event 1's signature for event 0) is refused as well.
+    assert!(e.message().starts_with("signature: does not verify"), "{}", e.message());
+    // A signature over another document (the same events in another order) is refused.
+    let events = import_document(&doc).unwrap();
+    let reversed: Vec<ProvenanceEvent> = events.iter().rev().cloned().collect();
     let mut swapped = req.clone();
-    swapped.signatures.swap(0, 1);
+    swapped.signature =
+        epcis::document_transaction(&reversed, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
+            .sign(&key_of("PRODUCER-CN"))
+            .signature
+            .0
+            .to_vec();
     let e = client(&env.channel).submit_epcis(swapped).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    // Signature count must match the events.
     let mut short = req.clone();
-    short.signatures.pop();
+    short.signature.pop();
     let e = client(&env.channel).submit_epcis(short).await.unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(
-        e.message().starts_with("signatures: 1 given for 2 events"),
-        "{}",
-        e.message()
-    );
+    assert!(e.message().starts_with("signature: is 63 bytes"), "{}", e.message());
     assert!(
         env.scenario.backend.mempool().is_empty(),
         "nothing admitted by refused requests"
@@ -128,49 +115,78 @@ async fn submit_epcis_admits_each_event_as_a_signed_transaction() {
         e.message()
     );
 
-    // The good request: one transaction per event, ids as the client computes them.
-    let events = import_document(&doc).unwrap();
-    let expected: Vec<String> =
-        epcis::transactions(&events, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
-            .into_iter()
-            .map(|t| t.sign(&key_of("PRODUCER-CN")).id().to_hex())
-            .collect();
+    // The good request: one transaction carrying both events, its id as the client computes it.
+    let expected = epcis::document_transaction(&events, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
+        .sign(&key_of("PRODUCER-CN"))
+        .id()
+        .to_hex();
     let reply = client(&env.channel)
         .submit_epcis(req.clone())
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(reply.tx_ids, expected);
+    assert_eq!(reply.tx_id, expected);
     let pending: Vec<u64> = env.scenario.backend.mempool().iter().map(|t| t.tx.nonce).collect();
-    assert_eq!(pending, vec![nonce, nonce + 1], "admitted in order, nonces chained");
-    env.scenario.backend.commit_pending(env.scenario.now() + 5000).unwrap();
-    for id in &reply.tx_ids {
-        let st = env
-            .tx()
-            .get_transaction(v1::GetTransactionRequest {
-                tx_id: id.clone(),
-                include_tx: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(st.state, State::Committed as i32);
-        let loc = env
-            .scenario
-            .backend
-            .tx_location(&Hash::from_hex(id).unwrap())
-            .unwrap()
-            .unwrap();
-        let stx = env.scenario.backend.tx(loc).unwrap().unwrap();
-        assert!(matches!(
-            stx.tx.payload,
-            tradechain_ledger::payload::Payload::Provenance(_)
-        ));
-    }
+    assert_eq!(pending, vec![nonce], "one transaction, one nonce");
+    env.scenario.backend.commit_executed(env.scenario.now() + 5000).unwrap();
+    let st = env
+        .tx()
+        .get_transaction(v1::GetTransactionRequest {
+            tx_id: reply.tx_id.clone(),
+            include_tx: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(st.state, State::Committed as i32, "{st:?}");
+    let id = Hash::from_hex(&reply.tx_id).unwrap();
+    let loc = env.scenario.backend.tx_location(&id).unwrap().unwrap();
+    let stx = env.scenario.backend.tx(loc).unwrap().unwrap();
+    assert_eq!(stx.tx.payload.events(), events.as_slice());
+    // Each event is indexed as (transaction, its position in the document).
+    let item = goods_key(events[0].epc_list[0].as_str()).unwrap();
+    let refs = env.scenario.backend.item_events(&item, 0, 10).unwrap();
+    let ours: Vec<u32> = refs.iter().filter(|r| r.tx_id == id).map(|r| r.event).collect();
+    assert!(!ours.is_empty(), "the document's events are on the item's timeline");
+
+    // A consumer's proof of an item both events name: each entry opens its own event of the
+    // document, and a node that shows one event's disclosure for the other is caught.
+    let both = goods_key("urn:epc:id:sgtin:0614141.107346.2018").unwrap();
+    let refs = env.scenario.backend.item_events(&both, 0, 10).unwrap();
+    let positions: Vec<u32> = refs.iter().filter(|r| r.tx_id == id).map(|r| r.event).collect();
+    assert_eq!(positions, vec![0, 1]);
+    let set = tradechain_node::grpc::scenario::genesis().validator_set().unwrap();
+    let r = v1::provenance_service_client::ProvenanceServiceClient::new(env.channel.clone())
+        .get_provenance(v1::GetProvenanceRequest {
+            id: Some(v1::get_provenance_request::Id::GoodsKey(both.clone())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let verified =
+        tradechain_node::grpc::proof::verify_answer(CHAIN_ID, &set, &both, std::slice::from_ref(&r)).unwrap();
+    assert_eq!(verified.events, r.timeline.len());
+    let doc_entries: Vec<usize> = (0..r.timeline.len())
+        .filter(|&i| r.timeline[i].tx_id == reply.tx_id)
+        .collect();
+    assert_eq!(doc_entries.len(), 2);
+    let shown: Vec<&str> = doc_entries.iter().map(|&i| r.timeline[i].biz_step.as_str()).collect();
+    assert_eq!(shown, ["shipping", "receiving"]);
+    let mut swapped = r.clone();
+    let (a, b) = (doc_entries[0], doc_entries[1]);
+    let da = swapped.timeline[a].proof.as_ref().unwrap().disclosure_borsh.clone();
+    let db = swapped.timeline[b].proof.as_ref().unwrap().disclosure_borsh.clone();
+    swapped.timeline[a].proof.as_mut().unwrap().disclosure_borsh = db;
+    swapped.timeline[b].proof.as_mut().unwrap().disclosure_borsh = da;
+    let e = tradechain_node::grpc::proof::verify_answer(CHAIN_ID, &set, &both, &[swapped]).unwrap_err();
+    assert!(
+        e.contains("opens event 1 of the transaction, the entry is event 0"),
+        "{e}"
+    );
 
     // Unknown org: the membership rule.
-    let mut stranger = signed_request(&doc, "NOBODY-XX", "NOBODY-XX", 1, env.scenario.now());
-    stranger.first_nonce = 1;
+    let stranger = signed_request(&doc, "NOBODY-XX", "NOBODY-XX", 1, env.scenario.now());
     let e = client(&env.channel).submit_epcis(stranger).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("membership.unknown_sender"), "{}", e.message());

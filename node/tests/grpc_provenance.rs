@@ -249,7 +249,7 @@ async fn proofs_verify_offline_and_fail_on_any_changed_byte() {
     let p = forged.proof.as_mut().unwrap();
     let mut er: tradechain_ledger::records::ItemEventRef =
         tradechain_ledger::codec::decode(&p.event_ref_borsh).unwrap();
-    er.event_hash = tradechain_ledger::records::item_event_hash(&er.prev_event_hash, &er.tx_id, fake);
+    er.event_hash = tradechain_ledger::records::item_event_hash(&er.prev_event_hash, &er.tx_id, 0, fake);
     p.event_ref_borsh = tradechain_ledger::codec::encode(&er);
     p.event_hash = er.event_hash.to_hex();
     let e = verify_entry(CHAIN_ID, &set, fake, &forged).unwrap_err();

@@ -68,7 +68,7 @@ fn load_events(store: &Store) {
         let mut prev = Hash::ZERO;
         for seq in 0..EVENTS_PER_ITEM {
             let tx_id = Hash::tagged("bench", &(item * EVENTS_PER_ITEM + seq).to_be_bytes());
-            let event_hash = item_event_hash(&prev, &tx_id, &g);
+            let event_hash = item_event_hash(&prev, &tx_id, 0, &g);
             let ev = ItemEventRef {
                 seq,
                 tx_id,
@@ -76,6 +76,7 @@ fn load_events(store: &Store) {
                     height: item,
                     index: seq as u32,
                 },
+                event: 0,
                 event_time_ms: 1_700_000_000_000 + seq as i64,
                 prev_event_hash: prev,
                 event_hash,

@@ -187,7 +187,7 @@ pub async fn rejected_entry(ch: &Channel, tx_id: &str, keys_dir: &Path) -> v1::T
             commit_certificate_borsh: hr.commit_certificate_borsh,
             inclusion: Some(views::inclusion(&inclusion)),
             leaf_hash: leaf.0.to_vec(),
-            disclosure_borsh: encode(&tradechain_ledger::event_fields::EventDisclosure::public(&stx).unwrap()),
+            disclosure_borsh: encode(&tradechain_ledger::event_fields::EventDisclosure::public(&stx, 0).unwrap()),
             tx_redacted: false,
             outcome: Some(views::inclusion(&outcome)),
             ..Default::default()
@@ -215,9 +215,10 @@ pub fn rechain(reply: &mut v1::ProvenanceReply, goods_key: &str) {
             seq: seq as u64,
             tx_id,
             at,
+            event: 0,
             event_time_ms: e.event_time_ms,
             prev_event_hash: prev,
-            event_hash: item_event_hash(&prev, &tx_id, goods_key),
+            event_hash: item_event_hash(&prev, &tx_id, 0, goods_key),
         };
         e.seq = ev.seq;
         p.event_ref_borsh = encode(&ev);

@@ -103,36 +103,34 @@ impl EpcisError {
     }
 }
 
-/// The unsigned provenance transactions of `events`, in order: event `i` gets nonce
-/// `first_nonce + i`. The node (`SubmitEpcis`) and the client that signs them build the same
-/// bytes with this one function.
-pub fn transactions(
+/// The unsigned transaction that captures `events` as one EPCIS document: all of them or none
+/// (`Payload::ProvenanceDocument`), one nonce, one signature. The node (`SubmitEpcis`, REST
+/// capture) and the client that signs it build the same bytes with this one function.
+pub fn document_transaction(
     events: &[crate::payload::ProvenanceEvent],
     chain_id: &str,
     sender: &crate::identity::OrgId,
     key_id: u32,
-    first_nonce: u64,
+    nonce: u64,
     time_ms: i64,
-) -> Vec<crate::tx::Transaction> {
-    events
-        .iter()
-        .zip(first_nonce..)
-        .map(|(e, nonce)| crate::tx::Transaction {
-            version: crate::tx::TX_VERSION,
-            chain_id: chain_id.to_string(),
-            sender: sender.clone(),
-            key_id,
-            nonce,
-            time_ms,
-            payload: crate::payload::Payload::Provenance(e.clone()),
-        })
-        .collect()
+) -> crate::tx::Transaction {
+    crate::tx::Transaction {
+        version: crate::tx::TX_VERSION,
+        chain_id: chain_id.to_string(),
+        sender: sender.clone(),
+        key_id,
+        nonce,
+        time_ms,
+        payload: crate::payload::Payload::ProvenanceDocument(events.to_vec()),
+    }
 }
 
 /// The chain's size limits (`genesis.limits`) that an event can be checked against before
 /// anything is signed or submitted: string and list lengths, the number of extension members
 /// (the validators' `limits.*` rules) and the encoded transaction size. Kept members (e.g. a
-/// long `sensorElementList`) count toward the transaction size, not `max_string_len`.
+/// long `sensorElementList`) count toward the transaction size, not `max_string_len`. The
+/// document is one transaction (`document_transaction`), so all its events together must fit
+/// `max_tx_bytes`; a larger document must be split.
 pub fn check_limits(
     events: &[crate::payload::ProvenanceEvent],
     limits: &crate::genesis::Limits,
@@ -203,18 +201,27 @@ pub fn check_limits(
         }
         let v = serde_json::to_value(e).map_err(|err| EpcisError::event(i, "$", err.to_string()))?;
         walk(&v, "", limits, i)?;
-        // Envelope overhead (version, chain id, sender, key, nonce, time, signature) is small.
-        let size = crate::codec::encode(&crate::payload::Payload::Provenance(e.clone())).len() + 512;
-        if size > limits.max_tx_bytes as usize {
-            return Err(EpcisError::event(
-                i,
-                "$",
-                format!(
-                    "encodes to about {size} bytes, above the chain's transaction limit of {} bytes",
-                    limits.max_tx_bytes
-                ),
-            ));
-        }
+    }
+    if events.len() > limits.max_list_len as usize {
+        return Err(EpcisError::document(
+            "epcisBody.eventList",
+            format!(
+                "holds {} events, above the chain's limit of {} per document (split the document)",
+                events.len(),
+                limits.max_list_len
+            ),
+        ));
+    }
+    // Envelope overhead (version, chain id, sender, key, nonce, time, seed, signature) is small.
+    let size = crate::codec::encode(&crate::payload::Payload::ProvenanceDocument(events.to_vec())).len() + 512;
+    if size > limits.max_tx_bytes as usize {
+        return Err(EpcisError::document(
+            "epcisBody.eventList",
+            format!(
+                "the document encodes to about {size} bytes, above the chain's transaction limit of {} bytes (a document is captured as one transaction: split it)",
+                limits.max_tx_bytes
+            ),
+        ));
     }
     Ok(())
 }

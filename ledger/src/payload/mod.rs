@@ -23,6 +23,10 @@ pub enum Payload {
     Provenance(ProvenanceEvent),
     Settlement(SettlementOp),
     Governance(GovernanceOp),
+    /// An EPCIS document captured as one: its events in document order, all accepted or none
+    /// (`validate::provenance`), under one signature. Event `i` of the document is addressed as
+    /// (transaction id, `i`) by the item index, the eventID index and a disclosure.
+    ProvenanceDocument(Vec<ProvenanceEvent>),
 }
 
 impl Payload {
@@ -33,6 +37,18 @@ impl Payload {
             Payload::Provenance(_) => "provenance",
             Payload::Settlement(_) => "settlement",
             Payload::Governance(_) => "governance",
+            Payload::ProvenanceDocument(_) => "provenance",
+        }
+    }
+
+    /// The provenance events the payload carries, in order: one for an event, the document's
+    /// for a document, none for any other family. Event `i` here is event `i` of the
+    /// transaction everywhere (`records::ItemEventRef::event`).
+    pub fn events(&self) -> &[ProvenanceEvent] {
+        match self {
+            Payload::Provenance(e) => std::slice::from_ref(e),
+            Payload::ProvenanceDocument(es) => es,
+            _ => &[],
         }
     }
 }

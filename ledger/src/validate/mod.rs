@@ -68,6 +68,7 @@ pub const RULES: &[&str] = &[
     "certificate.no_goods",
     "certificate.goods_certified",
     "provenance.empty",
+    "provenance.document.empty",
     "provenance.event_id.duplicate",
     "provenance.time_future",
     "provenance.ended",
@@ -217,7 +218,7 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
             // map (EPCIS `extensions`) is counted by the provenance validator.
             // Its values are whole JSON members kept verbatim (sensor reports, ILMD…), not
             // names or codes: `max_tx_bytes` bounds them, `max_string_len` bounds their keys.
-            let kept_json = path == "payload.op.extensions";
+            let kept_json = is_event_extensions(path);
             // A bill's original DCSA document: whole canonical JSON, bounded by
             // `dcsa::MAX_DOCUMENT_BYTES` in the waybill validator.
             let kept_dcsa = path == "payload.op" || path == "payload.op.amended";
@@ -241,6 +242,16 @@ fn walk(v: &serde_json::Value, path: &str, l: &crate::genesis::Limits) -> Result
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `path` is an event's `extensions` map: of the event (`payload.op.extensions`) or of
+/// event `N` of a document (`payload.op[N].extensions`).
+fn is_event_extensions(path: &str) -> bool {
+    path == "payload.op.extensions"
+        || path
+            .strip_prefix("payload.op[")
+            .and_then(|r| r.strip_suffix("].extensions"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// End-of-block state changes, applied after the block's transactions (by `execute_block`, and

@@ -25,8 +25,16 @@
 //!   registered GS1 Company Prefix are created only by its owner or delegates; only an item's
 //!   owner or effective holder ends, packs, unpacks, consumes or ships it; shipping to a named
 //!   member and that member's receiving move custody; classes and lots never end.
+//! - An EPCIS document (`Payload::ProvenanceDocument`) is all or nothing: its events are judged
+//!   in document order, each against the state the earlier ones leave, and one refusal refuses
+//!   the transaction (`provenance.document.empty` for a document without events).
+//! - An event naming no goods (a sensor reading at a read point or business location) is
+//!   recorded when it names a `readPoint` or `bizLocation`; it joins no item's timeline and is
+//!   found by place (the EPCIS query). Neither goods nor place, or a customs step without goods,
+//!   is `provenance.empty`.
 //! - Index: each touched goods key gets `ItemEventRef` at `keys::item_event(key, seq)` chained by
-//!   `records::item_event_hash`; an EPCIS eventID gets an `EventIdRecord`. An error declaration
+//!   `records::item_event_hash` (which names the event's index in its transaction); an EPCIS
+//!   eventID gets an `EventIdRecord`. An error declaration
 //!   (same eventID + `errorDeclaration`) marks the original corrected — nothing is deleted — and is
 //!   appended to the chains of the original's items; items the original ended (destroyed,
 //!   decommissioned, consumed by a transformation: it is their last event) are re-opened, so the
@@ -67,7 +75,7 @@ use crate::gs1::is_instance_key;
 use crate::identity::{CreditTier, Role};
 use crate::payload::{Action, CustomsStep, EventType, InspectionOutcome, Payload, ProvenanceEvent, QuantityElement};
 use crate::records::{CustomsStatus, EventIdRecord, ItemEventRef, ItemRecord, WaybillRecord, item_event_hash};
-use crate::state::{StateView, Writes, get_typed, keys};
+use crate::state::{Overlay, StateView, Writes, get_typed, keys};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct ProvenanceValidator;
@@ -111,276 +119,307 @@ impl Validator for ProvenanceValidator {
 
     fn validate(&self, ctx: &TxContext<'_>, view: &dyn StateView) -> Result<Writes, Rejection> {
         limits(ctx)?;
-        let Payload::Provenance(ev) = &ctx.tx.payload else {
-            return reject("envelope.family", "not a provenance payload");
-        };
         require_role(
             ctx.sender,
             &[Role::Producer, Role::Port, Role::Carrier, Role::Customs],
             "record provenance events",
         )?;
-        if ev.customs.is_some() {
-            require_role(ctx.sender, &[Role::Customs], "record customs steps")?;
+        match &ctx.tx.payload {
+            Payload::Provenance(ev) => event(ctx, view, ev, 0),
+            Payload::ProvenanceDocument(events) => document(ctx, view, events),
+            _ => reject("envelope.family", "not a provenance payload"),
         }
-        let max = ctx.genesis.limits.max_list_len as usize;
-        if ev.extensions.len() > max {
-            return reject(
-                "limits.list_len",
-                format!(
-                    "payload.op.extensions has {} entries, above the limit of {max}",
-                    ev.extensions.len()
-                ),
-            );
+    }
+}
+
+/// An EPCIS document, all or nothing: event `i` is judged against the state events `0..i` leave,
+/// and the first refusal refuses the whole transaction (its rule id, the event's index in the
+/// message), so no part of a document is ever recorded.
+fn document(ctx: &TxContext<'_>, view: &dyn StateView, events: &[ProvenanceEvent]) -> Result<Writes, Rejection> {
+    if events.is_empty() {
+        return reject("provenance.document.empty", "the EPCIS document has no events");
+    }
+    let mut state = Overlay::new(view);
+    for (i, ev) in (0u32..).zip(events) {
+        let w = event(ctx, &state, ev, i).map_err(|r| Rejection {
+            reason: format!("event {i} of the document: {}", r.reason),
+            rule: r.rule,
+        })?;
+        state.apply(w.0);
+    }
+    Ok(Writes(state.writes))
+}
+
+/// One event, event `index` of its transaction (`Payload::events`).
+fn event(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceEvent, index: u32) -> Result<Writes, Rejection> {
+    if ev.customs.is_some() {
+        require_role(ctx.sender, &[Role::Customs], "record customs steps")?;
+    }
+    let max = ctx.genesis.limits.max_list_len as usize;
+    if ev.extensions.len() > max {
+        return reject(
+            "limits.list_len",
+            format!(
+                "payload.op.extensions has {} entries, above the limit of {max}",
+                ev.extensions.len()
+            ),
+        );
+    }
+    if ev.error_declaration.is_some() {
+        return error_declaration(ctx, view, ev, index);
+    }
+    let epcs = keys_of("epcList", &ev.epc_list)?;
+    let parent = match &ev.parent_id {
+        Some(p) => Some(gs1_key("parentID", p)?),
+        None => None,
+    };
+    let children = keys_of("childEPCs", &ev.child_epcs)?;
+    let mut inputs = keys_of("inputEPCList", &ev.input_epc_list)?;
+    inputs.extend(class_keys("inputQuantityList", &ev.input_quantity_list)?);
+    let mut outputs = keys_of("outputEPCList", &ev.output_epc_list)?;
+    outputs.extend(class_keys("outputQuantityList", &ev.output_quantity_list)?);
+    let quantities = class_keys("quantityList", &ev.quantity_list)?;
+    let child_classes = class_keys("childQuantityList", &ev.child_quantity_list)?;
+    for (f, v) in [("readPoint", &ev.read_point), ("bizLocation", &ev.biz_location)] {
+        if let Some(id) = v.as_deref().filter(|id| id.starts_with("urn:epc:")) {
+            gs1_key(f, id)?;
         }
-        if ev.error_declaration.is_some() {
-            return error_declaration(ctx, view, ev);
-        }
-        let epcs = keys_of("epcList", &ev.epc_list)?;
-        let parent = match &ev.parent_id {
-            Some(p) => Some(gs1_key("parentID", p)?),
-            None => None,
-        };
-        let children = keys_of("childEPCs", &ev.child_epcs)?;
-        let mut inputs = keys_of("inputEPCList", &ev.input_epc_list)?;
-        inputs.extend(class_keys("inputQuantityList", &ev.input_quantity_list)?);
-        let mut outputs = keys_of("outputEPCList", &ev.output_epc_list)?;
-        outputs.extend(class_keys("outputQuantityList", &ev.output_quantity_list)?);
-        let quantities = class_keys("quantityList", &ev.quantity_list)?;
-        let child_classes = class_keys("childQuantityList", &ev.child_quantity_list)?;
-        for (f, v) in [("readPoint", &ev.read_point), ("bizLocation", &ev.biz_location)] {
-            if let Some(id) = v.as_deref().filter(|id| id.starts_with("urn:epc:")) {
-                gs1_key(f, id)?;
-            }
-        }
-        if let Some(u) = &ev.unlocode {
-            unlocode("unlocode", u)?;
-        }
-        let latest = ctx
-            .block_time_ms
-            .saturating_add(i64::try_from(ctx.genesis.limits.max_time_skew_ms).unwrap_or(i64::MAX));
-        if ev.event_time_ms > latest {
-            return reject(
-                "provenance.time_future",
-                format!(
-                    "eventTime {} is after block time {} plus the allowed skew",
-                    ev.event_time_ms, ctx.block_time_ms
-                ),
-            );
-        }
-        let touched: BTreeSet<String> = epcs
-            .iter()
-            .chain(parent.iter())
-            .chain(&children)
-            .chain(&inputs)
-            .chain(&outputs)
-            .chain(&quantities)
-            .chain(&child_classes)
-            .cloned()
-            .collect();
-        if touched.is_empty() {
-            return reject(
-                "provenance.empty",
-                "the event names no goods (epcList, parentID, childEPCs, input/output and quantity lists are empty)",
-            );
-        }
-        if let Some(id) = &ev.event_id
-            && view.get(&keys::event_id(id)).is_some()
-        {
-            return reject(
-                "provenance.event_id.duplicate",
-                format!("eventID {id} is already recorded (an error declaration must carry errorDeclaration)"),
-            );
-        }
-        let mut items: BTreeMap<String, ItemRecord> = touched
-            .iter()
-            .map(|k| {
-                let rec = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| custody::new_item(view, k));
-                (k.clone(), rec)
-            })
-            .collect();
-        for (k, it) in &items {
-            if it.ended {
-                return reject(
-                    "provenance.ended",
-                    format!("goods {k} was destroyed, decommissioned or consumed; no event may follow"),
-                );
-            }
-            if it.customs == CustomsStatus::Held && ev.customs.is_none() {
-                return reject(
-                    "provenance.customs.held",
-                    format!("goods {k} is held by customs; nothing but a customs step may happen until it is released"),
-                );
-            }
-        }
-        let step = ev.biz_step.as_deref().map(cbv_short).unwrap_or("");
-        let disposition = ev.disposition.as_deref().map(cbv_short).unwrap_or("");
-        let me = &ctx.sender.id;
-        let ending = ev.action == Some(Action::Delete)
-            || matches!(step, "decommissioning" | "destroying")
-            || disposition == "destroyed";
-        let transfer = (step == "shipping")
-            .then(|| custody::requested_transfer(view, me, &ev.destination_list))
-            .flatten();
-        // Who may create and who controls: checked on the records as they are before this event.
-        custody_checks(
-            view,
-            &items,
-            ev,
-            me,
-            CustodyScope {
-                epcs: &epcs,
-                quantities: &quantities,
-                parent: parent.as_ref(),
-                children: &children,
-                inputs: &inputs,
-                outputs: &outputs,
-                ending,
-                shipping: transfer.is_some(),
+    }
+    if let Some(u) = &ev.unlocode {
+        unlocode("unlocode", u)?;
+    }
+    let latest = ctx
+        .block_time_ms
+        .saturating_add(i64::try_from(ctx.genesis.limits.max_time_skew_ms).unwrap_or(i64::MAX));
+    if ev.event_time_ms > latest {
+        return reject(
+            "provenance.time_future",
+            format!(
+                "eventTime {} is after block time {} plus the allowed skew",
+                ev.event_time_ms, ctx.block_time_ms
+            ),
+        );
+    }
+    let touched: BTreeSet<String> = epcs
+        .iter()
+        .chain(parent.iter())
+        .chain(&children)
+        .chain(&inputs)
+        .chain(&outputs)
+        .chain(&quantities)
+        .chain(&child_classes)
+        .cloned()
+        .collect();
+    // An event naming no goods (a sensor reading at a place) is recorded when it names where
+    // it happened; it joins no item's timeline. A customs step always acts on goods.
+    if touched.is_empty() && (ev.customs.is_some() || (ev.read_point.is_none() && ev.biz_location.is_none())) {
+        return reject(
+            "provenance.empty",
+            if ev.customs.is_some() {
+                "a customs step must name the goods it acts on (epcList, parentID, childEPCs, input/output and quantity lists are empty)"
+            } else {
+                "the event names neither goods (epcList, parentID, childEPCs, input/output and quantity lists are empty) nor a readPoint or bizLocation"
             },
-        )?;
-        match ev.event_type {
-            EventType::ObjectEvent => {
-                let targets: Vec<&String> = epcs.iter().chain(&quantities).collect();
-                for k in &targets {
-                    let Some(it) = items.get_mut(*k) else { continue };
-                    // Only instances are held, handed on and ended (`validate::custody`).
-                    let instance = is_instance_key(k);
-                    if matches!(step, "loading" | "departing" | "shipping" | "receiving" | "accepting")
-                        && it.customs == CustomsStatus::Declared
-                    {
-                        return reject(
-                            "provenance.customs.not_released",
-                            format!(
-                                "goods {k} is declared to customs but not released; bizStep {step} must wait for release"
-                            ),
-                        );
-                    }
-                    if ev.action == Some(Action::Add) {
-                        if it.commissioned && step == "commissioning" {
-                            return reject(
-                                "provenance.commission.duplicate",
-                                format!("goods {k} is already commissioned"),
-                            );
-                        }
-                        if !it.commissioned && (it.event_count == 0 || it.possessor.is_none()) && instance {
-                            custody::commission(it, me);
-                        }
-                        it.commissioned = true;
-                    }
-                    if instance {
-                        if ending {
-                            it.ended = true;
-                        }
-                        if let Some(t) = &transfer {
-                            it.transfer = Some(t.clone());
-                        } else if matches!(step, "receiving" | "accepting") {
-                            custody::receive(it, me);
-                        }
-                    }
-                }
-            }
-            EventType::AggregationEvent => {
-                let Some(p) = parent.clone() else {
-                    return reject("provenance.aggregation.parent", "an AggregationEvent needs a parentID");
-                };
-                match ev.action {
-                    Some(Action::Add) => {
-                        if let Some(pi) = items.get_mut(&p)
-                            && pi.event_count == 0
-                            && !pi.commissioned
-                            && is_instance_key(&p)
-                        {
-                            custody::commission(pi, me);
-                        }
-                        for c in children.iter().chain(&child_classes) {
-                            let commissioned = items.get(c).is_some_and(|i| i.commissioned);
-                            if !commissioned && children.contains(c) {
-                                return reject(
-                                    "provenance.aggregation.child_not_commissioned",
-                                    format!("child {c} has not been commissioned; it cannot be packed into {p}"),
-                                );
-                            }
-                            if let Some(ci) = items.get_mut(c) {
-                                ci.parent = Some(p.clone());
-                            }
-                            if let Some(pi) = items.get_mut(&p) {
-                                pi.children.insert(c.clone());
-                            }
-                        }
-                    }
-                    Some(Action::Delete) => {
-                        // Unpacked goods are held by whoever held the container.
-                        let holder = custody::effective_possessor(view, &items, &p);
-                        for c in children.iter().chain(&child_classes) {
-                            if let Some(ci) = items.get_mut(c) {
-                                if ci.parent.as_ref() == Some(&p) && holder.is_some() && is_instance_key(c) {
-                                    ci.possessor = holder.clone();
-                                }
-                                ci.parent = None;
-                            }
-                            if let Some(pi) = items.get_mut(&p) {
-                                pi.children.remove(c);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            EventType::TransformationEvent => {
-                if inputs.is_empty() || outputs.is_empty() {
+        );
+    }
+    if let Some(id) = &ev.event_id
+        && view.get(&keys::event_id(id)).is_some()
+    {
+        return reject(
+            "provenance.event_id.duplicate",
+            format!("eventID {id} is already recorded (an error declaration must carry errorDeclaration)"),
+        );
+    }
+    let mut items: BTreeMap<String, ItemRecord> = touched
+        .iter()
+        .map(|k| {
+            let rec = get_typed::<ItemRecord>(view, &keys::item(k)).unwrap_or_else(|| custody::new_item(view, k));
+            (k.clone(), rec)
+        })
+        .collect();
+    for (k, it) in &items {
+        if it.ended {
+            return reject(
+                "provenance.ended",
+                format!("goods {k} was destroyed, decommissioned or consumed; no event may follow"),
+            );
+        }
+        if it.customs == CustomsStatus::Held && ev.customs.is_none() {
+            return reject(
+                "provenance.customs.held",
+                format!("goods {k} is held by customs; nothing but a customs step may happen until it is released"),
+            );
+        }
+    }
+    let step = ev.biz_step.as_deref().map(cbv_short).unwrap_or("");
+    let disposition = ev.disposition.as_deref().map(cbv_short).unwrap_or("");
+    let me = &ctx.sender.id;
+    let ending = ev.action == Some(Action::Delete)
+        || matches!(step, "decommissioning" | "destroying")
+        || disposition == "destroyed";
+    let transfer = (step == "shipping")
+        .then(|| custody::requested_transfer(view, me, &ev.destination_list))
+        .flatten();
+    // Who may create and who controls: checked on the records as they are before this event.
+    custody_checks(
+        view,
+        &items,
+        ev,
+        me,
+        CustodyScope {
+            epcs: &epcs,
+            quantities: &quantities,
+            parent: parent.as_ref(),
+            children: &children,
+            inputs: &inputs,
+            outputs: &outputs,
+            ending,
+            shipping: transfer.is_some(),
+        },
+    )?;
+    match ev.event_type {
+        EventType::ObjectEvent => {
+            let targets: Vec<&String> = epcs.iter().chain(&quantities).collect();
+            for k in &targets {
+                let Some(it) = items.get_mut(*k) else { continue };
+                // Only instances are held, handed on and ended (`validate::custody`).
+                let instance = is_instance_key(k);
+                if matches!(step, "loading" | "departing" | "shipping" | "receiving" | "accepting")
+                    && it.customs == CustomsStatus::Declared
+                {
                     return reject(
-                        "provenance.transformation.io",
+                        "provenance.customs.not_released",
                         format!(
-                            "a TransformationEvent needs inputs and outputs (got {} inputs, {} outputs)",
-                            inputs.len(),
-                            outputs.len()
+                            "goods {k} is declared to customs but not released; bizStep {step} must wait for release"
                         ),
                     );
                 }
-                let ins: BTreeSet<String> = inputs.iter().cloned().collect();
-                for k in &inputs {
-                    if let Some(i) = items.get_mut(k)
-                        && is_instance_key(k)
-                    {
-                        i.ended = true;
+                if ev.action == Some(Action::Add) {
+                    if it.commissioned && step == "commissioning" {
+                        return reject(
+                            "provenance.commission.duplicate",
+                            format!("goods {k} is already commissioned"),
+                        );
                     }
+                    if !it.commissioned && (it.event_count == 0 || it.possessor.is_none()) && instance {
+                        custody::commission(it, me);
+                    }
+                    it.commissioned = true;
                 }
-                for k in &outputs {
-                    if let Some(o) = items.get_mut(k) {
-                        if is_instance_key(k) && o.event_count == 0 {
-                            custody::commission(o, me);
-                        }
-                        o.ended = false;
-                        o.commissioned = true;
-                        o.inputs.extend(ins.iter().filter(|i| *i != k).cloned());
+                if instance {
+                    if ending {
+                        it.ended = true;
+                    }
+                    if let Some(t) = &transfer {
+                        it.transfer = Some(t.clone());
+                    } else if matches!(step, "receiving" | "accepting") {
+                        custody::receive(it, me);
                     }
                 }
             }
-            EventType::TransactionEvent | EventType::AssociationEvent => {}
         }
-        if let Some(c) = &ev.customs {
-            customs(ctx, view, ev, c, &mut items)?;
+        EventType::AggregationEvent => {
+            let Some(p) = parent.clone() else {
+                return reject("provenance.aggregation.parent", "an AggregationEvent needs a parentID");
+            };
+            match ev.action {
+                Some(Action::Add) => {
+                    if let Some(pi) = items.get_mut(&p)
+                        && pi.event_count == 0
+                        && !pi.commissioned
+                        && is_instance_key(&p)
+                    {
+                        custody::commission(pi, me);
+                    }
+                    for c in children.iter().chain(&child_classes) {
+                        let commissioned = items.get(c).is_some_and(|i| i.commissioned);
+                        if !commissioned && children.contains(c) {
+                            return reject(
+                                "provenance.aggregation.child_not_commissioned",
+                                format!("child {c} has not been commissioned; it cannot be packed into {p}"),
+                            );
+                        }
+                        if let Some(ci) = items.get_mut(c) {
+                            ci.parent = Some(p.clone());
+                        }
+                        if let Some(pi) = items.get_mut(&p) {
+                            pi.children.insert(c.clone());
+                        }
+                    }
+                }
+                Some(Action::Delete) => {
+                    // Unpacked goods are held by whoever held the container.
+                    let holder = custody::effective_possessor(view, &items, &p);
+                    for c in children.iter().chain(&child_classes) {
+                        if let Some(ci) = items.get_mut(c) {
+                            if ci.parent.as_ref() == Some(&p) && holder.is_some() && is_instance_key(c) {
+                                ci.possessor = holder.clone();
+                            }
+                            ci.parent = None;
+                        }
+                        if let Some(pi) = items.get_mut(&p) {
+                            pi.children.remove(c);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
-        let mut w = Writes::default();
-        for (k, mut it) in items {
-            append_event(&mut w, ctx, &k, &mut it, ev.event_time_ms);
-            it.last_event_time_ms = it.last_event_time_ms.max(ev.event_time_ms);
-            it.write(&mut w);
+        EventType::TransformationEvent => {
+            if inputs.is_empty() || outputs.is_empty() {
+                return reject(
+                    "provenance.transformation.io",
+                    format!(
+                        "a TransformationEvent needs inputs and outputs (got {} inputs, {} outputs)",
+                        inputs.len(),
+                        outputs.len()
+                    ),
+                );
+            }
+            let ins: BTreeSet<String> = inputs.iter().cloned().collect();
+            for k in &inputs {
+                if let Some(i) = items.get_mut(k)
+                    && is_instance_key(k)
+                {
+                    i.ended = true;
+                }
+            }
+            for k in &outputs {
+                if let Some(o) = items.get_mut(k) {
+                    if is_instance_key(k) && o.event_count == 0 {
+                        custody::commission(o, me);
+                    }
+                    o.ended = false;
+                    o.commissioned = true;
+                    o.inputs.extend(ins.iter().filter(|i| *i != k).cloned());
+                }
+            }
         }
-        if let Some(id) = &ev.event_id {
-            w.put(
-                keys::event_id(id),
-                &EventIdRecord {
-                    tx_id: ctx.tx_id,
-                    at: ctx.at,
-                    goods_keys: touched.into_iter().collect(),
-                    corrected_by: None,
-                    recorder: ctx.sender.id.clone(),
-                },
-            );
-        }
-        Ok(w)
+        EventType::TransactionEvent | EventType::AssociationEvent => {}
     }
+    if let Some(c) = &ev.customs {
+        customs(ctx, view, ev, c, &mut items)?;
+    }
+    let mut w = Writes::default();
+    for (k, mut it) in items {
+        append_event(&mut w, ctx, index, &k, &mut it, ev.event_time_ms);
+        it.last_event_time_ms = it.last_event_time_ms.max(ev.event_time_ms);
+        it.write(&mut w);
+    }
+    if let Some(id) = &ev.event_id {
+        w.put(
+            keys::event_id(id),
+            &EventIdRecord {
+                tx_id: ctx.tx_id,
+                at: ctx.at,
+                event: index,
+                goods_keys: touched.into_iter().collect(),
+                corrected_by: None,
+                recorder: ctx.sender.id.clone(),
+            },
+        );
+    }
+    Ok(w)
 }
 
 /// The goods an event names, by role, and what it does to them.
@@ -456,15 +495,16 @@ fn custody_checks(
     Ok(())
 }
 
-fn append_event(w: &mut Writes, ctx: &TxContext<'_>, key: &str, it: &mut ItemRecord, time_ms: i64) {
+fn append_event(w: &mut Writes, ctx: &TxContext<'_>, event: u32, key: &str, it: &mut ItemRecord, time_ms: i64) {
     let seq = it.event_count;
-    let hash = item_event_hash(&it.last_event_hash, &ctx.tx_id, key);
+    let hash = item_event_hash(&it.last_event_hash, &ctx.tx_id, event, key);
     w.put(
         keys::item_event(key, seq),
         &ItemEventRef {
             seq,
             tx_id: ctx.tx_id,
             at: ctx.at,
+            event,
             event_time_ms: time_ms,
             prev_event_hash: it.last_event_hash,
             event_hash: hash,
@@ -474,7 +514,12 @@ fn append_event(w: &mut Writes, ctx: &TxContext<'_>, key: &str, it: &mut ItemRec
     it.last_event_hash = hash;
 }
 
-fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceEvent) -> Result<Writes, Rejection> {
+fn error_declaration(
+    ctx: &TxContext<'_>,
+    view: &dyn StateView,
+    ev: &ProvenanceEvent,
+    index: u32,
+) -> Result<Writes, Rejection> {
     let Some(id) = &ev.event_id else {
         return reject(
             "provenance.error.unknown_event",
@@ -519,7 +564,7 @@ fn error_declaration(ctx: &TxContext<'_>, view: &dyn StateView, ev: &ProvenanceE
         {
             it.ended = false;
         }
-        append_event(&mut w, ctx, k, &mut it, time);
+        append_event(&mut w, ctx, index, k, &mut it, time);
         it.write(&mut w);
     }
     rec.corrected_by = Some(ctx.tx_id);

@@ -1,11 +1,11 @@
 //! EPCIS capture over REST: `POST /capture` takes an `EPCISDocument` (or `EPCISQueryDocument`),
-//! the node signs each event as one provenance transaction of the ONE org it is configured to
-//! capture for (`[http.epcis_capture]`: org, key id, key file), and a capture job reports the
-//! outcome (`GET /capture/{captureID}`, `GET /capture`).
+//! the node signs it as ONE provenance document transaction (`epcis::document_transaction`) of
+//! the ONE org it is configured to capture for (`[http.epcis_capture]`: org, key id, key file),
+//! and a capture job reports the outcome (`GET /capture/{captureID}`, `GET /capture`).
 //!
 //! Who may capture: only a request signed by that same org (`epcis_rest::auth`: headers
 //! `x-tc-*`, signature over method, path and the body's SHA-256, time within the skew, each
-//! signed POST accepted once). The node's key signs the transactions; the request's signature
+//! signed POST accepted once). The node's key signs the transaction; the request's signature
 //! only authenticates the caller (it may be another of the org's keys). Without the config entry
 //! the endpoints answer 501; a valid signature of another org is 403; anything unsigned, badly
 //! signed, outside the time window or replayed is 401. Job reads are signed too (rejection
@@ -13,31 +13,27 @@
 //!
 //! Before anything is submitted, the whole document is checked: the request (media type, size:
 //! `max_body_bytes`, 413), the mapping (`ledger::epcis::import_document`; 400 naming the event and
-//! field), the event count (`max_events`, 413), the chain's size limits (`epcis::check_limits`).
+//! field), the event count (`max_events`, 413), the chain's size limits (`epcis::check_limits`:
+//! the document is one transaction, so it must fit `max_tx_bytes`).
 //! An event without an `eventID` gets one derived from the chain, the org and the event's
 //! content (`urn:uuid:`, version 8), so every captured event can be read back at
 //! `/events/{eventID}` and capturing the same event twice is refused as a duplicate.
 //! Then, in the job, every event is dry-run in document order with the ledger's own execution
 //! (`ledger::execute::execute_tx`, the real envelope checks and validators) against the current
-//! committed state plus the document's earlier accepted events — with the nonce, time and
-//! signature it will be submitted with.
+//! committed state plus the document's earlier passing events, so every refused event is
+//! reported (its index, eventID, the ledger's rule id and message), not only the first.
 //! - `rollback` (the default, `GS1-Capture-Error-Behaviour`): if any event would be refused,
-//!   nothing is submitted; the job ends with `success: false` and one error per refused event
-//!   (its index, eventID, the ledger's rule id and message).
-//! - `proceed`: the events that pass are submitted (nonces chained over them), refused ones are
-//!   reported.
+//!   nothing is submitted; otherwise the whole document is submitted as one transaction.
+//! - `proceed`: the events that pass are submitted as one transaction; refused ones are reported.
 //!
-//! What stays non-atomic, honestly: the dry run sees committed state at one head (it is redone
-//! if a block commits meanwhile, up to `DRY_RUN_ATTEMPTS` times); a transaction another client
-//! gets committed between the check and the commit of the capture's transactions (another
-//! org's custody move, the same org's own CLI) can still make a checked event fail at commit —
-//! the job then reports it (`committed: rejected by rule …`), and with `rollback` the events of
-//! the document that were accepted stay on the ledger (a ledger does not roll back). A
-//! mempool refusal (full, busy) part-way through stops the submission: the events before it are
-//! submitted, the rest reported as not submitted. To keep its own nonces straight the worker
-//! handles one job at a time, waits (up to `pending_wait`) until the org has no transaction
-//! pending in this node's mempool before the dry run, and waits for a job's transactions to
-//! commit (up to `commit_timeout`) before the next job.
+//! Atomic on the ledger: the validators record every event of the transaction or none
+//! (`validate::provenance`), so even when the state changes between the dry run and the commit
+//! (another org's custody move, the same org's own CLI), the outcome is all or nothing: the job
+//! reports each submitted event captured, or each refused with the rule that refused the
+//! transaction (`rejected at commit`). To keep its own nonces straight the worker handles one job
+//! at a time, waits (up to `pending_wait`) until the org has no transaction pending in this
+//! node's mempool before the dry run, and waits for a job's transaction to commit (up to
+//! `commit_timeout`) before the next job.
 //!
 //! Bounds: `max_body_bytes` per request, `max_events` per document, `QUEUE` jobs waiting
 //! (then 503), `MAX_JOBS` jobs kept in memory (the oldest finished ones are forgotten; when all
@@ -52,7 +48,7 @@ use tokio::sync::mpsc;
 use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::codec::encode;
 use tradechain_ledger::crypto::SecretKey;
-use tradechain_ledger::epcis::time;
+use tradechain_ledger::epcis::{self, time};
 use tradechain_ledger::execute::{Registry, Rejection, execute_tx, next_nonce};
 use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
@@ -362,17 +358,44 @@ impl StateView for BackendView<'_> {
     }
 }
 
-/// The result of a dry run: the transactions to submit (event index, signed tx) and the events
-/// that would be refused.
+/// The result of a dry run: the document transaction to submit (the events that pass, in
+/// document order; None when none do) and the events that would be refused.
 pub struct Plan {
     pub head: u64,
-    pub txs: Vec<(usize, SignedTransaction)>,
+    /// Indices (in the captured document) of the events the transaction carries.
+    pub events: Vec<usize>,
+    pub tx: Option<SignedTransaction>,
     pub errors: Vec<EventError>,
 }
 
-/// Dry-run `events` in order as the org's transactions against committed state at the current
-/// head, at block time `now_ms`: each accepted one's writes are seen by the next; a refused
-/// one takes no nonce.
+/// Judge one transaction with the ledger's execution (a panic is the ledger's `internal.fault`).
+fn judge(
+    registry: &Registry,
+    genesis: &Genesis,
+    view: &dyn StateView,
+    height: u64,
+    now_ms: i64,
+    stx: &SignedTransaction,
+) -> Result<tradechain_ledger::state::WriteSet, Rejection> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        execute_tx(registry, genesis, view, height, now_ms, 0, stx, true)
+    })) {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(e)) => Err(Rejection::new(
+            tradechain_ledger::execute::INTERNAL_FAULT,
+            e.to_string(),
+        )),
+        Err(_) => Err(Rejection::new(
+            tradechain_ledger::execute::INTERNAL_FAULT,
+            "the node's checks failed on this event (a bug); it would be rejected on every node",
+        )),
+    }
+}
+
+/// Dry-run `events` against committed state at the current head, at block time `now_ms`: each
+/// event is judged in order with the ledger's own execution, seeing the writes of the earlier
+/// ones that pass (so every refused event is reported, not only the first); then the document
+/// transaction of the passing events is signed and judged as a whole, as the validators will.
 pub fn dry_run(b: &dyn Backend, cfg: &CaptureConfig, events: &[ProvenanceEvent], now_ms: i64) -> Result<Plan, String> {
     let genesis: &Genesis = b.genesis();
     let head = b.head().map_err(|e| e.to_string())?.map(|h| h.height).unwrap_or(0);
@@ -389,51 +412,66 @@ pub fn dry_run(b: &dyn Backend, cfg: &CaptureConfig, events: &[ProvenanceEvent],
         ));
     }
     let registry = Registry::default();
-    let mut overlay = Overlay::new(&view);
-    let mut nonce = next_nonce(&view, &org);
+    let nonce = next_nonce(&view, &org);
     let height = head.saturating_add(1);
-    let mut plan = Plan {
-        head,
-        txs: Vec::new(),
-        errors: Vec::new(),
-    };
-    for (i, ev) in events.iter().enumerate() {
-        let stx = Transaction {
+    let unsigned = |nonce: u64, payload: Payload| {
+        let tx = Transaction {
             version: TX_VERSION,
             chain_id: genesis.chain_id.clone(),
             sender: cfg.org.clone(),
             key_id: cfg.key_id,
             nonce,
             time_ms: now_ms,
-            payload: Payload::Provenance(ev.clone()),
-        }
-        .sign(&cfg.key);
-        let index = u32::try_from(plan.txs.len()).unwrap_or(u32::MAX);
-        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            execute_tx(&registry, genesis, &overlay, height, now_ms, index, &stx, true)
-        }));
-        let refused = |r: Rejection| EventError {
-            index: i,
-            event_id: ev.event_id.clone(),
-            rule: r.rule,
-            detail: r.reason,
-            validation: true,
+            payload,
         };
-        match verdict {
-            Ok(Ok(Ok(writes))) => {
+        SignedTransaction::new(tx, Hash::ZERO, tradechain_ledger::crypto::Signature([0; 64]))
+    };
+    // Event by event (unsigned: these transactions are never submitted, the signature is the
+    // envelope's business and is judged on the real one below).
+    let mut overlay = Overlay::new(&view);
+    let mut n = nonce;
+    let mut plan = Plan {
+        head,
+        events: Vec::new(),
+        tx: None,
+        errors: Vec::new(),
+    };
+    for (i, ev) in events.iter().enumerate() {
+        match judge(
+            &registry,
+            genesis,
+            &overlay,
+            height,
+            now_ms,
+            &unsigned(n, Payload::Provenance(ev.clone())),
+        ) {
+            Ok(writes) => {
                 overlay.apply(writes);
-                nonce = nonce.saturating_add(1);
-                plan.txs.push((i, stx));
+                n = n.saturating_add(1);
+                plan.events.push(i);
             }
-            Ok(Ok(Err(r))) => plan.errors.push(refused(r)),
-            Ok(Err(e)) => plan
-                .errors
-                .push(refused(Rejection::new("internal.fault", e.to_string()))),
-            Err(_) => plan.errors.push(refused(Rejection::new(
-                tradechain_ledger::execute::INTERNAL_FAULT,
-                "the node's checks failed on this event (a bug); it would be rejected on every node",
-            ))),
+            Err(r) => plan.errors.push(EventError {
+                index: i,
+                event_id: ev.event_id.clone(),
+                rule: r.rule,
+                detail: r.reason,
+                validation: true,
+            }),
         }
+    }
+    if !plan.events.is_empty() {
+        let passing: Vec<ProvenanceEvent> = plan.events.iter().filter_map(|&i| events.get(i).cloned()).collect();
+        let stx = epcis::document_transaction(&passing, &genesis.chain_id, &cfg.org, cfg.key_id, nonce, now_ms)
+            .sign(&cfg.key);
+        if let Err(r) = judge(&registry, genesis, &view, height, now_ms, &stx) {
+            // Judged one by one they pass; as a document they do not (a bug or a limit that
+            // only the whole reaches, e.g. the transaction size): nothing is submitted.
+            return Err(format!(
+                "the document's transaction would be refused ({}: {}); nothing was submitted",
+                r.rule, r.reason
+            ));
+        }
+        plan.tx = Some(stx);
     }
     if let Some(e) = view.err.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(format!("storage: {e}"));
@@ -503,115 +541,99 @@ async fn run(core: &Arc<Core>, work: Work) -> Result<(), String> {
     if refused && work.behaviour == Behaviour::Rollback {
         return Ok(());
     }
-    // 3. Submit in order; a refusal stops (later nonces would have a hole).
+    let Some(stx) = plan.tx else {
+        return Ok(());
+    };
+    let event_id = |i: usize| events.get(i).and_then(|e| e.event_id.clone());
+    // Every event of the transaction shares its fate.
+    let all = |rule: &str, detail: String, validation: bool| -> Vec<EventError> {
+        plan.events
+            .iter()
+            .map(|&i| EventError {
+                index: i,
+                event_id: event_id(i),
+                rule: rule.to_string(),
+                detail: detail.clone(),
+                validation,
+            })
+            .collect()
+    };
+    // 3. Submit the one transaction.
     let mut commits = b.subscribe_commits();
-    let mut sent: Vec<(usize, Hash)> = Vec::new();
-    let mut late: Vec<EventError> = Vec::new();
-    for (k, (i, stx)) in plan.txs.iter().enumerate() {
-        match b.submit(stx.clone()) {
-            Ok(h) => sent.push((*i, h)),
-            Err(e) => {
-                let validation = matches!(e, SubmitError::Rejected { .. });
-                let rule = match &e {
-                    SubmitError::Rejected { rule, .. } => rule.clone(),
-                    SubmitError::Busy(_) => "node.busy".into(),
-                    SubmitError::Unavailable(_) => "node.unavailable".into(),
-                    _ => "node.submit".into(),
-                };
-                late.push(EventError {
-                    index: *i,
-                    event_id: event_id(stx),
-                    rule,
-                    detail: format!("not submitted: {e}"),
-                    validation,
-                });
-                for (j, rest) in plan.txs.iter().skip(k + 1) {
-                    late.push(EventError {
-                        index: *j,
-                        event_id: event_id(rest),
-                        rule: "node.not_submitted".into(),
-                        detail: format!("not submitted: event {i} before it was refused by the mempool"),
-                        validation: false,
-                    });
-                }
-                break;
-            }
+    let id = match b.submit(stx) {
+        Ok(id) => id,
+        Err(e) => {
+            let validation = matches!(e, SubmitError::Rejected { .. });
+            let rule = match &e {
+                SubmitError::Rejected { rule, .. } => rule.clone(),
+                SubmitError::Busy(_) => "node.busy".into(),
+                SubmitError::Unavailable(_) => "node.unavailable".into(),
+                _ => "node.submit".into(),
+            };
+            let late = all(&rule, format!("not submitted: {e}"), validation);
+            core.with_job(&work.id, |j| {
+                j.errors.extend(late);
+                j.errors.sort_by_key(|e| e.index);
+            });
+            return Ok(());
         }
-    }
-    // 4. Wait for each submitted transaction's verdict.
+    };
+    // 4. Wait for its verdict: all of the document's submitted events, or none.
     let deadline = tokio::time::Instant::now() + cfg.commit_timeout;
-    let mut pending = sent;
-    let mut captured = Vec::new();
-    while !pending.is_empty() {
-        let mut still = Vec::new();
-        for (i, id) in pending {
-            match b.tx_location(&id).map_err(|e| e.to_string())? {
-                None => still.push((i, id)),
-                Some(at) => {
-                    let outcome = b
-                        .outcomes(at.height)
-                        .map_err(|e| e.to_string())?
-                        .and_then(|o| o.get(at.index as usize).cloned());
-                    let ev_id = events.get(i).and_then(|e| e.event_id.clone());
-                    match outcome {
-                        Some(TxOutcome::Accepted) => captured.push((i, ev_id, id, at.height)),
-                        Some(TxOutcome::Rejected { rule, reason }) => late.push(EventError {
-                            index: i,
-                            event_id: ev_id,
-                            detail: format!(
-                                "rejected at commit in block {} (the state changed after the check): {reason}",
-                                at.height
-                            ),
-                            rule,
-                            validation: true,
-                        }),
-                        None => late.push(EventError {
-                            index: i,
-                            event_id: ev_id,
-                            rule: "node.outcome_missing".into(),
-                            detail: format!("committed in block {} without a stored outcome", at.height),
-                            validation: false,
-                        }),
-                    }
-                }
-            }
-        }
-        pending = still;
-        if pending.is_empty() {
-            break;
+    let (late, captured) = loop {
+        if let Some(at) = b.tx_location(&id).map_err(|e| e.to_string())? {
+            let outcome = b
+                .outcomes(at.height)
+                .map_err(|e| e.to_string())?
+                .and_then(|o| o.get(at.index as usize).cloned());
+            break match outcome {
+                Some(TxOutcome::Accepted) => (
+                    Vec::new(),
+                    plan.events.iter().map(|&i| (i, event_id(i), id, at.height)).collect(),
+                ),
+                Some(TxOutcome::Rejected { rule, reason }) => (
+                    all(
+                        &rule,
+                        format!(
+                            "the document's transaction was rejected at commit in block {} (the state changed after the check), none of its events recorded: {reason}",
+                            at.height
+                        ),
+                        true,
+                    ),
+                    Vec::new(),
+                ),
+                None => (
+                    all(
+                        "node.outcome_missing",
+                        format!("committed in block {} without a stored outcome", at.height),
+                        false,
+                    ),
+                    Vec::new(),
+                ),
+            };
         }
         if tokio::time::Instant::now() >= deadline {
-            for (i, id) in &pending {
-                late.push(EventError {
-                    index: *i,
-                    event_id: events.get(*i).and_then(|e| e.event_id.clone()),
-                    rule: "node.commit_timeout".into(),
-                    detail: format!(
+            break (
+                all(
+                    "node.commit_timeout",
+                    format!(
                         "submitted as {} but not committed within {} s (it may still commit: GetTransaction tells)",
                         id.to_hex(),
                         cfg.commit_timeout.as_secs()
                     ),
-                    validation: false,
-                });
-            }
-            break;
+                    false,
+                ),
+                Vec::new(),
+            );
         }
         let _ = tokio::time::timeout(Duration::from_millis(250), commits.recv()).await;
-    }
+    };
     core.with_job(&work.id, |j| {
         j.errors.extend(late);
         j.errors.sort_by_key(|e| e.index);
-        captured.sort_by_key(|c| c.0);
         j.captured = captured;
     });
     Ok(())
-}
-
-fn event_id(stx: &SignedTransaction) -> Option<String> {
-    match &stx.tx.payload {
-        Payload::Provenance(ev) => ev.event_id.clone(),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

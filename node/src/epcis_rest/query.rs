@@ -27,7 +27,7 @@ use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::epcis::export::public_view;
 use tradechain_ledger::epcis::json::Json;
 use tradechain_ledger::epcis::time;
-use tradechain_ledger::payload::{Payload, ProvenanceEvent};
+use tradechain_ledger::payload::ProvenanceEvent;
 use tradechain_ledger::records::{EventIdRecord, TxLocation};
 use tradechain_ledger::state::keys;
 
@@ -65,13 +65,35 @@ fn bad_token(detail: impl Into<String>) -> QueryError {
     QueryError::Param(ParamError::new("nextPageToken", detail))
 }
 
-/// Where a walk resumes: block `height`, transaction `index`, and `sub` values already
-/// returned from that transaction (collections of identifiers), or the item index's `seq`.
+/// Where a walk resumes: block `height`, transaction `index`, its event `event` (of a
+/// document transaction; 0 otherwise) and `sub` values already returned from that event
+/// (collections of identifiers), or the item index's `seq`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cursor {
-    Chain { height: u64, index: u32, sub: u32 },
-    Item { seq: u64 },
-    Offset { n: u64 },
+    Chain {
+        height: u64,
+        index: u32,
+        event: u32,
+        sub: u32,
+    },
+    Item {
+        seq: u64,
+    },
+    Offset {
+        n: u64,
+    },
+}
+
+impl Cursor {
+    /// The start of block `height`.
+    pub fn block_start(height: u64) -> Cursor {
+        Cursor::Chain {
+            height,
+            index: 0,
+            event: 0,
+            sub: 0,
+        }
+    }
 }
 
 /// The fingerprint a token carries: the endpoint (`scope`) and the query's other parameters.
@@ -92,9 +114,14 @@ pub fn fingerprint(scope: &str, params: &[(String, String)]) -> String {
 
 pub fn encode_token(c: Cursor, fp: &str) -> String {
     match c {
-        Cursor::Chain { height, index, sub } => format!("c{height}.{index}.{sub}.{fp}"),
-        Cursor::Item { seq } => format!("i{seq}.0.0.{fp}"),
-        Cursor::Offset { n } => format!("o{n}.0.0.{fp}"),
+        Cursor::Chain {
+            height,
+            index,
+            event,
+            sub,
+        } => format!("c{height}.{index}.{event}.{sub}.{fp}"),
+        Cursor::Item { seq } => format!("i{seq}.0.0.0.{fp}"),
+        Cursor::Offset { n } => format!("o{n}.0.0.0.{fp}"),
     }
 }
 
@@ -105,7 +132,7 @@ pub fn decode_token(token: &str, fp: &str) -> Result<Cursor, QueryError> {
     }
     let (kind, rest) = token.split_at(1);
     let parts: Vec<&str> = rest.split('.').collect();
-    let [a, b, c, f] = parts.as_slice() else {
+    let [a, b, e, c, f] = parts.as_slice() else {
         return Err(bad_token("is not a token this node issued"));
     };
     let num = |s: &str| -> Result<u64, QueryError> {
@@ -115,7 +142,7 @@ pub fn decode_token(token: &str, fp: &str) -> Result<Cursor, QueryError> {
         s.parse::<u64>()
             .map_err(|_| bad_token("is not a token this node issued"))
     };
-    let (a, b, c) = (num(a)?, num(b)?, num(c)?);
+    let (a, b, e, c) = (num(a)?, num(b)?, num(e)?, num(c)?);
     if *f != fp {
         return Err(bad_token(
             "was issued for another query or endpoint (send the same parameters as the page it came from)",
@@ -126,6 +153,7 @@ pub fn decode_token(token: &str, fp: &str) -> Result<Cursor, QueryError> {
         "c" => Ok(Cursor::Chain {
             height: a,
             index: small(b)?,
+            event: small(e)?,
             sub: small(c)?,
         }),
         "i" => Ok(Cursor::Item { seq: a }),
@@ -204,14 +232,19 @@ pub fn scan_chain(
     visit: &mut dyn FnMut(&ProvenanceEvent, i64, u32) -> Step,
 ) -> Result<Walk, QueryError> {
     let head = b.head().map_err(internal)?.map(|h| h.height).unwrap_or(0);
-    let (mut height, mut index, mut sub) = match from {
-        Some(Cursor::Chain { height, index, sub }) => {
+    let (mut height, mut index, mut event, mut sub) = match from {
+        Some(Cursor::Chain {
+            height,
+            index,
+            event,
+            sub,
+        }) => {
             if height == 0 || height > head {
                 return Err(bad_token(format!(
                     "names block {height}, outside the chain's blocks 1..={head}"
                 )));
             }
-            (height, index, sub)
+            (height, index, event, sub)
         }
         Some(_) => return Err(bad_token("is not a token of this endpoint")),
         None => (
@@ -221,13 +254,19 @@ pub fn scan_chain(
             },
             0,
             0,
+            0,
         ),
     };
     let (mut blocks, mut txs) = (0u64, 0usize);
     while height <= head {
         if blocks == SCAN_BLOCKS || txs >= SCAN_TXS {
             return Ok(Walk {
-                next: Some(Cursor::Chain { height, index, sub }),
+                next: Some(Cursor::Chain {
+                    height,
+                    index,
+                    event,
+                    sub,
+                }),
                 head,
             });
         }
@@ -239,7 +278,7 @@ pub fn scan_chain(
         if record_lt.is_some_and(|lt| header.time_ms >= lt) {
             return Ok(Walk { next: None, head });
         }
-        if index > header.tx_count || (sub > 0 && index == header.tx_count) {
+        if index > header.tx_count || ((sub > 0 || event > 0) && index == header.tx_count) {
             return Err(bad_token(format!(
                 "names transaction {index} of block {height}, which holds {}",
                 header.tx_count
@@ -253,14 +292,19 @@ pub fn scan_chain(
             while index < header.tx_count {
                 if txs >= SCAN_TXS {
                     return Ok(Walk {
-                        next: Some(Cursor::Chain { height, index, sub }),
+                        next: Some(Cursor::Chain {
+                            height,
+                            index,
+                            event,
+                            sub,
+                        }),
                         head,
                     });
                 }
                 txs += 1;
                 let at = TxLocation { height, index };
                 let accepted = matches!(outcomes.get(index as usize), Some(TxOutcome::Accepted));
-                let skip = std::mem::take(&mut sub);
+                let (first_event, first_skip) = (std::mem::take(&mut event), std::mem::take(&mut sub));
                 index += 1;
                 if !accepted {
                     continue;
@@ -271,22 +315,32 @@ pub fn scan_chain(
                         at.index
                     )));
                 };
-                let Payload::Provenance(ev) = &stx.tx.payload else {
-                    continue;
-                };
-                if let Step::Full { taken } = visit(ev, header.time_ms, skip) {
+                let events = stx.tx.payload.events();
+                for (e, ev) in (0u32..).zip(events).skip(first_event as usize) {
+                    let skip = if e == first_event { first_skip } else { 0 };
+                    let Step::Full { taken } = visit(ev, header.time_ms, skip) else {
+                        continue;
+                    };
                     let next = match taken {
                         Some(n) => Cursor::Chain {
                             height,
                             index: at.index,
+                            event: e,
                             sub: skip.saturating_add(n),
                         },
-                        None if index < header.tx_count => Cursor::Chain { height, index, sub: 0 },
-                        None => Cursor::Chain {
-                            height: height + 1,
-                            index: 0,
+                        None if (e as usize) + 1 < events.len() => Cursor::Chain {
+                            height,
+                            index: at.index,
+                            event: e + 1,
                             sub: 0,
                         },
+                        None if index < header.tx_count => Cursor::Chain {
+                            height,
+                            index,
+                            event: 0,
+                            sub: 0,
+                        },
+                        None => Cursor::block_start(height + 1),
                     };
                     let more = match next {
                         Cursor::Chain { height: h, .. } => h <= head,
@@ -341,7 +395,7 @@ pub fn scan_item(
                     er.seq
                 )));
             };
-            let Payload::Provenance(ev) = &stx.tx.payload else {
+            let Some(ev) = stx.tx.payload.events().get(er.event as usize) else {
                 continue;
             };
             let t = match block_time {
@@ -435,14 +489,16 @@ pub fn by_event_id(b: &dyn Backend, event_id: &str) -> Result<Option<Vec<Provena
         return Ok(None);
     };
     let rec: EventIdRecord = tradechain_ledger::codec::decode(&bytes).map_err(internal)?;
-    let mut locs = vec![rec.at];
+    // The recorded event is event `rec.event` of its transaction; the declaration is the event
+    // of the declaring transaction that names this eventID with an `errorDeclaration`.
+    let mut locs = vec![(rec.at, Some(rec.event))];
     if let Some(id) = rec.corrected_by
         && let Some(at) = b.tx_location(&id).map_err(internal)?
     {
-        locs.push(at);
+        locs.push((at, None));
     }
     let mut out = Vec::new();
-    for at in locs {
+    for (at, event) in locs {
         let Some(stx) = b.tx(at).map_err(internal)? else {
             return Err(QueryError::Internal(format!(
                 "eventID {event_id} names a missing transaction at block {}",
@@ -454,7 +510,14 @@ pub fn by_event_id(b: &dyn Backend, event_id: &str) -> Result<Option<Vec<Provena
             .map_err(internal)?
             .map(|h| h.time_ms)
             .unwrap_or_default();
-        if let Payload::Provenance(ev) = &stx.tx.payload {
+        let events = stx.tx.payload.events();
+        let found = match event {
+            Some(i) => events.get(i as usize),
+            None => events
+                .iter()
+                .find(|e| e.error_declaration.is_some() && e.event_id.as_deref() == Some(event_id)),
+        };
+        if let Some(ev) = found {
             out.push(public_event(ev, t));
         }
     }
@@ -473,6 +536,7 @@ mod tests {
             Cursor::Chain {
                 height: 7,
                 index: 3,
+                event: 4,
                 sub: 2,
             },
             Cursor::Item { seq: 99 },
@@ -486,11 +550,12 @@ mod tests {
             "",
             "x",
             "c1.2.3",
-            "c1.2.3.4.5",
-            "c-1.0.0.abc",
-            "c99999999999999999999999.0.0.x",
-            "c1.99999999999.0.x",
-            "z1.0.0.x",
+            "c1.2.3.4.5.6",
+            "c-1.0.0.0.abc",
+            "c99999999999999999999999.0.0.0.x",
+            "c1.99999999999.0.0.x",
+            "c1.0.99999999999.0.x",
+            "z1.0.0.0.x",
             "c1.0.0.",
             "ç1.0.0.x",
             &"c1.0.0.".repeat(40),

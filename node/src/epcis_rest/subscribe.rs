@@ -424,29 +424,21 @@ async fn start_of(s: &Rest, pairs: Vec<(String, String)>, fp: &str) -> Result<St
             .map(|h| h.height)
             .unwrap_or(0);
         match (resume, initial) {
-            (Some(Cursor::Chain { height, index, sub }), _) => {
+            (Some(c @ Cursor::Chain { height, .. }), _) => {
                 if height == 0 || height > head.saturating_add(1) {
                     return Err(QueryError::Param(ParamError::new(
                         "resumeToken",
                         format!("names block {height}, outside the chain's blocks 1..={}", head + 1),
                     )));
                 }
-                Ok(Cursor::Chain { height, index, sub })
+                Ok(c)
             }
             (Some(_), _) => Err(QueryError::Param(ParamError::new(
                 "resumeToken",
                 "is not a token of a subscription",
             ))),
-            (None, Some(t)) => Ok(Cursor::Chain {
-                height: query::first_height_at(b, head, t)?,
-                index: 0,
-                sub: 0,
-            }),
-            (None, None) => Ok(Cursor::Chain {
-                height: head.saturating_add(1),
-                index: 0,
-                sub: 0,
-            }),
+            (None, Some(t)) => Ok(Cursor::block_start(query::first_height_at(b, head, t)?)),
+            (None, None) => Ok(Cursor::block_start(head.saturating_add(1))),
         }
     })
     .await?;
@@ -575,11 +567,7 @@ async fn stream(
                 let _ = tx.send(Message::Close(None)).await;
                 return;
             };
-            let after = walk.next.unwrap_or(Cursor::Chain {
-                height: walk.head.saturating_add(1),
-                index: 0,
-                sub: 0,
-            });
+            let after = walk.next.unwrap_or(Cursor::block_start(walk.head.saturating_add(1)));
             if !events.is_empty() {
                 let Ok(text) = message(&events, &name, &guard.id, &query::encode_token(after, &fp)) else {
                     return;

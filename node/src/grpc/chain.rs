@@ -14,7 +14,6 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::codec::encode;
-use tradechain_ledger::payload::Payload;
 use tradechain_proto::v1::{self, block_request::At, chain_service_server::ChainService};
 
 use super::auth::Caller;
@@ -149,10 +148,14 @@ fn block_events(
         {
             continue;
         }
-        let mut goods_keys: Vec<String> = match &stx.tx.payload {
-            Payload::Provenance(ev) => ev.touched_ids().iter().filter_map(|id| b.goods_key(id).ok()).collect(),
-            _ => Vec::new(),
-        };
+        let mut goods_keys: Vec<String> = stx
+            .tx
+            .payload
+            .events()
+            .iter()
+            .flat_map(|ev| ev.touched_ids())
+            .filter_map(|id| b.goods_key(id).ok())
+            .collect();
         goods_keys.sort();
         goods_keys.dedup();
         if let Some(k) = &filter.goods_key

@@ -27,9 +27,8 @@ pub const WITHHELD_REASON: &str = "withheld: the caller is not a party to this t
 /// Whether `caller` (`None`: unauthenticated) may see the signed bytes of `stx`.
 pub fn may_see_tx(shared: &Shared, caller: Option<&Caller>, stx: &SignedTransaction) -> Result<bool, Status> {
     let tx = &stx.tx;
-    if let Payload::Provenance(ev) = &tx.payload
-        && !carries_commercial(ev)
-    {
+    let events = tx.payload.events();
+    if !events.is_empty() && !events.iter().any(carries_commercial) {
         return Ok(true);
     }
     let Some(c) = caller else { return Ok(false) };
@@ -37,7 +36,7 @@ pub fn may_see_tx(shared: &Shared, caller: Option<&Caller>, stx: &SignedTransact
         return Ok(true);
     }
     let doc_key = match &tx.payload {
-        Payload::Provenance(_) => return Ok(c.has(Role::Customs)),
+        Payload::Provenance(_) | Payload::ProvenanceDocument(_) => return Ok(c.has(Role::Customs)),
         Payload::Governance(_) => return Ok(true),
         Payload::Waybill(op) => match op {
             WaybillOp::Issue(d) => keys::waybill(&tx.sender, &d.reference),

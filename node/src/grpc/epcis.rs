@@ -3,11 +3,12 @@
 //!
 //! Invariants:
 //! - One mapping: documents are read and written only by `tradechain_ledger::epcis`, the same
-//!   code the CLI runs to build the transactions it signs; the node rebuilds those transactions
-//!   byte for byte (`epcis::transactions`) and never signs anything itself.
-//! - SubmitEpcis checks everything it can before admitting anything: the document maps, its
-//!   events fit the chain's size limits, one signature per event, the org and key are current,
-//!   every signature verifies. Then the transactions are admitted in order, as `Submit` does.
+//!   code the CLI runs to build the transaction it signs; the node rebuilds that transaction
+//!   byte for byte (`epcis::document_transaction`) and never signs anything itself.
+//! - SubmitEpcis captures a document as one transaction (`epcis::document_transaction`): the
+//!   validators record all its events or none. It checks everything it can before admitting: the
+//!   document maps, it fits the chain's size limits, the org and key are current, the signature
+//!   verifies. Then the transaction is admitted as `Submit` does, and acknowledged once durable.
 //! - ExportEpcis is public: every event passes `epcis::export::public_view`, the same withholding
 //!   as GetProvenance (no business transactions, parties, customs details or free-form extension
 //!   members). Transactions that are not provenance events (none are indexed under an item) and
@@ -17,7 +18,6 @@ use tradechain_ledger::codec::decode;
 use tradechain_ledger::crypto::Signature;
 use tradechain_ledger::epcis::{self, ExportOptions, export::public_view};
 use tradechain_ledger::identity::{Org, OrgId};
-use tradechain_ledger::payload::Payload;
 use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
@@ -60,26 +60,6 @@ impl EpcisService for EpcisApi {
             return Err(invalid("document", "holds no events"));
         }
         epcis::check_limits(&events, &genesis.limits).map_err(|e| invalid("document", e))?;
-        if r.signatures.len() != events.len() {
-            return Err(invalid(
-                "signatures",
-                format!(
-                    "{} given for {} events (one per event, in document order)",
-                    r.signatures.len(),
-                    events.len()
-                ),
-            ));
-        }
-        if r.disclosure_seeds.len() != events.len() {
-            return Err(invalid(
-                "disclosure_seeds",
-                format!(
-                    "{} given for {} events (one 32-byte seed per event, in document order)",
-                    r.disclosure_seeds.len(),
-                    events.len()
-                ),
-            ));
-        }
         let sender = OrgId::new(&r.org).map_err(|e| invalid("org", e))?;
         let info = b.node_info();
         if info.sync.syncing {
@@ -102,63 +82,35 @@ impl EpcisService for EpcisApi {
                 &format!("org {sender} has no current key {}", r.key_id),
             )
         })?;
-        let txs = epcis::transactions(&events, &genesis.chain_id, &sender, r.key_id, r.first_nonce, r.time_ms);
-        let mut signed = Vec::with_capacity(txs.len());
-        for (i, ((tx, sig), seed)) in txs.into_iter().zip(&r.signatures).zip(&r.disclosure_seeds).enumerate() {
-            let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| {
-                invalid(
-                    &format!("disclosure_seeds[{i}]"),
-                    format!("is {} bytes, not 32", seed.len()),
-                )
-            })?;
-            let field = format!("signatures[{i}]");
-            let bytes: [u8; 64] = sig.as_slice().try_into().map_err(|_| {
-                invalid(
-                    &field,
-                    format!("is {} bytes, not a 64-byte ed25519 signature", sig.len()),
-                )
-            })?;
-            let stx = SignedTransaction::new(tx, tradechain_ledger::hash::Hash(seed), Signature(bytes));
-            stx.verify_signature(key).map_err(|_| {
-                invalid(
-                    &field,
-                    format!(
-                        "does not verify for {sender} key {} over event {i}'s transaction (nonce {})",
-                        r.key_id, stx.tx.nonce
-                    ),
-                )
-            })?;
-            signed.push(stx);
-        }
-        let mut ids: Vec<String> = Vec::with_capacity(signed.len());
-        let mut refused = None;
-        for (i, stx) in signed.into_iter().enumerate() {
-            match b.submit(stx) {
-                Ok(id) => ids.push(id.to_hex()),
-                Err(e) => {
-                    refused = Some((i, submit_error(e)));
-                    break;
-                }
-            }
-        }
-        // What was admitted is acknowledged (in the reply or the error) only once it is durable.
-        if !ids.is_empty() {
-            b.durable().await.map_err(submit_error)?;
-        }
-        if let Some((i, st)) = refused {
-            let done = if ids.is_empty() {
-                "none were admitted".to_string()
-            } else {
-                format!("events 0..{} were admitted as {}", i, ids.join(", "))
-            };
-            return Err(Status::with_details_and_metadata(
-                st.code(),
-                format!("event {i}: {} ({done})", st.message()),
-                st.details().to_vec().into(),
-                st.metadata().clone(),
-            ));
-        }
-        Ok(Response::new(v1::SubmitEpcisReply { tx_ids: ids }))
+        let seed: [u8; 32] = r.disclosure_seed.as_slice().try_into().map_err(|_| {
+            invalid(
+                "disclosure_seed",
+                format!("is {} bytes, not 32", r.disclosure_seed.len()),
+            )
+        })?;
+        let signature: [u8; 64] = r.signature.as_slice().try_into().map_err(|_| {
+            invalid(
+                "signature",
+                format!("is {} bytes, not a 64-byte ed25519 signature", r.signature.len()),
+            )
+        })?;
+        let tx = epcis::document_transaction(&events, &genesis.chain_id, &sender, r.key_id, r.nonce, r.time_ms);
+        let stx = SignedTransaction::new(tx, tradechain_ledger::hash::Hash(seed), Signature(signature));
+        stx.verify_signature(key).map_err(|_| {
+            invalid(
+                "signature",
+                format!(
+                    "does not verify for {sender} key {} over the document's transaction ({} events, nonce {})",
+                    r.key_id,
+                    events.len(),
+                    r.nonce
+                ),
+            )
+        })?;
+        let id = b.submit(stx).map_err(submit_error)?;
+        // Acknowledged only once it is durable.
+        b.durable().await.map_err(submit_error)?;
+        Ok(Response::new(v1::SubmitEpcisReply { tx_id: id.to_hex() }))
     }
 
     async fn export_epcis(
@@ -199,7 +151,7 @@ impl EpcisService for EpcisApi {
                         er.seq
                     )));
                 };
-                if let Payload::Provenance(ev) = &stx.tx.payload
+                if let Some(ev) = stx.tx.payload.events().get(er.event as usize)
                     && filter.matches(ev, 0, &gk)
                 {
                     events.push(public_view(ev));

@@ -1,6 +1,7 @@
 //! `MemBackend`: an in-memory `Backend` for tests and benches. It stores what it is given —
 //! blocks with their outcomes and write sets — and signs commit certificates with the validator
-//! keys it holds; it does not execute transactions (see `scenario` for a prepared chain).
+//! keys it holds; it executes transactions only when asked (`commit_executed`; see `scenario`
+//! for a prepared chain).
 //!
 //! Invariants: heights are contiguous from 1; a height is broadcast only after the block, its
 //! certificate, outcomes, tx locations, state and document history are all in place (one write
@@ -234,7 +235,28 @@ impl MemBackend {
         Ok(hash)
     }
 
-    /// Commit everything in the mempool as accepted, advancing each sender's nonce.
+    /// Commit everything in the mempool as the validators would: executed by the ledger's real
+    /// validators at the next height and `time_ms` (verdicts and writes).
+    pub fn commit_executed(&self, time_ms: i64) -> Result<Hash, String> {
+        let txs = std::mem::take(&mut self.write().mempool);
+        let ex = {
+            let c = self.read();
+            let height = c.blocks.len() as u64 + 1;
+            tradechain_ledger::execute::execute_block(
+                &tradechain_ledger::execute::Registry::default(),
+                &self.genesis,
+                &c.state,
+                height,
+                time_ms,
+                &txs,
+            )
+            .map_err(|e| e.to_string())?
+        };
+        self.commit_block(txs, ex.outcomes, ex.writes, time_ms)
+    }
+
+    /// Commit everything in the mempool as accepted, advancing each sender's nonce (without
+    /// running the validators: `commit_executed` does).
     pub fn commit_pending(&self, time_ms: i64) -> Result<Hash, String> {
         let txs = std::mem::take(&mut self.write().mempool);
         let mut writes = WriteSet::new();

@@ -11,8 +11,9 @@
 //! the item (bound: any of its goods identifiers normalises to the queried goods key), and every
 //! field the entry shows — time and zone, org, type, eventID, action, bizStep, disposition,
 //! readPoint, bizLocation, UN/LOCODE, customs step, error declaration — must be the opened one.
-//! The event reference's hash is `H(prev_event_hash || tx_id || goods_key)` and it matches the
-//! entry shown (tx id, seq, event time). Across a timeline: entries
+//! The event reference's hash is `H(prev_event_hash || tx_id || event || goods_key)` and it
+//! matches the entry shown (tx id, seq, event time); of a document transaction, the disclosure
+//! opens the event the reference names (`event`), under the document's digest list. Across a timeline: entries
 //! follow one another (`prev_event_hash` of each is the previous `event_hash`, starting from the
 //! zero hash at seq 0), and the last entry of the last page is the item's `last_event_hash`.
 //!
@@ -390,6 +391,15 @@ pub fn verify_entry(
             ev.seq
         ));
     }
+    // Of a document transaction, the event the index entry names (the index hashes it).
+    if d.event() != ev.event {
+        return Err(format!(
+            "entry seq {}: the disclosure opens event {} of the transaction, the entry is event {}",
+            ev.seq,
+            d.event(),
+            ev.event
+        ));
+    }
     if d.header.chain_id != chain_id {
         return Err(format!(
             "entry seq {}: the transaction is signed for chain {:?}",
@@ -482,7 +492,7 @@ pub fn verify_entry(
             ));
         }
     }
-    if item_event_hash(&ev.prev_event_hash, &ev.tx_id, goods_key) != ev.event_hash {
+    if item_event_hash(&ev.prev_event_hash, &ev.tx_id, ev.event, goods_key) != ev.event_hash {
         return Err(format!("event hash of seq {} does not match its inputs", ev.seq));
     }
     if ev.prev_event_hash.to_hex() != p.prev_event_hash || ev.event_hash.to_hex() != p.event_hash {

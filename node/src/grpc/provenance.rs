@@ -30,8 +30,8 @@ use tonic::{Request, Response, Status};
 use tradechain_ledger::codec::{decode, encode};
 use tradechain_ledger::event_fields::{EventDisclosure, carries_commercial};
 use tradechain_ledger::identity::Org;
+use tradechain_ledger::payload::CustomsStep;
 use tradechain_ledger::payload::{CertificateRef, WaybillRef};
-use tradechain_ledger::payload::{CustomsStep, Payload};
 use tradechain_ledger::records::{CertificateHead, CustomsStatus, ItemEventRef, ItemHead, ItemRecord, WaybillHead};
 use tradechain_ledger::state::keys;
 use tradechain_ledger::state_tree::ProvenState;
@@ -158,7 +158,7 @@ fn entry(
         ..Default::default()
     };
     let mut redact = true;
-    if let Payload::Provenance(p) = &stx.tx.payload {
+    if let Some(p) = stx.tx.payload.events().get(ev.event as usize) {
         redact = carries_commercial(p);
         e.event_type = views::enum_name(&p.event_type);
         e.action = p.action.as_ref().map(views::enum_name).unwrap_or_default();
@@ -184,7 +184,9 @@ fn entry(
             commit_certificate_borsh: parts.certificate_borsh.clone(),
             inclusion,
             leaf_hash: leaf.0.to_vec(),
-            disclosure_borsh: EventDisclosure::public(stx).map(|d| encode(&d)).unwrap_or_default(),
+            disclosure_borsh: EventDisclosure::public(stx, ev.event)
+                .map(|d| encode(&d))
+                .unwrap_or_default(),
             tx_redacted: redact,
             event_ref_borsh: encode(ev),
             prev_event_hash: ev.prev_event_hash.to_hex(),

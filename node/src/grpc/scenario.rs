@@ -252,9 +252,10 @@ impl Scenario {
             seq: item.event_count,
             tx_id,
             at,
+            event: 0,
             event_time_ms: time_ms,
             prev_event_hash: prev,
-            event_hash: item_event_hash(&prev, &tx_id, key),
+            event_hash: item_event_hash(&prev, &tx_id, 0, key),
         };
         item.event_count += 1;
         item.last_event_hash = ev.event_hash;

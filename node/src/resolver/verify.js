@@ -174,7 +174,7 @@
   function decodeEventRef(bytes) {
     const r = new Reader(bytes, "event reference");
     const e = {
-      seq: r.u64(), txId: r.bytes(32), height: r.u64(), index: r.u32(), timeMs: r.i64(),
+      seq: r.u64(), txId: r.bytes(32), height: r.u64(), index: r.u32(), event: r.u32(), timeMs: r.i64(),
       prev: r.bytes(32), hash: r.bytes(32),
     };
     r.end();
@@ -232,7 +232,9 @@
     ["destinations", false], ["customsDetails", false], ["errorReason", false]];
   const MAX_UNITS = 4096;
   // borsh(EventDisclosure): TxHeader (version, chain id, sender, key id, nonce, time), the
-  // EventOpening's units (0: Open { name, value, salt }, 1: Withheld(leaf)), the signature.
+  // EventOpening's units (0: Open { name, value, salt }, 1: Withheld(leaf)), the signature, and
+  // for event i of a document transaction its position (i, every event's field digest).
+  const MAX_DOCUMENT_EVENTS = 65536;
   function decodeDisclosure(bytes) {
     const r = new Reader(bytes, "disclosure");
     r.u16();
@@ -247,8 +249,10 @@
     });
     if (units.length > MAX_UNITS) throw new Error(`disclosure: ${units.length} field units, more than ${MAX_UNITS}`);
     const signature = r.bytes(64);
+    const document = r.opt(() => ({ event: r.u32(), digests: r.vec(() => r.bytes(32)) }));
+    if (document && document.digests.length > MAX_DOCUMENT_EVENTS) throw new Error(`disclosure: a document of ${document.digests.length} events, more than ${MAX_DOCUMENT_EVENTS}`);
     r.end();
-    return { chainId, sender, headerBytes, units, signature };
+    return { chainId, sender, headerBytes, units, signature, document };
   }
   // `EventDisclosure::id_and_leaf`: the leaf of each unit, the event's field digest, the
   // transaction's body digest, its id and its block leaf.
@@ -258,7 +262,14 @@
       leaves.push(u.leaf ? u.leaf : await tagged("tradechain/event-field", u.salt, str(u.name), u32(u.value.length), u.value));
     }
     const fields = await tagged("tradechain/event-fields", u32(leaves.length), ...leaves);
-    const payload = await tagged("tradechain/payload/provenance", fields);
+    let payload;
+    if (d.document) {
+      const own = d.document.digests[d.document.event];
+      if (!own || !eq(own, fields)) throw new Error(`the opened event is not event ${d.document.event} of the document (${d.document.digests.length} events)`);
+      payload = await tagged("tradechain/payload/provenance-document", u32(d.document.digests.length), ...d.document.digests);
+    } else {
+      payload = await tagged("tradechain/payload/provenance", fields);
+    }
     const body = await tagged("tradechain/tx-body", d.headerBytes, payload);
     return { id: await tagged("tradechain/tx-id", body), leaf: await sha256(new Uint8Array([0]), body, d.signature) };
   }
@@ -473,6 +484,8 @@
     const disclosed = await disclosedIdAndLeaf(d);
     if (!eq(disclosed.leaf, leaf)) throw new Error(`entry seq ${e.seq}: the disclosed fields do not hash to the signed transaction's leaf (a field was altered)`);
     if (!eq(disclosed.id, ev.txId)) throw new Error(`entry seq ${e.seq}: the disclosed transaction's id differs from the event's tx id`);
+    const disclosedEvent = d.document ? d.document.event : 0;
+    if (disclosedEvent !== ev.event) throw new Error(`entry seq ${e.seq}: the disclosure opens event ${disclosedEvent} of the transaction, the entry is event ${ev.event}`);
     if (d.chainId !== ctx.chainId) throw new Error(`entry seq ${e.seq}: the transaction is signed for chain ${JSON.stringify(d.chainId)}`);
     let pe;
     try { pe = publicFields(d); } catch (x) { throw new Error(`entry seq ${e.seq}: ${x.message}`); }
@@ -502,7 +515,7 @@
       }
     }
     const signed = { sender: d.sender, event: pe, commercial: p.redacted === true };
-    const expect = await tagged("tradechain/item-event", ev.prev, ev.txId, te.encode(goodsKey));
+    const expect = await tagged("tradechain/item-event", ev.prev, ev.txId, u32(ev.event), te.encode(goodsKey));
     if (!eq(expect, ev.hash)) throw new Error(`the event hash of seq ${e.seq} does not match its inputs`);
     if (toHex(ev.prev) !== p.prev_event_hash || toHex(ev.hash) !== p.event_hash) {
       throw new Error(`entry seq ${e.seq}: hex event hashes differ from the encoded event reference`);

@@ -106,13 +106,14 @@ impl Validator for TestSettlement {
                 let goods = goods_of(&i.payer_party);
                 let mut item: ItemRecord =
                     get_typed(view, &keys::item(&goods)).unwrap_or_else(|| ItemRecord::new(&goods));
-                let event_hash = item_event_hash(&item.last_event_hash, &ctx.tx_id, &goods);
+                let event_hash = item_event_hash(&item.last_event_hash, &ctx.tx_id, 0, &goods);
                 w.put(
                     keys::item_event(&goods, item.event_count),
                     &ItemEventRef {
                         seq: item.event_count,
                         tx_id: ctx.tx_id,
                         at: ctx.at,
+                        event: 0,
                         event_time_ms: ctx.tx.time_ms,
                         prev_event_hash: item.last_event_hash,
                         event_hash,
