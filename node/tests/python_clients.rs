@@ -52,6 +52,7 @@ fn run(python: &PathBuf, script: &str, input: &Value, env: &[(&str, &str)]) -> V
     let mut child = std::process::Command::new(python)
         .arg(dir.join(script))
         .current_dir(&dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
