@@ -5,8 +5,10 @@
 # - grpcurl is not packaged for Debian 12; the CLI and tests use tonic clients (and reflection).
 # - chromium: the headless browser test of the consumer page (cli/tests/browser.rs); and a Python
 #   virtual environment (.venv, packages pinned in scripts/python-requirements.txt) for the tests
-#   that check our output with tools written elsewhere (e.g. GS1's EPCIS JSON Schema with Python
-#   `jsonschema`). Both skipped with --no-browser (testnet/up passes it: a testnet needs neither).
+#   that check our output with tools written elsewhere (GS1's EPCIS JSON Schema with Python
+#   `jsonschema`) and drive the node with clients written elsewhere (Python grpcio +
+#   grpcio-reflection, requests, websocket-client; scripts/pyclient/). Both skipped with
+#   --no-browser (testnet/up passes it: a testnet needs neither).
 set -euo pipefail
 browser=1
 [ "${1:-}" = "--no-browser" ] && browser=0
@@ -47,12 +49,24 @@ if [ "$browser" = 1 ]; then
       cp "$req" "$stamp"
     else
       # No package index reachable: Debian's packages of the same tools (older, same API).
-      echo "setup: pip could not install $req; trying Debian's python3-jsonschema" >&2
+      # Debian has no grpcio-reflection: the gRPC client then speaks the reflection protocol
+      # with message classes it builds itself (scripts/pyclient/reflection_fallback.py).
+      debs="python3-jsonschema python3-grpcio python3-protobuf python3-requests python3-websocket python3-cryptography"
+      echo "setup: pip could not install $req; trying Debian's $debs" >&2
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-      $SUDO apt-get install -y -qq python3-jsonschema >/dev/null
+      # shellcheck disable=SC2086
+      $SUDO apt-get install -y -qq $debs >/dev/null
     fi
   fi
-  "$root/.venv/bin/python" -c 'import jsonschema' \
-    || { echo "setup: the Python test environment lacks jsonschema" >&2; exit 1; }
+  # Every module the tests import, with the package that provides it (pip name / Debian name).
+  for m in "jsonschema jsonschema/python3-jsonschema" "grpc grpcio/python3-grpcio" \
+           "google.protobuf protobuf/python3-protobuf" "requests requests/python3-requests" \
+           "websocket websocket-client/python3-websocket" "cryptography cryptography/python3-cryptography"; do
+    set -- $m
+    "$root/.venv/bin/python" -c "import $1" 2>/dev/null \
+      || { echo "setup: the Python test environment lacks $1 (package $2)" >&2; exit 1; }
+  done
+  "$root/.venv/bin/python" -c 'import grpc_reflection' 2>/dev/null \
+    || echo "setup: note: no grpcio-reflection; the gRPC client uses its own reflection messages" >&2
 fi
 echo "setup: ok" >&2

@@ -34,7 +34,7 @@ pub enum KeysCmd {
         --genesis genesis.json) --data-binary @doc.jsonld"
     )]
     SignHttp {
-        /// The HTTP method (POST, GET).
+        /// The HTTP method (POST, GET, DELETE).
         method: String,
         /// The path with its query exactly as it will be sent, e.g. /capture or /capture/cap-1-1.
         path: String,

@@ -45,6 +45,16 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
                 Some(cc)
             }
         };
+        let w = &cfg.http.epcis_webhooks;
+        let webhooks = crate::epcis_rest::webhook::WebhookConfig {
+            allow_private_destinations: w.allow_private_destinations,
+            max_per_org: w.max_per_org,
+            max_total: w.max_total,
+            timeout: std::time::Duration::from_millis(w.timeout_ms),
+            max_body_bytes: w.max_body_bytes,
+            auth_skew_ms: w.auth_skew_ms,
+            ..Default::default()
+        };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("http.listen: cannot bind {addr}: {e}"))?;
@@ -53,7 +63,7 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
             .route("/healthz", get(|| async { "ok" }))
             .with_state(shared.clone())
             .merge(crate::resolver::router(resolver_backend.clone()))
-            .merge(crate::epcis_rest::router(resolver_backend, capture));
+            .merge(crate::epcis_rest::router_with(resolver_backend, capture, webhooks));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("http server stopped: {e}");

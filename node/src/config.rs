@@ -80,6 +80,47 @@ pub struct HttpSection {
     /// Off when absent (capture answers 501).
     #[serde(default)]
     pub epcis_capture: Option<EpcisCaptureSection>,
+    /// EPCIS REST webhook subscriptions (`POST /queries/{name}/subscriptions`): their bounds.
+    #[serde(default)]
+    pub epcis_webhooks: EpcisWebhooksSection,
+}
+
+/// `[http.epcis_webhooks]`: the bounds of webhook subscriptions (`epcis_rest::webhook`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpcisWebhooksSection {
+    /// Deliver to loopback, private, link-local and other non-global addresses. Off by default:
+    /// a member could otherwise make the node POST into the node's own network (SSRF).
+    #[serde(default)]
+    pub allow_private_destinations: bool,
+    /// Webhooks one org may hold (0: webhooks off).
+    #[serde(default = "default_webhooks_per_org")]
+    pub max_per_org: usize,
+    /// Webhooks on this node.
+    #[serde(default = "default_webhooks_total")]
+    pub max_total: usize,
+    /// One delivery (connect, send, the response's head), ms.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// One delivery's body.
+    #[serde(default = "default_webhook_body")]
+    pub max_body_bytes: usize,
+    /// How far a signed creation request's time may be from the node's clock.
+    #[serde(default = "default_capture_skew")]
+    pub auth_skew_ms: u64,
+}
+
+impl Default for EpcisWebhooksSection {
+    fn default() -> Self {
+        EpcisWebhooksSection {
+            allow_private_destinations: false,
+            max_per_org: default_webhooks_per_org(),
+            max_total: default_webhooks_total(),
+            timeout_ms: default_webhook_timeout(),
+            max_body_bytes: default_webhook_body(),
+            auth_skew_ms: default_capture_skew(),
+        }
+    }
 }
 
 /// `[http.epcis_capture]`: who the node captures EPCIS events for, and the limits.
@@ -154,6 +195,18 @@ fn default_capture_bytes() -> usize {
 }
 fn default_capture_skew() -> u64 {
     60_000
+}
+fn default_webhooks_per_org() -> usize {
+    4
+}
+fn default_webhooks_total() -> usize {
+    256
+}
+fn default_webhook_timeout() -> u64 {
+    10_000
+}
+fn default_webhook_body() -> usize {
+    1024 * 1024
 }
 fn default_log_format() -> String {
     "human".into()
@@ -268,6 +321,19 @@ impl NodeConfig {
                 return bad("http.epcis_capture.auth_skew_ms", "must be positive".into());
             }
         }
+        let w = &self.http.epcis_webhooks;
+        if w.max_total == 0 || w.max_total > 10_000 {
+            return bad("http.epcis_webhooks.max_total", "must be 1-10000".into());
+        }
+        if w.timeout_ms == 0 || w.timeout_ms > 120_000 {
+            return bad("http.epcis_webhooks.timeout_ms", "must be 1-120000".into());
+        }
+        if w.max_body_bytes < 4096 || w.max_body_bytes > 64 * 1024 * 1024 {
+            return bad("http.epcis_webhooks.max_body_bytes", "must be 4 KiB to 64 MiB".into());
+        }
+        if w.auth_skew_ms == 0 {
+            return bad("http.epcis_webhooks.auth_skew_ms", "must be positive".into());
+        }
         for (k, v) in [
             ("p2p.max_message_bytes", self.p2p.max_message_bytes),
             ("grpc.max_message_bytes", self.grpc.max_message_bytes),
@@ -328,6 +394,17 @@ listen = "127.0.0.1:8001"
 # max_events = 500
 # max_body_bytes = 4194304
 # auth_skew_ms = 60000
+
+# EPCIS REST webhook subscriptions (POST /queries/{name}/subscriptions, org-signed): the node
+# POSTs new matching events to each subscriber's http:// URL. Destinations on loopback, private
+# or link-local addresses are refused unless allowed (SSRF: a member could make the node call
+# into its own network); allow them only where every member may reach that network anyway.
+# [http.epcis_webhooks]
+# allow_private_destinations = false
+# max_per_org = 4
+# max_total = 256
+# timeout_ms = 10000
+# max_body_bytes = 1048576
 
 [mempool]
 max_txs = 100000

@@ -14,14 +14,16 @@ use serde_json::Value;
 
 #[path = "../../ledger/tests/gs1_schema/mod.rs"]
 mod gs1_schema;
+mod rest_common;
+use rest_common::{View, commit_executed};
 use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::epcis::import_document;
 use tradechain_ledger::execute::{Registry, execute_block};
 use tradechain_ledger::payload::{Action, Payload, ProvenanceEvent};
-use tradechain_ledger::state::StateView;
 use tradechain_node::epcis_rest::auth::sign_headers;
 use tradechain_node::epcis_rest::capture::CaptureConfig;
-use tradechain_node::epcis_rest::{self, query};
+use tradechain_node::epcis_rest::query;
+use tradechain_node::epcis_rest::webhook::{self, WebhookConfig};
 use tradechain_node::grpc::backend::Backend;
 use tradechain_node::grpc::mem::MemBackend;
 use tradechain_node::grpc::scenario::{self, CHAIN_ID, ITEM, ITEM_URN, PALLET_URN, Scenario, key_of, org};
@@ -132,40 +134,14 @@ fn capture_config() -> CaptureConfig {
 }
 
 fn serve(backend: Arc<MemBackend>, capture: Option<CaptureConfig>) -> Node {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let b: Arc<dyn Backend> = backend.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            axum::serve(l, epcis_rest::router(b, capture)).await.unwrap();
-        });
-    });
+    serve_with(backend, capture, WebhookConfig::default())
+}
+
+fn serve_with(backend: Arc<MemBackend>, capture: Option<CaptureConfig>, webhooks: WebhookConfig) -> Node {
     Node {
-        addr: rx.recv().unwrap(),
+        addr: rest_common::serve_rest(backend.clone(), capture, webhooks),
         backend,
     }
-}
-
-struct View<'a>(&'a MemBackend);
-impl StateView for View<'_> {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.state_get(key).unwrap()
-    }
-}
-
-/// Commit the mempool as the validators would: executed by the ledger, verdicts and writes.
-fn commit_executed(b: &MemBackend) {
-    if b.mempool().is_empty() {
-        return;
-    }
-    let last = b.header(b.height()).unwrap().map(|h| h.time_ms).unwrap_or(0);
-    b.commit_executed(now_ms().max(last + 1)).unwrap();
 }
 
 /// Signed headers for `method path` with `body`, by `who`, at `time_ms`.
@@ -1517,4 +1493,344 @@ fn named_queries_stream_each_new_matching_event_once_and_resume_exactly() {
         .err(),
         Some(400)
     );
+}
+
+// ---- webhook subscriptions ----
+
+/// What a webhook receiver got: (path, GS1-Signature, body).
+type Got = Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>;
+
+/// A webhook receiver on a real port: records every POST and answers 204. `stop` ends it (the
+/// port is then closed: deliveries fail until it is started again on the same port).
+struct Receiver {
+    addr: SocketAddr,
+    got: Got,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(port: u16, got: Got) -> Receiver {
+        use axum::routing::post;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let g = got.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut tries = 0;
+                let l = loop {
+                    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                        Ok(l) => break l,
+                        Err(e) if tries < 100 => {
+                            tries += 1;
+                            let _ = e;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => panic!("bind 127.0.0.1:{port}: {e}"),
+                    }
+                };
+                tx.send(l.local_addr().unwrap()).unwrap();
+                let app = axum::Router::new().route(
+                    "/{*path}",
+                    post(move |uri: axum::http::Uri, h: axum::http::HeaderMap, body: String| {
+                        let g = g.clone();
+                        async move {
+                            let sig = h.get("gs1-signature").map(|v| v.to_str().unwrap().to_string());
+                            g.lock().unwrap().push((uri.path().to_string(), sig, body));
+                            axum::http::StatusCode::NO_CONTENT
+                        }
+                    }),
+                );
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        Receiver {
+            addr: rx.recv().unwrap(),
+            got,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap();
+    }
+
+    /// The events delivered to `path` so far, each delivery's signature checked against `token`.
+    fn events(&self, path: &str, token: &str) -> (Vec<ProvenanceEvent>, usize) {
+        let got = self.got.lock().unwrap();
+        let mut out = Vec::new();
+        let mut posts = 0;
+        for (p, sig, body) in got.iter().filter(|(p, _, _)| p == path) {
+            assert_eq!(p, path);
+            assert_eq!(
+                sig.as_deref(),
+                Some(webhook::signature(token, body.as_bytes()).as_str()),
+                "GS1-Signature is the HMAC of the body"
+            );
+            let v: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["type"], "EPCISQueryDocument");
+            assert!(
+                v["epcisBody"]["queryResults"]["tradechain:resumeToken"]
+                    .as_str()
+                    .is_some()
+            );
+            let evs = import_document(body).unwrap();
+            assert!(!evs.is_empty(), "no empty deliveries");
+            out.extend(evs);
+            posts += 1;
+        }
+        (out, posts)
+    }
+
+    /// Wait until `n` events arrived at `path` (then nothing more for 400 ms).
+    fn wait(&self, path: &str, token: &str, n: usize) -> Vec<ProvenanceEvent> {
+        for _ in 0..400 {
+            if self.events(path, token).0.len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        let (evs, _) = self.events(path, token);
+        assert_eq!(evs.len(), n, "exactly {n} events at {path}: {evs:?}");
+        evs
+    }
+}
+
+fn hook_config() -> WebhookConfig {
+    WebhookConfig {
+        allow_private_destinations: true,
+        max_per_org: 2,
+        retry_min: Duration::from_millis(50),
+        retry_max: Duration::from_millis(300),
+        timeout: Duration::from_secs(2),
+        ..WebhookConfig::default()
+    }
+}
+
+/// A signed `method path` with a JSON body, by `who`.
+fn signed_json(n: &Node, method: &str, path: &str, body: &str, who: &str) -> Resp {
+    let mut h = signed(method, path, body.as_bytes(), who, now_ms());
+    h.push(("content-type", "application/json".into()));
+    request(n.addr, method, path, &h, body.as_bytes())
+}
+
+#[test]
+fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_returns() {
+    let n = serve_with(Scenario::trade().backend, Some(capture_config()), hook_config());
+    assert_eq!(
+        post_query(&n, r#"{"name":"hooked","query":{"EQ_bizStep":["inspecting"]}}"#).status,
+        201
+    );
+    let got: Got = Arc::default();
+    let rx = Receiver::start(0, got.clone());
+    let port = rx.addr.port();
+    let subs = "/queries/hooked/subscriptions";
+    let token = "13df38d8275b13f05704629e5f1cf3d45d6132d5";
+    let body = format!(r#"{{"dest":"http://127.0.0.1:{port}/hook","signatureToken":"{token}","stream":true}}"#);
+
+    // Refusals: unsigned 401; bad schemes, no stream, schedules, unknown fields 400 naming the
+    // field; an unknown query 404; a foreign org's signature on another's body 401.
+    let r = request(
+        n.addr,
+        "POST",
+        subs,
+        &[("content-type", "application/json".into())],
+        body.as_bytes(),
+    );
+    assert!(r.problem(401)["detail"].as_str().unwrap().contains("x-tc-org"));
+    for (bad, field) in [
+        (r#"{"dest":"ftp://127.0.0.1/x","stream":true}"#.to_string(), "dest"),
+        (r#"{"dest":"file:///etc/passwd","stream":true}"#.to_string(), "dest"),
+        (
+            format!(r#"{{"dest":"https://127.0.0.1:{port}/hook","stream":true}}"#),
+            "dest",
+        ),
+        (
+            r#"{"dest":"http://user:pw@127.0.0.1/x","stream":true}"#.to_string(),
+            "dest",
+        ),
+        (format!(r#"{{"dest":"http://127.0.0.1:{port}/hook"}}"#), "stream"),
+        (
+            format!(r#"{{"dest":"http://127.0.0.1:{port}/hook","stream":true,"schedule":{{"hour":"1"}}}}"#),
+            "schedule",
+        ),
+        (
+            format!(r#"{{"dest":"http://127.0.0.1:{port}/hook","stream":true,"secret":"x"}}"#),
+            "secret",
+        ),
+    ] {
+        let p = signed_json(&n, "POST", subs, &bad, "PRODUCER-CN").problem(400);
+        assert_eq!(p["parameter"], field, "{bad}: {p}");
+    }
+    signed_json(&n, "POST", "/queries/nothing/subscriptions", &body, "PRODUCER-CN").problem(404);
+
+    // Created (201, Location, the token never shown), by BANK-NL (any member may subscribe).
+    let r = signed_json(&n, "POST", subs, &body, "BANK-NL");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let created = r.json();
+    let id = created["subscriptionID"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("{subs}/{id}").as_str()));
+    assert!(!r.body.contains(token), "the token is not shown");
+    assert_eq!(created["dest"], format!("http://127.0.0.1:{port}/hook"));
+    // The anonymous list shows it without its destination.
+    let list = get(n.addr, subs);
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&id) && !list.body.contains("/hook"), "{}", list.body);
+
+    let matches = |b: &MemBackend| -> Vec<ProvenanceEvent> {
+        all_public_events(b)
+            .into_iter()
+            .filter(|e| {
+                e.biz_step
+                    .as_deref()
+                    .map(tradechain_ledger::epcis::export::biz_step_term)
+                    == Some("inspecting")
+            })
+            .collect()
+    };
+    let before = matches(&n.backend).len();
+    // One matching event (and one that does not match): delivered once.
+    let j = capture(
+        &n,
+        &doc(&[
+            observe("9301", "2024-04-01T00:00:00Z"),
+            observe("9302", "2024-04-01T00:00:01Z").replace("inspecting", "shipping"),
+        ]),
+        None,
+    );
+    assert_eq!(j["success"], true, "{j}");
+    let first = rx.wait("/hook", token, 1);
+    assert_eq!(first, matches(&n.backend)[before..].to_vec(), "new events only, once");
+
+    // The receiver goes away; three more matching events commit meanwhile (two documents).
+    rx.stop();
+    for d in [
+        doc(&[
+            observe("9303", "2024-04-02T00:00:00Z"),
+            observe("9304", "2024-04-02T00:00:01Z"),
+        ]),
+        doc(&[observe("9305", "2024-04-02T00:00:02Z")]),
+    ] {
+        assert_eq!(capture(&n, &d, None)["success"], true);
+    }
+    // Deliveries fail: the owner sees the failures; another org may not look.
+    let path = format!("{subs}/{id}");
+    let mut failures = 0;
+    for _ in 0..200 {
+        let r = request(
+            n.addr,
+            "GET",
+            &path,
+            &signed("GET", &path, b"", "BANK-NL", now_ms()),
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        failures = r.json()["tradechain:consecutiveFailures"].as_u64().unwrap();
+        if failures >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(failures >= 2, "deliveries to a stopped receiver fail and are retried");
+    request(
+        n.addr,
+        "GET",
+        &path,
+        &signed("GET", &path, b"", "PRODUCER-CN", now_ms()),
+        b"",
+    )
+    .problem(403);
+    request(n.addr, "GET", &path, &[], b"").problem(401);
+
+    // Back on the same port: the missed events arrive, in order, none twice, none lost.
+    let rx = Receiver::start(port, got.clone());
+    let all = rx.wait("/hook", token, 4);
+    let expected = matches(&n.backend)[before..].to_vec();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(all, expected, "exactly once, in record order, across the outage");
+    let details = request(
+        n.addr,
+        "GET",
+        &path,
+        &signed("GET", &path, b"", "BANK-NL", now_ms()),
+        b"",
+    )
+    .json();
+    assert_eq!(details["tradechain:deliveredEvents"], 4, "{details}");
+    assert_eq!(details["tradechain:consecutiveFailures"], 0, "{details}");
+    assert!(details["lastNotifiedAt"].is_string(), "{details}");
+
+    // The per-org bound: BANK-NL may hold 2; the third is refused, another org is not affected.
+    let other = format!(r#"{{"dest":"http://127.0.0.1:{port}/other","stream":true,"signatureToken":"t"}}"#);
+    assert_eq!(signed_json(&n, "POST", subs, &other, "BANK-NL").status, 201);
+    // (Another body: the same request signed in the same millisecond would be a replay, 401.)
+    let third = other.replace("/other", "/third");
+    signed_json(&n, "POST", subs, &third, "BANK-NL").problem(429);
+    assert_eq!(signed_json(&n, "POST", subs, &other, "BANK-CN").status, 201);
+
+    // Deleted by its owner (not by another org): nothing more is delivered to it.
+    request(
+        n.addr,
+        "DELETE",
+        &path,
+        &signed("DELETE", &path, b"", "BANK-CN", now_ms()),
+        b"",
+    )
+    .problem(403);
+    let r = request(
+        n.addr,
+        "DELETE",
+        &path,
+        &signed("DELETE", &path, b"", "BANK-NL", now_ms()),
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    request(
+        n.addr,
+        "GET",
+        &path,
+        &signed("GET", &path, b"", "BANK-NL", now_ms()),
+        b"",
+    )
+    .problem(404);
+    assert_eq!(
+        capture(&n, &doc(&[observe("9306", "2024-04-03T00:00:00Z")]), None)["success"],
+        true
+    );
+    // The two /other webhooks (started after the outage) each get exactly the new event.
+    let other_got = rx.wait("/other", "t", 2);
+    assert_eq!(other_got[0], other_got[1]);
+    assert_eq!(&other_got[0], matches(&n.backend).last().unwrap());
+    let (hook_evs, _) = rx.events("/hook", token);
+    assert_eq!(hook_evs.len(), 4, "a deleted webhook gets nothing more");
+    rx.stop();
+
+    // A node with the default bounds refuses a destination on a private address (SSRF).
+    let strict = serve(Scenario::trade().backend, None);
+    assert_eq!(
+        post_query(&strict, r#"{"name":"q","query":{"EQ_bizStep":["inspecting"]}}"#).status,
+        201
+    );
+    let p = signed_json(
+        &strict,
+        "POST",
+        "/queries/q/subscriptions",
+        r#"{"dest":"http://127.0.0.1:9/x","stream":true}"#,
+        "BANK-NL",
+    )
+    .problem(400);
+    assert_eq!(p["parameter"], "dest");
+    assert!(p["detail"].as_str().unwrap().contains("private"), "{p}");
 }

@@ -1,6 +1,6 @@
-//! Org-signed HTTP requests for the capture endpoints: the idea of `grpc::auth` (an org signs
-//! each request with one of its keys; the node checks it against committed state), carried in
-//! HTTP headers and bound to the HTTP request.
+//! Org-signed HTTP requests for the capture endpoints and webhook subscriptions: the idea of
+//! `grpc::auth` (an org signs each request with one of its keys; the node checks it against
+//! committed state), carried in HTTP headers and bound to the HTTP request.
 //!
 //! Headers: `x-tc-org` (org id), `x-tc-key-id` (the org's key id), `x-tc-time-ms` (Unix ms),
 //! `x-tc-signature` (hex of the ed25519 signature). Signed bytes:
@@ -17,8 +17,9 @@
 //!   (`ReplayGuard`, bounded to `REPLAY_CAPACITY` entries; when full, new requests are refused
 //!   as busy rather than the oldest forgotten early), so a captured request replayed inside the
 //!   window is refused.
-//! - Failures are 401 naming the header; a valid signature of another org than the one the node
-//!   captures for is 403. Nothing is parsed or submitted before authentication passes.
+//! - Failures are 401 naming the header; a valid signature of another org than the one the
+//!   endpoint admits (capture: the org the node captures for; webhooks: the subscription's
+//!   owner) is 403. Nothing is parsed or submitted before authentication passes.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -114,15 +115,15 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, AuthError> {
     h.get(name)
         .ok_or_else(|| {
             AuthError::Unauthenticated(format!(
-                "missing {name} header: capture requests must be signed by the org (headers {ORG}, {KEY_ID}, {TIME_MS}, {SIGNATURE})"
+                "missing {name} header: this request must be signed by a member org (headers {ORG}, {KEY_ID}, {TIME_MS}, {SIGNATURE})"
             ))
         })?
         .to_str()
         .map_err(|_| AuthError::Unauthenticated(format!("{name}: not ASCII")))
 }
 
-/// Authenticate a request as an org's, and require that org to be `allowed`. `replay` is given
-/// for requests that act (POST); reads may be repeated.
+/// Authenticate a request as an org's, and require that org to be `allowed` (any current member
+/// when `None`). `replay` is given for requests that act (POST, DELETE); reads may be repeated.
 #[allow(clippy::too_many_arguments)]
 pub fn authenticate(
     backend: &dyn Backend,
@@ -130,7 +131,7 @@ pub fn authenticate(
     method: &str,
     path_and_query: &str,
     body: &[u8],
-    allowed: &OrgId,
+    allowed: Option<&OrgId>,
     now_ms: i64,
     skew_ms: u64,
     replay: Option<&ReplayGuard>,
@@ -150,7 +151,9 @@ pub fn authenticate(
             AuthError::Unauthenticated(format!("{}: {}", e.field, e.message))
         }
     })?;
-    if caller.id() != allowed {
+    if let Some(allowed) = allowed
+        && caller.id() != allowed
+    {
         return Err(AuthError::Forbidden(format!(
             "{} is authenticated, but this node captures EPCIS events for {allowed} only",
             caller.id()

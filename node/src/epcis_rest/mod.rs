@@ -2,8 +2,9 @@
 //! after GS1's OpenAPI (`EPCIS 2.0 REST Bindings`). Module map: `filter` which events a query
 //! selects (shared with gRPC `ExportEpcis`); `query` bounded, paged reads and page tokens;
 //! `capture` capture jobs (the node signs for one configured org); `auth` org-signed HTTP
-//! requests; `subscribe` named queries and WebSocket subscriptions. This file owns the HTTP
-//! surface: routes, headers, content negotiation, problem answers.
+//! requests; `subscribe` named queries, WebSocket subscriptions and the subscription walk both
+//! kinds share; `webhook` webhook subscriptions (org-signed, delivered by the node). This file
+//! owns the HTTP surface: routes, headers, content negotiation, problem answers.
 //!
 //! Endpoints (each also answers `OPTIONS` with `Allow` and the binding's headers):
 //! - `GET /` top-level resources; `GET /events` the standard query (parameters: `filter`);
@@ -15,11 +16,15 @@
 //!   `/epcs/{epc}/events` reads the item's event index (every event naming it in any role);
 //! - `POST /capture`, `GET /capture`, `GET /capture/{captureID}` (see `capture`);
 //! - `POST /queries`, `GET /queries`, `/queries/{name}`, `/queries/{name}/events`, and
-//!   `/queries/{name}/subscriptions` (WebSocket streams; see `subscribe`).
+//!   `/queries/{name}/subscriptions` (`GET` with an upgrade: a WebSocket stream, `subscribe`;
+//!   without: the list; `POST`: a webhook, `webhook`), `GET`/`DELETE
+//!   /queries/{name}/subscriptions/{id}`.
 //!
-//! Not implemented: scheduled and webhook subscriptions, `DELETE` of queries and
-//! subscriptions, `POST /events`, `/nextPageToken/{token}`, XML; `GS1-EPC-Format` and `GS1-CBV-XML-Format` are not applied
-//! (identifiers come back as recorded: `GS1-EPC-Format: Never_Translates`).
+//! Not implemented: scheduled subscriptions, webhooks to `https://` destinations (no TLS
+//! client), `DELETE` of queries and of WebSocket subscriptions (they end when the socket
+//! closes), `POST /events`, `/nextPageToken/{token}`, XML; `GS1-EPC-Format` and
+//! `GS1-CBV-XML-Format` are not applied (identifiers come back as recorded:
+//! `GS1-EPC-Format: Never_Translates`).
 //!
 //! Invariants:
 //! - Public data only: every event passes `export::public_view` (no business transactions,
@@ -39,6 +44,7 @@ pub mod capture;
 pub mod filter;
 pub mod query;
 pub mod subscribe;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +177,7 @@ struct Rest {
     capture: Option<Arc<Capture>>,
     gate: Arc<Semaphore>,
     queries: Arc<subscribe::Queries>,
+    webhooks: Arc<webhook::Webhooks>,
 }
 
 /// An RFC 7807 problem with a GS1 exception type.
@@ -284,15 +291,26 @@ fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// The binding's routes over `backend`; capture is served only with a `capture` config.
-/// Must be called inside a tokio runtime (the capture worker is spawned).
+/// The binding's routes over `backend`; capture is served only with a `capture` config;
+/// webhooks with the default bounds (`webhook::WebhookConfig`). Must be called inside a tokio
+/// runtime (the capture worker is spawned).
 pub fn router(backend: Arc<dyn Backend>, capture: Option<CaptureConfig>) -> Router {
+    router_with(backend, capture, webhook::WebhookConfig::default())
+}
+
+/// `router` with the webhook bounds of `[http.epcis_webhooks]`.
+pub fn router_with(
+    backend: Arc<dyn Backend>,
+    capture: Option<CaptureConfig>,
+    webhooks: webhook::WebhookConfig,
+) -> Router {
     let capture = capture.map(|c| Capture::start(c, backend.clone()));
     let state = Rest {
         backend,
         capture,
         gate: Arc::new(Semaphore::new(QUERY_CONCURRENCY)),
         queries: Arc::new(subscribe::Queries::default()),
+        webhooks: Arc::new(webhook::Webhooks::new(webhooks)),
     };
     let read = |h: MethodRouter<Rest>| h.options(|| async { discovery("OPTIONS, GET") });
     Router::new()
@@ -329,7 +347,18 @@ pub fn router(backend: Arc<dyn Backend>, capture: Option<CaptureConfig>) -> Rout
         )
         .route("/queries/{name}", read(get(subscribe::get_query)))
         .route("/queries/{name}/events", read(get(subscribe::events)))
-        .route("/queries/{name}/subscriptions", read(get(subscribe::subscriptions)))
+        .route(
+            "/queries/{name}/subscriptions",
+            get(subscribe::subscriptions)
+                .post(webhook::create)
+                .options(|| async { discovery("OPTIONS, GET, POST") }),
+        )
+        .route(
+            "/queries/{name}/subscriptions/{id}",
+            get(webhook::get_one)
+                .delete(webhook::delete_one)
+                .options(|| async { discovery("OPTIONS, GET, DELETE") }),
+        )
         .route(
             "/capture/{id}",
             get(capture_get).options(|| async { discovery("OPTIONS, GET") }),
@@ -994,7 +1023,7 @@ fn authenticate_read(s: &Rest, c: &Capture, headers: &HeaderMap, uri: &Uri) -> R
         "GET",
         pq,
         b"",
-        &c.config().org,
+        Some(&c.config().org),
         crate::clock::now_ms(),
         c.config().auth_skew_ms,
         None,
@@ -1083,7 +1112,7 @@ async fn capture_post_inner(s: &Rest, headers: &HeaderMap, uri: &Uri, body: Body
         "POST",
         pq,
         &bytes,
-        &cfg.org,
+        Some(&cfg.org),
         crate::clock::now_ms(),
         cfg.auth_skew_ms,
         Some(&c.replay),

@@ -1,4 +1,6 @@
-//! Named queries and their WebSocket subscriptions (`/queries…` of the REST binding).
+//! Named queries and their subscriptions (`/queries…` of the REST binding): WebSocket streams
+//! here, webhooks in `webhook`; both move through the chain the one way this module defines
+//! (`start_position`, `next_batch`, `message`).
 //!
 //! - `POST /queries` `{"name": …, "query": {"EQ_bizStep": ["shipping"], …}}` stores a named query
 //!   (the `filter` parameters; array values are the `|` alternatives); 201 with `Location`;
@@ -12,15 +14,19 @@
 //!   precedence: `resumeToken` (resume exactly after the last message a client processed — a
 //!   reconnecting client loses and repeats nothing), `initialRecordTime` (the first block of that
 //!   time), or the head at connection (new events only). Without an upgrade the same GET lists the
-//!   query's open subscriptions. Scheduled subscriptions and webhooks (`POST …/subscriptions`)
-//!   are not implemented.
+//!   query's open subscriptions (WebSocket and webhook; a webhook's `dest` only to its owner,
+//!   `webhook`). Webhooks: `POST …/subscriptions` (see `webhook`). Scheduled subscriptions are
+//!   not implemented.
 //!
 //! Invariants:
-//! - A stream reads committed data through `query::events_page` — the same public view, the
-//!   same bounded pages and the same query gate as `/events` — from its own position, so a slow
-//!   client or a lagging commit notification never loses or repeats an event: the position only
-//!   moves after a message is sent, and a missed notification only delays the next read (a
-//!   stream also re-reads every `IDLE_RECHECK`).
+//! - A subscription (stream or webhook) reads committed data through `next_batch` →
+//!   `query::events_page` — the same public view, the same bounded pages and the same query gate
+//!   as `/events` — from its own position, so a slow client or a lagging commit notification
+//!   never loses or repeats an event: the position only moves after a batch is delivered (sent
+//!   on the socket; a webhook: answered 2xx), and a missed notification only delays the next
+//!   read (a subscription also re-reads every `IDLE_RECHECK`). Positions are page tokens of the
+//!   query's subscription scope (`subscription_fingerprint`): one token resumes a WebSocket or
+//!   starts a webhook alike.
 //! - Bounded: `MAX_QUERIES` named queries in memory (when full, the least recently used one
 //!   without an open subscription is forgotten; if all have one, 503), `MAX_SUBSCRIPTIONS` open
 //!   streams (then 503), `BATCH` events per message, `MAX_QUERY_BODY` bytes per definition, and
@@ -79,9 +85,10 @@ struct Sub {
 }
 
 #[derive(Default)]
-struct Registry {
+pub(super) struct Registry {
     queries: BTreeMap<String, NamedQuery>,
     subs: Vec<Sub>,
+    pub(super) hooks: Vec<super::webhook::Hook>,
 }
 
 /// The named queries and open subscriptions of one HTTP server.
@@ -90,6 +97,14 @@ pub struct Queries {
     slots: Arc<Semaphore>,
     next_id: AtomicU64,
     epoch_ms: i64,
+}
+
+/// One batch of a subscription's walk: the events (possibly none — a bounded page without a
+/// match), the position after them, and whether the walk has reached the head.
+pub(super) struct Batch {
+    pub events: Vec<ProvenanceEvent>,
+    pub after: Cursor,
+    pub caught_up: bool,
 }
 
 impl Default for Queries {
@@ -104,12 +119,17 @@ impl Default for Queries {
 }
 
 impl Queries {
-    fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
+    pub(super) fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.reg.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A new subscription id (unique on this node: its start time and a counter).
+    pub(super) fn new_id(&self) -> String {
+        format!("sub-{}-{}", self.epoch_ms, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// The query's parameters (and mark it used).
-    fn params(&self, name: &str) -> Option<Vec<(String, String)>> {
+    pub(super) fn params(&self, name: &str) -> Option<Vec<(String, String)>> {
         let mut r = self.reg();
         let q = r.queries.get_mut(name)?;
         q.last_used_ms = crate::clock::now_ms();
@@ -251,7 +271,12 @@ async fn create_inner(s: &Rest, headers: &HeaderMap, body: Body) -> Result<Respo
             }
         } else {
             if r.queries.len() >= MAX_QUERIES {
-                let busy: Vec<String> = r.subs.iter().map(|s| s.query.clone()).collect();
+                let busy: Vec<String> = r
+                    .subs
+                    .iter()
+                    .map(|s| s.query.clone())
+                    .chain(r.hooks.iter().map(|h| h.query.clone()))
+                    .collect();
                 let victim = r
                     .queries
                     .iter()
@@ -320,7 +345,7 @@ pub(super) async fn list(State(s): State<Rest>, uri: Uri) -> Response {
     })())
 }
 
-fn unknown_query(name: &str) -> Problem {
+pub(super) fn unknown_query(name: &str) -> Problem {
     let mut p = Problem::not_found(format!(
         "no query named {name} (named queries are kept in memory, at most {MAX_QUERIES}: create it with POST /queries)"
     ));
@@ -356,23 +381,55 @@ pub(super) async fn events(
     super::run_events(s, headers, uri, scope, params, None).await
 }
 
-/// Where a stream starts and the parameters it was opened with.
-struct Start {
-    from: Cursor,
+/// The token fingerprint of a query's subscriptions (WebSocket and webhook alike).
+pub(super) fn subscription_fingerprint(name: &str, params: &[(String, String)]) -> String {
+    query::fingerprint(&format!("subscription:{name}"), params)
 }
 
-fn resume_error(e: QueryError) -> Problem {
-    match e {
-        QueryError::Param(mut p) => {
-            p.parameter = "resumeToken".into();
-            Problem::param(p)
+/// Where a subscription starts, in order of precedence: `resume` (a token of this query's
+/// subscriptions: exactly after the last batch a client processed), `initial` (the first block
+/// of that record time, history first), else the block after the head (new events only).
+/// `resume_param` names the parameter or field the token came in (for the problem).
+pub(super) async fn start_position(
+    s: &Rest,
+    resume: Option<&str>,
+    initial: Option<i64>,
+    fp: &str,
+    resume_param: &'static str,
+) -> Result<Cursor, Problem> {
+    let bad = |detail: String| Problem::param(ParamError::new(resume_param, detail));
+    let resume = match resume.map(|t| query::decode_token(t, fp)).transpose() {
+        Ok(r) => r,
+        Err(QueryError::Param(p)) => return Err(bad(p.detail)),
+        Err(other) => return Err(Problem::from(other)),
+    };
+    let found = gated(s, move |b| {
+        let head = b
+            .head()
+            .map_err(|e| QueryError::Internal(e.to_string()))?
+            .map(|h| h.height)
+            .unwrap_or(0);
+        match (resume, initial) {
+            (Some(c @ Cursor::Chain { height, .. }), _) => {
+                if height == 0 || height > head.saturating_add(1) {
+                    return Ok(Err(format!(
+                        "names block {height}, outside the chain's blocks 1..={}",
+                        head + 1
+                    )));
+                }
+                Ok(Ok(c))
+            }
+            (Some(_), _) => Ok(Err("is not a token of a subscription".to_string())),
+            (None, Some(t)) => Ok(Ok(Cursor::block_start(query::first_height_at(b, head, t)?))),
+            (None, None) => Ok(Ok(Cursor::block_start(head.saturating_add(1)))),
         }
-        other => Problem::from(other),
-    }
+    })
+    .await?;
+    found.map_err(bad)
 }
 
-/// Parse a subscription request's parameters and find its start (blocking reads).
-async fn start_of(s: &Rest, pairs: Vec<(String, String)>, fp: &str) -> Result<Start, Problem> {
+/// A WebSocket subscription request's parameters: its start.
+async fn start_of(s: &Rest, pairs: Vec<(String, String)>, fp: &str) -> Result<Cursor, Problem> {
     let (mut stream, mut initial, mut resume) = (false, None, None);
     for (k, v) in &pairs {
         match k.as_str() {
@@ -413,36 +470,48 @@ async fn start_of(s: &Rest, pairs: Vec<(String, String)>, fp: &str) -> Result<St
             "must be true: this node streams every new matching event (scheduled subscriptions are not supported)",
         )));
     }
-    let resume = resume
-        .map(|t| query::decode_token(&t, fp))
-        .transpose()
-        .map_err(resume_error)?;
-    let from = gated(s, move |b| {
-        let head = b
-            .head()
-            .map_err(|e| QueryError::Internal(e.to_string()))?
-            .map(|h| h.height)
-            .unwrap_or(0);
-        match (resume, initial) {
-            (Some(c @ Cursor::Chain { height, .. }), _) => {
-                if height == 0 || height > head.saturating_add(1) {
-                    return Err(QueryError::Param(ParamError::new(
-                        "resumeToken",
-                        format!("names block {height}, outside the chain's blocks 1..={}", head + 1),
-                    )));
-                }
-                Ok(c)
-            }
-            (Some(_), _) => Err(QueryError::Param(ParamError::new(
-                "resumeToken",
-                "is not a token of a subscription",
-            ))),
-            (None, Some(t)) => Ok(Cursor::block_start(query::first_height_at(b, head, t)?)),
-            (None, None) => Ok(Cursor::block_start(head.saturating_add(1))),
-        }
+    start_position(s, resume.as_deref(), initial, fp, "resumeToken").await
+}
+
+/// The next batch of a subscription's walk from `pos`, at most `max` events: `None` when `pos`
+/// is past the head (nothing to read until the next commit). The caller moves its position to
+/// `after` only once the batch is delivered; reading again from the same position gives the
+/// same events (committed data does not change).
+pub(super) async fn next_batch(
+    s: &Rest,
+    filter: &Arc<EventFilter>,
+    pos: Cursor,
+    max: usize,
+) -> Result<Option<Batch>, Problem> {
+    let Cursor::Chain { height, .. } = pos else {
+        return Err(Problem::internal("a subscription's position is not a chain position"));
+    };
+    let head = s
+        .backend
+        .head()
+        .map_err(|e| Problem::internal(e.to_string()))?
+        .map(|h| h.height)
+        .unwrap_or(0);
+    if height > head {
+        return Ok(None);
+    }
+    let f = filter.clone();
+    let (events, walk) = gated(s, move |b| query::events_page(b, &f, None, max.max(1), Some(pos))).await?;
+    let after = walk.next.unwrap_or(Cursor::block_start(walk.head.saturating_add(1)));
+    Ok(Some(Batch {
+        events,
+        after,
+        caught_up: walk.next.is_none(),
+    }))
+}
+
+/// A WebSocket stream's public details, if `id` is one of query `name`'s open streams.
+pub(super) fn stream_json(s: &Rest, name: &str, id: &str) -> Option<Value> {
+    let r = s.queries.reg();
+    r.subs.iter().find(|x| x.query == name && x.id == id).map(|x| {
+        json!({"subscriptionID": x.id, "queryName": x.query, "createdAt": time::render_ms(x.created_ms),
+            "stream": true, "tradechain:delivery": "websocket"})
     })
-    .await?;
-    Ok(Start { from })
 }
 
 pub(super) async fn subscriptions(
@@ -472,7 +541,16 @@ pub(super) async fn subscriptions(
                 .subs
                 .iter()
                 .filter(|x| x.query == name)
-                .map(|x| json!({"subscriptionID": x.id, "createdAt": time::render_ms(x.created_ms), "stream": true}))
+                .map(|x| {
+                    json!({"subscriptionID": x.id, "createdAt": time::render_ms(x.created_ms), "stream": true,
+                        "tradechain:delivery": "websocket"})
+                })
+                .chain(
+                    r.hooks
+                        .iter()
+                        .filter(|h| h.query == name)
+                        .map(super::webhook::Hook::public_json),
+                )
                 .collect();
             drop(r);
             let mut resp = (StatusCode::OK, Value::Array(subs).to_string()).into_response();
@@ -486,7 +564,7 @@ pub(super) async fn subscriptions(
         Ok(f) => Arc::new(f),
         Err(e) => return Problem::param(e).into_response(),
     };
-    let fp = query::fingerprint(&format!("subscription:{name}"), &params);
+    let fp = subscription_fingerprint(&name, &params);
     let start = match start_of(&s, pairs, &fp).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -495,11 +573,7 @@ pub(super) async fn subscriptions(
         return Problem::busy(format!("{MAX_SUBSCRIPTIONS} subscriptions are open; retry later")).into_response();
     };
     let now = crate::clock::now_ms();
-    let id = format!(
-        "sub-{}-{}",
-        s.queries.epoch_ms,
-        s.queries.next_id.fetch_add(1, Ordering::Relaxed)
-    );
+    let id = s.queries.new_id();
     s.queries.reg().subs.push(Sub {
         id: id.clone(),
         query: name.clone(),
@@ -512,14 +586,14 @@ pub(super) async fn subscriptions(
     let mut resp = upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| stream(socket, s, name, filter, fp, start.from, guard, permit));
+        .on_upgrade(move |socket| stream(socket, s, name, filter, fp, start, guard, permit));
     set(resp.headers_mut(), "gs1-query-subscription-id", &id);
     resp
 }
 
 /// One stream message: the events as an `EPCISQueryDocument` with the subscription's id and
 /// the position after its last event.
-fn message(events: &[ProvenanceEvent], name: &str, id: &str, token: &str) -> Result<String, String> {
+pub(super) fn message(events: &[ProvenanceEvent], name: &str, id: &str, token: &str) -> Result<String, String> {
     let opts = ExportOptions {
         creation_date_ms: crate::clock::now_ms(),
     };
@@ -551,33 +625,24 @@ async fn stream(
     loop {
         // Catch up from the position to the head, one bounded page at a time.
         loop {
-            let head = match s.backend.head() {
-                Ok(h) => h.map(|h| h.height).unwrap_or(0),
-                Err(_) => return,
+            let batch = match next_batch(&s, &filter, pos, BATCH).await {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = tx.send(Message::Close(None)).await;
+                    return;
+                }
             };
-            let Cursor::Chain { height, .. } = pos else {
-                return;
-            };
-            if height > head {
-                break;
-            }
-            let (f, from) = (filter.clone(), pos);
-            let Ok((events, walk)) = gated(&s, move |b| query::events_page(b, &f, None, BATCH, Some(from))).await
-            else {
-                let _ = tx.send(Message::Close(None)).await;
-                return;
-            };
-            let after = walk.next.unwrap_or(Cursor::block_start(walk.head.saturating_add(1)));
-            if !events.is_empty() {
-                let Ok(text) = message(&events, &name, &guard.id, &query::encode_token(after, &fp)) else {
+            if !batch.events.is_empty() {
+                let Ok(text) = message(&batch.events, &name, &guard.id, &query::encode_token(batch.after, &fp)) else {
                     return;
                 };
                 if tx.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
             }
-            pos = after;
-            if walk.next.is_none() {
+            pos = batch.after;
+            if batch.caught_up {
                 break;
             }
         }
