@@ -303,6 +303,7 @@ fn every_example_document_is_captured_as_it_is() {
         let errors = j["errors"].as_array().unwrap();
         assert_eq!(ok + errors.len(), count, "{name}: every event captured or refused: {j}");
         assert_eq!(j["success"].as_bool(), Some(errors.is_empty()), "{name}: {j}");
+        eprintln!("{name}: {count} events, {ok} captured, {} refused", errors.len());
         for e in errors {
             eprintln!(
                 "{name}: event {} refused: {} {}",
