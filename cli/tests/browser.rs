@@ -249,6 +249,30 @@ fn tamper_shown_field(v: &mut Value) {
     });
 }
 
+/// An event of a document transaction (the demo's packing documents) disclosed as another
+/// position of the same document.
+fn tamper_document_position(v: &mut Value) {
+    use tradechain_ledger::event_fields::EventDisclosure;
+    let entry = v["proofs"]["chains"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .flat_map(|c| c["entries"].as_array_mut().unwrap().iter_mut())
+        .find(|e| {
+            let d: EventDisclosure =
+                tradechain_ledger::codec::decode(&hex::decode(e["proof"]["disclosure"].as_str().unwrap()).unwrap())
+                    .unwrap();
+            d.document.is_some()
+        })
+        .expect("an event of a document transaction");
+    let p = &mut entry["proof"];
+    let mut d: EventDisclosure =
+        tradechain_ledger::codec::decode(&hex::decode(p["disclosure"].as_str().unwrap()).unwrap()).unwrap();
+    let pos = d.document.as_mut().unwrap();
+    pos.event = (pos.event + 1) % u32::try_from(pos.event_digests.len()).unwrap();
+    p["disclosure"] = Value::from(hex::encode(tradechain_ledger::codec::encode(&d)));
+}
+
 /// The serial of a counterfeit label (never commissioned on the ledger).
 const COUNTERFEIT_SERIAL: &str = "FAKE0001";
 
@@ -564,6 +588,10 @@ fn the_resolver_page_verifies_its_proofs_in_headless_chromium() {
         ),
         (Arc::new(tamper_route), "route to \"DEHAM\"".into()),
         (Arc::new(tamper_drop_route), "the page shows no route".into()),
+        (
+            Arc::new(tamper_document_position),
+            "the opened event is not event 1 of the document (6 events)".into(),
+        ),
         (
             tamper_other_items_events(sibling_entries),
             format!("entry seq 0: the signed event does not name goods {key}"),

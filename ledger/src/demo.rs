@@ -258,15 +258,20 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     }
     ph.push(p0);
 
-    // 1: pack phones into cases; quality checks on the food lots (with sensor data).
+    // 1: pack phones into cases — the packing line sends one EPCIS document per pallet's worth
+    //    of cases, captured all or nothing (`Payload::ProvenanceDocument`); quality checks on
+    //    the food lots (with sensor data).
     let mut p1 = Vec::new();
     for p in 0..PALLETS {
-        for c in 0..CASES_PER_PALLET {
-            let mut e = ev(EventType::AggregationEvent, Action::Add, t(1), "packing", "CNFOC");
-            e.parent_id = Some(case(p, c));
-            e.child_epcs = (0..PHONES_PER_CASE).map(|n| phone(p, c, n)).collect();
-            p1.push((fz(), Payload::Provenance(e)));
-        }
+        let packing: Vec<ProvenanceEvent> = (0..CASES_PER_PALLET)
+            .map(|c| {
+                let mut e = ev(EventType::AggregationEvent, Action::Add, t(1), "packing", "CNFOC");
+                e.parent_id = Some(case(p, c));
+                e.child_epcs = (0..PHONES_PER_CASE).map(|n| phone(p, c, n)).collect();
+                e
+            })
+            .collect();
+        p1.push((fz(), Payload::ProvenanceDocument(packing)));
     }
     for (i, l) in lots.iter().enumerate() {
         let mut e = ev(EventType::ObjectEvent, Action::Observe, t(1), "inspecting", "CNXAN");
