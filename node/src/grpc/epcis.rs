@@ -23,6 +23,7 @@ use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
 
 use super::Shared;
+use super::backend::SubmitError;
 use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
 use crate::clock::now_ms;
@@ -76,12 +77,12 @@ impl EpcisService for EpcisApi {
                     &format!("org {sender} is not a current member"),
                 )
             })?;
-        let key = org.key(r.key_id).ok_or_else(|| {
-            rejected(
+        if org.key(r.key_id).is_none() {
+            return Err(rejected(
                 "membership.unknown_key",
                 &format!("org {sender} has no current key {}", r.key_id),
-            )
-        })?;
+            ));
+        }
         let seed: [u8; 32] = r.disclosure_seed.as_slice().try_into().map_err(|_| {
             invalid(
                 "disclosure_seed",
@@ -96,8 +97,9 @@ impl EpcisService for EpcisApi {
         })?;
         let tx = epcis::document_transaction(&events, &genesis.chain_id, &sender, r.key_id, r.nonce, r.time_ms);
         let stx = SignedTransaction::new(tx, tradechain_ledger::hash::Hash(seed), Signature(signature));
-        stx.verify_signature(key).map_err(|_| {
-            invalid(
+        // The signature is verified once, by the admission (`Backend::submit`), as for `Submit`.
+        let id = b.submit(stx).map_err(|e| match e {
+            SubmitError::BadSignature(_) => invalid(
                 "signature",
                 format!(
                     "does not verify for {sender} key {} over the document's transaction ({} events, nonce {})",
@@ -105,9 +107,9 @@ impl EpcisService for EpcisApi {
                     events.len(),
                     r.nonce
                 ),
-            )
+            ),
+            e => submit_error(e),
         })?;
-        let id = b.submit(stx).map_err(submit_error)?;
         // Acknowledged only once it is durable.
         b.durable().await.map_err(submit_error)?;
         Ok(Response::new(v1::SubmitEpcisReply { tx_id: id.to_hex() }))
