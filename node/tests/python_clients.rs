@@ -11,6 +11,8 @@
 //! package fails them: only a missing environment skips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod grpc_common;
+#[path = "../../ledger/tests/gs1_schema/mod.rs"]
+mod gs1_schema;
 mod rest_common;
 
 use std::path::PathBuf;
@@ -47,25 +49,8 @@ fn python() -> Option<PathBuf> {
 /// Run `scripts/pyclient/{script}` with `input` on stdin and `env`; its JSON report (the last
 /// stdout line).
 fn run(python: &PathBuf, script: &str, input: &Value, env: &[(&str, &str)]) -> Value {
-    use std::io::Write;
-    let dir = repo().join("scripts/pyclient");
-    let mut child = std::process::Command::new(python)
-        .arg(dir.join(script))
-        .current_dir(&dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let script_path = repo().join("scripts/pyclient").join(script);
+    let out = gs1_schema::run_script(python, &script_path, &[], input.to_string().as_bytes(), env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("--- {script} stderr ---\n{stderr}--- {script} stdout ---\n{stdout}");
