@@ -1001,6 +1001,43 @@ fn observe(serial: &str, time: &str) -> String {
     )
 }
 
+/// Sensor readings at a place name no goods: captured, and found by read point and business
+/// location (the query and the resources), on no item's timeline.
+#[test]
+fn events_naming_no_goods_are_captured_and_found_by_place() {
+    let n = own_node();
+    let rp = "urn:epc:id:sgln:0614141.00777.0";
+    let loc = "urn:epc:id:sgln:0614141.00888.0";
+    let reading = |t: &str, place: &str| {
+        format!(
+            r#"{{"type":"ObjectEvent","eventTime":"{t}","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[],"readPoint":{{"id":"{place}"}},"sensorElementList":[{{"sensorReport":[{{"type":"Temperature","value":4.5,"uom":"CEL"}}]}}]}}"#
+        )
+    };
+    let at_loc = reading("2024-03-01T00:00:01Z", rp).replacen(
+        r#""readPoint":{"id":"urn:epc:id:sgln:0614141.00777.0"}"#,
+        &format!(r#""bizLocation":{{"id":"{loc}"}}"#),
+        1,
+    );
+    let j = capture(&n, &doc(&[reading("2024-03-01T00:00:00Z", rp), at_loc]), None);
+    assert_eq!(j["success"], true, "{j}");
+    let by_rp = get(n.addr, &format!("/events?EQ_readPoint={}", urlencode(rp))).events();
+    assert_eq!(by_rp.len(), 1, "{by_rp:?}");
+    assert!(by_rp[0].epc_list.is_empty() && by_rp[0].extensions.contains_key("sensorElementList"));
+    assert_eq!(
+        get(n.addr, &format!("/readPoints/{}/events", urlencode(rp)))
+            .events()
+            .len(),
+        1
+    );
+    let by_loc = get(n.addr, &format!("/events?EQ_bizLocation={}", urlencode(loc))).events();
+    assert_eq!(by_loc.len(), 1, "{by_loc:?}");
+    // Neither goods nor place: refused, naming the rule; nothing submitted.
+    let nowhere =
+        reading("2024-03-01T00:00:02Z", rp).replacen(r#","readPoint":{"id":"urn:epc:id:sgln:0614141.00777.0"}"#, "", 1);
+    let j = capture(&n, &doc(&[nowhere]), None);
+    assert_eq!(j["errors"][0]["tradechain:rule"], "provenance.empty", "{j}");
+}
+
 fn own_node() -> Node {
     serve(Scenario::trade().backend, Some(capture_config()))
 }
@@ -1046,6 +1083,8 @@ fn capture_is_all_or_nothing_by_default_and_proceeds_on_request() {
             .collect::<Vec<_>>(),
         vec![0, 2]
     );
+    // One document transaction carries both: they were recorded together or not at all.
+    assert_eq!(captured[0]["txId"], captured[1]["txId"], "{j}");
     for c in captured {
         let at = n
             .backend
