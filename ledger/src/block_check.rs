@@ -1,5 +1,5 @@
 //! The one check of a block against its parent, used by every place that accepts a block: the
-//! validator judging a proposal (`node::chain::check_block`) and the store committing one
+//! validator judging a proposal (`node::blocks::check_block`) and the store committing one
 //! (`Store::commit_block`).
 //!
 //! Owns: what a block's header and body must satisfy given only the parent and genesis — header

@@ -22,7 +22,8 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
         request_timeout: std::time::Duration::from_millis(cfg.grpc.request_timeout_ms),
         ..Default::default()
     };
-    let backend: Arc<dyn crate::grpc::backend::Backend> = Arc::new(crate::backend::StoreBackend::new(shared.clone()));
+    let backend: Arc<dyn crate::grpc::backend::Backend> =
+        Arc::new(crate::store_backend::StoreBackend::new(shared.clone()));
     let resolver_backend = backend.clone();
     tokio::spawn(async move {
         if let Err(e) = crate::grpc::serve_listener(listener, backend, limits, std::future::pending()).await {

@@ -4,8 +4,7 @@
 //! Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`); `clock` is the one wall-clock
 //! reading (node and CLI).
 pub mod api;
-pub mod backend;
-pub mod chain;
+pub mod blocks;
 pub mod clock;
 pub mod config;
 pub mod epcis_rest;
@@ -14,11 +13,12 @@ pub mod grpc;
 pub mod mempool;
 pub mod metrics;
 pub mod network;
+pub mod peer_messages;
 pub mod resolver;
 pub mod runtime;
+pub mod store_backend;
 pub mod submit_journal;
 pub mod wal;
-pub mod wire;
 
 /// The libp2p PeerId (base58) of a node key.
 pub fn peer_id_string(node_key: &[u8; 32]) -> Option<String> {

@@ -3,7 +3,7 @@
 //!
 //! Data flow: gRPC `Submit` → `Shared::submit` (mempool admits after signature/nonce checks) →
 //! gossiped to peers in batches → a proposer's `BuildBlock` takes a gap-free selection →
-//! every validator's `ValidateBlock` re-executes (`chain::check_block`) → the engine decides
+//! every validator's `ValidateBlock` re-executes (`blocks::check_block`) → the engine decides
 //! with a commit certificate → `Store::commit_block` (one synced RocksDB batch) → mempool
 //! eviction, metrics, and a commit notification that `WaitForCommit` and streams wait on.
 //!
@@ -14,16 +14,16 @@
 //! - Every `PersistWal` output is fsynced before any later output of the same batch is acted
 //!   on, so our vote never leaves the node before it is durable.
 //! - The WAL is truncated only after the height it covers is committed.
-use crate::chain::{Checked, build_block, check_block};
+use crate::blocks::{Checked, build_block, check_block};
 use crate::clock::now_ms;
 use crate::config::{NodeConfig, NodeRole};
 use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::network::{self, NetCommand, NetConfig, NetEvent, NetHandle, Topic};
+use crate::peer_messages::{self, MAX_SYNC_BLOCKS, SyncRequest, SyncResponse, TxGossip};
 use crate::submit_journal::SubmitJournal;
 use crate::wal::Wal;
-use crate::wire::{self, MAX_SYNC_BLOCKS, SyncRequest, SyncResponse, TxGossip};
 use anyhow::Context as _;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -759,7 +759,7 @@ impl Core {
                 // Decoded off the core task (a proposal carries a whole block); the engine gets it
                 // back as an event.
                 let (events, net, max) = (self.events.clone(), self.net.clone(), self.max_msg);
-                tokio::task::spawn_blocking(move || match wire::decode::<ConsensusMsg>(&data, max) {
+                tokio::task::spawn_blocking(move || match peer_messages::decode::<ConsensusMsg>(&data, max) {
                     Ok(msg) => {
                         let _ = events.send(CoreEvent::Consensus(Box::new(msg)));
                     }
@@ -778,7 +778,7 @@ impl Core {
                 // hold up consensus messages (nor, under the mempool lock, submissions and block checks).
                 let (shared, net, max) = (self.shared.clone(), self.net.clone(), self.max_msg);
                 tokio::task::spawn_blocking(move || {
-                    let txs = match wire::decode::<TxGossip>(&data, max) {
+                    let txs = match peer_messages::decode::<TxGossip>(&data, max) {
                         Ok(TxGossip::Batch(txs)) => txs,
                         Err(e) => {
                             net.send(NetCommand::Penalize {
@@ -814,14 +814,16 @@ impl Core {
                     }
                 });
             }
-            NetEvent::Request { from, request_id, data } => match wire::decode::<SyncRequest>(&data, self.max_msg) {
-                Ok(SyncRequest::Blocks { from: start, max }) => self.serve_blocks(from, request_id, start, max),
-                Err(e) => self.net.send(NetCommand::Penalize {
-                    peer: from,
-                    reason: format!("bad sync request: {e}"),
-                }),
-            },
-            NetEvent::Response { from, data } => match wire::decode::<SyncResponse>(&data, self.max_msg) {
+            NetEvent::Request { from, request_id, data } => {
+                match peer_messages::decode::<SyncRequest>(&data, self.max_msg) {
+                    Ok(SyncRequest::Blocks { from: start, max }) => self.serve_blocks(from, request_id, start, max),
+                    Err(e) => self.net.send(NetCommand::Penalize {
+                        peer: from,
+                        reason: format!("bad sync request: {e}"),
+                    }),
+                }
+            }
+            NetEvent::Response { from, data } => match peer_messages::decode::<SyncResponse>(&data, self.max_msg) {
                 Ok(SyncResponse::Blocks { head, blocks }) => self.apply_synced(from, head, blocks),
                 Err(e) => self.net.send(NetCommand::Penalize {
                     peer: from,
@@ -1012,5 +1014,5 @@ fn read_blocks(store: &Store, head: u64, from: u64, max: u32, budget: usize) -> 
 
 /// Sync and decided blocks carry a certificate: their time is checked against the parent only.
 const fn chain_drift() -> i64 {
-    crate::chain::MAX_FUTURE_DRIFT_MS
+    crate::blocks::MAX_FUTURE_DRIFT_MS
 }

@@ -10,7 +10,7 @@ use tradechain_ledger::codec::encode;
 use tradechain_ledger::testkit::fuzz::fuzz;
 use tradechain_ledger::testkit::{self, Chain};
 use tradechain_ledger::{Block, BlockHeader, CommitCertificate, Hash, Signature};
-use tradechain_node::wire::{self, SyncRequest, SyncResponse, TxGossip};
+use tradechain_node::peer_messages::{self, SyncRequest, SyncResponse, TxGossip};
 
 const LIMIT: usize = 1 << 20;
 
@@ -95,7 +95,7 @@ fn corpus() -> Vec<Vec<u8>> {
 }
 
 fn canonical<T: borsh::BorshSerialize + borsh::BorshDeserialize>(bytes: &[u8]) {
-    if let Ok(v) = wire::decode::<T>(bytes, LIMIT) {
+    if let Ok(v) = peer_messages::decode::<T>(bytes, LIMIT) {
         assert_eq!(
             encode(&v),
             bytes,
@@ -113,7 +113,7 @@ fn fuzz_peer_messages() {
         canonical::<SyncResponse>(bytes);
         canonical::<ConsensusMsg>(bytes);
         canonical::<WalEntry>(bytes);
-        if let Ok(msg) = wire::decode::<ConsensusMsg>(bytes, LIMIT) {
+        if let Ok(msg) = peer_messages::decode::<ConsensusMsg>(bytes, LIMIT) {
             let _ = msg.height();
         }
     });
@@ -145,7 +145,7 @@ fn fuzz_mempool_admission() {
         .collect();
     let pool = std::sync::Mutex::new(Mempool::new(testkit::CHAIN_ID, 64 * 1024, MempoolLimits::default()));
     fuzz("mempool", corpus, |bytes| {
-        if let Ok(tx) = wire::decode::<tradechain_ledger::SignedTransaction>(bytes, LIMIT)
+        if let Ok(tx) = peer_messages::decode::<tradechain_ledger::SignedTransaction>(bytes, LIMIT)
             && let Ok(mut m) = pool.lock()
         {
             let _ = m.insert(tx, &chain.state);

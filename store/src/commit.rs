@@ -147,7 +147,7 @@ impl Store {
             });
         }
         // A transaction committed before keeps its location and outcome: a block that includes it
-        // again is refused (honest validators never certify one: `node::chain::check_block`).
+        // again is refused (honest validators never certify one: `node::blocks::check_block`).
         for (index, id) in ids.iter().enumerate() {
             if let Some(at) = self.tx_location(id)? {
                 return Err(StoreError::TxAlreadyCommitted {

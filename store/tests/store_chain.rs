@@ -486,7 +486,7 @@ fn verify_finds_a_block_whose_writes_were_not_what_execution_gives() {
     assert!(e.what.contains("state_hash"), "{e}");
 }
 
-/// A dishonest proposer's block that honest validators refuse (`node::chain::check_block`) is
+/// A dishonest proposer's block that honest validators refuse (`node::blocks::check_block`) is
 /// refused by the store too, through the same check: a header version it does not know, more
 /// bytes than `max_block_bytes`, and a transaction committed before included again — which would
 /// otherwise overwrite where and how that transaction was committed.

@@ -33,7 +33,7 @@ use tradechain_ledger::payload::{Action, EventType, ProvenanceEvent};
 use tradechain_ledger::tx::{TX_VERSION, Transaction};
 use tradechain_ledger::{Block, Genesis, Hash, OrgId, Payload, SecretKey, SignedTransaction};
 use tradechain_node::network::{self, Multiaddr, NetCommand, NetConfig, NetEvent, Topic};
-use tradechain_node::wire::{SyncRequest, TxGossip};
+use tradechain_node::peer_messages::{SyncRequest, TxGossip};
 use tradechain_proto::v1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]

@@ -1,6 +1,6 @@
 //! A synthetic chain for the read-side benchmarks (`bench query`, `bench sync`): `items` goods
 //! items × `events_per_item` provenance events, written into a real RocksDB store the way a node
-//! writes it — each block built by the node's own `chain::build_block` (full ledger execution:
+//! writes it — each block built by the node's own `blocks::build_block` (full ledger execution:
 //! envelope, signatures, provenance rules, item event chains), certified by 3 of the 4 bench
 //! validators' precommit signatures, and committed with `Store::commit_block`. Proofs from this
 //! store verify like any other.
@@ -260,7 +260,7 @@ pub fn build(
         }
         let signed = sign_all(txs, &skeys);
         let built =
-            tradechain_node::chain::build_block(&store, &g, &registry, vkeys[0].public(), time_ms, signed, &|_, _| {
+            tradechain_node::blocks::build_block(&store, &g, &registry, vkeys[0].public(), time_ms, signed, &|_, _| {
                 false
             })
             .map_err(failure("build block"))?;
