@@ -1,15 +1,80 @@
 //! gRPC client helpers: connecting, mapping gRPC statuses to exit codes, signing transactions.
+//!
+//! `connect` is the one place a channel to a node is built: `http://` endpoints are plaintext,
+//! `https://` endpoints TLS with the process's `--tls-ca` (required: nodes' certificates come from
+//! the network's own CA, not the public web PKI) and, for nodes that ask for client certificates,
+//! `--tls-cert`/`--tls-key` (set once by `main`, `set_tls`). The server's name is checked against
+//! the endpoint's host (an IP address or DNS name in the certificate's SANs).
 use crate::exit::{CliError, CliResult};
-use std::path::Path;
-use tonic::transport::Channel;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tradechain_ledger::tx::{TX_VERSION, Transaction};
 use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
 use tradechain_node::clock::now_ms;
 use tradechain_proto::v1;
 
+/// TLS files for every connection the process makes (`--tls-ca`, `--tls-cert`, `--tls-key`).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+static TLS: OnceLock<TlsFiles> = OnceLock::new();
+
+/// Set the process's TLS files (once, from the command line).
+pub fn set_tls(files: TlsFiles) {
+    let _ = TLS.set(files);
+}
+
+/// The TLS configuration for `endpoint`: None for `http://`; an error naming the flag when the
+/// files are missing, unreadable or do not fit the endpoint.
+fn client_tls(endpoint: &str, f: &TlsFiles) -> CliResult<Option<ClientTlsConfig>> {
+    let https = endpoint.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !https {
+        if f.ca.is_some() || f.cert.is_some() || f.key.is_some() {
+            return Err(CliError::usage(format!(
+                "--endpoint {endpoint:?}: --tls-ca/--tls-cert/--tls-key are for https:// endpoints (this one is plaintext)"
+            )));
+        }
+        return Ok(None);
+    }
+    let read = |flag: &'static str, p: &Path| {
+        std::fs::read(p).map_err(|e| CliError::usage(format!("{flag}: cannot read {}: {e}", p.display())))
+    };
+    let Some(ca_path) = &f.ca else {
+        return Err(CliError::usage(format!(
+            "--endpoint {endpoint:?}: an https:// endpoint needs --tls-ca FILE (the CA certificate the node's certificate chains to)"
+        )));
+    };
+    let ca = read("--tls-ca", ca_path)?;
+    tradechain_node::tls::read_certs_pem("--tls-ca", &ca)
+        .map_err(|e| CliError::usage(format!("{e} ({})", ca_path.display())))?;
+    let mut cfg = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+    match (&f.cert, &f.key) {
+        (None, None) => {}
+        (Some(c), Some(k)) => {
+            let cert = read("--tls-cert", c)?;
+            tradechain_node::tls::read_certs_pem("--tls-cert", &cert)
+                .map_err(|e| CliError::usage(format!("{e} ({})", c.display())))?;
+            tradechain_node::tls::read_key("--tls-key", k).map_err(|e| CliError::usage(e.to_string()))?;
+            cfg = cfg.identity(Identity::from_pem(cert, read("--tls-key", k)?));
+        }
+        _ => return Err(CliError::usage("--tls-cert and --tls-key go together")),
+    }
+    Ok(Some(cfg))
+}
+
 pub async fn connect(endpoint: &str) -> CliResult<Channel> {
-    let ep = Channel::from_shared(endpoint.to_string())
+    let mut ep = Channel::from_shared(endpoint.to_string())
         .map_err(|e| CliError::usage(format!("--endpoint {endpoint:?}: {e}")))?;
+    if let Some(tls) = client_tls(endpoint, TLS.get().unwrap_or(&TlsFiles::default()))? {
+        ep = ep
+            .tls_config(tls)
+            .map_err(|e| CliError::usage(format!("--endpoint {endpoint:?}: TLS: {e}")))?;
+    }
     ep.connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await

@@ -1,5 +1,9 @@
 //! Starts the node's API servers: gRPC (tonic; see `grpc`) and HTTP (Prometheus `/metrics`,
 //! `/healthz`, the GS1 Digital Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`).
+//!
+//! TLS is terminated here, in the node process, on both ports, when the config has `[tls]`: the
+//! certificates are loaded once (`tls::ServerTls::load`) before either port is bound, and both
+//! servers accept through `tls::TlsListener`; without `[tls]` both speak plaintext as before.
 use crate::config::NodeConfig;
 use crate::runtime::Shared;
 use axum::Router;
@@ -8,6 +12,18 @@ use axum::routing::get;
 use std::sync::Arc;
 
 pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let tls = match &cfg.tls {
+        None => None,
+        Some(t) => {
+            let loaded = crate::tls::ServerTls::load(t)?;
+            tracing::info!(
+                grpc_client_auth = ?t.grpc_client_auth,
+                http_client_auth = ?t.http_client_auth,
+                "TLS on the gRPC and HTTP ports"
+            );
+            Some(loaded)
+        }
+    };
     let addr: std::net::SocketAddr = cfg
         .grpc
         .listen
@@ -24,8 +40,14 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     };
     let backend: Arc<dyn crate::grpc::backend::Backend> = Arc::new(crate::backend::StoreBackend::new(shared.clone()));
     let resolver_backend = backend.clone();
+    let grpc_tls = tls.as_ref().map(|t| crate::grpc::GrpcTls {
+        config: t.grpc.clone(),
+        handshake_timeout: t.handshake_timeout,
+    });
     tokio::spawn(async move {
-        if let Err(e) = crate::grpc::serve_listener(listener, backend, limits, std::future::pending()).await {
+        if let Err(e) =
+            crate::grpc::serve_listener_tls(listener, grpc_tls, backend, limits, std::future::pending()).await
+        {
             tracing::error!("grpc server stopped: {e}");
         }
     });
@@ -54,13 +76,27 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
             .with_state(shared.clone())
             .merge(crate::resolver::router(resolver_backend.clone()))
             .merge(crate::epcis_rest::router(resolver_backend, capture));
+        let http_tls = tls.map(|t| (t.http, t.handshake_timeout));
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = serve_http(listener, app, http_tls).await {
                 tracing::error!("http server stopped: {e}");
             }
         });
     }
     Ok(())
+}
+
+/// Serve an HTTP router on a bound listener: over TLS (the rustls configuration, ALPN
+/// `http/1.1`, see `tls::ServerTls::http`, and the handshake deadline) or plaintext.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<(Arc<rustls::ServerConfig>, std::time::Duration)>,
+) -> std::io::Result<()> {
+    match tls {
+        None => axum::serve(listener, app).await,
+        Some((config, timeout)) => axum::serve(crate::tls::TlsListener::new(listener, config, timeout), app).await,
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> String {
