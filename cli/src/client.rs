@@ -59,8 +59,10 @@ fn client_tls(endpoint: &str, f: &TlsFiles) -> CliResult<Option<ClientTlsConfig>
             let cert = read("--tls-cert", c)?;
             tradechain_node::tls::read_certs_pem("--tls-cert", &cert)
                 .map_err(|e| CliError::usage(format!("{e} ({})", c.display())))?;
-            tradechain_node::tls::read_key("--tls-key", k).map_err(|e| CliError::usage(e.to_string()))?;
-            cfg = cfg.identity(Identity::from_pem(cert, read("--tls-key", k)?));
+            let key = read("--tls-key", k)?;
+            tradechain_node::tls::read_key_pem("--tls-key", &key)
+                .map_err(|e| CliError::usage(format!("{e} ({})", k.display())))?;
+            cfg = cfg.identity(Identity::from_pem(cert, key));
         }
         _ => return Err(CliError::usage("--tls-cert and --tls-key go together")),
     }

@@ -2,8 +2,9 @@
 //! `/healthz`, the GS1 Digital Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`).
 //!
 //! TLS is terminated here, in the node process, on both ports, when the config has `[tls]`: the
-//! certificates are loaded once (`tls::ServerTls::load`) before either port is bound, and both
-//! servers accept through `tls::TlsListener`; without `[tls]` both speak plaintext as before.
+//! certificates are loaded (`tls::ServerTls::load`, which `NodeConfig::load` already ran as a
+//! check) before either port is bound, and both servers accept through `tls::TlsListener`;
+//! without `[tls]` both speak plaintext as before.
 use crate::config::NodeConfig;
 use crate::runtime::Shared;
 use axum::Router;

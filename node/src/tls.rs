@@ -14,9 +14,11 @@
 //! - A load error names the config key (`tls.cert_file`, `tls.key_file`, `tls.client_ca_file`) and
 //!   the file; the node does not start with a TLS section it cannot use.
 //! - Accepting never waits on one client: each handshake runs in its own task under a deadline
-//!   (`tls.handshake_timeout_ms`) and a bound on handshakes in progress (`MAX_HANDSHAKES`; beyond
-//!   it new connections are closed at once). A failed handshake (plaintext, garbage, an unknown
-//!   or missing client certificate) closes that connection only and is logged at debug level.
+//!   (`tls.handshake_timeout_ms`) and bounds on handshakes in progress, per port
+//!   (`MAX_HANDSHAKES`) and per client IP address (`MAX_HANDSHAKES_PER_IP`, so one member's
+//!   stalled connections cannot take the whole port); beyond them a new connection is closed at
+//!   once. A failed handshake (plaintext, garbage, an unknown or missing client certificate)
+//!   closes that connection only and is logged at debug level.
 //! - With a client CA and `client_auth = "required"` no request reaches a server on a
 //!   connection without a certificate chained to that CA; with `"optional"` a certificate, if
 //!   presented, must chain to it.
@@ -26,9 +28,10 @@
 //! and what it may read or do, is still decided by the org's request signature (gRPC `x-tc-*`
 //! metadata, `grpc::auth`; HTTP capture headers, `epcis_rest::auth`). No org is derived from the
 //! certificate's subject, so a certificate can neither widen nor replace an org's signature.
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
@@ -46,6 +49,8 @@ use crate::config::TlsSection;
 
 /// TLS handshakes in progress at once on one port; connections beyond it are closed unserved.
 pub const MAX_HANDSHAKES: usize = 256;
+/// TLS handshakes in progress at once from one IP address on one port.
+pub const MAX_HANDSHAKES_PER_IP: usize = 32;
 /// Handshaken connections waiting for the server to take them.
 const READY_QUEUE: usize = 64;
 
@@ -123,6 +128,11 @@ impl ServerTls {
 pub fn read_certs(key: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = std::fs::read(path).map_err(|e| err(key, format!("cannot read {}: {e}", path.display())))?;
     read_certs_pem(key, &bytes).map_err(|e| err(key, format!("{}: {}", path.display(), e.msg)))
+}
+
+/// The private key of PEM text (PKCS#8, PKCS#1 or SEC1).
+pub fn read_key_pem(key: &'static str, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| err(key, format!("no usable private key: {e}")))
 }
 
 /// Every certificate of PEM text (at least one).
@@ -239,6 +249,43 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// Handshakes in progress per client IP address.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+/// One handshake counted against its IP address until dropped.
+struct IpSlot {
+    table: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn take(table: &Arc<PerIp>, ip: IpAddr) -> Option<IpSlot> {
+        let mut m = table.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= MAX_HANDSHAKES_PER_IP {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -246,6 +293,7 @@ async fn accept_loop(
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let per_ip = Arc::new(PerIp::default());
     loop {
         let (tcp, peer) = tokio::select! {
             _ = ready.closed() => return,
@@ -259,6 +307,10 @@ async fn accept_loop(
                 }
             },
         };
+        let Some(slot) = PerIp::take(&per_ip, peer.ip()) else {
+            tracing::debug!(%peer, "TLS: {MAX_HANDSHAKES_PER_IP} handshakes in progress from this address, closing a new connection");
+            continue;
+        };
         let Ok(permit) = handshakes.clone().try_acquire_owned() else {
             tracing::debug!(%peer, "TLS: {MAX_HANDSHAKES} handshakes in progress, closing a new connection");
             continue;
@@ -267,9 +319,10 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+            let done = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await;
+            drop((permit, slot));
+            match done {
                 Ok(Ok(tls)) => {
-                    drop(permit);
                     let _ = ready.send((tls, peer)).await;
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),

@@ -330,6 +330,58 @@ async fn http_over_tls_serves_health_and_epcis_and_survives_plaintext() {
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
 }
 
+/// A TLS handshake (ALPN h2) with the gRPC port from a given local address.
+async fn handshake_from(addr: SocketAddr, from: [u8; 4], ca: &str) -> Result<(), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in tradechain_node::tls::read_certs_pem("ca", ca.as_bytes()).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(tradechain_node::tls::provider())
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::from((from, 0))).unwrap();
+    let tcp = sock.connect(addr).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connect = tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp);
+    match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timeout".into()),
+    }
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_handshake() {
+    let pki = Pki::new();
+    let mut section = pki.section(ClientAuth::None, ClientAuth::None);
+    section.handshake_timeout_ms = 20_000;
+    let t = ServerTls::load(&section).unwrap();
+    let server = grpc_server(&t).await;
+    let ca = pki.ca.pem();
+    handshake_from(server.addr, [127, 0, 0, 1], &ca).await.unwrap();
+    // As many silent connections from 127.0.0.1 as one address may have in handshake.
+    let mut idle = Vec::new();
+    for _ in 0..tradechain_node::tls::MAX_HANDSHAKES_PER_IP {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // That address gets no more; another address does, at once.
+    let e = handshake_from(server.addr, [127, 0, 0, 1], &ca).await.unwrap_err();
+    assert_ne!(e, "timeout", "the connection should be closed at once");
+    let t0 = Instant::now();
+    handshake_from(server.addr, [127, 0, 0, 2], &ca).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // Once they go, the address is served again.
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    handshake_from(server.addr, [127, 0, 0, 1], &ca).await.unwrap();
+    server.stop().await.unwrap();
+}
+
 #[test]
 fn load_errors_name_the_config_key() {
     let pki = Pki::new();
