@@ -80,13 +80,38 @@ pub async fn connect(endpoint: &str) -> CliResult<Channel> {
     ep.connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| CliError::unavailable(format!("node unreachable at {endpoint}: {e}")))
+        .map_err(|e| {
+            let why = [vec![e.to_string()], causes(&e)].concat().join(": ");
+            CliError::unavailable(format!("node unreachable at {endpoint}: {why}"))
+        })
+}
+
+/// The source chain of an error: where a transport error's cause is (a TLS alert, an unknown
+/// issuer, a refused connection).
+fn causes(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut src = e.source();
+    while let Some(e) = src {
+        out.push(e.to_string());
+        src = e.source();
+    }
+    out
 }
 
 /// Map a gRPC status to the documented exit codes.
 pub fn status_err(what: &str, s: tonic::Status) -> CliError {
     use tonic::Code;
-    let m = format!("{what}: {} ({:?})", s.message(), s.code());
+    let causes = causes(&s);
+    let mut m = format!("{what}: {} ({:?})", s.message(), s.code());
+    if !causes.is_empty() {
+        m = format!("{m}: {}", causes.join(": "));
+    }
+    let no_client_cert = TLS.get().is_some_and(|f| f.ca.is_some() && f.cert.is_none());
+    // A node that requires client certificates closes the connection after the handshake (TLS
+    // 1.3), which the client sees as a transport error on its first request, alert or not.
+    if no_client_cert && !causes.is_empty() {
+        m.push_str(" (if the node requires client certificates: --tls-cert and --tls-key)");
+    }
     match s.code() {
         Code::FailedPrecondition => CliError::rejected(m),
         Code::InvalidArgument | Code::OutOfRange => CliError::usage(m),

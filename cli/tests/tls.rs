@@ -143,6 +143,11 @@ fn a_mtls_testnet_serves_members_with_certificates_and_refuses_the_rest() {
     let anon = tc(&https, &[&ca], &["query", "status"]);
     assert!(!anon.status.success(), "{}", text(&anon));
     assert!(!text(&anon).contains("tradechain-testnet"), "{}", text(&anon));
+    assert!(
+        text(&anon).contains("--tls-cert"),
+        "the refusal hints at the client certificate: {}",
+        text(&anon)
+    );
 
     // Another CA, and a client certificate it signed.
     let rogue = net.data.join("rogue");
@@ -164,6 +169,11 @@ fn a_mtls_testnet_serves_members_with_certificates_and_refuses_the_rest() {
     // Trusting the rogue CA (same name, other key): the node's certificate does not verify.
     let wrong_ca = tc(&https, &[&rca, &cert, &key], &["query", "status"]);
     assert_eq!(wrong_ca.status.code(), Some(4), "{}", text(&wrong_ca));
+    assert!(
+        text(&wrong_ca).contains("certificate"),
+        "the cause is shown: {}",
+        text(&wrong_ca)
+    );
     // The rogue CA's client certificate: refused by the node.
     let wrong_client = tc(&https, &[&ca, &rcert, &rkey], &["query", "status"]);
     assert!(!wrong_client.status.success(), "{}", text(&wrong_client));
