@@ -12,7 +12,8 @@
 //!   never from the process default, so rustls' "no default provider" panic cannot happen; the
 //!   provider is also installed as the process default once, for any library that asks for it.
 //! - A load error names the config key (`tls.cert_file`, `tls.key_file`, `tls.client_ca_file`) and
-//!   the file; the node does not start with a TLS section it cannot use.
+//!   the file; the node does not start with a TLS section it cannot use, nor with a private key
+//!   file that others can read (0600, like its other key files).
 //! - Accepting never waits on one client: each handshake runs in its own task under a deadline
 //!   (`tls.handshake_timeout_ms`) and bounds on handshakes in progress, per port
 //!   (`MAX_HANDSHAKES`) and per client IP address (`MAX_HANDSHAKES_PER_IP`, so one member's
@@ -146,8 +147,27 @@ pub fn read_certs_pem(key: &'static str, pem: &[u8]) -> Result<Vec<CertificateDe
     Ok(certs)
 }
 
-/// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+/// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1), refusing one that others can read
+/// (as the node's other key files).
 pub fn read_key(key: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let meta = std::fs::metadata(path).map_err(|e| err(key, format!("cannot read {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(err(
+                key,
+                format!(
+                    "{}: mode is {mode:o}; a private key file must be 0600 (run: chmod 600 {})",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
     let bytes = std::fs::read(path).map_err(|e| err(key, format!("cannot read {}: {e}", path.display())))?;
     PrivateKeyDer::from_pem_slice(&bytes)
         .map_err(|e| err(key, format!("{}: no usable private key: {e}", path.display())))

@@ -83,8 +83,13 @@ impl Pki {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    /// Write a file; keys (`*.key`) 0600, as the node requires.
     fn write(&self, name: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::write(self.path(name), text).unwrap();
+        if name.ends_with(".key") {
+            std::fs::set_permissions(self.path(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         self.path(name)
     }
     fn section(&self, grpc: ClientAuth, http: ClientAuth) -> TlsSection {
@@ -394,6 +399,17 @@ fn load_errors_name_the_config_key() {
     let e = key_of(&t);
     assert_eq!(e.key, "tls.cert_file");
     assert!(e.to_string().contains("missing.pem"), "{e}");
+
+    // A key others can read.
+    let mut t = ok.clone();
+    t.key_file = pki.write("open.key", &std::fs::read_to_string(pki.path("node.key")).unwrap());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&t.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let e = key_of(&t);
+    assert_eq!(e.key, "tls.key_file");
+    assert!(e.msg.contains("chmod 600"), "{e}");
 
     let mut t = ok.clone();
     t.key_file = pki.write(
