@@ -253,6 +253,18 @@ async fn https_get(
     path: &str,
     identity: Option<&(String, String)>,
 ) -> Result<String, String> {
+    https_request(addr, ca, "GET", path, b"", identity).await
+}
+
+/// An HTTP/1.1 request over TLS trusting `ca`: the whole response, or the error.
+async fn https_request(
+    addr: SocketAddr,
+    ca: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    identity: Option<&(String, String)>,
+) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     for c in tradechain_node::tls::read_certs_pem("ca", ca.as_bytes()).unwrap() {
         roots.add(c).unwrap();
@@ -278,8 +290,12 @@ async fn https_get(
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
+    s.write_all(body).await.map_err(|e| format!("write: {e}"))?;
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
         .await
@@ -385,6 +401,55 @@ async fn one_address_cannot_hold_every_handshake() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     handshake_from(server.addr, [127, 0, 0, 1], &ca).await.unwrap();
     server.stop().await.unwrap();
+}
+
+/// An EPCIS REST subscription (WebSocket) over TLS: `wss://`, trusting `ca`.
+fn wss_first_message(addr: SocketAddr, ca: &str, path: &str) -> Result<String, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in tradechain_node::tls::read_certs_pem("ca", ca.as_bytes()).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(tradechain_node::tls::provider())
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let tls = rustls::StreamOwned::new(conn, tcp);
+    let (mut ws, _) =
+        tungstenite::client::client(format!("wss://{addr}{path}"), tls).map_err(|e| format!("upgrade: {e}"))?;
+    let msg = ws.read().map_err(|e| format!("read: {e}"))?;
+    Ok(msg.into_text().map_err(|e| e.to_string())?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_named_query_streams_over_wss() {
+    let pki = Pki::new();
+    let t = ServerTls::load(&pki.section(ClientAuth::None, ClientAuth::None)).unwrap();
+    let addr = http_server(&t).await;
+    let ca = pki.ca.pem();
+    let def = br#"{"name":"everything","query":{}}"#;
+    let r = https_request(addr, &ca, "POST", "/queries", def, None).await.unwrap();
+    assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+    let path = "/queries/everything/subscriptions?stream=true&initialRecordTime=1970-01-01T00:00:00Z";
+    let (ca2, path2) = (ca.clone(), path.to_string());
+    let first = tokio::task::spawn_blocking(move || wss_first_message(addr, &ca2, &path2))
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["type"], "EPCISQueryDocument", "{first}");
+    assert_eq!(v["epcisBody"]["queryResults"]["queryName"], "everything", "{first}");
+    // Another CA's client cannot subscribe.
+    let other = pki.other.pem();
+    let refused = tokio::task::spawn_blocking(move || wss_first_message(addr, &other, path))
+        .await
+        .unwrap();
+    assert!(refused.is_err(), "{refused:?}");
 }
 
 #[test]
