@@ -194,6 +194,19 @@ fn a_mtls_testnet_serves_members_with_certificates_and_refuses_the_rest() {
     let e = https_get(http_port, &ca, "/eventTypes").unwrap();
     assert!(e.starts_with("HTTP/1.1 200") && e.contains("ObjectEvent"), "{e}");
     assert!(https_get(http_port, &rca, "/healthz").is_err());
+    // The refusals are counted per port and reason.
+    let m = https_get(http_port, &ca, "/metrics").unwrap();
+    for port in ["grpc", "http"] {
+        let line = format!("tradechain_tls_refused_total{{port=\"{port}\",reason=\"handshake_failed\"}} ");
+        let n: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .unwrap_or_else(|| panic!("no {line} in {m}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(n >= 2, "{line}{n}");
+    }
 
     // The node is still up and serving members after all of it.
     let pid: u32 = std::fs::read_to_string(net.data.join(&obs).join("pid"))

@@ -16,7 +16,9 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     let tls = match &cfg.tls {
         None => None,
         Some(t) => {
-            let loaded = crate::tls::ServerTls::load(t)?;
+            let mut loaded = crate::tls::ServerTls::load(t)?;
+            loaded.grpc.refused = shared.metrics.tls_refused("grpc");
+            loaded.http.refused = shared.metrics.tls_refused("http");
             tracing::info!(
                 grpc_client_auth = ?t.grpc_client_auth,
                 http_client_auth = ?t.http_client_auth,
@@ -41,10 +43,7 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     };
     let backend: Arc<dyn crate::grpc::backend::Backend> = Arc::new(crate::backend::StoreBackend::new(shared.clone()));
     let resolver_backend = backend.clone();
-    let grpc_tls = tls.as_ref().map(|t| crate::grpc::GrpcTls {
-        config: t.grpc.clone(),
-        handshake_timeout: t.handshake_timeout,
-    });
+    let grpc_tls = tls.as_ref().map(|t| t.grpc.clone());
     tokio::spawn(async move {
         if let Err(e) =
             crate::grpc::serve_listener_tls(listener, grpc_tls, backend, limits, std::future::pending()).await
@@ -77,7 +76,7 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
             .with_state(shared.clone())
             .merge(crate::resolver::router(resolver_backend.clone()))
             .merge(crate::epcis_rest::router(resolver_backend, capture));
-        let http_tls = tls.map(|t| (t.http, t.handshake_timeout));
+        let http_tls = tls.map(|t| t.http);
         tokio::spawn(async move {
             if let Err(e) = serve_http(listener, app, http_tls).await {
                 tracing::error!("http server stopped: {e}");
@@ -87,16 +86,16 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     Ok(())
 }
 
-/// Serve an HTTP router on a bound listener: over TLS (the rustls configuration, ALPN
-/// `http/1.1`, see `tls::ServerTls::http`, and the handshake deadline) or plaintext.
+/// Serve an HTTP router on a bound listener: over TLS (`tls::ServerTls::http`: ALPN `http/1.1`)
+/// or plaintext.
 pub async fn serve_http(
     listener: tokio::net::TcpListener,
     app: Router,
-    tls: Option<(Arc<rustls::ServerConfig>, std::time::Duration)>,
+    tls: Option<crate::tls::PortTls>,
 ) -> std::io::Result<()> {
     match tls {
         None => axum::serve(listener, app).await,
-        Some((config, timeout)) => axum::serve(crate::tls::TlsListener::new(listener, config, timeout), app).await,
+        Some(t) => axum::serve(crate::tls::TlsListener::new(listener, t), app).await,
     }
 }
 

@@ -19,7 +19,8 @@
 //!   (`MAX_HANDSHAKES`) and per client IP address (`MAX_HANDSHAKES_PER_IP`, so one member's
 //!   stalled connections cannot take the whole port); beyond them a new connection is closed at
 //!   once. A failed handshake (plaintext, garbage, an unknown or missing client certificate)
-//!   closes that connection only and is logged at debug level.
+//!   closes that connection only, is logged at debug level and counted (`Refused`, exported as
+//!   `tradechain_tls_refused_total{port, reason}`).
 //! - With a client CA and `client_auth = "required"` no request reaches a server on a
 //!   connection without a certificate chained to that CA; with `"optional"` a certificate, if
 //!   presented, must chain to it.
@@ -94,14 +95,32 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The server side of TLS, loaded once from `[tls]` for both API ports.
+/// Connections a port closed before serving them, by reason (`tradechain_tls_refused_total`).
+#[derive(Clone, Debug, Default)]
+pub struct Refused {
+    /// The handshake failed: plaintext, garbage, an unknown CA, a missing or foreign client certificate.
+    pub failed: prometheus_client::metrics::counter::Counter,
+    /// The client did not finish its handshake within the deadline.
+    pub timed_out: prometheus_client::metrics::counter::Counter,
+    /// Closed unserved: too many handshakes in progress (on the port or from the address).
+    pub busy: prometheus_client::metrics::counter::Counter,
+}
+
+/// TLS for one API port: its rustls configuration, the handshake deadline and its counters.
+#[derive(Clone, Debug)]
+pub struct PortTls {
+    pub config: Arc<ServerConfig>,
+    pub handshake_timeout: Duration,
+    pub refused: Refused,
+}
+
+/// The server side of TLS, loaded from `[tls]` for both API ports.
 #[derive(Clone, Debug)]
 pub struct ServerTls {
     /// gRPC: ALPN `h2`, client certificates per `tls.grpc_client_auth`.
-    pub grpc: Arc<ServerConfig>,
+    pub grpc: PortTls,
     /// HTTP: ALPN `http/1.1`, client certificates per `tls.http_client_auth`.
-    pub http: Arc<ServerConfig>,
-    pub handshake_timeout: Duration,
+    pub http: PortTls,
 }
 
 impl ServerTls {
@@ -113,14 +132,18 @@ impl ServerTls {
             None => None,
             Some(p) => Some(read_certs("tls.client_ca_file", p)?),
         };
+        let port = |config| PortTls {
+            config,
+            handshake_timeout: Duration::from_millis(t.handshake_timeout_ms),
+            refused: Refused::default(),
+        };
         let grpc = server_config(&chain, &key, client_ca.as_deref(), t.grpc_client_auth, b"h2")
             .map_err(|(k, m)| err(k.unwrap_or("tls.grpc_client_auth"), m))?;
         let http = server_config(&chain, &key, client_ca.as_deref(), t.http_client_auth, b"http/1.1")
             .map_err(|(k, m)| err(k.unwrap_or("tls.http_client_auth"), m))?;
         Ok(ServerTls {
-            grpc,
-            http,
-            handshake_timeout: Duration::from_millis(t.handshake_timeout_ms),
+            grpc: port(grpc),
+            http: port(http),
         })
     }
 }
@@ -231,10 +254,10 @@ impl Drop for TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<ServerConfig>, handshake_timeout: Duration) -> TlsListener {
+    pub fn new(listener: TcpListener, tls: PortTls) -> TlsListener {
         let local = listener.local_addr();
         let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), handshake_timeout, tx));
+        let task = tokio::spawn(accept_loop(listener, tls, tx));
         TlsListener { ready, local, task }
     }
 
@@ -306,12 +329,9 @@ impl Drop for IpSlot {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    handshake_timeout: Duration,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
+async fn accept_loop(listener: TcpListener, tls: PortTls, ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
+    let acceptor = TlsAcceptor::from(tls.config);
+    let (handshake_timeout, refused) = (tls.handshake_timeout, tls.refused);
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     let per_ip = Arc::new(PerIp::default());
     loop {
@@ -328,16 +348,19 @@ async fn accept_loop(
             },
         };
         let Some(slot) = PerIp::take(&per_ip, peer.ip()) else {
+            refused.busy.inc();
             tracing::debug!(%peer, "TLS: {MAX_HANDSHAKES_PER_IP} handshakes in progress from this address, closing a new connection");
             continue;
         };
         let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            refused.busy.inc();
             tracing::debug!(%peer, "TLS: {MAX_HANDSHAKES} handshakes in progress, closing a new connection");
             continue;
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let ready = ready.clone();
+        let refused = refused.clone();
         tokio::spawn(async move {
             let done = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await;
             drop((permit, slot));
@@ -345,8 +368,14 @@ async fn accept_loop(
                 Ok(Ok(tls)) => {
                     let _ = ready.send((tls, peer)).await;
                 }
-                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                Ok(Err(e)) => {
+                    refused.failed.inc();
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                }
+                Err(_) => {
+                    refused.timed_out.inc();
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                }
             }
         });
     }

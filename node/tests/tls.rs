@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tradechain_node::config::TlsSection;
 use tradechain_node::grpc::scenario::{CHAIN_ID, Scenario};
-use tradechain_node::grpc::{Backend, GrpcTls, RunningServer, ServerLimits, spawn_local_tls};
+use tradechain_node::grpc::{Backend, RunningServer, ServerLimits, spawn_local_tls};
 use tradechain_node::tls::{ClientAuth, ServerTls};
 use tradechain_proto::v1::{GetStatusRequest, node_service_client::NodeServiceClient};
 
@@ -106,11 +106,7 @@ impl Pki {
 
 async fn grpc_server(t: &ServerTls) -> RunningServer {
     let backend: Arc<dyn Backend> = Scenario::trade().backend.clone();
-    let tls = GrpcTls {
-        config: t.grpc.clone(),
-        handshake_timeout: t.handshake_timeout,
-    };
-    spawn_local_tls(backend, ServerLimits::default(), Some(tls))
+    spawn_local_tls(backend, ServerLimits::default(), Some(t.grpc.clone()))
         .await
         .unwrap()
 }
@@ -206,8 +202,16 @@ async fn grpc_over_tls_needs_the_right_ca_and_survives_plaintext_and_garbage() {
         "a silent connection outlived the handshake deadline: {closed:?}"
     );
 
-    // Still serving.
+    // Still serving; each refusal counted (tradechain_tls_refused_total).
     assert_eq!(status(&url, &pki.ca.pem(), None).await.unwrap(), CHAIN_ID);
+    let r = &t.grpc.refused;
+    assert!(r.failed.get() >= 5, "failed handshakes counted: {}", r.failed.get());
+    assert!(
+        r.timed_out.get() >= 1,
+        "timed-out handshakes counted: {}",
+        r.timed_out.get()
+    );
+    assert_eq!(r.busy.get(), 0);
     server.stop().await.unwrap();
 }
 
@@ -311,8 +315,7 @@ async fn http_server(tls: &ServerTls) -> SocketAddr {
         .merge(tradechain_node::epcis_rest::router(backend, None));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let cfg = (tls.http.clone(), tls.handshake_timeout);
-    tokio::spawn(tradechain_node::api::serve_http(l, app, Some(cfg)));
+    tokio::spawn(tradechain_node::api::serve_http(l, app, Some(tls.http.clone())));
     addr
 }
 
@@ -393,6 +396,7 @@ async fn one_address_cannot_hold_every_handshake() {
     // That address gets no more; another address does, at once.
     let e = handshake_from(server.addr, [127, 0, 0, 1], &ca).await.unwrap_err();
     assert_ne!(e, "timeout", "the connection should be closed at once");
+    assert_eq!(t.grpc.refused.busy.get(), 1);
     let t0 = Instant::now();
     handshake_from(server.addr, [127, 0, 0, 2], &ca).await.unwrap();
     assert!(t0.elapsed() < Duration::from_secs(2));

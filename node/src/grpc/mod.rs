@@ -11,7 +11,7 @@
 //! server reflection, v1 and v1alpha (which many clients, e.g. Python's grpcio-reflection, still
 //! speak), from the same descriptor set the code was generated from, and applies
 //! the configured message size limits, per-connection concurrency limit, HTTP/2 stream limit and
-//! request timeout. With a TLS configuration (`serve_listener_tls`, `spawn_local_tls`) it speaks
+//! request timeout. With a port's TLS (`tls::PortTls`; `serve_listener_tls`, `spawn_local_tls`) it speaks
 //! only TLS, accepted by `crate::tls::TlsListener` (the same accept loop as the HTTP port), with
 //! the same limits.
 pub mod auth;
@@ -176,18 +176,10 @@ pub async fn serve_listener(
     serve_listener_tls(listener, None, backend, limits, shutdown).await
 }
 
-/// TLS for a gRPC port: the rustls configuration (ALPN `h2`, see `crate::tls::ServerTls::grpc`)
-/// and the handshake deadline.
-#[derive(Clone, Debug)]
-pub struct GrpcTls {
-    pub config: Arc<rustls::ServerConfig>,
-    pub handshake_timeout: Duration,
-}
-
 /// `serve_listener`, speaking TLS when `tls` is given (plaintext otherwise).
 pub async fn serve_listener_tls(
     listener: tokio::net::TcpListener,
-    tls: Option<GrpcTls>,
+    tls: Option<crate::tls::PortTls>,
     backend: Arc<dyn Backend>,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send,
@@ -198,7 +190,7 @@ pub async fn serve_listener_tls(
             serve_incoming(incoming, backend, limits, shutdown).await
         }
         Some(t) => {
-            let incoming = crate::tls::TlsListener::new(listener, t.config, t.handshake_timeout).into_stream();
+            let incoming = crate::tls::TlsListener::new(listener, t).into_stream();
             serve_incoming(incoming, backend, limits, shutdown).await
         }
     }
@@ -312,7 +304,7 @@ pub async fn spawn_local(backend: Arc<dyn Backend>, limits: ServerLimits) -> Res
 pub async fn spawn_local_tls(
     backend: Arc<dyn Backend>,
     limits: ServerLimits,
-    tls: Option<GrpcTls>,
+    tls: Option<crate::tls::PortTls>,
 ) -> Result<RunningServer, ServeError> {
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let listener = tokio::net::TcpListener::bind(addr)
