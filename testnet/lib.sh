@@ -35,7 +35,22 @@ p2p_port() { echo $((BASE_P2P + $(node_index "$1"))); }
 NETNS_SUBNET=10.77.0
 uses_netns() { [ -f "$DATA/netns" ]; }
 node_host() { if uses_netns; then echo "$NETNS_SUBNET.$(node_index "$1")"; else echo 127.0.0.1; fi; }
-grpc_endpoint() { echo "http://$(node_host "$1"):$(grpc_port "$1")"; }
+# TLS (testnet/up --tls): the CA and every node's certificate under $DATA/tls; the API ports then
+# speak only TLS, and the CLI run by these scripts trusts the CA (and, with --mtls, presents the
+# member client certificate) through its TRADECHAIN_TLS_* variables.
+uses_tls() { [ -f "$DATA/tls/ca.pem" ]; }
+scheme() { if uses_tls; then echo https; else echo http; fi; }
+tls_env() {
+  if uses_tls; then
+    export TRADECHAIN_TLS_CA="$DATA/tls/ca.pem"
+    if [ -f "$DATA/tls/client.pem" ]; then
+      export TRADECHAIN_TLS_CERT="$DATA/tls/client.pem" TRADECHAIN_TLS_KEY="$DATA/tls/client.key"
+    fi
+  fi
+}
+tls_env
+grpc_endpoint() { echo "$(scheme)://$(node_host "$1"):$(grpc_port "$1")"; }
+http_url() { echo "$(scheme)://$(node_host "$1"):$(http_port "$1")"; }
 pid_of() { cat "$DATA/$1/pid" 2>/dev/null || true; }
 is_running() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 

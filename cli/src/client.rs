@@ -1,25 +1,117 @@
 //! gRPC client helpers: connecting, mapping gRPC statuses to exit codes, signing transactions.
+//!
+//! `connect` is the one place a channel to a node is built: `http://` endpoints are plaintext,
+//! `https://` endpoints TLS with the process's `--tls-ca` (required: nodes' certificates come from
+//! the network's own CA, not the public web PKI) and, for nodes that ask for client certificates,
+//! `--tls-cert`/`--tls-key` (set once by `main`, `set_tls`). The server's name is checked against
+//! the endpoint's host (an IP address or DNS name in the certificate's SANs).
 use crate::exit::{CliError, CliResult};
-use std::path::Path;
-use tonic::transport::Channel;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tradechain_ledger::tx::{TX_VERSION, Transaction};
 use tradechain_ledger::{OrgId, Payload, SecretKey, SignedTransaction};
 use tradechain_node::clock::now_ms;
 use tradechain_proto::v1;
 
+/// TLS files for every connection the process makes (`--tls-ca`, `--tls-cert`, `--tls-key`).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+static TLS: OnceLock<TlsFiles> = OnceLock::new();
+
+/// Set the process's TLS files (once, from the command line).
+pub fn set_tls(files: TlsFiles) {
+    let _ = TLS.set(files);
+}
+
+/// The TLS configuration for `endpoint`: None for `http://`; an error naming the flag when the
+/// files are missing, unreadable or do not fit the endpoint.
+fn client_tls(endpoint: &str, f: &TlsFiles) -> CliResult<Option<ClientTlsConfig>> {
+    let https = endpoint.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !https {
+        if f.ca.is_some() || f.cert.is_some() || f.key.is_some() {
+            return Err(CliError::usage(format!(
+                "--endpoint {endpoint:?}: --tls-ca/--tls-cert/--tls-key are for https:// endpoints (this one is plaintext)"
+            )));
+        }
+        return Ok(None);
+    }
+    let read = |flag: &'static str, p: &Path| {
+        std::fs::read(p).map_err(|e| CliError::usage(format!("{flag}: cannot read {}: {e}", p.display())))
+    };
+    let Some(ca_path) = &f.ca else {
+        return Err(CliError::usage(format!(
+            "--endpoint {endpoint:?}: an https:// endpoint needs --tls-ca FILE (the CA certificate the node's certificate chains to)"
+        )));
+    };
+    let ca = read("--tls-ca", ca_path)?;
+    tradechain_node::tls::read_certs_pem("--tls-ca", &ca)
+        .map_err(|e| CliError::usage(format!("{e} ({})", ca_path.display())))?;
+    let mut cfg = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+    match (&f.cert, &f.key) {
+        (None, None) => {}
+        (Some(c), Some(k)) => {
+            let cert = read("--tls-cert", c)?;
+            tradechain_node::tls::read_certs_pem("--tls-cert", &cert)
+                .map_err(|e| CliError::usage(format!("{e} ({})", c.display())))?;
+            let key = read("--tls-key", k)?;
+            tradechain_node::tls::read_key_pem("--tls-key", &key)
+                .map_err(|e| CliError::usage(format!("{e} ({})", k.display())))?;
+            cfg = cfg.identity(Identity::from_pem(cert, key));
+        }
+        _ => return Err(CliError::usage("--tls-cert and --tls-key go together")),
+    }
+    Ok(Some(cfg))
+}
+
 pub async fn connect(endpoint: &str) -> CliResult<Channel> {
-    let ep = Channel::from_shared(endpoint.to_string())
+    let mut ep = Channel::from_shared(endpoint.to_string())
         .map_err(|e| CliError::usage(format!("--endpoint {endpoint:?}: {e}")))?;
+    if let Some(tls) = client_tls(endpoint, TLS.get().unwrap_or(&TlsFiles::default()))? {
+        ep = ep
+            .tls_config(tls)
+            .map_err(|e| CliError::usage(format!("--endpoint {endpoint:?}: TLS: {e}")))?;
+    }
     ep.connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| CliError::unavailable(format!("node unreachable at {endpoint}: {e}")))
+        .map_err(|e| {
+            let why = [vec![e.to_string()], causes(&e)].concat().join(": ");
+            CliError::unavailable(format!("node unreachable at {endpoint}: {why}"))
+        })
+}
+
+/// The source chain of an error: where a transport error's cause is (a TLS alert, an unknown
+/// issuer, a refused connection).
+fn causes(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut src = e.source();
+    while let Some(e) = src {
+        out.push(e.to_string());
+        src = e.source();
+    }
+    out
 }
 
 /// Map a gRPC status to the documented exit codes.
 pub fn status_err(what: &str, s: tonic::Status) -> CliError {
     use tonic::Code;
-    let m = format!("{what}: {} ({:?})", s.message(), s.code());
+    let causes = causes(&s);
+    let mut m = format!("{what}: {} ({:?})", s.message(), s.code());
+    if !causes.is_empty() {
+        m = format!("{m}: {}", causes.join(": "));
+    }
+    let no_client_cert = TLS.get().is_some_and(|f| f.ca.is_some() && f.cert.is_none());
+    // A node that requires client certificates closes the connection after the handshake (TLS
+    // 1.3), which the client sees as a transport error on its first request, alert or not.
+    if no_client_cert && !causes.is_empty() {
+        m.push_str(" (if the node requires client certificates: --tls-cert and --tls-key)");
+    }
     match s.code() {
         Code::FailedPrecondition => CliError::rejected(m),
         Code::InvalidArgument | Code::OutOfRange => CliError::usage(m),

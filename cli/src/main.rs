@@ -14,6 +14,7 @@ mod output;
 mod qr_png;
 mod query;
 mod submit;
+mod tls_cmd;
 mod verify_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -38,6 +39,16 @@ struct Cli {
         default_value = "http://127.0.0.1:9101"
     )]
     endpoint: String,
+    /// For an https:// endpoint: the CA certificate (PEM) the node's certificate must chain to.
+    #[arg(long, global = true, env = "TRADECHAIN_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+    /// This member system's client certificate chain (PEM), for nodes that ask for one (mTLS);
+    /// with --tls-key.
+    #[arg(long, global = true, env = "TRADECHAIN_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "TRADECHAIN_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// The org's signing key file (for submit and member queries).
     #[arg(long, global = true, env = "TRADECHAIN_KEY")]
     key: Option<PathBuf>,
@@ -93,6 +104,9 @@ enum Cmd {
         #[arg(long)]
         genesis: PathBuf,
     },
+    /// TLS certificates for nodes' API ports and member systems (a CA, then certificates it signs).
+    #[command(subcommand)]
+    Tls(tls_cmd::TlsCmd),
     /// Shell completions.
     Completions {
         #[arg(value_enum)]
@@ -107,6 +121,11 @@ fn main() {
         quiet: cli.quiet,
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
+    client::set_tls(client::TlsFiles {
+        ca: cli.tls_ca.clone(),
+        cert: cli.tls_cert.clone(),
+        key: cli.tls_key.clone(),
+    });
     let res: CliResult = match cli.cmd {
         Cmd::Keys(c) => keys::run(c, cli.key.as_deref(), &out),
         Cmd::Genesis(c) => genesis::run(c, &out),
@@ -115,6 +134,7 @@ fn main() {
         Cmd::Query(c) => block_on(query::run(c, &cli.endpoint, cli.key.as_deref(), &out)),
         Cmd::Demo(c) => block_on(demo::run(c, &cli.endpoint, &out)),
         Cmd::Bench(c) => block_on(bench::run(c, &cli.endpoint, &out)),
+        Cmd::Tls(c) => tls_cmd::run(c, &out),
         Cmd::Verify { data_dir } => verify_cmd::run(&data_dir, &out),
         Cmd::VerifyProof { file, genesis } => query::verify_proof_file(&file, &genesis, &out),
         Cmd::Completions { shell } => {

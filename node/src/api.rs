@@ -1,5 +1,10 @@
 //! Starts the node's API servers: gRPC (tonic; see `grpc`) and HTTP (Prometheus `/metrics`,
 //! `/healthz`, the GS1 Digital Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`).
+//!
+//! TLS is terminated here, in the node process, on both ports, when the config has `[tls]`: the
+//! certificates are loaded (`tls::ServerTls::load`, which `NodeConfig::load` already ran as a
+//! check) before either port is bound, and both servers accept through `tls::TlsListener`;
+//! without `[tls]` both speak plaintext as before.
 use crate::config::NodeConfig;
 use crate::runtime::Shared;
 use axum::Router;
@@ -8,6 +13,20 @@ use axum::routing::get;
 use std::sync::Arc;
 
 pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let tls = match &cfg.tls {
+        None => None,
+        Some(t) => {
+            let mut loaded = crate::tls::ServerTls::load(t)?;
+            loaded.grpc.refused = shared.metrics.tls_refused("grpc");
+            loaded.http.refused = shared.metrics.tls_refused("http");
+            tracing::info!(
+                grpc_client_auth = ?t.grpc_client_auth,
+                http_client_auth = ?t.http_client_auth,
+                "TLS on the gRPC and HTTP ports"
+            );
+            Some(loaded)
+        }
+    };
     let addr: std::net::SocketAddr = cfg
         .grpc
         .listen
@@ -25,8 +44,11 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
     let backend: Arc<dyn crate::grpc::backend::Backend> =
         Arc::new(crate::store_backend::StoreBackend::new(shared.clone()));
     let resolver_backend = backend.clone();
+    let grpc_tls = tls.as_ref().map(|t| t.grpc.clone());
     tokio::spawn(async move {
-        if let Err(e) = crate::grpc::serve_listener(listener, backend, limits, std::future::pending()).await {
+        if let Err(e) =
+            crate::grpc::serve_listener_tls(listener, grpc_tls, backend, limits, std::future::pending()).await
+        {
             tracing::error!("grpc server stopped: {e}");
         }
     });
@@ -65,13 +87,27 @@ pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Res
             .with_state(shared.clone())
             .merge(crate::resolver::router(resolver_backend.clone()))
             .merge(crate::epcis_rest::router_with(resolver_backend, capture, webhooks));
+        let http_tls = tls.map(|t| t.http);
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = serve_http(listener, app, http_tls).await {
                 tracing::error!("http server stopped: {e}");
             }
         });
     }
     Ok(())
+}
+
+/// Serve an HTTP router on a bound listener: over TLS (`tls::ServerTls::http`: ALPN `http/1.1`)
+/// or plaintext.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<crate::tls::PortTls>,
+) -> std::io::Result<()> {
+    match tls {
+        None => axum::serve(listener, app).await,
+        Some(t) => axum::serve(crate::tls::TlsListener::new(listener, t), app).await,
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> String {

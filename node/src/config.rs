@@ -1,8 +1,9 @@
 //! The node's TOML configuration. Unknown keys and bad values are errors that name the key.
 //!
 //! Invariants: a loaded `NodeConfig` has passed `validate` (addresses parse, limits positive,
-//! a validator names its consensus key file); relative paths are resolved against the config
-//! file's directory.
+//! a validator names its consensus key file) and, with `[tls]`, its certificate, key and client
+//! CA files load (`tls::ServerTls::load`); relative paths are resolved against the config file's
+//! directory.
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,9 @@ pub struct NodeConfig {
     pub grpc: GrpcSection,
     #[serde(default)]
     pub http: HttpSection,
+    /// TLS on the gRPC and HTTP ports; plaintext when absent.
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
     #[serde(default)]
     pub mempool: MempoolSection,
     #[serde(default)]
@@ -144,6 +148,29 @@ pub struct EpcisCaptureSection {
     pub auth_skew_ms: u64,
 }
 
+/// `[tls]`: one certificate for both API ports (gRPC and HTTP), which then speak only TLS; the
+/// libp2p port is not affected (it has its own Noise encryption and member allow-list).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The node's certificate chain, PEM, leaf first; its SANs must name the address clients use.
+    pub cert_file: PathBuf,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1), 0600.
+    pub key_file: PathBuf,
+    /// The CA (PEM, one or more certificates) that member systems' client certificates chain to.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Client certificates on the gRPC port: "none" (default), "optional" or "required".
+    #[serde(default)]
+    pub grpc_client_auth: crate::tls::ClientAuth,
+    /// Client certificates on the HTTP port (the public resolver page is there: usually "none").
+    #[serde(default)]
+    pub http_client_auth: crate::tls::ClientAuth,
+    /// How long a client may take to finish its TLS handshake.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_ms: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MempoolSection {
@@ -208,6 +235,9 @@ fn default_webhook_timeout() -> u64 {
 fn default_webhook_body() -> usize {
     1024 * 1024
 }
+fn default_handshake_timeout() -> u64 {
+    10_000
+}
 fn default_log_format() -> String {
     "human".into()
 }
@@ -242,6 +272,14 @@ impl NodeConfig {
             key,
             msg,
         })?;
+        // The TLS files are read now, so a bad one stops `node run` before anything starts.
+        if let Some(t) = &cfg.tls {
+            crate::tls::ServerTls::load(t).map_err(|e| ConfigError::Invalid {
+                path: path.display().to_string(),
+                key: e.key.to_string(),
+                msg: e.msg,
+            })?;
+        }
         Ok(cfg)
     }
 
@@ -264,6 +302,13 @@ impl NodeConfig {
         }
         if let Some(c) = self.http.epcis_capture.as_mut() {
             fix(&mut c.key_file);
+        }
+        if let Some(t) = self.tls.as_mut() {
+            fix(&mut t.cert_file);
+            fix(&mut t.key_file);
+            if let Some(ca) = t.client_ca_file.as_mut() {
+                fix(ca);
+            }
         }
     }
 
@@ -333,6 +378,33 @@ impl NodeConfig {
         }
         if w.auth_skew_ms == 0 {
             return bad("http.epcis_webhooks.auth_skew_ms", "must be positive".into());
+        }
+        if let Some(t) = &self.tls {
+            use crate::tls::ClientAuth;
+            for (k, a) in [
+                ("tls.grpc_client_auth", t.grpc_client_auth),
+                ("tls.http_client_auth", t.http_client_auth),
+            ] {
+                if a != ClientAuth::None && t.client_ca_file.is_none() {
+                    return bad(
+                        k,
+                        format!("{a:?} client certificates need tls.client_ca_file").to_lowercase(),
+                    );
+                }
+            }
+            if t.client_ca_file.is_some()
+                && t.grpc_client_auth == ClientAuth::None
+                && t.http_client_auth == ClientAuth::None
+            {
+                return bad(
+                    "tls.client_ca_file",
+                    "is set, but neither tls.grpc_client_auth nor tls.http_client_auth asks for client certificates"
+                        .into(),
+                );
+            }
+            if t.handshake_timeout_ms == 0 {
+                return bad("tls.handshake_timeout_ms", "must be positive".into());
+            }
         }
         for (k, v) in [
             ("p2p.max_message_bytes", self.p2p.max_message_bytes),
@@ -406,6 +478,16 @@ listen = "127.0.0.1:8001"
 # timeout_ms = 10000
 # max_body_bytes = 1048576
 
+# TLS on the gRPC and HTTP ports: off unless set (README "TLS"). `tradechain tls ca` and
+# `tradechain tls cert` make a CA and certificates. With client_ca_file, a port can ask member
+# systems for client certificates: "none", "optional" or "required".
+# [tls]
+# cert_file = "tls/node.pem"
+# key_file = "tls/node.key"
+# client_ca_file = "tls/members-ca.pem"
+# grpc_client_auth = "required"
+# http_client_auth = "none"
+
 [mempool]
 max_txs = 100000
 max_bytes = 268435456
@@ -452,6 +534,34 @@ mod tests {
         cfg.http.epcis_capture.as_mut().unwrap().max_events = 5;
         cfg.http.listen = None;
         assert_eq!(cfg.validate().unwrap_err().0, "http.epcis_capture");
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_checked_when_set() {
+        let cfg = NodeConfig::parse(&NodeConfig::default_toml("n1")).unwrap();
+        assert!(cfg.tls.is_none());
+        let on = NodeConfig::default_toml("n1").replace(
+            "# [tls]\n# cert_file = \"tls/node.pem\"\n# key_file = \"tls/node.key\"",
+            "[tls]\ncert_file = \"tls/node.pem\"\nkey_file = \"tls/node.key\"",
+        );
+        let mut cfg = NodeConfig::parse(&on).unwrap();
+        cfg.validate().unwrap();
+        cfg.resolve_paths(Path::new("/etc/tc"));
+        let t = cfg.tls.clone().unwrap();
+        assert_eq!(t.cert_file, Path::new("/etc/tc/tls/node.pem"));
+        assert_eq!(t.grpc_client_auth, crate::tls::ClientAuth::None);
+        cfg.tls.as_mut().unwrap().grpc_client_auth = crate::tls::ClientAuth::Required;
+        assert_eq!(cfg.validate().unwrap_err().0, "tls.grpc_client_auth");
+        cfg.tls.as_mut().unwrap().client_ca_file = Some("ca.pem".into());
+        cfg.validate().unwrap();
+        cfg.tls.as_mut().unwrap().grpc_client_auth = crate::tls::ClientAuth::None;
+        assert_eq!(cfg.validate().unwrap_err().0, "tls.client_ca_file");
+        let err = NodeConfig::parse(&on.replace(
+            "key_file = \"tls/node.key\"",
+            "key_file = \"k\"\ngrpc_client_auth = \"maybe\"",
+        ))
+        .unwrap_err();
+        assert!(err.contains("grpc_client_auth") && err.contains("maybe"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `tradechain-node`: turns the pure parts (ledger, consensus) into a running validator or
 //! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
 //! the store (`tradechain-store`, RocksDB), metrics, and the gRPC and HTTP servers (the Digital
-//! Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`); `clock` is the one wall-clock
+//! Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`; TLS on both, `tls`); `clock` is the one wall-clock
 //! reading (node and CLI).
 pub mod api;
 pub mod blocks;
@@ -18,6 +18,7 @@ pub mod resolver;
 pub mod runtime;
 pub mod store_backend;
 pub mod submit_journal;
+pub mod tls;
 pub mod wal;
 
 /// The libp2p PeerId (base58) of a node key.

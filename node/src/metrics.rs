@@ -1,5 +1,5 @@
 //! Prometheus metrics: height, round, commit latency, transactions committed and rejected by
-//! rule, mempool size, peers, sync status. Rendered in the text exposition format at `/metrics`.
+//! rule, mempool size, peers, sync status, TLS connections refused. Rendered in the text exposition format at `/metrics`.
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,6 +11,14 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
     pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsLabel {
+    /// "grpc" or "http".
+    pub port: String,
+    /// "handshake_failed", "handshake_timeout" or "busy" (see `tls::Refused`).
+    pub reason: String,
 }
 
 #[derive(Clone)]
@@ -27,6 +35,8 @@ pub struct Metrics {
     pub equivocation_evidence: Gauge,
     /// Seconds from a height's start to its commit.
     pub commit_latency: Histogram,
+    /// TLS connections closed before serving, by port and reason (`node::tls`).
+    pub tls_refused: Family<TlsLabel, Counter>,
     registry: Arc<Registry>,
 }
 
@@ -50,6 +60,7 @@ impl Metrics {
             mempool_refused: Counter::default(),
             equivocation_evidence: Gauge::default(),
             commit_latency: Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            tls_refused: Family::default(),
             registry: Arc::new(Registry::default()),
         };
         r.register("height", "Committed height", m.height.clone());
@@ -78,6 +89,11 @@ impl Metrics {
             m.mempool_refused.clone(),
         );
         r.register(
+            "tls_refused",
+            "TLS connections closed before serving (failed or timed-out handshakes, too many in progress), by port and reason",
+            m.tls_refused.clone(),
+        );
+        r.register(
             "commit_latency_seconds",
             "Height start to commit",
             m.commit_latency.clone(),
@@ -85,6 +101,23 @@ impl Metrics {
         Metrics {
             registry: Arc::new(r),
             ..m
+        }
+    }
+
+    /// One API port's TLS refusal counters.
+    pub fn tls_refused(&self, port: &str) -> crate::tls::Refused {
+        let c = |reason: &str| {
+            self.tls_refused
+                .get_or_create(&TlsLabel {
+                    port: port.to_string(),
+                    reason: reason.to_string(),
+                })
+                .clone()
+        };
+        crate::tls::Refused {
+            failed: c("handshake_failed"),
+            timed_out: c("handshake_timeout"),
+            busy: c("busy"),
         }
     }
 

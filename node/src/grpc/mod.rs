@@ -11,7 +11,9 @@
 //! server reflection, v1 and v1alpha (which many clients, e.g. Python's grpcio-reflection, still
 //! speak), from the same descriptor set the code was generated from, and applies
 //! the configured message size limits, per-connection concurrency limit, HTTP/2 stream limit and
-//! request timeout.
+//! request timeout. With a port's TLS (`tls::PortTls`; `serve_listener_tls`, `spawn_local_tls`) it speaks
+//! only TLS, accepted by `crate::tls::TlsListener` (the same accept loop as the HTTP port), with
+//! the same limits.
 pub mod auth;
 pub mod backend;
 pub mod chain;
@@ -171,6 +173,42 @@ pub async fn serve_listener(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    serve_listener_tls(listener, None, backend, limits, shutdown).await
+}
+
+/// `serve_listener`, speaking TLS when `tls` is given (plaintext otherwise).
+pub async fn serve_listener_tls(
+    listener: tokio::net::TcpListener,
+    tls: Option<crate::tls::PortTls>,
+    backend: Arc<dyn Backend>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    match tls {
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            serve_incoming(incoming, backend, limits, shutdown).await
+        }
+        Some(t) => {
+            let incoming = crate::tls::TlsListener::new(listener, t).into_stream();
+            serve_incoming(incoming, backend, limits, shutdown).await
+        }
+    }
+}
+
+/// The one server: every service, with the limits, over any incoming stream of connections.
+async fn serve_incoming<I, IO, IE>(
+    incoming: I,
+    backend: Arc<dyn Backend>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError>
+where
+    I: futures::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let shared = Shared::new(backend, limits.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES {
@@ -186,7 +224,6 @@ pub async fn serve_listener(
     let reflection_alpha = reflection().build_v1alpha()?;
     let reflection = reflection().build_v1()?;
     let max = limits.max_message_bytes;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .max_concurrent_streams(limits.max_concurrent_streams)
@@ -232,13 +269,16 @@ pub async fn serve_listener(
 /// A server running in a background task (tests, benches, local tools).
 pub struct RunningServer {
     pub addr: SocketAddr,
+    tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
 impl RunningServer {
+    /// `http://ADDR`, or `https://ADDR` for a TLS server.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
     /// Stop accepting, finish in-flight requests, and wait for the server task.
     pub async fn stop(mut self) -> Result<(), ServeError> {
@@ -257,6 +297,15 @@ impl RunningServer {
 
 /// Bind `127.0.0.1:0` and serve in a background task.
 pub async fn spawn_local(backend: Arc<dyn Backend>, limits: ServerLimits) -> Result<RunningServer, ServeError> {
+    spawn_local_tls(backend, limits, None).await
+}
+
+/// `spawn_local`, speaking TLS when `tls` is given.
+pub async fn spawn_local_tls(
+    backend: Arc<dyn Backend>,
+    limits: ServerLimits,
+    tls: Option<crate::tls::PortTls>,
+) -> Result<RunningServer, ServeError> {
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -265,11 +314,13 @@ pub async fn spawn_local(backend: Arc<dyn Backend>, limits: ServerLimits) -> Res
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let (stop, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(serve_listener(listener, backend, limits, async move {
+    let is_tls = tls.is_some();
+    let task = tokio::spawn(serve_listener_tls(listener, tls, backend, limits, async move {
         let _ = rx.await;
     }));
     Ok(RunningServer {
         addr,
+        tls: is_tls,
         stop: Some(stop),
         task,
     })
