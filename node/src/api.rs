@@ -6,13 +6,13 @@
 //! check) before either port is bound, and both servers accept through `tls::TlsListener`;
 //! without `[tls]` both speak plaintext as before.
 use crate::config::NodeConfig;
-use crate::runtime::Shared;
+use crate::runtime::NodeState;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use std::sync::Arc;
 
-pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<()> {
+pub async fn spawn_servers(cfg: &NodeConfig, shared: Arc<NodeState>) -> anyhow::Result<()> {
     let tls = match &cfg.tls {
         None => None,
         Some(t) => {
@@ -110,6 +110,6 @@ pub async fn serve_http(
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> String {
+async fn metrics(State(shared): State<Arc<NodeState>>) -> String {
     shared.metrics.render()
 }

@@ -1,7 +1,7 @@
 //! The node runtime: one core task owns the consensus engine and is the only writer of the
 //! store; the network, timers, gRPC submissions and sync feed it events.
 //!
-//! Data flow: gRPC `Submit` → `Shared::submit` (mempool admits after signature/nonce checks) →
+//! Data flow: gRPC `Submit` → `NodeState::submit` (mempool admits after signature/nonce checks) →
 //! gossiped to peers in batches → a proposer's `BuildBlock` takes a gap-free selection →
 //! every validator's `ValidateBlock` re-executes (`blocks::check_block`) → the engine decides
 //! with a commit certificate → `Store::commit_block` (one synced RocksDB batch) → mempool
@@ -54,7 +54,7 @@ pub struct Status {
 pub const SYNC_LAG_BLOCKS: u64 = 20;
 
 /// State shared between the core task and the API servers.
-pub struct Shared {
+pub struct NodeState {
     pub name: String,
     pub role: NodeRole,
     pub genesis: Genesis,
@@ -69,7 +69,7 @@ pub struct Shared {
     pub journal: SubmitJournal,
 }
 
-impl Shared {
+impl NodeState {
     /// Admit a transaction to the mempool, journal it and queue it for gossip. The caller
     /// acknowledges it only after `durable()` resolves (a duplicate of a pending transaction is
     /// journaled too if it came by gossip, so that acknowledgement holds as well).
@@ -145,7 +145,7 @@ enum CoreEvent {
 }
 
 struct Core {
-    shared: Arc<Shared>,
+    shared: Arc<NodeState>,
     registry: Registry,
     engine: Option<Engine>,
     consensus_key: Option<SecretKey>,
@@ -217,7 +217,7 @@ pub fn validator_node_keys(store: &Store) -> BTreeSet<[u8; 32]> {
 
 /// After a restart: put what the journal holds back in the mempool (what has committed since
 /// is refused as stale and dropped) and queue it for gossip, so peers that lost it get it again.
-fn readmit_journaled(shared: &Shared, txs: Vec<SignedTransaction>) {
+fn readmit_journaled(shared: &NodeState, txs: Vec<SignedTransaction>) {
     if txs.is_empty() {
         return;
     }
@@ -299,7 +299,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
     let metrics = Metrics::new();
     metrics.height.set(head.height as i64);
     let (commits, _) = broadcast::channel(1024);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(NodeState {
         name: cfg.node.name.clone(),
         role: cfg.node.role,
         genesis: genesis.clone(),

@@ -1,14 +1,14 @@
 //! The gRPC `Backend` over the node's real parts: the RocksDB store (reads), the mempool
 //! (submissions), the commit broadcast and the node's status.
 //!
-//! Invariant: commits are announced (`Shared::commits`) only after `Store::commit_block`
+//! Invariant: commits are announced (`NodeState::commits`) only after `Store::commit_block`
 //! returned, so a height a subscriber hears of is fully readable here.
 use crate::grpc::backend::{
     BResult, Backend, BackendError, DocQuery, Durable, Head, MempoolStatus, NodeInfo, NodeRole, PeerInfo, ProofParts,
     SubmitError, SyncInfo, doc_matches,
 };
 use crate::mempool::MempoolError;
-use crate::runtime::Shared;
+use crate::runtime::NodeState;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
@@ -19,7 +19,7 @@ use tradechain_ledger::state::Ns;
 use tradechain_ledger::{CommitCertificate, Genesis, Hash, SignedTransaction};
 
 pub struct StoreBackend {
-    pub shared: Arc<Shared>,
+    pub shared: Arc<NodeState>,
     /// Headers and certificates of certified blocks, with their encodings, for proofs. Bounded by
     /// `PROOF_CACHE_BLOCKS` (cleared when full). Sound because both are immutable once a block
     /// is committed with its certificate; a block without a stored certificate is not cached.
@@ -29,7 +29,7 @@ pub struct StoreBackend {
 const PROOF_CACHE_BLOCKS: usize = 16_384;
 
 impl StoreBackend {
-    pub fn new(shared: Arc<Shared>) -> StoreBackend {
+    pub fn new(shared: Arc<NodeState>) -> StoreBackend {
         StoreBackend {
             shared,
             proof_cache: Mutex::new(HashMap::new()),

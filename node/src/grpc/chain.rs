@@ -19,17 +19,17 @@ use tradechain_proto::v1::{self, block_request::At, chain_service_server::ChainS
 use super::auth::Caller;
 use super::disclosure::{WITHHELD_REASON, may_see_tx};
 use super::status::{internal, invalid, not_found, parse_hash};
-use super::{Shared, views};
+use super::{ApiState, views};
 
 #[derive(Clone)]
-pub struct ChainApi(pub Shared);
+pub struct ChainApi(pub ApiState);
 
 const SVC: &str = "/tradechain.v1.ChainService/";
 const FAMILIES: &[&str] = &["waybill", "certificate", "provenance", "settlement", "governance"];
 
 type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-fn height_of(shared: &Shared, at: Option<&At>) -> Result<u64, Status> {
+fn height_of(shared: &ApiState, at: Option<&At>) -> Result<u64, Status> {
     match at {
         None => Err(invalid("at", "one of height or hash is required")),
         Some(At::Height(0)) => Err(invalid("height", "heights start at 1")),
@@ -48,7 +48,7 @@ fn height_of(shared: &Shared, at: Option<&At>) -> Result<u64, Status> {
 /// A block as `caller` may see it: every transaction it is not a party to comes as its leaf
 /// hash only, with its rejection reason withheld (`disclosure`); the whole block's bytes only
 /// when nothing is withheld.
-fn block_reply(shared: &Shared, height: u64, caller: &Caller) -> Result<Option<v1::BlockReply>, Status> {
+fn block_reply(shared: &ApiState, height: u64, caller: &Caller) -> Result<Option<v1::BlockReply>, Status> {
     let b = shared.backend.as_ref();
     let Some(block) = b.block(height).map_err(internal)? else {
         return Ok(None);
@@ -97,7 +97,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(shared: &Shared, f: Option<&v1::EventFilter>) -> Result<Filter, Status> {
+    fn new(shared: &ApiState, f: Option<&v1::EventFilter>) -> Result<Filter, Status> {
         let f = f.cloned().unwrap_or_default();
         for fam in &f.families {
             if !FAMILIES.contains(&fam.as_str()) {
@@ -122,7 +122,7 @@ impl Filter {
 
 /// Events of one block from `from_index` on, filtered.
 fn block_events(
-    shared: &Shared,
+    shared: &ApiState,
     height: u64,
     from_index: u32,
     filter: &Filter,
@@ -197,10 +197,10 @@ fn block_events(
 
 /// Drive a stream: `produce(height, first)` yields the items of one height; the cursor advances
 /// one height at a time up to the head, then waits for the next commit.
-fn follow<T, F>(shared: Shared, from_height: u64, mut produce: F) -> ReplyStream<T>
+fn follow<T, F>(shared: ApiState, from_height: u64, mut produce: F) -> ReplyStream<T>
 where
     T: Send + 'static,
-    F: FnMut(&Shared, u64, bool) -> Result<Vec<T>, Status> + Send + 'static,
+    F: FnMut(&ApiState, u64, bool) -> Result<Vec<T>, Status> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(shared.limits.stream_buffer.max(1));
     let mut commits = shared.backend.subscribe_commits();

@@ -16,7 +16,7 @@ use tradechain_ledger::payload::{CertificateOp, Payload, SettlementOp, WaybillOp
 use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
 
-use super::Shared;
+use super::ApiState;
 use super::auth::Caller;
 use super::document::{Doc, load, may_see};
 use tradechain_ledger::event_fields::carries_commercial;
@@ -25,7 +25,7 @@ use tradechain_ledger::event_fields::carries_commercial;
 pub const WITHHELD_REASON: &str = "withheld: the caller is not a party to this transaction";
 
 /// Whether `caller` (`None`: unauthenticated) may see the signed bytes of `stx`.
-pub fn may_see_tx(shared: &Shared, caller: Option<&Caller>, stx: &SignedTransaction) -> Result<bool, Status> {
+pub fn may_see_tx(shared: &ApiState, caller: Option<&Caller>, stx: &SignedTransaction) -> Result<bool, Status> {
     let tx = &stx.tx;
     let events = tx.payload.events();
     if !events.is_empty() && !events.iter().any(carries_commercial) {

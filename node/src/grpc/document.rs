@@ -23,10 +23,10 @@ use tradechain_proto::v1::{self, document_id, document_service_server::DocumentS
 use super::auth::Caller;
 use super::backend::DocQuery;
 use super::status::{internal, invalid, not_found};
-use super::{Shared, read_record, views};
+use super::{ApiState, read_record, views};
 
 #[derive(Clone)]
-pub struct DocumentApi(pub Shared);
+pub struct DocumentApi(pub ApiState);
 
 const SVC: &str = "/tradechain.v1.DocumentService/";
 
@@ -81,7 +81,7 @@ fn text_field<'a>(field: &str, s: &'a str) -> Result<&'a str, Status> {
 /// State key of the settlement a caller names by `settlement_id`. Settlement ids are scoped by
 /// the instructing (payer) bank: `PAYER-BANK/ID` names one directly; a bare id is looked up among
 /// the settlements with that id the caller may see, and must name exactly one.
-fn settlement_key(shared: &Shared, caller: &Caller, sid: &str) -> Result<Vec<u8>, Status> {
+fn settlement_key(shared: &ApiState, caller: &Caller, sid: &str) -> Result<Vec<u8>, Status> {
     if let Some((payer, id)) = sid.split_once('/')
         && let Ok(payer) = OrgId::new(payer)
     {
@@ -118,7 +118,7 @@ fn settlement_key(shared: &Shared, caller: &Caller, sid: &str) -> Result<Vec<u8>
 }
 
 /// State key of the document a `DocumentId` names.
-fn doc_key(shared: &Shared, caller: &Caller, id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
+fn doc_key(shared: &ApiState, caller: &Caller, id: Option<&v1::DocumentId>) -> Result<Vec<u8>, Status> {
     match id.and_then(|i| i.id.as_ref()) {
         Some(document_id::Id::Waybill(w)) => Ok(keys::waybill(
             &org_field("id.waybill.carrier", &w.carrier)?,
@@ -137,7 +137,7 @@ fn doc_key(shared: &Shared, caller: &Caller, id: Option<&v1::DocumentId>) -> Res
 }
 
 /// Decode the document at a state key (None when absent or not a document key).
-pub(crate) fn load(shared: &Shared, key: &[u8]) -> Result<Option<Doc>, Status> {
+pub(crate) fn load(shared: &ApiState, key: &[u8]) -> Result<Option<Doc>, Status> {
     let b = shared.backend.as_ref();
     let Some((ns, parts)) = split_key(key) else {
         return Ok(None);

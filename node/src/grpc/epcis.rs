@@ -22,7 +22,7 @@ use tradechain_ledger::state::keys;
 use tradechain_ledger::tx::SignedTransaction;
 use tradechain_proto::v1::{self, epcis_service_server::EpcisService};
 
-use super::Shared;
+use super::ApiState;
 use super::backend::SubmitError;
 use super::provenance::parse_page_token;
 use super::status::{internal, invalid, not_found, rejected, submit_error, unavailable_syncing};
@@ -31,7 +31,7 @@ use crate::epcis_rest::filter::{EventFilter, IdMatch};
 use tradechain_ledger::epcis::export::biz_step_term;
 
 #[derive(Clone)]
-pub struct EpcisApi(pub Shared);
+pub struct EpcisApi(pub ApiState);
 
 /// The request's criteria as the shared EPCIS filter (`epcis_rest::filter`, the REST binding's
 /// matching): inclusive time window, bizStep in any CBV spelling, location = read point or

@@ -93,18 +93,18 @@ pub struct Inner {
 
 /// State shared by all services of one server.
 #[derive(Clone)]
-pub struct Shared(pub(crate) Arc<Inner>);
+pub struct ApiState(pub(crate) Arc<Inner>);
 
-impl std::ops::Deref for Shared {
+impl std::ops::Deref for ApiState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
     }
 }
 
-impl Shared {
-    pub fn new(backend: Arc<dyn Backend>, limits: ServerLimits) -> Shared {
-        Shared(Arc::new(Inner { backend, limits }))
+impl ApiState {
+    pub fn new(backend: Arc<dyn Backend>, limits: ServerLimits) -> ApiState {
+        ApiState(Arc::new(Inner { backend, limits }))
     }
 
     /// Authenticate a member read for `method` (full path, e.g. `/tradechain.v1.ChainService/GetBlock`).
@@ -209,7 +209,7 @@ where
     IO::ConnectInfo: Clone + Send + Sync + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let shared = Shared::new(backend, limits.clone());
+    let shared = ApiState::new(backend, limits.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES {
         reporter

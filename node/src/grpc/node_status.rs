@@ -5,10 +5,10 @@ use tradechain_ledger::state::keys;
 use tradechain_proto::v1::{self, node_service_server::NodeService};
 
 use super::status::internal;
-use super::{Shared, read_record, views};
+use super::{ApiState, read_record, views};
 
 #[derive(Clone)]
-pub struct NodeApi(pub Shared);
+pub struct NodeApi(pub ApiState);
 
 #[tonic::async_trait]
 impl NodeService for NodeApi {

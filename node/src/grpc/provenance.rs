@@ -39,10 +39,10 @@ use tradechain_proto::v1::{self, get_provenance_request::Id, provenance_service_
 
 use super::backend::{Backend, BackendError, ProofParts};
 use super::status::{internal, invalid, not_found};
-use super::{Shared, views};
+use super::{ApiState, views};
 
 #[derive(Clone)]
-pub struct ProvenanceApi(pub Shared);
+pub struct ProvenanceApi(pub ApiState);
 
 /// The canonical goods key a request names, or INVALID_ARGUMENT naming the field.
 pub fn resolve_id(backend: &dyn Backend, id: Option<&Id>) -> Result<String, Status> {

@@ -25,10 +25,10 @@ use super::auth::Caller;
 use super::backend::MempoolStatus;
 use super::disclosure::may_see_tx;
 use super::status::{internal, invalid, not_found, parse_hash, submit_error, unavailable_syncing};
-use super::{Shared, views};
+use super::{ApiState, views};
 
 #[derive(Clone)]
-pub struct TransactionApi(pub Shared);
+pub struct TransactionApi(pub ApiState);
 
 impl TransactionApi {
     fn decode_checked(&self, bytes: &[u8]) -> Result<SignedTransaction, Status> {
@@ -135,7 +135,7 @@ impl TransactionService for TransactionApi {
             return Err(unavailable_syncing(h, info.sync.target_height));
         }
         // Sender, key and signature are checked once, by the backend's admission (the node's
-        // mempool: `Shared::submit`), not here as well.
+        // mempool: `ApiState::submit`), not here as well.
         let id = b.submit(stx).map_err(submit_error)?;
         // Acknowledged only once it survives this node's crash.
         b.durable().await.map_err(submit_error)?;

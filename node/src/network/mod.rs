@@ -205,7 +205,7 @@ pub enum NetError {
 
 /// State the network task publishes for the handle's getters.
 #[derive(Debug, Default)]
-struct Shared {
+struct PeerView {
     connected: BTreeSet<PeerId>,
     listen: Vec<Multiaddr>,
     topic_peers: BTreeMap<Topic, BTreeSet<PeerId>>,
@@ -214,10 +214,10 @@ struct Shared {
 }
 
 #[derive(Debug, Clone, Default)]
-struct SharedState(Arc<Mutex<Shared>>);
+struct PeerViewCell(Arc<Mutex<PeerView>>);
 
-impl SharedState {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
+impl PeerViewCell {
+    fn lock(&self) -> MutexGuard<'_, PeerView> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -232,7 +232,7 @@ pub const EVENT_QUEUE: usize = 8192;
 pub struct NetHandle {
     tx: mpsc::Sender<NetCommand>,
     local: PeerId,
-    shared: SharedState,
+    shared: PeerViewCell,
 }
 
 impl NetHandle {

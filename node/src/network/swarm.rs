@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{
-    COMMAND_QUEUE, EVENT_QUEUE, NetCommand, NetConfig, NetError, NetEvent, NetHandle, NetLimits, SharedState, Topic,
+    COMMAND_QUEUE, EVENT_QUEUE, NetCommand, NetConfig, NetError, NetEvent, NetHandle, NetLimits, PeerViewCell, Topic,
     allowed_peer_ids,
     codec::{FrameCodec, RequestFrame},
     gate::{Gate, PenaltyOutcome},
@@ -149,7 +149,7 @@ pub(super) async fn start(
         })?;
         listeners.insert(id);
     }
-    let shared = SharedState::default();
+    let shared = PeerViewCell::default();
     // Wait until each listener reports an address, so that `listen_addrs()` is meaningful at once.
     let deadline = tokio::time::Instant::now() + LISTEN_WAIT;
     let mut early_events = Vec::new();
@@ -233,7 +233,7 @@ pub(super) async fn start(
 struct Runner {
     swarm: Swarm<Behaviour>,
     ev_tx: mpsc::Sender<NetEvent>,
-    shared: SharedState,
+    shared: PeerViewCell,
     local: PeerId,
     topics: BTreeMap<gossipsub::TopicHash, Topic>,
     bootstrap: Vec<Multiaddr>,
