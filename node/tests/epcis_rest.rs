@@ -1038,6 +1038,27 @@ fn events_naming_no_goods_are_captured_and_found_by_place() {
     assert_eq!(j["errors"][0]["tradechain:rule"], "provenance.empty", "{j}");
 }
 
+/// A document is one transaction: one above the chain's transaction size is too large to
+/// capture (413, naming the limit), and nothing is queued or submitted.
+#[test]
+fn a_document_above_the_transaction_limit_is_413() {
+    let mut cfg = capture_config();
+    cfg.max_body_bytes = 4 * 1024 * 1024;
+    cfg.max_events = 500;
+    let n = serve(Scenario::trade().backend, Some(cfg));
+    let events: Vec<String> = (0..450)
+        .map(|i| observe(&format!("7{i:03}"), "2024-01-01T00:00:00Z"))
+        .collect();
+    let r = post_capture(&n, &doc(&events), None);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(
+        r.body.contains("transaction limit") && r.body.contains("split it"),
+        "{}",
+        r.body
+    );
+    assert!(n.backend.mempool().is_empty());
+}
+
 fn own_node() -> Node {
     serve(Scenario::trade().backend, Some(capture_config()))
 }

@@ -48,7 +48,7 @@ fn python() -> Option<PathBuf> {
 
 /// Run `scripts/pyclient/{script}` with `input` on stdin and `env`; its JSON report (the last
 /// stdout line).
-fn run(python: &PathBuf, script: &str, input: &Value, env: &[(&str, &str)]) -> Value {
+fn run(python: &std::path::Path, script: &str, input: &Value, env: &[(&str, &str)]) -> Value {
     let script_path = repo().join("scripts/pyclient").join(script);
     let out = gs1_schema::run_script(python, &script_path, &[], input.to_string().as_bytes(), env);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1135,7 +1135,12 @@ async fn capture_post_inner(s: &Rest, headers: &HeaderMap, uri: &Uri, body: Body
     }
     let genesis = s.backend.genesis();
     capture::assign_event_ids(&genesis.chain_id, &cfg.org, &mut events);
-    epcis::check_limits(&events, &genesis.limits).map_err(|e| validation(e.to_string()))?;
+    // An event above the chain's limits is a bad event (400); a document above them as a whole
+    // (it is one transaction: its size and event count) is too large to capture (413, split it).
+    epcis::check_limits(&events, &genesis.limits).map_err(|e| match e.index() {
+        Some(_) => validation(e.to_string()),
+        None => too_large(cfg, e.to_string()),
+    })?;
     let id = c
         .submit(events, behaviour)
         .map_err(|capture::QueueError::Busy(d)| Problem::busy(d))?;
