@@ -27,7 +27,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// The calendar date (year, month 1-12, day 1-31) `z` days after 1970-01-01 (H. Hinnant's
+/// civil_from_days): the one calendar conversion (EPCIS times, the page, certificates).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
