@@ -144,6 +144,11 @@ fn serve_with(backend: Arc<MemBackend>, capture: Option<CaptureConfig>, webhooks
     }
 }
 
+/// `GET path`, signed by `who` now.
+fn signed_get(addr: SocketAddr, path: &str, who: &str) -> Resp {
+    request(addr, "GET", path, &signed("GET", path, b"", who, now_ms()), b"")
+}
+
 /// Signed headers for `method path` with `body`, by `who`, at `time_ms`.
 fn signed(method: &str, path: &str, body: &[u8], who: &str, time_ms: i64) -> Vec<(&'static str, String)> {
     sign_headers(CHAIN_ID, method, path, body, &org(who), 1, &key_of(who), time_ms)
@@ -160,13 +165,7 @@ fn post_capture(n: &Node, doc: &str, behaviour: Option<&str>) -> Resp {
 
 fn job(n: &Node, id: &str) -> Value {
     let path = format!("/capture/{id}");
-    let r = request(
-        n.addr,
-        "GET",
-        &path,
-        &signed("GET", &path, b"", "PRODUCER-CN", now_ms()),
-        b"",
-    );
+    let r = signed_get(n.addr, &path, "PRODUCER-CN");
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
 }
@@ -1140,24 +1139,12 @@ fn capture_is_all_or_nothing_by_default_and_proceeds_on_request() {
     .events();
     assert_eq!(evs.len(), 1);
     // The job list, newest first.
-    let r = request(
-        n.addr,
-        "GET",
-        "/capture",
-        &signed("GET", "/capture", b"", "PRODUCER-CN", now_ms()),
-        b"",
-    );
+    let r = signed_get(n.addr, "/capture", "PRODUCER-CN");
     assert_eq!(r.status, 200, "{}", r.body);
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 4);
     assert_eq!(list[0]["success"], true);
-    let r = request(
-        n.addr,
-        "GET",
-        "/capture?perPage=1",
-        &signed("GET", "/capture?perPage=1", b"", "PRODUCER-CN", now_ms()),
-        b"",
-    );
+    let r = signed_get(n.addr, "/capture?perPage=1", "PRODUCER-CN");
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     assert!(r.next().is_some());
 }
@@ -1227,23 +1214,9 @@ fn capture_refuses_unauthenticated_and_foreign_requests_and_submits_nothing() {
     get(n.addr, &format!("/capture/{id}")).problem(401);
     get(n.addr, "/capture").problem(401);
     let path = format!("/capture/{id}");
-    request(
-        n.addr,
-        "GET",
-        &path,
-        &signed("GET", &path, b"", "IMPORTER-NL", now_ms()),
-        b"",
-    )
-    .problem(403);
+    signed_get(n.addr, &path, "IMPORTER-NL").problem(403);
     let path = "/capture/cap-0-0";
-    request(
-        n.addr,
-        "GET",
-        path,
-        &signed("GET", path, b"", "PRODUCER-CN", now_ms()),
-        b"",
-    )
-    .problem(404);
+    signed_get(n.addr, path, "PRODUCER-CN").problem(404);
 }
 
 #[test]
@@ -1790,13 +1763,7 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
     let path = format!("{subs}/{id}");
     let mut failures = 0;
     for _ in 0..200 {
-        let r = request(
-            n.addr,
-            "GET",
-            &path,
-            &signed("GET", &path, b"", "BANK-NL", now_ms()),
-            b"",
-        );
+        let r = signed_get(n.addr, &path, "BANK-NL");
         assert_eq!(r.status, 200, "{}", r.body);
         failures = r.json()["tradechain:consecutiveFailures"].as_u64().unwrap();
         if failures >= 2 {
@@ -1805,14 +1772,7 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
         std::thread::sleep(Duration::from_millis(25));
     }
     assert!(failures >= 2, "deliveries to a stopped receiver fail and are retried");
-    request(
-        n.addr,
-        "GET",
-        &path,
-        &signed("GET", &path, b"", "PRODUCER-CN", now_ms()),
-        b"",
-    )
-    .problem(403);
+    signed_get(n.addr, &path, "PRODUCER-CN").problem(403);
     request(n.addr, "GET", &path, &[], b"").problem(401);
 
     // Back on the same port: the missed events arrive, in order, none twice, none lost.
@@ -1821,14 +1781,7 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
     let expected = matches(&n.backend)[before..].to_vec();
     assert_eq!(expected.len(), 4);
     assert_eq!(all, expected, "exactly once, in record order, across the outage");
-    let details = request(
-        n.addr,
-        "GET",
-        &path,
-        &signed("GET", &path, b"", "BANK-NL", now_ms()),
-        b"",
-    )
-    .json();
+    let details = signed_get(n.addr, &path, "BANK-NL").json();
     assert_eq!(details["tradechain:deliveredEvents"], 4, "{details}");
     assert_eq!(details["tradechain:consecutiveFailures"], 0, "{details}");
     assert!(details["lastNotifiedAt"].is_string(), "{details}");
@@ -1858,14 +1811,7 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
         b"",
     );
     assert_eq!(r.status, 204, "{}", r.body);
-    request(
-        n.addr,
-        "GET",
-        &path,
-        &signed("GET", &path, b"", "BANK-NL", now_ms()),
-        b"",
-    )
-    .problem(404);
+    signed_get(n.addr, &path, "BANK-NL").problem(404);
     assert_eq!(
         capture(&n, &doc(&[observe("9306", "2024-04-03T00:00:00Z")]), None)["success"],
         true
