@@ -951,7 +951,7 @@ fn a_document_event_is_disclosed_alone_and_bound_to_its_position() {
     single.document = None;
     assert_ne!(single.id_and_leaf().unwrap().0, stx.id());
     // Another digest list (an event added or dropped) is another transaction.
-    let mut grown = d1;
+    let mut grown = d1.clone();
     grown
         .document
         .as_mut()
@@ -959,4 +959,12 @@ fn a_document_event_is_disclosed_alone_and_bound_to_its_position() {
         .event_digests
         .push(tradechain_ledger::Hash::ZERO);
     assert_ne!(grown.id_and_leaf().unwrap().0, stx.id());
+    // A node cannot make a verifier hash an unbounded digest list.
+    let mut huge = d1;
+    huge.document.as_mut().unwrap().event_digests.resize(
+        tradechain_ledger::event_fields::MAX_DOCUMENT_EVENTS + 1,
+        tradechain_ledger::Hash::ZERO,
+    );
+    let e = huge.id_and_leaf().unwrap_err();
+    assert!(e.contains("more than 65536"), "{e}");
 }
