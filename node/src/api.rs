@@ -6,7 +6,7 @@
 //! check) before either port is bound, and both servers accept through `tls::TlsListener`;
 //! without `[tls]` both speak plaintext as before.
 use crate::config::NodeConfig;
-use crate::runtime::NodeState;
+use crate::node_state::NodeState;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;

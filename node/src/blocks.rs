@@ -7,13 +7,14 @@
 //!   duplicate, tx root), its time is not too far ahead of this node's clock, its validator-set
 //!   hash and proposer are the set in force, none of its transactions was committed before, and
 //!   re-executing it gives its results hash and state hash.
-//! - `check_block` never writes; commit happens only with a certificate (`Store::commit_block`).
+//! - `check_block` never writes; commit happens only with a certificate (`ChainStore::commit`).
 use tradechain_ledger::block::results_hash;
 use tradechain_ledger::block_check::{Parent, Seal, assemble, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state_tree::StateUpdate;
 use tradechain_ledger::{Block, Genesis, PublicKey, SignedTransaction};
-use tradechain_store::{Head, Store};
+use crate::host::ports::ChainStore;
+use tradechain_store::Head;
 
 /// How far ahead of the checking node's clock a proposed block time may be.
 pub const MAX_FUTURE_DRIFT_MS: i64 = 5_000;
@@ -30,7 +31,7 @@ pub struct Checked {
 }
 
 /// The head as the parent the next block is checked against.
-fn parent(store: &Store, genesis: &Genesis, head: &Head) -> Parent {
+fn parent(store: &dyn ChainStore, genesis: &Genesis, head: &Head) -> Parent {
     let time_ms = if head.height == 0 {
         genesis.genesis_time_ms
     } else {
@@ -51,7 +52,7 @@ fn parent(store: &Store, genesis: &Genesis, head: &Head) -> Parent {
 /// Build the next block from candidate transactions (already signature-checked by the mempool).
 /// Postcondition: the block passes `check_links` (what every validator checks first).
 pub fn build_block(
-    store: &Store,
+    store: &dyn ChainStore,
     genesis: &Genesis,
     registry: &Registry,
     proposer: PublicKey,
@@ -85,7 +86,7 @@ pub fn build_block(
 /// Check a proposed block against the store's head; returns its execution and state-tree update
 /// for commit.
 pub fn check_block(
-    store: &Store,
+    store: &dyn ChainStore,
     genesis: &Genesis,
     registry: &Registry,
     now_ms: i64,

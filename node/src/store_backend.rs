@@ -8,7 +8,7 @@ use crate::grpc::backend::{
     SubmitError, SyncInfo, doc_matches,
 };
 use crate::mempool::MempoolError;
-use crate::runtime::NodeState;
+use crate::node_state::NodeState;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
