@@ -15,5 +15,5 @@ pub mod signature_check;
 pub mod wire;
 
 pub use engine::{Engine, EngineConfig, Input, Output};
-pub use signature_check::{Ed25519Check, SignatureCheck};
+pub use signature_check::{Ed25519Check, MemoCheck, SignatureCheck};
 pub use wire::{ConsensusMsg, SignedProposalMsg, SignedVoteMsg, Timeout, TimeoutKind, WalEntry};

@@ -55,6 +55,10 @@ pub enum MempoolError {
     Full { count: usize, bytes: usize },
     #[error("transaction {0} is already pending")]
     Duplicate(Hash),
+    /// Committed before (accepted or rejected): including it again would stall every proposal
+    /// that carries it, since validators refuse a block repeating a committed transaction.
+    #[error("transaction {id} is already committed at height {height}")]
+    AlreadyCommitted { id: Hash, height: u64 },
     #[error("transaction is for chain {got:?}, this node serves {expected:?}")]
     WrongChain { expected: String, got: String },
     #[error("sender {0} is not a member")]

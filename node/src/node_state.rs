@@ -9,7 +9,10 @@
 //! - Every transaction enters the mempool through `Mempool::admit_checked` after one batched
 //!   signature check made outside the mempool lock (`ledger::execute::check_signatures`).
 //! - What the mempool admitted from a client or the journal is queued for gossip (`outbound`).
+//! - A transaction already committed (accepted or rejected) is never admitted again: a rejected
+//!   one leaves its nonce free, and a proposal repeating it is refused by every validator.
 use crate::config::NodeRole;
+use crate::host::ports::ChainStore;
 use crate::mempool::{Mempool, MempoolError};
 use crate::metrics::Metrics;
 use crate::submit_journal::SubmitJournal;
@@ -66,7 +69,18 @@ pub fn gossip_offence(res: &[Result<Hash, MempoolError>]) -> Option<&'static str
     })
 }
 
-impl<S: tradechain_ledger::state::StateView> NodeState<S> {
+impl<S: ChainStore> NodeState<S> {
+    /// Where `id` was committed, if it was (a read error counts as not committed: the block
+    /// check refuses a repeat anyway).
+    fn committed_at(&self, id: &Hash) -> Option<u64> {
+        self.store.tx_location(id).ok().flatten().map(|l| l.height)
+    }
+
+    /// Drop what is already committed from a batch about to be admitted.
+    fn uncommitted(&self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
+        txs.into_iter().filter(|t| self.committed_at(&t.id()).is_none()).collect()
+    }
+
     pub fn new(
         name: String,
         role: NodeRole,
@@ -94,6 +108,11 @@ impl<S: tradechain_ledger::state::StateView> NodeState<S> {
     /// acknowledges it only after `durable()` resolves (a duplicate of a pending transaction is
     /// journaled too if it came by gossip, so that acknowledgement holds as well).
     pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
+        let id = tx.id();
+        if let Some(height) = self.committed_at(&id) {
+            self.metrics.mempool_refused.inc();
+            return Err(MempoolError::AlreadyCommitted { id, height });
+        }
         // The signature is checked before taking the mempool lock, so submissions, gossip and
         // block checks do not queue behind one another's ed25519 work.
         let checks = check_signatures(self.store.as_ref(), std::slice::from_ref(&tx), &|_, _| false);
@@ -159,7 +178,9 @@ impl<S: tradechain_ledger::state::StateView> NodeState<S> {
     /// Admit a batch a peer gossiped (not journaled: this node did not acknowledge it). Returns
     /// why the peer should be penalised, if it should.
     pub fn admit_gossip(&self, txs: Vec<SignedTransaction>) -> Option<&'static str> {
-        // Skip what we already hold (our own transactions relayed back, repeats).
+        // Skip what we already hold (our own transactions relayed back, repeats) and what is
+        // committed (a member re-gossiping its rejected transaction, whose nonce is still free).
+        let txs = self.uncommitted(txs);
         let txs: Vec<SignedTransaction> = match self.mempool.lock() {
             Ok(m) => txs.into_iter().filter(|t| !m.contains(&t.id())).collect(),
             Err(_) => return None,
@@ -182,6 +203,7 @@ impl<S: tradechain_ledger::state::StateView> NodeState<S> {
             return 0;
         }
         let read = txs.len();
+        let txs = self.uncommitted(txs);
         let checks = check_signatures(self.store.as_ref(), &txs, &|_, _| false);
         let Ok(mut m) = self.mempool.lock() else { return 0 };
         let res = m.admit_checked(txs.clone(), checks, self.store.as_ref());

@@ -174,6 +174,9 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
         };
         if let Some(input) = input {
             host.handle(&mut io, input);
+            if let Some(e) = host.fatal() {
+                anyhow::bail!("the store failed ({e}); restart the node to resume from what it holds");
+            }
         }
     }
     tracing::info!("shutting down");

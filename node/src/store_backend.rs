@@ -185,10 +185,11 @@ impl Backend for StoreBackend {
 }
 
 /// What a mempool's answer means to the submitting client (a duplicate is not a refusal: the
-/// transaction is pending).
+/// transaction is pending; nor is a resubmission of a committed one: submitting is idempotent,
+/// and `WaitForCommit` answers where it is).
 fn submit_result(r: Result<Hash, MempoolError>) -> Result<Hash, SubmitError> {
     Err(match r {
-        Ok(id) | Err(MempoolError::Duplicate(id)) => return Ok(id),
+        Ok(id) | Err(MempoolError::Duplicate(id) | MempoolError::AlreadyCommitted { id, .. }) => return Ok(id),
         // Both clear as blocks commit: retryable, never a rejection (a client that dropped a
         // nonce-gap refusal would leave a hole no later nonce of its can pass).
         Err(e @ (MempoolError::Full { .. } | MempoolError::NonceGap { .. } | MempoolError::SenderQuota { .. })) => {

@@ -1,5 +1,4 @@
 //! Test-only deterministic simulator: `world` (network, clock, faults, hosts) and `checker`
 //! (independent safety and liveness properties).
 pub mod checker;
-pub mod memo;
 pub mod world;

@@ -6,7 +6,7 @@
 //! ordered by (virtual time, insertion number), so a seed replays exactly. At most f nodes are
 //! faulty (Byzantine + crash-prone) in any run.
 use crate::sim::checker::{Checker, genesis_prev, sim_block_valid};
-use crate::sim::memo::MemoCheck;
+use tradechain_consensus::signature_check::MemoCheck;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -121,7 +121,7 @@ pub struct World {
     healed: bool,
     heal_at: u64,
     checker: Checker,
-    /// One signature memo for all engines of this world (see `memo`).
+    /// One signature memo for all engines of this world (`consensus::signature_check::MemoCheck`).
     memo: Arc<MemoCheck>,
     trace: Sha256,
     res: SimResult,

@@ -18,6 +18,8 @@
 //! - Every `PersistWal` output is durable before any later output of the same batch is acted
 //!   on; a failed append drops the rest of the batch, so our vote never leaves the node before
 //!   its WAL record does.
+//! - A failed WAL append or store commit stops the host (`fatal`): the runtime exits and the node
+//!   restarts from what is durable, as databases do on a failed fsync.
 //! - The WAL is truncated only after the height it covers is committed.
 //! - The engine runs at most one height ahead of the store: `engine_height <= head + 1`.
 //! - A proposal is built only for the head's child (asserted on the built block).
@@ -88,6 +90,13 @@ pub struct Host<S: ChainStore, W: ConsensusWal> {
     /// When to offer our pending transactions to peers again (a peer connected: it may have
     /// restarted with an empty mempool).
     reoffer_at: Option<i64>,
+    /// Set when the store failed to commit or the WAL to append: what is durable is then unknown
+    /// (a failed fsync may or may not have written), so the host stops and the process exits to
+    /// restart from what the store and the WAL hold (`fatal`).
+    fatal: Option<String>,
+    /// Deliberately broken variant for the simulator only: vote for proposals without
+    /// re-executing them (`break_skip_reexecution`).
+    skip_reexecution: bool,
 }
 
 impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
@@ -122,7 +131,21 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             evidence,
             exec_ms: 0,
             reoffer_at: None,
+            fatal: None,
+            skip_reexecution: false,
         }
+    }
+
+    /// Why the host stopped, if it did: the runtime exits, the simulator crashes the node.
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+
+    /// A deliberately broken host for the simulator's self-test: it votes for any proposal
+    /// without re-executing it. Never called outside `node/tests/host_sim`.
+    #[doc(hidden)]
+    pub fn break_skip_reexecution(&mut self) {
+        self.skip_reexecution = true;
     }
 
     pub fn shared(&self) -> &Arc<NodeState<S>> {
@@ -142,6 +165,9 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
 
     /// React to one input. Never panics on what peers send.
     pub fn handle(&mut self, io: &mut impl HostIo, input: HostInput) {
+        if self.fatal.is_some() {
+            return;
+        }
         match input {
             HostInput::Consensus(msg) => self.feed(io, Input::Message(*msg)),
             HostInput::Timer(HostTimer::Consensus(t)) => self.feed(io, Input::TimeoutElapsed(t)),
@@ -283,8 +309,12 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
                     if let Some(wal) = self.wal.as_mut()
                         && let Err(e) = wal.append(&codec::encode(&entry))
                     {
-                        // Without a durable WAL we must not vote: stop acting on this batch.
-                        tracing::error!("consensus WAL append failed, dropping outputs: {e}");
+                        // Without a durable WAL we must not vote: drop the rest of this batch and
+                        // stop. Carrying on would leave the engine past a step whose vote and
+                        // timers were dropped — mute at this height (the simulator found a chain
+                        // halted that way); a restart replays what is durable instead.
+                        tracing::error!("consensus WAL append failed: {e}; stopping");
+                        self.fatal = Some(format!("consensus WAL append failed: {e}"));
                         return;
                     }
                     None
@@ -373,11 +403,25 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         let p = &self.shared.genesis.consensus;
         let store: &dyn ChainStore = self.shared.store.as_ref();
         let txs = match self.shared.mempool.lock() {
-            Ok(m) => m.select(
-                p.max_block_txs as usize,
-                tradechain_ledger::block_check::tx_bytes_budget(p) as usize,
-                store,
-            ),
+            Ok(mut m) => {
+                let mut txs = m.select(
+                    p.max_block_txs as usize,
+                    tradechain_ledger::block_check::tx_bytes_budget(p) as usize,
+                    store,
+                );
+                // Admission refuses committed transactions, but one admitted while its block
+                // was committing slips past both that check and the eviction: never propose it
+                // (every validator would refuse the block), and drop it.
+                txs.retain(|t| {
+                    let id = t.id();
+                    let fresh = store.tx_location(&id).ok().flatten().is_none();
+                    if !fresh {
+                        m.remove(&id);
+                    }
+                    fresh
+                });
+                txs
+            }
             Err(_) => Vec::new(),
         };
         let pre = self.mempool_vouches();
@@ -411,7 +455,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
 
     fn validate(&mut self, io: &mut impl HostIo, block: &Block, check_clock: bool) -> bool {
         let hash = block.hash();
-        if self.cache.contains_key(&hash) {
+        if self.cache.contains_key(&hash) || (check_clock && self.skip_reexecution) {
             return true;
         }
         // Sync and decided blocks carry a certificate: their time is checked against the parent
@@ -461,7 +505,8 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         };
         let store_started = io.now_ms();
         if let Err(e) = self.shared.store.commit(&block, &cert, &exec, &tree) {
-            tracing::error!(height, "commit failed: {e}");
+            tracing::error!(height, "commit failed: {e}; stopping");
+            self.fatal = Some(format!("committing height {height}: {e}"));
             return false;
         }
         // Postcondition: the store's head is this block (anything else is a corrupt store).
@@ -654,8 +699,12 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             applied += 1;
         }
         let after = self.head_height();
-        // Postcondition: a sync step moves the head forward by exactly what it applied.
-        debug_assert_eq!(after, before + applied, "sync applied {applied} blocks");
+        // Postcondition: a sync step moves the head forward by exactly what it applied (unless the
+        // store failed, when what it holds is unknown until the restart).
+        debug_assert!(
+            self.fatal.is_some() || after == before + applied,
+            "sync applied {applied} blocks but the head moved from {before} to {after}"
+        );
         let syncing = peer_head > after.saturating_add(SYNC_LAG_BLOCKS);
         self.shared.metrics.syncing.set(i64::from(syncing));
         if let Ok(mut s) = self.shared.status.write() {
