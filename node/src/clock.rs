@@ -2,7 +2,7 @@
 //!
 //! Invariants: nothing the ledger executes reads it — block execution takes the block's time
 //! (`ledger::execute`); it is read only at the edges: a proposer's block time and a validator's
-//! future-drift check (`node::blocks`, through `node::runtime`), mempool expiry, gRPC
+//! future-drift check (`node::blocks`, through the host's `HostIo::now_ms`), mempool expiry, gRPC
 //! authentication windows (`grpc::auth`), EPCIS defaults (`grpc::epcis`) and client-side
 //! timestamps (the CLI). It never panics: a clock before 1970 reads 0, one past `i64::MAX` ms
 //! reads `i64::MAX`.

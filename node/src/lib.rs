@@ -1,5 +1,8 @@
 //! `tradechain-node`: turns the pure parts (ledger, consensus) into a running validator or
-//! observer — libp2p networking, mempool, block building and checking, sync, the consensus WAL,
+//! observer. `host` is the sans-IO state machine that decides (engine driving, block building and
+//! checking, commit, sync, the consensus WAL, the mempool interplay) over ports; `runtime` wires it
+//! to the real parts — libp2p networking, tokio timers, the mempool and submission journal
+//! (`node_state`),
 //! the store (`tradechain-store`, RocksDB), metrics, and the gRPC and HTTP servers (the Digital
 //! Link resolver and the EPCIS 2.0 REST binding, `epcis_rest`; TLS on both, `tls`); `clock` is the one wall-clock
 //! reading (node and CLI).

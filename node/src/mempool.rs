@@ -89,6 +89,8 @@ struct Entry {
     key: PublicKey,
     /// In this node's submission journal.
     journaled: bool,
+    /// When it was admitted (host time, as of the last `set_now`).
+    since_ms: i64,
 }
 
 pub struct Mempool {
@@ -320,6 +322,7 @@ impl Mempool {
             size,
             key,
             journaled: false,
+            since_ms: self.now_ms,
         };
         let held = self.sender_bytes.entry(sender.clone()).or_default();
         if let Some(old) = queue.insert(nonce, entry) {
@@ -341,13 +344,30 @@ impl Mempool {
     /// Transactions for the next block: per sender, the gap-free run from its next nonce,
     /// senders interleaved round-robin, up to the limits.
     pub fn select(&self, max_txs: usize, max_bytes: usize, state: &dyn StateView) -> Vec<SignedTransaction> {
+        self.select_where(max_txs, max_bytes, state, |_| true)
+    }
+
+    /// Like `select`, but only transactions admitted at least `age_ms` ago (each run cut at its
+    /// first younger one): what has waited long enough that peers may have missed its gossip.
+    pub fn select_older(&self, age_ms: i64, max_txs: usize, state: &dyn StateView) -> Vec<SignedTransaction> {
+        let before = self.now_ms.saturating_sub(age_ms);
+        self.select_where(max_txs, usize::MAX, state, |e| e.since_ms <= before)
+    }
+
+    fn select_where(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        state: &dyn StateView,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<SignedTransaction> {
         let mut runs: Vec<Vec<&Entry>> = Vec::new();
         for (sender, queue) in &self.by_sender {
             let Some(org) = get_typed::<Org>(state, &keys::org(sender)) else {
                 continue;
             };
             let first = next_nonce(state, &org);
-            let run: Vec<&Entry> = gap_free_run(queue, first).collect();
+            let run: Vec<&Entry> = gap_free_run(queue, first).take_while(|e| keep(e)).collect();
             if !run.is_empty() {
                 runs.push(run);
             }

@@ -14,7 +14,7 @@ mod host_world;
 use host_world::world::{Broken, SimConfig, SimResult, World};
 use std::collections::BTreeMap;
 
-const DEFAULT_SEEDS: u64 = 2_000;
+const DEFAULT_SEEDS: u64 = 10_000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -124,7 +124,11 @@ fn same_seed_gives_same_trace() {
 }
 
 fn caught(broken: Broken, seeds: u64, needle: &str) -> Vec<u64> {
-    run_seeds(0, seeds, Some(broken))
+    let results = run_seeds(0, seeds, Some(broken));
+    if let Some((seed, r)) = results.iter().find(|(_, r)| !r.violations.is_empty()) {
+        println!("{broken:?}, seed {seed}: {:?}", r.violations.first());
+    }
+    results
         .into_iter()
         .filter(|(_, r)| r.violations.iter().any(|v| v.contains(needle)))
         .map(|(s, _)| s)
@@ -146,7 +150,7 @@ fn broken_variant_vote_before_wal_is_caught() {
 #[test]
 fn broken_variant_accept_without_reexecution_is_caught() {
     let seeds = env_u64("SIM_BROKEN_SEEDS").unwrap_or(50);
-    let c = caught(Broken::SkipReexecution, seeds, "");
+    let c = caught(Broken::SkipReexecution, seeds, "LIVENESS");
     println!("broken variant (proposals accepted without re-execution): {} of {seeds} seeds caught; first {:?}", c.len(), c.first());
     assert!(!c.is_empty(), "the checker missed hosts that skip re-execution in {seeds} seeds");
 }

@@ -66,6 +66,12 @@ pub enum HostInput {
 pub const REOFFER_DELAY_MS: i64 = 2_000;
 /// At most this many pending transactions per re-offer (the ones a proposer can use first).
 const REOFFER_MAX_TXS: usize = 5_000;
+/// Every this often, pending transactions older than `STALE_PENDING_MS` are gossiped again:
+/// gossip is not retransmitted, so a batch lost to a partition that healed without a reconnect,
+/// or to a peer's full queue, would otherwise stay on this node alone — for good, if this node
+/// never proposes (the simulator found an observer-held transaction stuck that way).
+pub const STALE_REOFFER_EVERY_MS: i64 = 5_000;
+pub const STALE_PENDING_MS: i64 = 5_000;
 /// Blocks checked but not yet decided, kept for commit; cleared at every commit.
 const MAX_CHECKED_BLOCKS: usize = 64;
 
@@ -90,6 +96,8 @@ pub struct Host<S: ChainStore, W: ConsensusWal> {
     /// When to offer our pending transactions to peers again (a peer connected: it may have
     /// restarted with an empty mempool).
     reoffer_at: Option<i64>,
+    /// When to gossip stale pending transactions again (`STALE_REOFFER_EVERY_MS`).
+    stale_reoffer_at: i64,
     /// Set when the store failed to commit or the WAL to append: what is durable is then unknown
     /// (a failed fsync may or may not have written), so the host stops and the process exits to
     /// restart from what the store and the WAL hold (`fatal`).
@@ -131,6 +139,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             evidence,
             exec_ms: 0,
             reoffer_at: None,
+            stale_reoffer_at: 0,
             fatal: None,
             skip_reexecution: false,
         }
@@ -599,14 +608,29 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         }
     }
 
-    /// Offer our pending transactions to every peer again, once `reoffer_at` is due.
+    /// Offer our pending transactions to every peer again: all of them once `reoffer_at` is due
+    /// (a peer connected), and every `STALE_REOFFER_EVERY_MS` those pending for longer than
+    /// `STALE_PENDING_MS`.
     fn reoffer(&mut self, io: &impl HostIo) {
-        if self.reoffer_at.is_none_or(|at| io.now_ms() < at) {
+        let now = io.now_ms();
+        let connected = self.reoffer_at.is_some_and(|at| now >= at);
+        let stale = now >= self.stale_reoffer_at;
+        if !connected && !stale {
             return;
         }
-        self.reoffer_at = None;
+        if connected {
+            self.reoffer_at = None;
+        }
+        if stale {
+            self.stale_reoffer_at = now.saturating_add(STALE_REOFFER_EVERY_MS);
+        }
+        let store: &dyn ChainStore = self.shared.store.as_ref();
         let txs = match self.shared.mempool.lock() {
-            Ok(m) => m.select(REOFFER_MAX_TXS, usize::MAX, self.shared.store.as_ref()),
+            Ok(m) if connected => m.select(REOFFER_MAX_TXS, usize::MAX, store),
+            Ok(mut m) => {
+                m.set_now(now);
+                m.select_older(STALE_PENDING_MS, REOFFER_MAX_TXS, store)
+            }
             Err(_) => return,
         };
         if txs.is_empty() {

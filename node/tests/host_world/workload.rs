@@ -50,6 +50,8 @@ pub struct Workload {
     gov_last: Option<Hash>,
     committed: HashSet<Hash>,
     counter: u64,
+    /// Acknowledged by a dishonest node, not yet seen committed, with when (virtual ms).
+    pub unconfirmed: Vec<(SignedTransaction, u64)>,
 }
 
 const GOV_STEPS: [&str; 3] = ["CUSTOMS-CN", "CUSTOMS-NL", "PORT-CNFOC"];
@@ -79,6 +81,16 @@ impl Workload {
 
     pub fn governance_due(&self) -> bool {
         self.gov_acked < GOV_STEPS.len()
+    }
+
+    /// Stop watching what has committed.
+    pub fn forget_committed(&mut self) {
+        let committed = &self.committed;
+        self.unconfirmed.retain(|(t, _)| !committed.contains(&t.id()));
+    }
+
+    pub fn is_committed(&self, id: &Hash) -> bool {
+        self.committed.contains(id)
     }
 
     pub fn on_commit(&mut self, block: &Block) {
@@ -207,7 +219,7 @@ impl Workload {
     }
 
     /// The node's answer to a submission; a violation if it acknowledged what it must refuse.
-    pub fn answered(&mut self, tx: &SignedTransaction, what: &'static str, expect: Expect, acked: bool, err: Option<String>) -> Option<String> {
+    pub fn answered(&mut self, tx: &SignedTransaction, what: &'static str, expect: Expect, acked: bool) -> Option<String> {
         self.submitted += 1;
         let id = tx.id();
         self.expect.insert(id, expect);
@@ -228,7 +240,6 @@ impl Workload {
             self.gov_acked += 1;
             self.gov_last = Some(id);
         }
-        let _ = err;
         None
     }
 }

@@ -148,6 +148,8 @@ enum Ev {
     /// A client's submission; governance steps come on their own events, every 300 ms until
     /// all are acknowledged.
     Submit { governance: bool },
+    /// Clients look for what dishonest nodes acknowledged and dropped, and submit it again.
+    ResubmitCheck,
     Heal,
 }
 
@@ -300,6 +302,7 @@ impl World {
             w.push(at, Ev::Submit { governance: false });
         }
         w.push(300, Ev::Submit { governance: true });
+        w.push(1_000, Ev::ResubmitCheck);
         res.faults = std::mem::take(&mut w.res.faults);
         w.res = res;
         if cfg.trace {
@@ -751,6 +754,12 @@ impl World {
                 self.partition = None;
                 self.drop_p = 0.0;
             }
+            Ev::ResubmitCheck => {
+                self.resubmit();
+                if !self.workload.unconfirmed.is_empty() || !self.workload.finished() {
+                    self.push(self.now + 1_000, Ev::ResubmitCheck);
+                }
+            }
             Ev::Submit { governance } => {
                 self.submit(governance);
                 if governance && self.workload.governance_due() {
@@ -773,24 +782,72 @@ impl World {
         else {
             return;
         };
-        let Some(host) = self.nodes[i].host.as_ref() else { return };
-        let shared = host.shared().clone();
+        let ok = self.offer(i, &tx, what);
         let id = tx.id();
-        let res = shared.submit(tx.clone());
-        let ok = res.is_ok() && futures::executor::block_on(shared.durable()).is_ok();
+        let res: Result<(), &str> = if ok { Ok(()) } else { Err("refused") };
         if self.cfg.trace {
             eprintln!(
                 "[{:>6} ms] node {i} {} {what} {id} (nonce {}): {:?}",
                 self.now,
                 if ok { "acknowledged" } else { "refused" },
                 tx.tx.nonce,
-                res.as_ref().err()
+                res.err()
             );
         }
-        if let Some(v) = self.workload.answered(&tx, what, expect, ok, res.err().map(|e| e.to_string())) {
+        if let Some(v) = self.workload.answered(&tx, what, expect, ok) {
             self.checker.violations.push(format!("node {i}: {v}"));
         }
+        if ok && !self.honest(i) {
+            self.workload.unconfirmed.push((tx, self.now));
+        }
         sha2::Digest::update(&mut self.trace, id.0);
+    }
+
+    /// Submit `tx` to node `i` as the API does (admit, then wait for the journal); whether it
+    /// was acknowledged. A Byzantine node acknowledges and then drops it.
+    fn offer(&mut self, i: usize, tx: &SignedTransaction, what: &str) -> bool {
+        let Some(host) = self.nodes[i].host.as_ref() else { return false };
+        let shared = host.shared().clone();
+        let id = tx.id();
+        let ok = shared.submit(tx.clone()).is_ok() && futures::executor::block_on(shared.durable()).is_ok();
+        if ok && !self.honest(i) {
+            if let Ok(mut m) = shared.mempool.lock() {
+                m.remove(&id);
+            }
+            if let Ok(mut o) = shared.outbound.lock() {
+                o.retain(|t| t.id() != id);
+            }
+            self.fault("byz_dropped_acknowledged");
+        }
+        if self.cfg.trace {
+            eprintln!("[{:>6} ms] node {i} {} {what} {id}", self.now, if ok { "took" } else { "refused" });
+        }
+        ok
+    }
+
+    /// A client whose transaction a node acknowledged but which has not committed within 3 s asks
+    /// that node; a dishonest node answers "unknown" and the client submits it to another node
+    /// (as `client::wait` and `bench load` do).
+    fn resubmit(&mut self) {
+        let due: Vec<SignedTransaction> = self
+            .workload
+            .unconfirmed
+            .iter()
+            .filter(|(t, at)| self.now >= at + 3_000 && !self.workload.is_committed(&t.id()))
+            .map(|(t, _)| t.clone())
+            .collect();
+        self.workload.forget_committed();
+        for tx in due {
+            let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].host.is_some()).collect();
+            let Some(&i) = up.get(self.rng.random_range(0..up.len().max(1))) else {
+                return;
+            };
+            self.fault("client_resubmitted");
+            if self.offer(i, &tx, "resubmission") && self.honest(i) {
+                let id = tx.id();
+                self.workload.unconfirmed.retain(|(t, _)| t.id() != id);
+            }
+        }
     }
 
     fn sign_vote(&self, i: usize, v: &SignedVoteMsg, block_hash: Option<Hash>) -> SignedVoteMsg {
