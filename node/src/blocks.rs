@@ -8,12 +8,12 @@
 //!   hash and proposer are the set in force, none of its transactions was committed before, and
 //!   re-executing it gives its results hash and state hash.
 //! - `check_block` never writes; commit happens only with a certificate (`ChainStore::commit`).
+use crate::host::ports::ChainStore;
 use tradechain_ledger::block::results_hash;
 use tradechain_ledger::block_check::{Parent, Seal, assemble, check_links};
 use tradechain_ledger::execute::{BlockExecution, Preverified, Registry, execute_block_preverified};
 use tradechain_ledger::state_tree::StateUpdate;
 use tradechain_ledger::{Block, Genesis, PublicKey, SignedTransaction};
-use crate::host::ports::ChainStore;
 use tradechain_store::Head;
 
 /// How far ahead of the checking node's clock a proposed block time may be.

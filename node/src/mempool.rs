@@ -519,6 +519,36 @@ mod tests {
     }
 
     #[test]
+    fn only_transactions_pending_long_enough_are_offered_again_in_nonce_order() {
+        let c = Chain::demo();
+        let mut m = pool(MempoolLimits::default());
+        m.set_now(1_000);
+        m.insert(commission(&c, 1, 1), &c.state).unwrap();
+        m.insert(commission(&c, 2, 2), &c.state).unwrap();
+        m.set_now(5_000);
+        m.insert(commission(&c, 3, 3), &c.state).unwrap();
+        m.set_now(6_000);
+        // 1 and 2 are 5 s old, 3 only 1 s: the run stops before it.
+        let old: Vec<u64> = m
+            .select_older(5_000, 100, &c.state)
+            .iter()
+            .map(|t| t.tx.nonce)
+            .collect();
+        assert_eq!(old, vec![1, 2]);
+        assert!(m.select_older(5_001, 100, &c.state).is_empty());
+        m.set_now(10_000);
+        assert_eq!(m.select_older(5_000, 100, &c.state).len(), 3);
+        // A young transaction ahead in the run hides the older ones behind it (gap-free runs).
+        let mut m = pool(MempoolLimits::default());
+        m.set_now(9_000);
+        m.insert(commission(&c, 1, 1), &c.state).unwrap();
+        m.set_now(1_000);
+        m.insert(commission(&c, 2, 2), &c.state).unwrap();
+        m.set_now(9_500);
+        assert!(m.select_older(5_000, 100, &c.state).is_empty());
+    }
+
+    #[test]
     fn a_nonce_hole_stalls_its_sender_at_most_the_hold_time() {
         let c = Chain::demo();
         let mut m = pool(MempoolLimits {

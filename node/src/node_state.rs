@@ -78,7 +78,9 @@ impl<S: ChainStore> NodeState<S> {
 
     /// Drop what is already committed from a batch about to be admitted.
     fn uncommitted(&self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
-        txs.into_iter().filter(|t| self.committed_at(&t.id()).is_none()).collect()
+        txs.into_iter()
+            .filter(|t| self.committed_at(&t.id()).is_none())
+            .collect()
     }
 
     pub fn new(

@@ -85,7 +85,10 @@ fn simulated_hosts_keep_safety_liveness_and_acknowledgements() {
             failing.push((*seed, r.violations.clone()));
         }
     }
-    println!("host simulation: {count} seeds (from {start}) in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "host simulation: {count} seeds (from {start}) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     println!("faults injected by kind: {faults:?}");
     println!(
         "transactions: {} submitted, {} acknowledged, {} refused at submission; committed {} accepted + {} rejected",
@@ -96,7 +99,10 @@ fn simulated_hosts_keep_safety_liveness_and_acknowledgements() {
          the late joiner synced in {joined}",
         t.heights, t.root_checks
     );
-    println!("worst time-to-commit after heal: {} ms (simulated)", t.worst_ttc_after_heal);
+    println!(
+        "worst time-to-commit after heal: {} ms (simulated)",
+        t.worst_ttc_after_heal
+    );
     println!("violations: {} seeds", failing.len());
     for (seed, v) in failing.iter().take(5) {
         println!(
@@ -120,7 +126,10 @@ fn same_seed_gives_same_trace() {
     assert_eq!(a.trace_hash, b.trace_hash);
     assert!(a.heights > 0);
     let c = World::new(SimConfig { seed: seed + 1, ..cfg }).run();
-    assert_ne!(a.trace_hash, c.trace_hash, "different seeds should give different traces");
+    assert_ne!(
+        a.trace_hash, c.trace_hash,
+        "different seeds should give different traces"
+    );
 }
 
 fn caught(broken: Broken, seeds: u64, needle: &str) -> Vec<u64> {
@@ -141,7 +150,11 @@ fn caught(broken: Broken, seeds: u64, needle: &str) -> Vec<u64> {
 fn broken_variant_vote_before_wal_is_caught() {
     let seeds = env_u64("SIM_BROKEN_SEEDS").unwrap_or(200);
     let c = caught(Broken::LyingWal, seeds, "double-signed");
-    println!("broken variant (vote before its WAL record is durable): {} of {seeds} seeds caught; first {:?}", c.len(), c.first());
+    println!(
+        "broken variant (vote before its WAL record is durable): {} of {seeds} seeds caught; first {:?}",
+        c.len(),
+        c.first()
+    );
     assert!(!c.is_empty(), "the checker missed the lying WAL in {seeds} seeds");
 }
 
@@ -151,6 +164,13 @@ fn broken_variant_vote_before_wal_is_caught() {
 fn broken_variant_accept_without_reexecution_is_caught() {
     let seeds = env_u64("SIM_BROKEN_SEEDS").unwrap_or(50);
     let c = caught(Broken::SkipReexecution, seeds, "LIVENESS");
-    println!("broken variant (proposals accepted without re-execution): {} of {seeds} seeds caught; first {:?}", c.len(), c.first());
-    assert!(!c.is_empty(), "the checker missed hosts that skip re-execution in {seeds} seeds");
+    println!(
+        "broken variant (proposals accepted without re-execution): {} of {seeds} seeds caught; first {:?}",
+        c.len(),
+        c.first()
+    );
+    assert!(
+        !c.is_empty(),
+        "the checker missed hosts that skip re-execution in {seeds} seeds"
+    );
 }

@@ -6,13 +6,13 @@
 //! ordered by (virtual time, insertion number), so a seed replays exactly. At most f nodes are
 //! faulty (Byzantine + crash-prone) in any run.
 use crate::sim::checker::{Checker, genesis_prev, sim_block_valid};
-use tradechain_consensus::signature_check::MemoCheck;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use tradechain_consensus::signature_check::MemoCheck;
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig, Input, Output, SignedVoteMsg, WalEntry};
 use tradechain_ledger::certificate::{ValidatorInfo, VoteKind, proposal_sign_bytes, vote_sign_bytes};
 use tradechain_ledger::genesis::ConsensusParams;

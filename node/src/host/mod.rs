@@ -521,7 +521,8 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         // Postcondition: the store's head is this block (anything else is a corrupt store).
         let head = self.shared.store.head().ok();
         assert!(
-            head.as_ref().is_some_and(|h| h.height == height && h.block_hash == hash),
+            head.as_ref()
+                .is_some_and(|h| h.height == height && h.block_hash == hash),
             "after committing {height} the store's head is {head:?}"
         );
         self.cache.clear();

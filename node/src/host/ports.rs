@@ -112,7 +112,10 @@ impl ChainStore for Store {
     }
     fn orgs(&self) -> Vec<Org> {
         match self.scan(Ns::Org, &[Ns::Org as u8], usize::MAX) {
-            Ok(rows) => rows.into_iter().filter_map(|(_, v)| codec::decode::<Org>(&v).ok()).collect(),
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|(_, v)| codec::decode::<Org>(&v).ok())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }

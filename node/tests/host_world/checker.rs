@@ -86,7 +86,14 @@ impl Checker {
             return;
         };
         let set_hash = vset.hash();
-        agree(&mut self.vsets, &mut self.violations, h, set_hash, node, "validator set");
+        agree(
+            &mut self.vsets,
+            &mut self.violations,
+            h,
+            set_hash,
+            node,
+            "validator set",
+        );
         if block.header.validators_hash != set_hash {
             self.violations
                 .push(format!("node {node}: block {h} names a validator set not in force"));
@@ -94,7 +101,10 @@ impl Checker {
         let verdict = self
             .cert_verdicts
             .entry((h, hash, set_hash))
-            .or_insert_with(|| cert.verify(&genesis.chain_id, h, &hash, vset).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                cert.verify(&genesis.chain_id, h, &hash, vset)
+                    .map_err(|e| e.to_string())
+            })
             .clone();
         if let Err(e) = verdict {
             self.violations
@@ -103,10 +113,19 @@ impl Checker {
         if h > 1 {
             match self.committed.get(&(h - 1)) {
                 Some(p) if *p == block.header.prev_hash => {}
-                _ => self.violations.push(format!("node {node}: block {h} does not extend block {}", h - 1)),
+                _ => self
+                    .violations
+                    .push(format!("node {node}: block {h} does not extend block {}", h - 1)),
             }
         }
-        agree(&mut self.committed, &mut self.violations, h, hash, node, "AGREEMENT: block");
+        agree(
+            &mut self.committed,
+            &mut self.violations,
+            h,
+            hash,
+            node,
+            "AGREEMENT: block",
+        );
         self.root_checks += 1;
         if root != block.header.state_hash {
             self.violations.push(format!(
@@ -135,9 +154,7 @@ impl Checker {
 /// The first honest value for a height wins; a different one later is a violation.
 fn agree(seen: &mut BTreeMap<u64, Hash>, violations: &mut Vec<String>, h: u64, v: Hash, node: usize, what: &str) {
     match seen.get(&h) {
-        Some(other) if *other != v => {
-            violations.push(format!("{what} at h={h}: node {node} has {v}, others {other}"))
-        }
+        Some(other) if *other != v => violations.push(format!("{what} at h={h}: node {node} has {v}, others {other}")),
         Some(_) => {}
         None => {
             seen.insert(h, v);

@@ -117,7 +117,7 @@ impl StateView for MemStore {
 
 impl ChainStore for MemStore {
     fn head(&self) -> Result<Head, StorageError> {
-        Ok(self.lock().head.clone())
+        Ok(self.lock().head)
     }
     fn header(&self, height: u64) -> Result<Option<BlockHeader>, StorageError> {
         Ok(self.committed(height).map(|(b, _)| b.header))
@@ -246,7 +246,7 @@ impl ConsensusWal for FaultyWal {
         if d < self.faults.fail_per_mille {
             self.failed += 1;
             // Half the failures wrote the record before the fsync failed.
-            if d % 2 == 0 {
+            if d.is_multiple_of(2) {
                 self.inner.append(record).map_err(|e| err(e.to_string()))?;
             }
             return Err(err("injected: WAL fsync failed"));

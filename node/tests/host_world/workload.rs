@@ -143,13 +143,21 @@ impl Workload {
                 e.biz_step = Some("urn:epcglobal:cbv:bizstep:commissioning".into());
                 e.unlocode = Some("CNFOC".into());
                 let nonce = self.honest_nonce(org);
-                Some((self.sign(genesis, org, nonce, now_ms, Payload::Provenance(e)), org, Expect::Accepted))
+                Some((
+                    self.sign(genesis, org, nonce, now_ms, Payload::Provenance(e)),
+                    org,
+                    Expect::Accepted,
+                ))
             }
             5..=6 => {
                 let org = "CARRIER-COSCO";
                 let op = WaybillOp::Issue(waybill_issue(&format!("SIMBL{c}"), "PRODUCER-FZ", &[]));
                 let nonce = self.honest_nonce(org);
-                Some((self.sign(genesis, org, nonce, now_ms, Payload::Waybill(op)), org, Expect::Accepted))
+                Some((
+                    self.sign(genesis, org, nonce, now_ms, Payload::Waybill(op)),
+                    org,
+                    Expect::Accepted,
+                ))
             }
             7 => {
                 // A bank issues a bill of lading: well signed, so admitted, and rejected in the block.
@@ -159,7 +167,11 @@ impl Workload {
                 let org = "BANK-CN";
                 let nonce = get_typed::<u64>(state, &keys::nonce(&oid(org))).unwrap_or(0) + 1;
                 let op = WaybillOp::Issue(waybill_issue(&format!("FAKEBL{c}"), "BANK-CN", &[]));
-                Some((self.sign(genesis, org, nonce, now_ms, Payload::Waybill(op)), "adversary-bank-issues-bl", Expect::Rejected))
+                Some((
+                    self.sign(genesis, org, nonce, now_ms, Payload::Waybill(op)),
+                    "adversary-bank-issues-bl",
+                    Expect::Rejected,
+                ))
             }
             k => {
                 let org = "PRODUCER-FZ";
@@ -215,11 +227,21 @@ impl Workload {
             }
         };
         let nonce = self.honest_nonce(org);
-        Some((self.sign(genesis, org, nonce, now_ms, Payload::Governance(op)), "governance", Expect::Accepted))
+        Some((
+            self.sign(genesis, org, nonce, now_ms, Payload::Governance(op)),
+            "governance",
+            Expect::Accepted,
+        ))
     }
 
     /// The node's answer to a submission; a violation if it acknowledged what it must refuse.
-    pub fn answered(&mut self, tx: &SignedTransaction, what: &'static str, expect: Expect, acked: bool) -> Option<String> {
+    pub fn answered(
+        &mut self,
+        tx: &SignedTransaction,
+        what: &'static str,
+        expect: Expect,
+        acked: bool,
+    ) -> Option<String> {
         self.submitted += 1;
         let id = tx.id();
         self.expect.insert(id, expect);

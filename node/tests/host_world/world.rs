@@ -134,20 +134,57 @@ struct Node {
 
 #[derive(Debug)]
 enum Ev {
-    Deliver { to: usize, msg: Box<ConsensusMsg> },
-    Txs { to: usize, from: usize, txs: Vec<SignedTransaction> },
-    SyncReq { to: usize, from: usize, start: u64 },
-    SyncResp { to: usize, from: usize, epoch: u64, resp: SyncResponse },
-    Timer { node: usize, epoch: u64, timer: HostTimer },
-    GossipTick { node: usize, epoch: u64 },
-    SyncTick { node: usize, epoch: u64 },
-    Boot { node: usize },
-    Crash { node: usize },
-    Restart { node: usize },
-    StoreFault { node: usize, after_applying: bool },
+    Deliver {
+        to: usize,
+        msg: Box<ConsensusMsg>,
+    },
+    Txs {
+        to: usize,
+        from: usize,
+        txs: Vec<SignedTransaction>,
+    },
+    SyncReq {
+        to: usize,
+        from: usize,
+        start: u64,
+    },
+    SyncResp {
+        to: usize,
+        from: usize,
+        epoch: u64,
+        resp: SyncResponse,
+    },
+    Timer {
+        node: usize,
+        epoch: u64,
+        timer: HostTimer,
+    },
+    GossipTick {
+        node: usize,
+        epoch: u64,
+    },
+    SyncTick {
+        node: usize,
+        epoch: u64,
+    },
+    Boot {
+        node: usize,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    StoreFault {
+        node: usize,
+        after_applying: bool,
+    },
     /// A client's submission; governance steps come on their own events, every 300 ms until
     /// all are acknowledged.
-    Submit { governance: bool },
+    Submit {
+        governance: bool,
+    },
     /// Clients look for what dishonest nodes acknowledged and dropped, and submit it again.
     ResubmitCheck,
     Heal,
@@ -306,7 +343,11 @@ impl World {
         res.faults = std::mem::take(&mut w.res.faults);
         w.res = res;
         if cfg.trace {
-            let byz: Vec<_> = w.nodes.iter().map(|n| (n.org, n.key.public().to_string()[..8].to_string(), n.byz)).collect();
+            let byz: Vec<_> = w
+                .nodes
+                .iter()
+                .map(|n| (n.org, n.key.public().to_string()[..8].to_string(), n.byz))
+                .collect();
             eprintln!(
                 "seed {}: nodes {byz:?}; faults {:?}; heal at {heal_at} ms; delay {:?}; drop {}; dup {}; partition {:?}; WAL {:?}",
                 cfg.seed, w.res.faults, w.delay, w.drop_p, w.dup_p, w.partition, w.wal_faults
@@ -391,12 +432,18 @@ impl World {
             let Some((b, _)) = s.committed(h) else { continue };
             for (t, o) in b.txs.iter().zip(s.outcomes(h)) {
                 let accepted = o == tradechain_ledger::TxOutcome::Accepted;
-                if accepted { acc += 1 } else { rej += 1 }
+                if accepted {
+                    acc += 1
+                } else {
+                    rej += 1
+                }
                 match (self.workload.expected(&t.id()), &o) {
-                    (Some(Expect::Accepted), tradechain_ledger::TxOutcome::Rejected { rule, reason }) => self
-                        .checker
-                        .violations
-                        .push(format!("an honest transaction {} was rejected: {rule}: {reason}", t.id())),
+                    (Some(Expect::Accepted), tradechain_ledger::TxOutcome::Rejected { rule, reason }) => {
+                        self.checker.violations.push(format!(
+                            "an honest transaction {} was rejected: {rule}: {reason}",
+                            t.id()
+                        ))
+                    }
                     (Some(Expect::Rejected), tradechain_ledger::TxOutcome::Accepted) => self
                         .checker
                         .violations
@@ -418,7 +465,11 @@ impl World {
                 let n = &self.nodes[i];
                 n.commit_after_heal.is_some()
                     && n.store.height() >= TARGET_HEIGHT
-                    && self.workload.acknowledged().iter().all(|(id, _)| n.store.contains_tx(id))
+                    && self
+                        .workload
+                        .acknowledged()
+                        .iter()
+                        .all(|(id, _)| n.store.contains_tx(id))
             })
     }
 
@@ -433,7 +484,9 @@ impl World {
     /// Hand one input to a node's host, then act on what it asked of the world.
     fn handle(&mut self, i: usize, input: HostInput) {
         let mut io = self.io();
-        let Some(host) = self.nodes[i].host.as_mut() else { return };
+        let Some(host) = self.nodes[i].host.as_mut() else {
+            return;
+        };
         host.handle(&mut io, input);
         self.after(i, io);
     }
@@ -542,7 +595,9 @@ impl World {
                 data,
             } => {
                 let Ok(msg) = decode::<ConsensusMsg>(&data, MAX_MSG) else {
-                    self.checker.violations.push(format!("node {i} published an undecodable message"));
+                    self.checker
+                        .violations
+                        .push(format!("node {i} published an undecodable message"));
                     return;
                 };
                 if self.honest(i) {
@@ -550,7 +605,10 @@ impl World {
                 }
                 self.byzantine_send(i, msg);
             }
-            NetCommand::Publish { topic: Topic::Txs, data } => {
+            NetCommand::Publish {
+                topic: Topic::Txs,
+                data,
+            } => {
                 let Ok(TxGossip::Batch(txs)) = decode::<TxGossip>(&data, MAX_MSG) else {
                     return;
                 };
@@ -664,7 +722,10 @@ impl World {
         }
         // A crash mid-write leaves a torn record at the end of a file: the reader must cut it.
         let dir = self.nodes[i].dir.clone();
-        for (file, kind) in [("consensus.wal", "torn_wal_tail"), ("submissions.journal", "torn_journal_tail")] {
+        for (file, kind) in [
+            ("consensus.wal", "torn_wal_tail"),
+            ("submissions.journal", "torn_journal_tail"),
+        ] {
             if self.rng.random_bool(0.5) {
                 let torn: Vec<u8> = (0..self.rng.random_range(1..40)).map(|_| self.rng.random()).collect();
                 if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(dir.join(file)) {
@@ -679,7 +740,9 @@ impl World {
         match ev {
             Ev::Deliver { to, msg } => self.handle(to, HostInput::Consensus(msg)),
             Ev::Txs { to, from, txs } => {
-                let Some(host) = self.nodes[to].host.as_ref() else { return };
+                let Some(host) = self.nodes[to].host.as_ref() else {
+                    return;
+                };
                 if let Some(reason) = host.shared().admit_gossip(txs)
                     && self.honest(from)
                 {
@@ -697,7 +760,15 @@ impl World {
                 let resp = tradechain_node::runtime::read_blocks(store.as_ref(), head, start, 64, MAX_MSG / 2);
                 let epoch = self.nodes[from].epoch;
                 if let Some(at) = self.arrivals(to, from).first() {
-                    self.push(*at, Ev::SyncResp { to: from, from: to, epoch, resp });
+                    self.push(
+                        *at,
+                        Ev::SyncResp {
+                            to: from,
+                            from: to,
+                            epoch,
+                            resp,
+                        },
+                    );
                 }
             }
             Ev::SyncResp { to, from, epoch, resp } => {
@@ -772,13 +843,17 @@ impl World {
     /// A member client submits its next transaction to a random running node, as the API does:
     /// admit, then wait for the journal; acknowledged only if both succeed.
     fn submit(&mut self, governance: bool) {
-        let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].host.is_some()).collect();
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].host.is_some())
+            .collect();
         let Some(&i) = up.get(self.rng.random_range(0..up.len().max(1))) else {
             return;
         };
         let store = self.nodes[i].store.clone();
         let now = self.now_ms();
-        let Some((tx, what, expect)) = self.workload.next(&mut self.rng, &self.genesis, store.as_ref(), now, governance)
+        let Some((tx, what, expect)) =
+            self.workload
+                .next(&mut self.rng, &self.genesis, store.as_ref(), now, governance)
         else {
             return;
         };
@@ -806,7 +881,9 @@ impl World {
     /// Submit `tx` to node `i` as the API does (admit, then wait for the journal); whether it
     /// was acknowledged. A Byzantine node acknowledges and then drops it.
     fn offer(&mut self, i: usize, tx: &SignedTransaction, what: &str) -> bool {
-        let Some(host) = self.nodes[i].host.as_ref() else { return false };
+        let Some(host) = self.nodes[i].host.as_ref() else {
+            return false;
+        };
         let shared = host.shared().clone();
         let id = tx.id();
         let ok = shared.submit(tx.clone()).is_ok() && futures::executor::block_on(shared.durable()).is_ok();
@@ -820,7 +897,11 @@ impl World {
             self.fault("byz_dropped_acknowledged");
         }
         if self.cfg.trace {
-            eprintln!("[{:>6} ms] node {i} {} {what} {id}", self.now, if ok { "took" } else { "refused" });
+            eprintln!(
+                "[{:>6} ms] node {i} {} {what} {id}",
+                self.now,
+                if ok { "took" } else { "refused" }
+            );
         }
         ok
     }
@@ -838,7 +919,9 @@ impl World {
             .collect();
         self.workload.forget_committed();
         for tx in due {
-            let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].host.is_some()).collect();
+            let up: Vec<usize> = (0..self.nodes.len())
+                .filter(|&i| self.nodes[i].host.is_some())
+                .collect();
             let Some(&i) = up.get(self.rng.random_range(0..up.len().max(1))) else {
                 return;
             };
@@ -880,7 +963,11 @@ impl World {
                 };
                 let v2 = ConsensusMsg::Vote(self.sign_vote(i, v, other));
                 for to in 0..n {
-                    let m = if self.rng.random_bool(0.5) { msg.clone() } else { v2.clone() };
+                    let m = if self.rng.random_bool(0.5) {
+                        msg.clone()
+                    } else {
+                        v2.clone()
+                    };
                     self.send_consensus(i, to, &m);
                 }
             }
@@ -933,7 +1020,11 @@ impl World {
                     block: other,
                 };
                 for to in 0..n {
-                    let m = if invalid || to % 2 == 1 { alt.clone() } else { msg.clone() };
+                    let m = if invalid || to % 2 == 1 {
+                        alt.clone()
+                    } else {
+                        msg.clone()
+                    };
                     self.send_consensus(i, to, &m);
                 }
                 if invalid {
