@@ -52,6 +52,8 @@ pub struct Workload {
     counter: u64,
     /// Acknowledged by a dishonest node, not yet seen committed, with when (virtual ms).
     pub unconfirmed: Vec<(SignedTransaction, u64)>,
+    /// The adversary's transactions, to replay once committed (rejected, their nonce stays free).
+    pub adversary_txs: Vec<SignedTransaction>,
 }
 
 const GOV_STEPS: [&str; 3] = ["CUSTOMS-CN", "CUSTOMS-NL", "PORT-CNFOC"];
@@ -87,6 +89,15 @@ impl Workload {
     pub fn forget_committed(&mut self) {
         let committed = &self.committed;
         self.unconfirmed.retain(|(t, _)| !committed.contains(&t.id()));
+    }
+
+    /// The adversary's transactions that are committed (as rejected): what it replays.
+    pub fn replayable(&self) -> Vec<SignedTransaction> {
+        self.adversary_txs
+            .iter()
+            .filter(|t| self.committed.contains(&t.id()))
+            .cloned()
+            .collect()
     }
 
     pub fn is_committed(&self, id: &Hash) -> bool {
@@ -255,6 +266,7 @@ impl Workload {
         self.acked.push((id, what));
         if expect == Expect::Rejected {
             self.adversary_pending = Some(id);
+            self.adversary_txs.push(tx.clone());
         } else if let Some(n) = self.next_nonce.get_mut(tx.tx.sender.as_str()) {
             *n = tx.tx.nonce + 1;
         }

@@ -918,6 +918,40 @@ impl World {
             .map(|(t, _)| t.clone())
             .collect();
         self.workload.forget_committed();
+        // The adversary replays its rejected, committed transactions (their nonce is still free)
+        // by submission and by gossip: no node may take them again, or every proposal carrying
+        // them would be refused and the chain would halt.
+        for tx in self.workload.replayable() {
+            self.fault("adversary_replayed_committed_tx");
+            let up: Vec<usize> = (0..self.nodes.len())
+                .filter(|&i| self.nodes[i].host.is_some())
+                .collect();
+            // (A node that has not committed it yet may take it: the check is on one that has.)
+            if let Some(&i) = up.get(self.rng.random_range(0..up.len().max(1)))
+                && self.honest(i)
+                && self.nodes[i].store.contains_tx(&tx.id())
+                && self.offer(i, &tx, "replay of a committed transaction")
+            {
+                self.checker.violations.push(format!(
+                    "node {i} acknowledged a replay of committed transaction {}",
+                    tx.id()
+                ));
+            }
+            let from = self.rng.random_range(0..self.nodes.len());
+            for to in 0..self.nodes.len() {
+                if to != from {
+                    let at = self.now + self.delay.0;
+                    self.push(
+                        at,
+                        Ev::Txs {
+                            to,
+                            from,
+                            txs: vec![tx.clone()],
+                        },
+                    );
+                }
+            }
+        }
         for tx in due {
             let up: Vec<usize> = (0..self.nodes.len())
                 .filter(|&i| self.nodes[i].host.is_some())
