@@ -50,8 +50,9 @@ const fn org(
 /// The demo orgs: the one table of them. The testnet's genesis (`testnet/up`, through
 /// `tradechain demo orgs`), the demo loader's key files and the test genesis
 /// (`testkit::demo_genesis`) are all built from it. The four validators are China's customs, a
-/// port operator, a carrier and a bank; the producers are general-tier traders, so their
-/// high-risk goods are inspected before release.
+/// port operator, a carrier and a bank. The electronics producer is a general-tier trader, so
+/// its high-risk phones are inspected before release; the food producer is AEO-general, so its
+/// lots (food is high-risk in the testnet's genesis) are released on declaration.
 pub const ORGS: &[DemoOrg] = &[
     org(
         "CUSTOMS-CN",
@@ -138,7 +139,7 @@ pub const ORGS: &[DemoOrg] = &[
         "Xi'an Food Products Co.",
         "CN",
         Role::Producer,
-        CreditTier::General,
+        CreditTier::AeoGeneral,
         false,
     ),
     org(
@@ -534,23 +535,18 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
 
     // 4: inspection of the pallets (high-risk goods of a general-tier declarant are inspected
     //    before release); export release of the food lots; BL endorsed on.
-    let mut p4: Vec<DemoTx> = pallets
-        .iter()
-        .map(|p| {
-            (
-                oid("CUSTOMS-CN"),
-                customs(
-                    std::slice::from_ref(p),
-                    t(4),
-                    "CNFOC",
-                    CustomsStep::Inspected {
-                        outcome: InspectionOutcome::Passed,
-                        remarks: "X-ray and seal check, count matches".into(),
-                    },
-                ),
-            )
-        })
-        .collect();
+    let mut p4 = vec![(
+        oid("CUSTOMS-CN"),
+        customs(
+            &pallets,
+            t(4),
+            "CNFOC",
+            CustomsStep::Inspected {
+                outcome: InspectionOutcome::Passed,
+                remarks: "X-ray and seal check, count matches".into(),
+            },
+        ),
+    )];
     for l in &lots {
         p4.push((
             oid("CUSTOMS-CN"),
