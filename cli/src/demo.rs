@@ -1,5 +1,6 @@
-//! `tradechain demo load`: submit the demo trade data (`ledger::demo`) phase by phase, signed
-//! with the testnet orgs' key files, waiting for each phase's commits.
+//! `tradechain demo`: `load` submits the demo trade data (`ledger::demo`) phase by phase, signed
+//! with the testnet orgs' key files, waiting for each phase's commits; `orgs` prints the demo
+//! org table (`ledger::demo::ORGS`) that `testnet/up` builds the testnet's genesis from.
 use crate::client;
 use crate::exit::{CliError, CliResult};
 use crate::output::Output;
@@ -21,17 +22,46 @@ pub enum DemoCmd {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
+    /// Print the demo orgs, one per line: id|name|country|role|tier|v (v: runs a validator).
+    Orgs,
+}
+
+/// A serde name (`Role`, `CreditTier` as genesis files and `--role`/`--tier` spell them).
+fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// `demo orgs`: the table as `testnet/up` reads it.
+fn print_orgs() -> CliResult {
+    for o in demo::ORGS {
+        let v = if o.validator { "v" } else { "" };
+        println!(
+            "{}|{}|{}|{}|{}|{v}",
+            o.id,
+            o.name,
+            o.country,
+            serde_name(&o.role),
+            serde_name(&o.tier)
+        );
+    }
+    Ok(())
 }
 
 pub async fn run(cmd: DemoCmd, endpoint: &str, out: &Output) -> CliResult {
-    let DemoCmd::Load { keys_dir, summary } = cmd;
+    let (keys_dir, summary) = match cmd {
+        DemoCmd::Load { keys_dir, summary } => (keys_dir, summary),
+        DemoCmd::Orgs => return print_orgs(),
+    };
     let ch = client::connect(endpoint).await?;
     let chain_id = client::chain_id(&ch).await?;
     let mut keys: BTreeMap<OrgId, SecretKey> = BTreeMap::new();
     let mut nonces: BTreeMap<OrgId, u64> = BTreeMap::new();
-    for (id, ..) in demo::ORGS {
-        let org = OrgId::new(id).map_err(CliError::failure)?;
-        let path = keys_dir.join(format!("{}.key", id.to_lowercase()));
+    for o in demo::ORGS {
+        let org = OrgId::new(o.id).map_err(CliError::failure)?;
+        let path = keys_dir.join(format!("{}.key", o.id.to_lowercase()));
         let k = SecretKey::read_file(&path).map_err(|e| CliError::usage(format!("--keys-dir: {e}")))?;
         nonces.insert(org.clone(), client::next_nonce(&ch, &org).await?);
         keys.insert(org, k);

@@ -8,7 +8,6 @@ use predicates::str::contains;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tradechain_ledger::epcis::import_document;
-use tradechain_ledger::gs1::goods_key;
 use tradechain_node::grpc::scenario::{Scenario, key_of};
 use tradechain_node::grpc::{Backend, RunningServer, ServerLimits, spawn_local};
 
@@ -97,9 +96,7 @@ fn query_epcis_prints_the_public_document() {
     let text = std::fs::read_to_string(testdata("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
     let events = import_document(&text).unwrap();
     for ev in &events {
-        let goods: Vec<String> = ev.touched_ids().into_iter().map(|i| goods_key(i).unwrap()).collect();
-        let goods: Vec<&str> = goods.iter().map(String::as_str).collect();
-        s.provenance("PRODUCER-CN", ev.clone(), &goods, |_, _| {});
+        s.provenance("PRODUCER-CN", ev.clone());
     }
     s.commit();
     let rt = tokio::runtime::Runtime::new().unwrap();

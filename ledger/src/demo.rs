@@ -2,7 +2,8 @@
 //! smartphones (3C electronics, high-risk) and a China–Europe rail shipment Xi'an (CNXAN) →
 //! Duisburg (DEDUI) of food lots, with bills of lading endorsed and surrendered, certificates of
 //! origin, customs declarations, an inspection, a hold and a release, port gate-in/gate-out
-//! events and settlements.
+//! events and settlements. `ORGS` is the one table of the demo orgs (ids, names, roles, credit
+//! tiers, validators): the testnet and the test fixtures (`testkit`) use it, never a copy.
 //!
 //! The data is a list of phases: every transaction in a phase is independent of the others in
 //! it (different goods or documents), and each phase depends only on earlier phases, so a loader
@@ -12,31 +13,147 @@
 //! phase, so each item's events are in time order; every transaction passes the validators on a
 //! chain whose genesis has the orgs in `ORGS` (checked by a test that plays it through
 //! `execute_block`).
-use crate::identity::{OrgId, Role};
+use crate::identity::{CreditTier, OrgId, Role};
+use crate::payload::build::{event, oid, party};
 use crate::payload::*;
-use crate::testkit::{oid, party};
 
-/// The testnet's members: id, name, country, role, runs a validator.
-pub const ORGS: &[(&str, &str, &str, Role, bool)] = &[
-    ("CUSTOMS-CN", "China Customs, Fuzhou", "CN", Role::Customs, true),
-    ("PORT-CNFOC", "Fuzhou Port Group", "CN", Role::Port, true),
-    ("CARRIER-COSCO", "COSCO Shipping Lines", "CN", Role::Carrier, true),
-    ("BANK-CN", "Bank of Fuzhou, trade finance", "CN", Role::Bank, true),
-    ("CUSTOMS-NL", "Douane Rotterdam", "NL", Role::Customs, false),
-    ("BANK-NL", "Rotterdam Trade Bank", "NL", Role::Bank, false),
-    ("PRODUCER-FZ", "Fuzhou Electronics Co.", "CN", Role::Producer, false),
-    ("CHAMBER-CN", "CCPIT Fujian", "CN", Role::Chamber, false),
-    ("PORT-NLRTM", "Port of Rotterdam Authority", "NL", Role::Port, false),
-    (
+/// A demo org: one row of `ORGS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemoOrg {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub country: &'static str,
+    pub role: Role,
+    pub tier: CreditTier,
+    /// Runs a validator (power 1) in the testnet and in the test genesis.
+    pub validator: bool,
+}
+
+const fn org(
+    id: &'static str,
+    name: &'static str,
+    country: &'static str,
+    role: Role,
+    tier: CreditTier,
+    validator: bool,
+) -> DemoOrg {
+    DemoOrg {
+        id,
+        name,
+        country,
+        role,
+        tier,
+        validator,
+    }
+}
+
+/// The demo orgs: the one table of them. The testnet's genesis (`testnet/up`, through
+/// `tradechain demo orgs`), the demo loader's key files and the test genesis
+/// (`testkit::demo_genesis`) are all built from it. The four validators are China's customs, a
+/// port operator, a carrier and a bank. The electronics producer is a general-tier trader, so
+/// its high-risk phones are inspected before release; the food producer is AEO-general, so its
+/// lots (food is high-risk in the testnet's genesis) are released on declaration.
+pub const ORGS: &[DemoOrg] = &[
+    org(
+        "CUSTOMS-CN",
+        "China Customs, Fuzhou",
+        "CN",
+        Role::Customs,
+        CreditTier::AeoAdvanced,
+        true,
+    ),
+    org(
+        "PORT-CNFOC",
+        "Fuzhou Port Group",
+        "CN",
+        Role::Port,
+        CreditTier::AeoGeneral,
+        true,
+    ),
+    org(
+        "CARRIER-COSCO",
+        "COSCO Shipping Lines",
+        "CN",
+        Role::Carrier,
+        CreditTier::AeoAdvanced,
+        true,
+    ),
+    org(
+        "BANK-CN",
+        "Bank of Fuzhou, trade finance",
+        "CN",
+        Role::Bank,
+        CreditTier::AeoGeneral,
+        true,
+    ),
+    org(
+        "CUSTOMS-NL",
+        "Douane Rotterdam",
+        "NL",
+        Role::Customs,
+        CreditTier::AeoAdvanced,
+        false,
+    ),
+    org(
+        "BANK-NL",
+        "Rotterdam Trade Bank",
+        "NL",
+        Role::Bank,
+        CreditTier::AeoGeneral,
+        false,
+    ),
+    org(
+        "PRODUCER-FZ",
+        "Fuzhou Electronics Co.",
+        "CN",
+        Role::Producer,
+        CreditTier::General,
+        false,
+    ),
+    org(
+        "CHAMBER-CN",
+        "CCPIT Fujian",
+        "CN",
+        Role::Chamber,
+        CreditTier::AeoGeneral,
+        false,
+    ),
+    org(
+        "PORT-NLRTM",
+        "Port of Rotterdam Authority",
+        "NL",
+        Role::Port,
+        CreditTier::AeoGeneral,
+        false,
+    ),
+    org(
         "CARRIER-RAIL",
         "China Railway Container Transport",
         "CN",
         Role::Carrier,
+        CreditTier::AeoGeneral,
         false,
     ),
-    ("PRODUCER-XA", "Xi'an Food Products Co.", "CN", Role::Producer, false),
-    ("CUSTOMS-DE", "Hauptzollamt Duisburg", "DE", Role::Customs, false),
+    org(
+        "PRODUCER-XA",
+        "Xi'an Food Products Co.",
+        "CN",
+        Role::Producer,
+        CreditTier::AeoGeneral,
+        false,
+    ),
+    org(
+        "CUSTOMS-DE",
+        "Hauptzollamt Duisburg",
+        "DE",
+        Role::Customs,
+        CreditTier::AeoAdvanced,
+        false,
+    ),
 ];
+
+/// 2026-01-01T00:00:00Z: the test chain's genesis time and the issue date of `waybill_issue`.
+pub const GENESIS_TIME_MS: i64 = 1_767_225_600_000;
 
 /// The GS1 Company Prefixes the demo's producers own (registered in the testnet's genesis by
 /// `testnet/up`, which must list the same): every identifier in the demo is under one of them.
@@ -92,7 +209,7 @@ pub fn sample_item() -> String {
 }
 
 fn ev(kind: EventType, action: Action, time_ms: i64, step: &str, unlocode: &str) -> ProvenanceEvent {
-    let mut e = crate::testkit::event(kind, Some(action), &[], time_ms);
+    let mut e = event(kind, Some(action), &[], time_ms);
     e.event_time_zone_offset_min = if unlocode.starts_with("CN") { 480 } else { 60 };
     e.biz_step = (!step.is_empty()).then(|| format!("https://ref.gs1.org/cbv/BizStep-{step}"));
     e.unlocode = Some(unlocode.into());
@@ -416,11 +533,12 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     ph.push(p3);
     ph.push(p3b);
 
-    // 4: inspection of the first pallet; export release of the second and of the food lots; BL endorsed on.
+    // 4: inspection of the pallets (high-risk goods of a general-tier declarant are inspected
+    //    before release); export release of the food lots; BL endorsed on.
     let mut p4 = vec![(
         oid("CUSTOMS-CN"),
         customs(
-            &pallets[..1],
+            &pallets,
             t(4),
             "CNFOC",
             CustomsStep::Inspected {
@@ -429,12 +547,6 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
             },
         ),
     )];
-    for p in &pallets[1..] {
-        p4.push((
-            oid("CUSTOMS-CN"),
-            customs(std::slice::from_ref(p), t(4), "CNFOC", CustomsStep::Released),
-        ));
-    }
     for l in &lots {
         p4.push((
             oid("CUSTOMS-CN"),
@@ -444,12 +556,12 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     p4.push((oid("BANK-CN"), transfer(SEA_BL, "BANK-NL")));
     ph.push(p4);
 
-    // 5: release of the inspected pallet; rail departs; BANK-NL, now holder of the sea BL,
+    // 5: release of the inspected pallets; rail departs; BANK-NL, now holder of the sea BL,
     //    finances the shipment against it (only the bill's current holder may).
     let mut p5 = vec![
         (
             oid("CUSTOMS-CN"),
-            customs(&pallets[..1], t(5), "CNFOC", CustomsStep::Released),
+            customs(&pallets, t(5), "CNFOC", CustomsStep::Released),
         ),
         (
             oid("BANK-NL"),
@@ -510,7 +622,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
     }
     ph.push(p7);
 
-    // 8: import declarations.
+    // 8: import declarations (the carrier, an AEO, declares the phones at Rotterdam).
     let mut p8: Vec<DemoTx> = pallets
         .iter()
         .map(|p| {
@@ -522,7 +634,7 @@ pub fn phases(start_ms: i64) -> Vec<Vec<DemoTx>> {
                     "NLRTM",
                     declared(
                         &format!("IMP-NLRTM-{p}"),
-                        "PRODUCER-FZ",
+                        "CARRIER-COSCO",
                         "85171300",
                         "CARRIER-COSCO",
                         SEA_BL,
@@ -694,4 +806,35 @@ fn instruct(id: &str, reference: SettlementRef, amount_minor: u64, payer: &str, 
         payer_party: payer.into(),
         payee_party: payee.into(),
     }))
+}
+
+/// A to-order sea bill Fuzhou → Rotterdam for one pallet of smartphones (HS 851713), held by
+/// `holder`, notify party BANK-NL (the benchmarks' and the tests' stock bill).
+pub fn waybill_issue(reference: &str, holder: &str, goods_ids: &[&str]) -> WaybillIssue {
+    WaybillIssue {
+        reference: reference.to_string(),
+        mode: TransportMode::Sea,
+        kind: WaybillKind::ToOrder,
+        shipper: party("Fuzhou Electronics Co.", Some("PRODUCER-FZ"), "CN"),
+        consignee: None,
+        notify_party: Some(party("Rotterdam Trade Bank", Some("BANK-NL"), "NL")),
+        holder: oid(holder),
+        place_of_receipt: "CNFOC".into(),
+        port_of_loading: "CNFOC".into(),
+        port_of_discharge: "NLRTM".into(),
+        place_of_delivery: "NLRTM".into(),
+        vehicle: "COSCO SHIPPING ARIES".into(),
+        voyage: "031W".into(),
+        goods: vec![GoodsLine {
+            description: "Smartphones".into(),
+            hs_code: "851713".into(),
+            package_count: 1,
+            package_code: "PX".into(),
+            gross_weight_grams: 480_000,
+            goods_ids: goods_ids.iter().map(|s| s.to_string()).collect(),
+        }],
+        issue_date_ms: GENESIS_TIME_MS,
+        sub_reference: 0,
+        dcsa: None,
+    }
 }

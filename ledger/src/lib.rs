@@ -16,7 +16,9 @@
 //!   `state_tree` the authenticated state (Jellyfish Merkle Tree, in memory or over any `TreeReader`)
 //! - `execute` envelope checks and block execution; `validate` the family validators
 //! - `block_check` the one block-against-parent check (proposer, validators, store, audit)
-//! - `testkit` demo genesis, in-memory chain and the demo shipment (test/demo support only)
+//! - `demo` the testnet's demo orgs (the one org table) and trade data, loaded by `tradechain demo`
+//! - `testkit` (feature `testkit`, tests only) keys from labels, the demo genesis, an in-memory
+//!   chain and the demo shipment; never in a shipped build
 pub mod block;
 pub mod block_check;
 pub mod certificate;
@@ -38,6 +40,7 @@ pub mod records;
 pub mod signature_rule;
 pub mod state;
 pub mod state_tree;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tx;
 pub mod validate;

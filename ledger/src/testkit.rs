@@ -1,9 +1,10 @@
-//! Test and demo support (always compiled so the node, CLI, testnet and benches can reuse it):
-//! a demo genesis with deterministic keys, an in-memory chain that executes blocks through
-//! `execute::execute_block`, document builders, and the demo shipment Fuzhou (CNFOC) → Rotterdam
-//! (NLRTM) as a list of steps.
+//! Test support, compiled only with the `testkit` feature (tests and benches enable it through
+//! their dev-dependencies; a shipped build never has it): the demo genesis over `demo::ORGS` with
+//! keys derived from public labels, an in-memory chain that executes blocks through
+//! `execute::execute_block`, document builders for rule tables, and the demo shipment Fuzhou
+//! (CNFOC) → Rotterdam (NLRTM) as a list of steps.
 //!
-//! Never use these keys outside tests and demos: they derive from public labels
+//! Never use these keys outside tests: they derive from public labels
 //! (`SecretKey::from_label(org id)`), so anyone can sign as these orgs.
 //!
 //! Invariants: everything here is deterministic (fixed times, labels and ids), so two runs of the
@@ -15,134 +16,49 @@ use crate::crypto::SecretKey;
 use crate::execute::{BlockError, Registry, execute_block, genesis_writes};
 use crate::genesis::{ConsensusParams, Genesis, HighRiskCategory, Limits};
 use crate::hash::Hash;
-use crate::identity::{CreditTier, Org, OrgId, OrgKey, Role};
+use crate::identity::{Org, OrgKey};
 use crate::payload::*;
 use crate::state::{MemState, WriteSet, get_typed, keys};
 use crate::state_tree::MemTree;
 use crate::tx::{SignedTransaction, TX_VERSION, Transaction};
 
+pub use crate::demo::{DemoOrg, GENESIS_TIME_MS, ORGS, waybill_issue};
+pub use crate::payload::build::{event, observe, oid, party};
+
 pub const CHAIN_ID: &str = "tradechain-demo";
-/// 2026-01-01T00:00:00Z.
-pub const GENESIS_TIME_MS: i64 = 1_767_225_600_000;
 /// Block time step of `Chain`.
 pub const BLOCK_STEP_MS: i64 = 1_000;
-
-/// A demo org: id, name, country, roles, credit tier, whether it runs a validator.
-pub type DemoOrg = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static [Role],
-    CreditTier,
-    bool,
-);
-
-/// The demo orgs.
-pub const ORGS: &[DemoOrg] = &[
-    (
-        "CUSTOMS-CN",
-        "Fuzhou Customs",
-        "CN",
-        &[Role::Customs],
-        CreditTier::AeoAdvanced,
-        true,
-    ),
-    (
-        "CUSTOMS-NL",
-        "Douane Rotterdam",
-        "NL",
-        &[Role::Customs],
-        CreditTier::AeoAdvanced,
-        true,
-    ),
-    (
-        "PORT-CNFOC",
-        "Port of Fuzhou",
-        "CN",
-        &[Role::Port],
-        CreditTier::AeoGeneral,
-        true,
-    ),
-    (
-        "CARRIER-COSCO",
-        "COSCO Shipping Lines",
-        "CN",
-        &[Role::Carrier],
-        CreditTier::AeoAdvanced,
-        false,
-    ),
-    (
-        "BANK-CN",
-        "Bank of Fuzhou",
-        "CN",
-        &[Role::Bank],
-        CreditTier::AeoGeneral,
-        false,
-    ),
-    (
-        "BANK-NL",
-        "Rotterdam Trade Bank",
-        "NL",
-        &[Role::Bank],
-        CreditTier::AeoGeneral,
-        false,
-    ),
-    (
-        "PRODUCER-FZ",
-        "Fuzhou Electronics Co.",
-        "CN",
-        &[Role::Producer],
-        CreditTier::General,
-        false,
-    ),
-    (
-        "CHAMBER-CN",
-        "CCPIT Fuzhou",
-        "CN",
-        &[Role::Chamber],
-        CreditTier::AeoGeneral,
-        true,
-    ),
-];
 
 /// The org's deterministic demo key (key id 1).
 pub fn secret(org: &str) -> SecretKey {
     SecretKey::from_label(org)
 }
 
-/// An `OrgId` from a literal (panics on a malformed literal: test support only).
-pub fn oid(s: &str) -> OrgId {
-    match OrgId::new(s) {
-        Ok(o) => o,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// The demo genesis: the eight `ORGS`, validators CUSTOMS-CN, CUSTOMS-NL, PORT-CNFOC, CHAMBER-CN
-/// (power 1 each), quorum 2/3, default limits and consensus parameters, and high-risk categories
-/// (endangered species, food, drugs, 3C electronics).
+/// The demo genesis: the orgs of `demo::ORGS` (key id 1 from their labels) and its validators
+/// (power 1 each), quorum 2/3, default limits and consensus parameters, high-risk categories
+/// (endangered species, food, drugs, 3C electronics) and the demo's GS1 prefixes.
 pub fn demo_genesis() -> Genesis {
     let orgs: Vec<Org> = ORGS
         .iter()
-        .map(|(id, name, country, roles, tier, _)| Org {
-            id: oid(id),
-            name: name.to_string(),
-            country: country.to_string(),
-            roles: roles.to_vec(),
+        .map(|o| Org {
+            id: oid(o.id),
+            name: o.name.to_string(),
+            country: o.country.to_string(),
+            roles: vec![o.role],
             keys: vec![OrgKey {
                 key_id: 1,
-                public_key: secret(id).public(),
+                public_key: secret(o.id).public(),
             }],
             node_keys: Vec::new(),
-            credit_tier: *tier,
+            credit_tier: o.tier,
         })
         .collect();
     let validators = ORGS
         .iter()
-        .filter(|o| o.5)
-        .map(|(id, ..)| ValidatorInfo {
-            org: oid(id),
-            public_key: secret(id).public(),
+        .filter(|o| o.validator)
+        .map(|o| ValidatorInfo {
+            org: oid(o.id),
+            public_key: secret(o.id).public(),
             power: 1,
         })
         .collect();
@@ -164,11 +80,7 @@ pub fn demo_genesis() -> Genesis {
             cat("drugs", &["30"]),
             cat("3C electronics", &["8517", "8471", "8528"]),
         ],
-        // The demo brand's prefix (GTIN 0690123412345x, SSCCs 36901234…); others stay open.
-        gs1_prefixes: vec![crate::genesis::PrefixAssignment {
-            prefix: "6901234".into(),
-            org: oid("PRODUCER-FZ"),
-        }],
+        gs1_prefixes: crate::demo::prefix_assignments(),
     }
 }
 
@@ -266,45 +178,6 @@ impl Chain {
 
 // ---- document builders -------------------------------------------------------------------
 
-pub fn party(name: &str, org: Option<&str>, country: &str) -> Party {
-    Party {
-        name: name.to_string(),
-        org: org.map(oid),
-        country: country.to_string(),
-        address: String::new(),
-    }
-}
-
-/// A to-order sea bill Fuzhou → Rotterdam for one pallet of smartphones (HS 851713).
-pub fn waybill_issue(reference: &str, holder: &str, goods_ids: &[&str]) -> WaybillIssue {
-    WaybillIssue {
-        reference: reference.to_string(),
-        mode: TransportMode::Sea,
-        kind: WaybillKind::ToOrder,
-        shipper: party("Fuzhou Electronics Co.", Some("PRODUCER-FZ"), "CN"),
-        consignee: None,
-        notify_party: Some(party("Rotterdam Trade Bank", Some("BANK-NL"), "NL")),
-        holder: oid(holder),
-        place_of_receipt: "CNFOC".into(),
-        port_of_loading: "CNFOC".into(),
-        port_of_discharge: "NLRTM".into(),
-        place_of_delivery: "NLRTM".into(),
-        vehicle: "COSCO SHIPPING ARIES".into(),
-        voyage: "031W".into(),
-        goods: vec![GoodsLine {
-            description: "Smartphones".into(),
-            hs_code: "851713".into(),
-            package_count: 1,
-            package_code: "PX".into(),
-            gross_weight_grams: 480_000,
-            goods_ids: goods_ids.iter().map(|s| s.to_string()).collect(),
-        }],
-        issue_date_ms: GENESIS_TIME_MS,
-        sub_reference: 0,
-        dcsa: None,
-    }
-}
-
 /// A non-preferential certificate of origin CN → NL for smartphones.
 pub fn certificate_issue(number: &str, goods_ids: &[&str]) -> CertificateIssue {
     CertificateIssue {
@@ -326,25 +199,6 @@ pub fn certificate_issue(number: &str, goods_ids: &[&str]) -> CertificateIssue {
         goods_ids: goods_ids.iter().map(|s| s.to_string()).collect(),
         preferential: false,
     }
-}
-
-/// An EPCIS event with only the given fields set.
-pub fn event(event_type: EventType, action: Option<Action>, epcs: &[&str], time_ms: i64) -> ProvenanceEvent {
-    ProvenanceEvent {
-        event_time_ms: time_ms,
-        event_time_zone_offset_min: 480,
-        action,
-        epc_list: epcs.iter().map(|s| s.to_string()).collect(),
-        ..ProvenanceEvent::new(event_type)
-    }
-}
-
-/// An ObjectEvent OBSERVE at a UN/LOCODE with a bizStep.
-pub fn observe(epcs: &[&str], time_ms: i64, biz_step: &str, unlocode: &str) -> ProvenanceEvent {
-    let mut e = event(EventType::ObjectEvent, Some(Action::Observe), epcs, time_ms);
-    e.biz_step = Some(biz_step.to_string());
-    e.unlocode = Some(unlocode.to_string());
-    e
 }
 
 /// A customs step on `epcs` at a UN/LOCODE.

@@ -4,51 +4,17 @@ use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::demo;
 use tradechain_ledger::execute::{Registry, execute_block, genesis_writes};
 use tradechain_ledger::genesis::Genesis;
-use tradechain_ledger::identity::{CreditTier, Org, OrgKey};
 use tradechain_ledger::state::MemState;
+use tradechain_ledger::testkit::{demo_genesis, secret};
 use tradechain_ledger::tx::{TX_VERSION, Transaction};
-use tradechain_ledger::{OrgId, SecretKey, ValidatorInfo};
 
+/// The demo genesis (`demo::ORGS`, as the testnet has them: same validators, tiers and GS1
+/// prefixes), an hour before `start`.
 fn genesis(start: i64) -> Genesis {
-    let orgs: Vec<Org> = demo::ORGS
-        .iter()
-        .map(|(id, name, country, role, _)| Org {
-            id: OrgId::new(id).unwrap(),
-            name: name.to_string(),
-            country: country.to_string(),
-            roles: vec![*role],
-            keys: vec![OrgKey {
-                key_id: 0,
-                public_key: SecretKey::from_label(id).public(),
-            }],
-            node_keys: vec![],
-            // As testnet/up sets them: producers are AEO-general traders.
-            credit_tier: if *role == tradechain_ledger::Role::Producer {
-                CreditTier::AeoGeneral
-            } else {
-                CreditTier::General
-            },
-        })
-        .collect();
-    let validators = demo::ORGS
-        .iter()
-        .filter(|o| o.4)
-        .map(|(id, ..)| ValidatorInfo {
-            org: OrgId::new(id).unwrap(),
-            public_key: SecretKey::from_label(id).public(),
-            power: 1,
-        })
-        .collect();
     Genesis {
         chain_id: "demo-test".into(),
         genesis_time_ms: start - 3_600_000,
-        orgs,
-        validators,
-        consensus: Default::default(),
-        limits: Default::default(),
-        governance_quorum: (2, 3),
-        high_risk: tradechain_ledger::testkit::demo_genesis().high_risk,
-        gs1_prefixes: demo::prefix_assignments(),
+        ..demo_genesis()
     }
 }
 
@@ -79,12 +45,12 @@ fn every_demo_transaction_is_accepted_and_there_are_hundreds() {
                     version: TX_VERSION,
                     chain_id: g.chain_id.clone(),
                     sender: org.clone(),
-                    key_id: 0,
+                    key_id: 1,
                     nonce: *n,
                     time_ms: block_time,
                     payload,
                 }
-                .sign(&SecretKey::from_label(org.as_str()))
+                .sign(&secret(org.as_str()))
             })
             .collect();
         let exec = execute_block(&registry, &g, &state, h as u64 + 1, block_time, &txs).unwrap();

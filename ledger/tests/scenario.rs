@@ -214,7 +214,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
     fn random_sequences_never_panic_and_rejections_change_nothing(
-        ops in prop::collection::vec((0usize..18, 0usize..9, 0u64..3, -3i64..3), 1..40),
+        ops in prop::collection::vec((0usize..18, 0usize..=ORGS.len(), 0u64..3, -3i64..3), 1..40),
         batch in 1usize..4,
     ) {
         let steps = shipment();
@@ -226,7 +226,7 @@ proptest! {
             let mut txs = Vec::new();
             for &(si, oi, off, shift) in chunk {
                 let s = &steps[si];
-                let sender = if oi == ORGS.len() { s.sender } else { ORGS[oi].0 };
+                let sender = if oi == ORGS.len() { s.sender } else { ORGS[oi].id };
                 let k = per_sender.entry(sender).or_insert(0);
                 let nonce = c.next_nonce(sender) + *k + off;
                 *k += 1;

@@ -154,17 +154,17 @@ fn only_the_prefix_owner_or_its_delegate_commissions_under_it() {
 #[test]
 fn prefixes_are_assigned_by_quorum_and_never_nest() {
     let mut c = Chain::demo();
-    // Three of the four validator orgs assign 6907777 to PORT-CNFOC.
-    c.accept("CUSTOMS-CN", assign("G1", "6907777", "PORT-CNFOC"));
-    c.accept("CUSTOMS-NL", approve("G1"));
+    // Three of the four validator orgs assign 6905555 to PORT-CNFOC.
+    c.accept("CUSTOMS-CN", assign("G1", "6905555", "PORT-CNFOC"));
+    c.accept("CARRIER-COSCO", approve("G1"));
     // PORT-CNFOC approves as a validator org; now 3 of 4.
     c.accept("PORT-CNFOC", approve("G1"));
-    c.accept("PORT-CNFOC", commission(&["urn:epc:id:sgtin:6907777.012345.1"], t(1)));
+    c.accept("PORT-CNFOC", commission(&["urn:epc:id:sgtin:6905555.012345.1"], t(1)));
     assert_eq!(
         rule(
             &mut c,
             "PRODUCER-FZ",
-            commission(&["urn:epc:id:sgtin:6907777.012345.2"], t(2))
+            commission(&["urn:epc:id:sgtin:6905555.012345.2"], t(2))
         ),
         "gs1.prefix_not_owner"
     );
@@ -318,7 +318,7 @@ fn custody_moves_by_shipping_and_the_named_partys_receiving_and_packed_goods_fol
     assert_eq!(phone.owner.unwrap().as_str(), "PRODUCER-FZ", "ownership did not move");
     // Ownership moves when named as owning party (a PGLN under the receiver's prefix works too).
     c.accept("CUSTOMS-CN", assign("G1", "6909999", "BANK-NL"));
-    c.accept("CUSTOMS-NL", approve("G1"));
+    c.accept("CARRIER-COSCO", approve("G1"));
     c.accept("PORT-CNFOC", approve("G1"));
     c.accept(
         "PRODUCER-FZ",

@@ -1,5 +1,6 @@
 //! Rule tables for governance: proposals, approvals by a 2/3 quorum of validator orgs (4 in the
-//! demo genesis, so 3 approvals), credit tiers by customs, delayed validator-set changes.
+//! demo genesis — CUSTOMS-CN, PORT-CNFOC, CARRIER-COSCO, BANK-CN — so 3 approvals), credit tiers
+//! by customs, delayed validator-set changes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use tradechain_ledger::certificate::{ValidatorInfo, ValidatorSet};
 use tradechain_ledger::identity::{CreditTier, Org, OrgKey, Role};
@@ -53,12 +54,12 @@ fn member(c: &Chain, id: &str) -> Option<Org> {
 fn governance_quorum_applies_change() {
     let mut c = Chain::demo();
     c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
-    c.accept("CUSTOMS-NL", approve("P1"));
+    c.accept("CARRIER-COSCO", approve("P1"));
     assert!(
         member(&c, "IMPORTER-NL").is_none(),
         "2 of 4 validator orgs is below 2/3"
     );
-    c.accept("CHAMBER-CN", approve("P1"));
+    c.accept("BANK-CN", approve("P1"));
     assert!(member(&c, "IMPORTER-NL").is_some(), "3 of 4 reaches 2/3");
     let p: ProposalRecord = get_typed(&c.state, &keys::proposal("P1")).unwrap();
     assert!(p.applied);
@@ -79,10 +80,10 @@ fn governance_quorum_applies_change() {
 fn governance_not_validator() {
     Chain::demo().accept("PORT-CNFOC", propose("P1", new_org("IMPORTER-NL")));
     Chain::demo().reject_with(
-        "BANK-CN",
+        "BANK-NL",
         propose("P1", new_org("IMPORTER-NL")),
         "governance.not_validator",
-        "org BANK-CN is not a validator org; only validator orgs propose and approve governance changes",
+        "org BANK-NL is not a validator org; only validator orgs propose and approve governance changes",
     );
 }
 
@@ -92,7 +93,7 @@ fn governance_proposal_duplicate() {
     c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
     c.accept("CUSTOMS-CN", propose("P2", new_org("IMPORTER-DE")));
     c.reject_with(
-        "CUSTOMS-NL",
+        "CARRIER-COSCO",
         propose("P1", new_org("IMPORTER-BE")),
         "governance.proposal.duplicate",
         "proposal P1 already exists",
@@ -103,13 +104,13 @@ fn governance_proposal_duplicate() {
 fn governance_proposal_unknown() {
     let mut c = Chain::demo();
     c.reject_with(
-        "CUSTOMS-NL",
+        "CARRIER-COSCO",
         approve("P1"),
         "governance.proposal.unknown",
         "no proposal P1",
     );
     c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
-    c.accept("CUSTOMS-NL", approve("P1"));
+    c.accept("CARRIER-COSCO", approve("P1"));
 }
 
 #[test]
@@ -128,8 +129,8 @@ fn governance_proposal_already_approved() {
 fn governance_proposal_applied() {
     let mut c = Chain::demo();
     c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
-    c.accept("CUSTOMS-NL", approve("P1"));
-    c.accept("CHAMBER-CN", approve("P1"));
+    c.accept("CARRIER-COSCO", approve("P1"));
+    c.accept("BANK-CN", approve("P1"));
     c.reject_with(
         "PORT-CNFOC",
         approve("P1"),
@@ -142,9 +143,9 @@ fn governance_proposal_applied() {
 fn governance_change_invalid() {
     Chain::demo().reject_with(
         "CUSTOMS-CN",
-        propose("P1", new_org("BANK-CN")),
+        propose("P1", new_org("BANK-NL")),
         "governance.change.invalid",
-        "org BANK-CN is already a member",
+        "org BANK-NL is already a member",
     );
     Chain::demo().reject_with(
         "CUSTOMS-CN",
@@ -152,7 +153,7 @@ fn governance_change_invalid() {
         "governance.change.invalid",
         "org PORT-CNFOC is a validator; change the validator set first",
     );
-    let mut bad = vset(&["CUSTOMS-CN", "CUSTOMS-NL"]);
+    let mut bad = vset(&["CUSTOMS-CN", "CARRIER-COSCO"]);
     if let GovAction::SetValidators { validators } = &mut bad {
         validators[1].public_key = secret("someone else").public();
     }
@@ -161,44 +162,44 @@ fn governance_change_invalid() {
         propose("P1", bad),
         "governance.change.invalid",
         &format!(
-            "validator key {} is not one of CUSTOMS-NL's keys",
+            "validator key {} is not one of CARRIER-COSCO's keys",
             secret("someone else").public()
         ),
     );
     Chain::demo().accept(
         "CUSTOMS-CN",
-        propose("P1", GovAction::RemoveOrg { org: oid("BANK-CN") }),
+        propose("P1", GovAction::RemoveOrg { org: oid("BANK-NL") }),
     );
     // Rotating a key: after quorum the old key no longer signs.
     let mut c = Chain::demo();
     let rot = GovAction::RotateKey {
-        org: oid("BANK-CN"),
+        org: oid("BANK-NL"),
         key_id: 1,
-        new_key: secret("BANK-CN/2").public(),
+        new_key: secret("BANK-NL/2").public(),
     };
     c.accept("CUSTOMS-CN", propose("P1", rot));
-    c.accept("CUSTOMS-NL", approve("P1"));
-    c.accept("CHAMBER-CN", approve("P1"));
+    c.accept("CARRIER-COSCO", approve("P1"));
+    c.accept("BANK-CN", approve("P1"));
     assert_eq!(
-        member(&c, "BANK-CN").unwrap().keys[0].public_key,
-        secret("BANK-CN/2").public()
+        member(&c, "BANK-NL").unwrap().keys[0].public_key,
+        secret("BANK-NL/2").public()
     );
 }
 
 #[test]
 fn governance_validators_pending_and_delay() {
     let mut c = Chain::demo();
-    let three = ["CUSTOMS-CN", "CUSTOMS-NL", "CHAMBER-CN"];
+    let three = ["CUSTOMS-CN", "CARRIER-COSCO", "BANK-CN"];
     c.accept("CUSTOMS-CN", propose("V1", vset(&three)));
-    c.accept("CUSTOMS-NL", approve("V1"));
-    c.accept("CHAMBER-CN", approve("V1")); // applied at height 3 → takes effect at height 3 + 2 = 5
+    c.accept("CARRIER-COSCO", approve("V1"));
+    c.accept("BANK-CN", approve("V1")); // applied at height 3 → takes effect at height 3 + 2 = 5
     assert_eq!(c.height, 3);
     let p: PendingValidators = get_typed(&c.state, &keys::pending_validators()).unwrap();
     assert_eq!(p.height, 5);
     let before: ValidatorSet = get_typed(&c.state, &keys::validators()).unwrap();
     assert_eq!(before.len(), 4);
     // A second change while one is pending is refused at the approval that would apply it.
-    c.accept("CUSTOMS-CN", propose("V2", vset(&["CUSTOMS-CN", "CUSTOMS-NL"])));
+    c.accept("CUSTOMS-CN", propose("V2", vset(&["CUSTOMS-CN", "CARRIER-COSCO"])));
     assert_eq!(c.height, 4);
     // End of block 4 promoted the set for block 5.
     let now: ValidatorSet = get_typed(&c.state, &keys::validators()).unwrap();
@@ -206,7 +207,7 @@ fn governance_validators_pending_and_delay() {
     assert!(get_typed::<PendingValidators>(&c.state, &keys::pending_validators()).is_none());
     // With 3 validator orgs, quorum is 2 of 3: V2 applies in block 5 and is scheduled for 7.
     let txs = [
-        c.tx("CUSTOMS-NL", approve("V2")),
+        c.tx("CARRIER-COSCO", approve("V2")),
         c.tx("CUSTOMS-CN", propose("V3", vset(&three))),
     ];
     let (out, _) = c.execute(&txs).unwrap();
@@ -217,7 +218,7 @@ fn governance_validators_pending_and_delay() {
     let p: PendingValidators = get_typed(&c.state, &keys::pending_validators()).unwrap();
     assert_eq!((p.height, p.set.len()), (7, 2));
     c.reject_with(
-        "CUSTOMS-NL",
+        "CARRIER-COSCO",
         approve("V3"),
         "governance.validators.pending",
         "a validator-set change is already scheduled for height 7",
@@ -301,10 +302,10 @@ fn weak_and_duplicate_keys_are_refused_and_keys_change_hands_only_when_freed() {
     // Another member's key.
     let (rule, reason) = c.reject(
         "CUSTOMS-CN",
-        propose("D", add_org_with_key("IMPORTER-NL", secret("BANK-CN").public())),
+        propose("D", add_org_with_key("IMPORTER-NL", secret("BANK-NL").public())),
     );
     assert_eq!(rule, "governance.key.duplicate", "{reason}");
-    assert!(reason.contains("BANK-CN"), "{reason}");
+    assert!(reason.contains("BANK-NL"), "{reason}");
     // Rotating to another member's key, or to a weak one.
     let rotate = |org: &str, key| GovAction::RotateKey {
         org: oid(org),
@@ -313,23 +314,23 @@ fn weak_and_duplicate_keys_are_refused_and_keys_change_hands_only_when_freed() {
     };
     let (rule, _) = c.reject(
         "CUSTOMS-CN",
-        propose("R1", rotate("BANK-CN", secret("PORT-CNFOC").public())),
+        propose("R1", rotate("BANK-NL", secret("PORT-CNFOC").public())),
     );
     assert_eq!(rule, "governance.key.duplicate");
     let (rule, _) = c.reject(
         "CUSTOMS-CN",
-        propose("R2", rotate("BANK-CN", tradechain_ledger::PublicKey(identity))),
+        propose("R2", rotate("BANK-NL", tradechain_ledger::PublicKey(identity))),
     );
     assert_eq!(rule, "governance.key.weak");
     // A fresh key is fine; the old one is then free for a new member.
-    let fresh = secret("BANK-CN-2027").public();
-    c.accept("CUSTOMS-CN", propose("R3", rotate("BANK-CN", fresh)));
-    c.accept("CUSTOMS-NL", approve("R3"));
-    c.accept("CHAMBER-CN", approve("R3"));
-    assert_eq!(member(&c, "BANK-CN").unwrap().keys[0].public_key, fresh);
+    let fresh = secret("BANK-NL-2027").public();
+    c.accept("CUSTOMS-CN", propose("R3", rotate("BANK-NL", fresh)));
+    c.accept("CARRIER-COSCO", approve("R3"));
+    c.accept("BANK-CN", approve("R3"));
+    assert_eq!(member(&c, "BANK-NL").unwrap().keys[0].public_key, fresh);
     c.accept(
         "CUSTOMS-CN",
-        propose("A", add_org_with_key("IMPORTER-NL", secret("BANK-CN").public())),
+        propose("A", add_org_with_key("IMPORTER-NL", secret("BANK-NL").public())),
     );
 }
 
@@ -343,8 +344,8 @@ fn rotating_a_validators_key_rotates_its_consensus_key() {
         new_key: fresh,
     };
     c.accept("CUSTOMS-CN", propose("K", rotate));
-    c.accept("CUSTOMS-NL", approve("K"));
-    c.accept("CHAMBER-CN", approve("K"));
+    c.accept("CARRIER-COSCO", approve("K"));
+    c.accept("BANK-CN", approve("K"));
     let pending: PendingValidators = get_typed(&c.state, &keys::pending_validators()).expect("a scheduled change");
     let port = pending
         .set
@@ -372,27 +373,27 @@ fn node_keys_rotate_by_governance_and_are_never_anothers() {
     };
     let (rule, _) = c.reject(
         "CUSTOMS-CN",
-        propose("N0", set("BANK-CN", vec![secret("PORT-CNFOC").public()])),
+        propose("N0", set("BANK-NL", vec![secret("PORT-CNFOC").public()])),
     );
     assert_eq!(rule, "governance.key.duplicate", "another org's key");
     let (rule, _) = c.reject(
         "CUSTOMS-CN",
-        propose("N1", set("BANK-CN", vec![node("n1"), node("n1")])),
+        propose("N1", set("BANK-NL", vec![node("n1"), node("n1")])),
     );
     assert_eq!(rule, "governance.key.duplicate", "listed twice");
-    c.accept("CUSTOMS-CN", propose("N2", set("BANK-CN", vec![node("bank-node-1")])));
-    c.accept("CUSTOMS-NL", approve("N2"));
-    c.accept("CHAMBER-CN", approve("N2"));
-    assert_eq!(member(&c, "BANK-CN").unwrap().node_keys, vec![node("bank-node-1")]);
-    // Rotated: the old node key is free, the new one is BANK-CN's.
+    c.accept("CUSTOMS-CN", propose("N2", set("BANK-NL", vec![node("bank-node-1")])));
+    c.accept("CARRIER-COSCO", approve("N2"));
+    c.accept("BANK-CN", approve("N2"));
+    assert_eq!(member(&c, "BANK-NL").unwrap().node_keys, vec![node("bank-node-1")]);
+    // Rotated: the old node key is free, the new one is BANK-NL's.
     let (rule, _) = c.reject(
         "CUSTOMS-CN",
         propose("N3", set("PORT-CNFOC", vec![node("bank-node-1")])),
     );
     assert_eq!(rule, "governance.key.duplicate");
-    c.accept("CUSTOMS-CN", propose("N4", set("BANK-CN", vec![node("bank-node-2")])));
-    c.accept("CUSTOMS-NL", approve("N4"));
-    c.accept("CHAMBER-CN", approve("N4"));
+    c.accept("CUSTOMS-CN", propose("N4", set("BANK-NL", vec![node("bank-node-2")])));
+    c.accept("CARRIER-COSCO", approve("N4"));
+    c.accept("BANK-CN", approve("N4"));
     c.accept(
         "CUSTOMS-CN",
         propose("N5", set("PORT-CNFOC", vec![node("bank-node-1")])),

@@ -461,8 +461,8 @@ async fn answers_are_complete_as_of_a_proven_head_and_a_dishonest_node_is_caught
 /// that waybill's own valid proof under the same root, is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_is_proven_for_the_items_own_waybill() {
-    use tradechain_ledger::payload::{CustomsStep, EventType, ProvenanceEvent, WaybillRef};
-    use tradechain_ledger::records::{CustomsStatus, WaybillHead, WaybillRecord};
+    use tradechain_ledger::payload::{Action, CustomsStep, EventType, ProvenanceEvent, WaybillRef};
+    use tradechain_ledger::records::{WaybillHead, WaybillRecord};
     use tradechain_ledger::state::keys;
     let other_item = "01/09506000134352/21/other";
     let other_ref = "MAEU987654321";
@@ -484,6 +484,8 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     };
     let mut ev = ProvenanceEvent::new(EventType::ObjectEvent);
     ev.event_time_ms = s.now() - 1000;
+    ev.action = Some(Action::Observe);
+    ev.unlocode = Some("CNFOC".into());
     ev.epc_list = vec![format!("https://id.gs1.org/{other_item}")];
     ev.customs = Some(CustomsStep::Declared {
         declaration_id: "DECL-2024-78".into(),
@@ -492,10 +494,7 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
         preferential_certificate: None,
         waybill: Some(wref.clone()),
     });
-    s.provenance("CUSTOMS-CN", ev, &[other_item], |_, r| {
-        r.customs = CustomsStatus::Declared;
-        r.waybill = Some(wref.clone());
-    });
+    s.provenance("CUSTOMS-CN", ev);
     s.commit();
     // The head written beside the record is the record's.
     let rec: WaybillRecord = s.backend.state_value(&keys::waybill(&wref.carrier, other_ref)).unwrap();
@@ -572,21 +571,23 @@ async fn a_container_chain_deeper_than_shown_is_named_not_hidden() {
         ("00/395060001000000044", "urn:epc:id:sscc:9506000.3100000004"),
         ("00/395060001000000051", "urn:epc:id:sscc:9506000.3100000005"),
     ];
+    // The containers are commissioned (packing needs commissioned children), then nested.
+    let mut ev = ProvenanceEvent::new(EventType::ObjectEvent);
+    ev.event_time_ms = s.now() - 1000;
+    ev.action = Some(Action::Add);
+    ev.epc_list = levels.iter().map(|(_, urn)| urn.to_string()).collect();
+    ev.biz_step = Some("urn:epcglobal:cbv:bizstep:commissioning".into());
+    s.provenance("PRODUCER-CN", ev);
+    s.commit();
     for w in levels.windows(2) {
-        let ((child, child_urn), (parent, parent_urn)) = (w[0], w[1]);
+        let ((_, child_urn), (_, parent_urn)) = (w[0], w[1]);
         let mut ev = ProvenanceEvent::new(EventType::AggregationEvent);
         ev.event_time_ms = s.now() - 1000;
         ev.action = Some(Action::Add);
         ev.parent_id = Some(parent_urn.into());
         ev.child_epcs = vec![child_urn.into()];
         ev.biz_step = Some("urn:epcglobal:cbv:bizstep:packing".into());
-        s.provenance("PRODUCER-CN", ev, &[child, parent], |g, r| {
-            if g == child {
-                r.parent = Some(parent.to_string());
-            } else {
-                r.children.insert(child.to_string());
-            }
-        });
+        s.provenance("PRODUCER-CN", ev);
     }
     s.commit();
     let env = start(s).await;

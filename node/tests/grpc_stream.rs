@@ -6,7 +6,7 @@ mod grpc_common;
 
 use grpc_common::{signed, start};
 use tonic::Code;
-use tradechain_node::grpc::scenario::{ITEM, ITEM_LINK, Scenario};
+use tradechain_node::grpc::scenario::{self, ITEM, ITEM_LINK, Scenario};
 use tradechain_proto::v1;
 
 /// The next `n` messages. A stream that skipped data would wait forever for the missing count,
@@ -144,7 +144,7 @@ async fn stream_events_rejected_and_errors() {
         .into_inner();
     let ev = next_n(&mut s, 2).await;
     assert!(!ev[0].accepted);
-    assert_eq!(ev[0].rejection.as_ref().unwrap().rule, "waybill.unknown");
+    assert_eq!(ev[0].rejection.as_ref().unwrap().rule, scenario::REJECTED_RULE);
     assert_eq!(ev[0].location.unwrap(), v1::TxLocation { height: 2, index: 1 });
     assert!(ev[1].accepted);
     assert_eq!(ev[1].location.unwrap().height, 3);

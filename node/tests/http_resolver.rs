@@ -330,7 +330,41 @@ fn the_page_decodes_every_field_of_a_public_event() {
         // neither, so the page decodes empty ones.
         extensions: Default::default(),
     };
-    s.provenance("CUSTOMS-CN", ev, &[key], |_, _| {});
+    // Recorded as the validators require: the goods declared, then the event itself, then the
+    // event again carrying its error declaration (an EPCIS error declaration repeats the event).
+    let mut declare =
+        tradechain_ledger::payload::build::event(EventType::ObjectEvent, Some(Action::Observe), &[], s.now() - 120_000);
+    // Every good the event touches: instances by EPC, classes by quantity.
+    for id in ev.touched_ids() {
+        if id.starts_with("urn:epc:class:") {
+            declare.quantity_list.push(QuantityElement {
+                epc_class: id.to_string(),
+                quantity: None,
+                uom: None,
+            });
+        } else {
+            declare.epc_list.push(id.to_string());
+        }
+    }
+    declare.unlocode = Some("CNFOC".into());
+    declare.customs = Some(CustomsStep::Declared {
+        declaration_id: "DECL-FULL".into(),
+        declarant: scenario::org("PRODUCER-CN"),
+        hs_code: "090210".into(),
+        preferential_certificate: None,
+        waybill: None,
+    });
+    s.provenance("CUSTOMS-CN", declare);
+    s.commit();
+    s.provenance(
+        "CUSTOMS-CN",
+        ProvenanceEvent {
+            error_declaration: None,
+            ..ev.clone()
+        },
+    );
+    s.commit();
+    s.provenance("CUSTOMS-CN", ev);
     s.commit();
     let addr = serve_backend(s.backend);
     let (code, json) = get(addr, &format!("/{key}"), "application/json");

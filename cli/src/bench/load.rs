@@ -232,7 +232,7 @@ impl Net {
 }
 
 fn issue(reference: &str) -> Payload {
-    Payload::Waybill(WaybillOp::Issue(tradechain_ledger::testkit::waybill_issue(
+    Payload::Waybill(WaybillOp::Issue(tradechain_ledger::demo::waybill_issue(
         reference,
         SHIPPER,
         &[],
@@ -265,7 +265,7 @@ fn event(sender: usize, id: &str, time_ms: i64) -> ProvenanceEvent {
     } else {
         Action::Observe
     };
-    let mut e = tradechain_ledger::testkit::event(EventType::ObjectEvent, Some(action), &[&epc], time_ms);
+    let mut e = tradechain_ledger::payload::build::event(EventType::ObjectEvent, Some(action), &[&epc], time_ms);
     e.biz_step = Some(step.to_string());
     e.unlocode = Some(loc.to_string());
     e

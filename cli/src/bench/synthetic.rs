@@ -222,7 +222,7 @@ pub fn build(
             let (e, j) = (seq / items, seq % items);
             let epc = item_epc(j);
             let (sender, ev) = if e == 0 {
-                let mut ev = tradechain_ledger::testkit::event(
+                let mut ev = tradechain_ledger::payload::build::event(
                     EventType::ObjectEvent,
                     Some(Action::Add),
                     &[&epc],
@@ -236,7 +236,7 @@ pub fn build(
                 let loc = if e % 2 == 0 { "NLRTM" } else { "CNFOC" };
                 (
                     1 + (e as usize) % 2,
-                    tradechain_ledger::testkit::observe(&[&epc], time_ms - 500, step, loc),
+                    tradechain_ledger::payload::build::observe(&[&epc], time_ms - 500, step, loc),
                 )
             };
             plan.push((sender, Payload::Provenance(ev)));

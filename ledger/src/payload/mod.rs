@@ -1,5 +1,6 @@
 //! Transaction payloads: the five document families. Borsh enum tags follow declaration order,
 //! so new variants are only ever appended (the format grows without re-tagging old bytes).
+pub mod build;
 pub mod certificate;
 pub mod governance;
 pub mod provenance;

@@ -1,7 +1,8 @@
-//! `MemBackend`: an in-memory `Backend` for tests and benches. It stores what it is given —
-//! blocks with their outcomes and write sets — and signs commit certificates with the validator
-//! keys it holds; it executes transactions only when asked (`commit_executed`; see `scenario`
-//! for a prepared chain).
+//! `MemBackend`: an in-memory `Backend` for tests (feature `testkit`). `commit_executed` runs
+//! the mempool through the ledger's real validators (`execute::execute_block`) and stores the
+//! block with its outcomes and write sets; `commit_block` stores a block executed elsewhere. It
+//! signs commit certificates with the validator keys it holds (see `scenario` for a prepared
+//! chain).
 //!
 //! Invariants: heights are contiguous from 1; a height is broadcast only after the block, its
 //! certificate, outcomes, tx locations, state and document history are all in place (one write
@@ -253,21 +254,6 @@ impl MemBackend {
             .map_err(|e| e.to_string())?
         };
         self.commit_block(txs, ex.outcomes, ex.writes, time_ms)
-    }
-
-    /// Commit everything in the mempool as accepted, advancing each sender's nonce (without
-    /// running the validators: `commit_executed` does).
-    pub fn commit_pending(&self, time_ms: i64) -> Result<Hash, String> {
-        let txs = std::mem::take(&mut self.write().mempool);
-        let mut writes = WriteSet::new();
-        for t in &txs {
-            writes.insert(
-                keys::nonce(&t.tx.sender),
-                Some(tradechain_ledger::codec::encode(&t.tx.nonce)),
-            );
-        }
-        let outcomes = vec![TxOutcome::Accepted; txs.len()];
-        self.commit_block(txs, outcomes, writes, time_ms)
     }
 
     fn goods_key_in(&self, c: &Chain, id: &str) -> Result<String, String> {

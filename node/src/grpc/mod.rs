@@ -5,7 +5,8 @@
 //! - `transaction`, `provenance`, `document`, `chain`, `node_status`, `epcis`: one file per service;
 //! - `auth`: member request signatures; `status`: error → gRPC status mapping; `views`: ledger →
 //!   proto conversions; `proof`: client-side offline verification of provenance replies;
-//! - `mem`, `scenario`: an in-memory backend and a prepared trade, for tests and benches.
+//! - `mem`, `scenario` (feature `testkit`, tests only): an in-memory backend and a prepared trade
+//!   played through the real validators.
 //!
 //! `serve` adds the standard health service (every tradechain service reported SERVING) and
 //! server reflection, v1 and v1alpha (which many clients, e.g. Python's grpcio-reflection, still
@@ -21,10 +22,12 @@ pub mod disclosure;
 pub mod document;
 pub mod epcis;
 pub mod journey;
+#[cfg(feature = "testkit")]
 pub mod mem;
 pub mod node_status;
 pub mod proof;
 pub mod provenance;
+#[cfg(feature = "testkit")]
 pub mod scenario;
 pub mod status;
 pub mod transaction;

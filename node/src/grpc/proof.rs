@@ -424,13 +424,14 @@ pub fn verify_entry(
             ev.seq
         ));
     }
-    // What the entry shows must be what was signed.
+    // What the entry shows must be what was signed. The ledger indexes an error declaration at
+    // its declarationTime (`validate::provenance`), so that is the time its entry shows.
+    let signed_time = pe
+        .error_declaration
+        .as_ref()
+        .map_or(pe.event_time_ms, |(declared_ms, _)| *declared_ms);
     let shown = [
-        (
-            "eventTime",
-            pe.event_time_ms.to_string(),
-            entry.event_time_ms.to_string(),
-        ),
+        ("eventTime", signed_time.to_string(), entry.event_time_ms.to_string()),
         (
             "eventTimeZoneOffset",
             pe.event_time_zone_offset_min.to_string(),

@@ -1,24 +1,25 @@
-//! A prepared trade on a `MemBackend`, for tests and benches: a tea shipment from Fuzhou to
-//! Rotterdam with a certificate of origin, an eBL endorsed to the importer, a bank settlement and
-//! the item's EPCIS events through customs — enough to exercise every RPC and every filter.
+//! A prepared trade on a `MemBackend`, for tests (feature `testkit`): a tea shipment from Fuzhou
+//! to Rotterdam with a certificate of origin, an eBL endorsed to the importer, a bank settlement
+//! and the item's EPCIS events through customs — enough to exercise every RPC and every filter.
 //!
-//! The scenario writes the records a node's validators would write (it does not run them), with
-//! real transaction signatures and real commit certificates, so proofs verify offline.
-use std::collections::{BTreeMap, BTreeSet};
+//! Invariants: every block is produced by the ledger's real validators (`MemBackend::submit`'s
+//! admission, then `MemBackend::commit_executed`), from real signed transactions, with real
+//! commit certificates, so the records are exactly what a node would store and proofs verify
+//! offline. A transaction the scenario expects accepted (or rejected under a given rule) that
+//! the validators judge otherwise panics at `commit`: the fixture cannot drift from the rules.
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tradechain_ledger::block::TxOutcome;
 use tradechain_ledger::certificate::ValidatorInfo;
-use tradechain_ledger::codec::encode;
 use tradechain_ledger::crypto::SecretKey;
 use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
 use tradechain_ledger::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use tradechain_ledger::payload::*;
-use tradechain_ledger::records::*;
-use tradechain_ledger::state::{WriteSet, keys};
 use tradechain_ledger::tx::{SignedTransaction, TX_VERSION, Transaction};
 
+use super::backend::Backend;
 use super::mem::MemBackend;
 
 pub const CHAIN_ID: &str = "tradechain-test";
@@ -38,6 +39,8 @@ pub const SHIPPER_NAME: &str = "Fuzhou Tea Export Co";
 pub const AMOUNT_MINOR: u64 = 1_250_000;
 pub const INVOICE: &str = "INV-778899";
 pub const PO: &str = "urn:epcglobal:cbv:bt:9506000000002:PO-4711";
+/// The rule that rejects block 2's transaction: IMPORTER-NL endorsing a bill not issued yet.
+pub const REJECTED_RULE: &str = "waybill.not_found";
 
 pub const ORGS: &[(&str, Role, &str, bool)] = &[
     ("PRODUCER-CN", Role::Producer, "CN", false),
@@ -101,27 +104,24 @@ pub fn genesis() -> Genesis {
 fn party(name: &str, org_id: Option<&str>, country: &str, address: &str) -> Party {
     Party {
         address: address.into(),
-        ..tradechain_ledger::testkit::party(name, org_id, country)
+        ..tradechain_ledger::payload::build::party(name, org_id, country)
     }
 }
 
 fn event(kind: EventType, time_ms: i64) -> ProvenanceEvent {
-    tradechain_ledger::testkit::event(kind, None, &[], time_ms)
+    tradechain_ledger::payload::build::event(kind, None, &[], time_ms)
 }
 
-/// One transaction of a block being built: the tx, and its verdict.
-struct Pending {
-    tx: SignedTransaction,
-    outcome: TxOutcome,
-}
+/// The verdict a transaction of the block being built must get: `None` accepted, else the rule
+/// that rejects it.
+type Expected = Option<String>;
 
 pub struct Scenario {
     pub backend: Arc<MemBackend>,
     nonces: BTreeMap<String, u64>,
-    items: BTreeMap<String, ItemRecord>,
     time_ms: i64,
-    block: Vec<Pending>,
-    writes: WriteSet,
+    /// The block being built: each submitted transaction's id and its expected verdict.
+    block: Vec<(Hash, Expected)>,
 }
 
 impl Scenario {
@@ -137,10 +137,8 @@ impl Scenario {
         Scenario {
             backend,
             nonces: BTreeMap::new(),
-            items: BTreeMap::new(),
             time_ms: 1_700_000_100_000,
             block: Vec::new(),
-            writes: WriteSet::new(),
         }
     }
 
@@ -148,7 +146,7 @@ impl Scenario {
         self.time_ms
     }
 
-    /// Sign a transaction from `sender` with its next nonce.
+    /// Sign a transaction from `sender` with its next nonce (not submitted).
     pub fn sign(&mut self, sender: &str, payload: Payload) -> SignedTransaction {
         let n = self.nonces.entry(sender.to_string()).or_insert(0);
         *n += 1;
@@ -165,124 +163,70 @@ impl Scenario {
         .sign(&key_of(sender))
     }
 
-    fn at(&self) -> TxLocation {
-        TxLocation {
-            height: self.backend.height() + 1,
-            index: self.block.len() as u32,
-        }
-    }
-
-    fn put<T: borsh::BorshSerialize>(&mut self, key: Vec<u8>, v: &T) {
-        self.writes.insert(key, Some(encode(v)));
-    }
-
-    /// Add an accepted transaction to the block being built; `apply` writes its records.
-    fn accept(&mut self, sender: &str, payload: Payload, apply: impl FnOnce(&mut Scenario, TxLocation, Hash)) -> Hash {
+    /// Sign and submit to the backend's mempool (its admission checks), expecting `verdict`.
+    fn submit(&mut self, sender: &str, payload: Payload, verdict: Expected) -> Hash {
         let tx = self.sign(sender, payload);
-        let (at, id) = (self.at(), tx.id());
-        apply(self, at, id);
-        self.writes
-            .insert(keys::nonce(&tx.tx.sender), Some(encode(&tx.tx.nonce)));
-        self.block.push(Pending {
-            tx,
-            outcome: TxOutcome::Accepted,
-        });
+        let id = match self.backend.submit(tx) {
+            Ok(id) => id,
+            Err(e) => panic!("the mempool refused {sender}'s scenario transaction: {e:?}"),
+        };
+        self.block.push((id, verdict));
         id
     }
 
-    /// Add a transaction the validators rejected (its nonce is not consumed).
-    pub fn reject(&mut self, sender: &str, payload: Payload, rule: &str, reason: &str) -> Hash {
-        let tx = self.sign(sender, payload);
+    /// Submit a transaction the validators must accept in the block being built.
+    pub fn accept(&mut self, sender: &str, payload: Payload) -> Hash {
+        self.submit(sender, payload, None)
+    }
+
+    /// Submit a transaction the validators must reject under `rule` (its nonce is not consumed).
+    pub fn reject(&mut self, sender: &str, payload: Payload, rule: &str) -> Hash {
+        let id = self.submit(sender, payload, Some(rule.into()));
         if let Some(n) = self.nonces.get_mut(sender) {
             *n -= 1;
         }
-        let id = tx.id();
-        self.block.push(Pending {
-            tx,
-            outcome: TxOutcome::Rejected {
-                rule: rule.into(),
-                reason: reason.into(),
-            },
-        });
         id
     }
 
-    /// Commit the block being built.
+    /// Commit the block being built: the mempool executed by the ledger's validators. Panics if
+    /// a verdict is not the expected one.
     pub fn commit(&mut self) -> Hash {
-        let (txs, outcomes): (Vec<_>, Vec<_>) = std::mem::take(&mut self.block)
-            .into_iter()
-            .map(|p| (p.tx, p.outcome))
-            .unzip();
-        let writes = std::mem::take(&mut self.writes);
         self.time_ms += 1000;
-        match self.backend.commit_block(txs, outcomes, writes, self.time_ms) {
+        let hash = match self.backend.commit_executed(self.time_ms) {
             Ok(h) => h,
-            Err(e) => unreachable!("scenario blocks are well-formed: {e}"),
+            Err(e) => panic!("the scenario block does not execute: {e}"),
+        };
+        let height = self.backend.height();
+        let outcomes = match self.backend.outcomes(height) {
+            Ok(Some(o)) => o,
+            other => panic!("no outcomes at height {height}: {other:?}"),
+        };
+        let block = std::mem::take(&mut self.block);
+        assert_eq!(
+            outcomes.len(),
+            block.len(),
+            "block {height}: not every transaction was committed"
+        );
+        for ((id, want), got) in block.iter().zip(&outcomes) {
+            match (got, want) {
+                (TxOutcome::Accepted, None) => {}
+                (TxOutcome::Rejected { rule, .. }, Some(r)) if rule == r => {}
+                (got, want) => panic!("block {height}: transaction {id}: expected {want:?}, got {got:?}"),
+            }
         }
-    }
-
-    /// Write a waybill record and its public head (`WaybillRecord::write`).
-    fn put_waybill(&mut self, rec: &WaybillRecord) {
-        let mut w = tradechain_ledger::state::Writes::default();
-        rec.write(&mut w);
-        self.writes.extend(w.0);
+        hash
     }
 
     /// `carrier` issues `doc` (held by `doc.holder`) in the block being built.
     pub fn issue_waybill(&mut self, carrier: &str, doc: WaybillIssue) -> Hash {
-        self.accept(carrier, Payload::Waybill(WaybillOp::Issue(doc.clone())), |s, at, _| {
-            s.put_waybill(&WaybillRecord {
-                issuer: org(carrier),
-                holder: doc.holder.clone(),
-                document: doc,
-                status: WaybillStatus::Issued,
-                endorsements: Vec::new(),
-                version: 1,
-                issued_at: at,
-                updated_at: at,
-            });
-        })
+        self.accept(carrier, Payload::Waybill(WaybillOp::Issue(doc)))
     }
 
-    /// Append an event to an item's chain (and write the item record).
-    fn item_event(&mut self, key: &str, tx_id: Hash, at: TxLocation, time_ms: i64, f: impl FnOnce(&mut ItemRecord)) {
-        let mut item = self.items.get(key).cloned().unwrap_or_else(|| ItemRecord::new(key));
-        let prev = item.last_event_hash;
-        let ev = ItemEventRef {
-            seq: item.event_count,
-            tx_id,
-            at,
-            event: 0,
-            event_time_ms: time_ms,
-            prev_event_hash: prev,
-            event_hash: item_event_hash(&prev, &tx_id, 0, key),
-        };
-        item.event_count += 1;
-        item.last_event_hash = ev.event_hash;
-        item.last_event_time_ms = time_ms;
-        f(&mut item);
-        self.put(keys::item_event(key, ev.seq), &ev);
-        let mut w = tradechain_ledger::state::Writes::default();
-        item.write(&mut w);
-        self.writes.extend(w.0);
-        self.items.insert(key.to_string(), item);
-    }
-
-    /// A provenance event by `sender` touching `goods` (canonical keys), with item updates.
-    pub fn provenance(
-        &mut self,
-        sender: &str,
-        ev: ProvenanceEvent,
-        goods: &[&str],
-        f: impl Fn(&str, &mut ItemRecord),
-    ) -> Hash {
-        let time = ev.event_time_ms;
-        let goods: Vec<String> = goods.iter().map(|s| s.to_string()).collect();
-        self.accept(sender, Payload::Provenance(ev), |s, at, id| {
-            for g in &goods {
-                s.item_event(g, id, at, time, |r| f(g, r));
-            }
-        })
+    /// A provenance event by `sender` in the block being built; the clock first moves up to the
+    /// event's time, so the block's time covers it.
+    pub fn provenance(&mut self, sender: &str, ev: ProvenanceEvent) -> Hash {
+        self.time_ms = self.time_ms.max(ev.event_time_ms);
+        self.accept(sender, Payload::Provenance(ev))
     }
 
     /// An OBSERVE event of `key` at a UN/LOCODE (used to grow histories).
@@ -292,7 +236,7 @@ impl Scenario {
         ev.epc_list = vec![format!("https://id.gs1.org/{key}")];
         ev.biz_step = Some("urn:epcglobal:cbv:bizstep:inspecting".into());
         ev.unlocode = Some(unlocode.into());
-        self.provenance(sender, ev, &[key], |_, _| {})
+        self.provenance(sender, ev)
     }
 
     /// The full trade story (5 blocks).
@@ -320,23 +264,7 @@ impl Scenario {
             goods_ids: vec![ITEM_LINK.into()],
             preferential: true,
         };
-        s.accept(
-            "CHAMBER-CN",
-            Payload::Certificate(CertificateOp::Issue(cert.clone())),
-            |s, at, _| {
-                let rec = CertificateRecord {
-                    issuer: org("CHAMBER-CN"),
-                    document: cert,
-                    revoked: None,
-                    version: 1,
-                    issued_at: at,
-                    updated_at: at,
-                };
-                let mut w = tradechain_ledger::state::Writes::default();
-                rec.write(&mut w);
-                s.writes.extend(w.0);
-            },
-        );
+        s.accept("CHAMBER-CN", Payload::Certificate(CertificateOp::Issue(cert)));
         let mut ev = event(EventType::ObjectEvent, t0);
         ev.action = Some(Action::Add);
         ev.epc_list = vec![ITEM_LINK.into()];
@@ -345,14 +273,11 @@ impl Scenario {
         ev.read_point = Some("urn:epc:id:sgln:9506000.00001.0".into());
         ev.unlocode = Some("CNFOC".into());
         ev.event_id = Some("ni:///sha-256;commission-abc".into());
-        s.provenance("PRODUCER-CN", ev, &[ITEM], |_, r| {
-            r.commissioned = true;
-            r.hs_code = Some("090210".into());
-        });
+        s.provenance("PRODUCER-CN", ev);
         s.commit();
 
         // Block 2: packed onto a pallet (with a purchase order: commercial, redacted), and a
-        // rejected endorsement attempt by a non-holder.
+        // rejected endorsement attempt of a bill not issued yet.
         let mut ev = event(EventType::AggregationEvent, t0 + 3_600_000);
         ev.action = Some(Action::Add);
         ev.parent_id = Some(PALLET_URN.into());
@@ -362,13 +287,7 @@ impl Scenario {
             kind: Some("urn:epcglobal:cbv:btt:po".into()),
             id: PO.into(),
         }];
-        s.provenance("PRODUCER-CN", ev, &[ITEM, PALLET], |g, r| {
-            if g == ITEM {
-                r.parent = Some(PALLET.into());
-            } else {
-                r.children = BTreeSet::from([ITEM.to_string()]);
-            }
-        });
+        s.provenance("PRODUCER-CN", ev);
         s.reject(
             "IMPORTER-NL",
             Payload::Waybill(WaybillOp::Transfer {
@@ -376,12 +295,12 @@ impl Scenario {
                 reference: WAYBILL_REF.into(),
                 new_holder: org("IMPORTER-NL"),
             }),
-            "waybill.unknown",
-            "no waybill MAERSK/MAEU123456789",
+            REJECTED_RULE,
         );
         s.commit();
 
-        // Block 3: the eBL is issued to the shipper; the banks instruct a settlement.
+        // Block 3: the eBL is issued to the shipper; BANK-NL finances the exporter's invoice
+        // (a bank finances a bill only while it holds it; an invoice, any bank).
         let wb = WaybillIssue {
             reference: WAYBILL_REF.into(),
             mode: TransportMode::Sea,
@@ -409,41 +328,18 @@ impl Scenario {
             dcsa: None,
         };
         s.issue_waybill("MAERSK", wb);
-        let instr = SettlementInstruct {
-            settlement_id: SETTLEMENT_ID.into(),
-            payer_bank: org("BANK-NL"),
-            payee_bank: org("BANK-CN"),
-            amount_minor: AMOUNT_MINOR,
-            currency: "EUR".into(),
-            reference: SettlementRef::Waybill {
-                carrier: org("MAERSK"),
-                reference: WAYBILL_REF.into(),
-            },
-            payer_party: CONSIGNEE_NAME.into(),
-            payee_party: SHIPPER_NAME.into(),
-        };
         s.accept(
             "BANK-NL",
-            Payload::Settlement(SettlementOp::Instruct(instr.clone())),
-            |s, at, _| {
-                let rec = SettlementRecord {
-                    instruction: instr,
-                    status: SettlementStatus::Instructed,
-                    version: 1,
-                    instructed_at: at,
-                    updated_at: at,
-                };
-                s.put(keys::settlement(&org("BANK-NL"), SETTLEMENT_ID), &rec);
-                s.put(
-                    keys::settlement_guard(&tradechain_ledger::validate::settlement::document_key(
-                        &rec.instruction.reference,
-                    )),
-                    &SettlementKey {
-                        payer_bank: org("BANK-NL"),
-                        settlement_id: SETTLEMENT_ID.into(),
-                    },
-                );
-            },
+            Payload::Settlement(SettlementOp::Instruct(SettlementInstruct {
+                settlement_id: SETTLEMENT_ID.into(),
+                payer_bank: org("BANK-NL"),
+                payee_bank: org("BANK-CN"),
+                amount_minor: AMOUNT_MINOR,
+                currency: "EUR".into(),
+                reference: SettlementRef::Invoice { number: INVOICE.into() },
+                payer_party: CONSIGNEE_NAME.into(),
+                payee_party: SHIPPER_NAME.into(),
+            })),
         );
         s.commit();
 
@@ -465,18 +361,7 @@ impl Scenario {
                 reference: WAYBILL_REF.into(),
             }),
         });
-        s.provenance("CUSTOMS-CN", ev, &[ITEM], |_, r| {
-            r.customs = CustomsStatus::Declared;
-            r.declarant = Some(org("PRODUCER-CN"));
-            r.certificate = Some(CertificateRef {
-                issuer: org("CHAMBER-CN"),
-                number: CERT_NO.into(),
-            });
-            r.waybill = Some(WaybillRef {
-                carrier: org("MAERSK"),
-                reference: WAYBILL_REF.into(),
-            });
-        });
+        s.provenance("CUSTOMS-CN", ev);
         s.accept(
             "PRODUCER-CN",
             Payload::Waybill(WaybillOp::Transfer {
@@ -484,65 +369,40 @@ impl Scenario {
                 reference: WAYBILL_REF.into(),
                 new_holder: org("IMPORTER-NL"),
             }),
-            |s, at, _| {
-                let key = keys::waybill(&org("MAERSK"), WAYBILL_REF);
-                let mut rec: WaybillRecord = match s.backend.state_value(&key) {
-                    Some(r) => r,
-                    None => unreachable!("issued in block 3"),
-                };
-                rec.holder = org("IMPORTER-NL");
-                rec.endorsements.push(Endorsement {
-                    from: org("PRODUCER-CN"),
-                    to: org("IMPORTER-NL"),
-                    at,
-                });
-                rec.version += 1;
-                rec.updated_at = at;
-                s.put_waybill(&rec);
-            },
         );
         s.commit();
 
-        // Block 5: inspected and released; loaded at the port; settlement confirmed.
-        let mut ev = event(EventType::ObjectEvent, t0 + 14_400_000);
+        // Block 5: inspected and released; loaded at the port; settlement confirmed (minutes
+        // apart: a block's transactions are within the chain's clock skew of its time).
+        let t5 = t0 + 14_400_000;
+        let mut ev = event(EventType::ObjectEvent, t5);
         ev.action = Some(Action::Observe);
         ev.epc_list = vec![ITEM_LINK.into()];
+        ev.unlocode = Some("CNFOC".into());
         ev.customs = Some(CustomsStep::Inspected {
             outcome: InspectionOutcome::Passed,
             remarks: "sample tested".into(),
         });
-        s.provenance("CUSTOMS-CN", ev, &[ITEM], |_, r| {
-            r.inspected = Some(InspectionOutcome::Passed)
-        });
-        let mut ev = event(EventType::ObjectEvent, t0 + 15_000_000);
+        s.provenance("CUSTOMS-CN", ev);
+        let mut ev = event(EventType::ObjectEvent, t5 + 120_000);
         ev.action = Some(Action::Observe);
         ev.epc_list = vec![ITEM_LINK.into()];
+        ev.unlocode = Some("CNFOC".into());
         ev.customs = Some(CustomsStep::Released);
-        s.provenance("CUSTOMS-CN", ev, &[ITEM], |_, r| r.customs = CustomsStatus::Released);
-        let mut ev = event(EventType::ObjectEvent, t0 + 18_000_000);
+        s.provenance("CUSTOMS-CN", ev);
+        let mut ev = event(EventType::ObjectEvent, t5 + 240_000);
         ev.action = Some(Action::Observe);
         ev.epc_list = vec![ITEM_LINK.into()];
         ev.biz_step = Some("urn:epcglobal:cbv:bizstep:shipping".into());
         ev.unlocode = Some("CNFOC".into());
         ev.read_point = Some("urn:epc:id:sgln:9506000.00099.0".into());
-        s.provenance("MAERSK", ev, &[ITEM], |_, _| {});
+        s.provenance("MAERSK", ev);
         s.accept(
             "BANK-CN",
             Payload::Settlement(SettlementOp::Confirm {
                 payer_bank: org("BANK-NL"),
                 settlement_id: SETTLEMENT_ID.into(),
             }),
-            |s, at, _| {
-                let key = keys::settlement(&org("BANK-NL"), SETTLEMENT_ID);
-                let mut rec: SettlementRecord = match s.backend.state_value(&key) {
-                    Some(r) => r,
-                    None => unreachable!("instructed in block 3"),
-                };
-                rec.status = SettlementStatus::Confirmed;
-                rec.version += 1;
-                rec.updated_at = at;
-                s.put(key, &rec);
-            },
         );
         s.commit();
         s

@@ -151,7 +151,8 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
     }
 
     /// A deliberately broken host for the simulator's self-test: it votes for any proposal
-    /// without re-executing it. Never called outside `node/tests/host_sim`.
+    /// without re-executing it. Test builds only (`testkit`): the shipped binary cannot break.
+    #[cfg(feature = "testkit")]
     #[doc(hidden)]
     pub fn break_skip_reexecution(&mut self) {
         self.skip_reexecution = true;

@@ -308,7 +308,9 @@
     e.bizLocation = rd("bizLocation", os);
     e.unlocode = rd("unlocode", os);
     e.customs = rd("customsStep", os);
-    e.errorDeclaration = rd("errorDeclaration", (r) => r.opt(() => { r.i64(); r.vec(() => r.str()); return true; })) !== null;
+    let declTimeMs = null;
+    e.errorDeclaration = rd("errorDeclaration", (r) => r.opt(() => { declTimeMs = r.i64(); r.vec(() => r.str()); return true; })) !== null;
+    e.declTimeMs = declTimeMs;
     e.withheld = d.units.filter((u) => u.leaf).length;
     return e;
   }
@@ -493,9 +495,10 @@
     if (!pe.ids.some((id) => toGoodsKey(id) === goodsKey)) {
       throw new Error(`entry seq ${e.seq}: the signed event does not name goods ${goodsKey}`);
     }
-    // What the entry shows must be what was signed.
+    // What the entry shows must be what was signed. The ledger indexes an error declaration at
+    // its declarationTime (ledger::validate::provenance), so that is the time its entry shows.
     const shown = [
-      ["eventTime", String(pe.timeMs), String(e.time_ms)],
+      ["eventTime", String(pe.errorDeclaration ? pe.declTimeMs : pe.timeMs), String(e.time_ms)],
       ["eventTimeZoneOffset", String(pe.tzMin), String(e.tz_min ?? 0)],
       ["recording org", d.sender, e.org],
       ["type", pe.type, e.type],
