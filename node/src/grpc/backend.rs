@@ -1,6 +1,6 @@
 //! The seam between the gRPC layer and the node: every read and write the API needs, as one
 //! trait the node implements over its RocksDB store, mempool and network (and `mem::MemBackend`
-//! implements in memory for tests and benches).
+//! implements in memory for tests, with the `testkit` feature).
 //!
 //! Invariants an implementation must keep:
 //! - reads see committed data only, and a height is published on `subscribe_commits` only after
