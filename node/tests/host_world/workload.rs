@@ -4,11 +4,12 @@
 //! - Honest clients: PRODUCER-FZ commissions items (EPCIS ObjectEvent ADD under its GS1 prefix),
 //!   CARRIER-COSCO issues bills of lading; each uses its next nonce after its last
 //!   acknowledgement and must end committed and accepted.
-//! - Governance: CUSTOMS-CN proposes adding BANK-NL's key to the validator set, CUSTOMS-NL and
-//!   PORT-CNFOC approve, each once the step before is committed.
+//! - Governance: CUSTOMS-CN proposes adding BANK-NL's key to the validator set, PORT-CNFOC and
+//!   CARRIER-COSCO approve, each once the step before is committed.
 //! - Adversarial members: a bad signature, a transaction signed with another org's key, one for
-//!   another chain — each must be refused at submission; and BANK-CN issuing a bill of lading
-//!   (signed correctly, so admitted) — it must commit as rejected.
+//!   another chain — each must be refused at submission; and BANK-CN (a validator org) issuing a
+//!   bill of lading (signed correctly, so admitted) — it must commit as rejected, and its replays
+//!   must not be taken again.
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,7 +57,7 @@ pub struct Workload {
     pub adversary_txs: Vec<SignedTransaction>,
 }
 
-const GOV_STEPS: [&str; 3] = ["CUSTOMS-CN", "CUSTOMS-NL", "PORT-CNFOC"];
+const GOV_STEPS: [&str; 3] = ["CUSTOMS-CN", "PORT-CNFOC", "CARRIER-COSCO"];
 
 impl Workload {
     /// When each submission happens (virtual ms): spread over the run until after heal.
