@@ -8,8 +8,8 @@
 //! and equal to the header's), no transaction committed twice, and no honest key signs two
 //! different votes or proposals for one (height, round, kind).
 use std::collections::{BTreeMap, HashMap};
-use tradechain_consensus::{ConsensusMsg, SignedVoteMsg};
-use tradechain_ledger::certificate::VoteKind;
+use tradechain_consensus::ConsensusMsg;
+use tradechain_consensus::double_sign::DoubleSignWatch;
 use tradechain_ledger::{Block, CommitCertificate, Genesis, Hash, PublicKey, ValidatorSet};
 
 #[derive(Default)]
@@ -24,8 +24,8 @@ pub struct Checker {
     last_height: BTreeMap<usize, u64>,
     /// Where each committed transaction is (first seen).
     txs: HashMap<Hash, u64>,
-    votes: BTreeMap<(PublicKey, u64, u32, VoteKind), Option<Hash>>,
-    proposals: BTreeMap<(PublicKey, u64, u32), Hash>,
+    /// What each honest key signed (`consensus::double_sign`).
+    own: DoubleSignWatch,
     /// `CommitCertificate::verify`'s answer per distinct (height, block hash, set hash).
     cert_verdicts: BTreeMap<(u64, Hash, Hash), Result<(), String>>,
     pub root_checks: u64,
@@ -35,36 +35,8 @@ pub struct Checker {
 impl Checker {
     /// An honest node emitted a message: its own signatures never conflict.
     pub fn on_honest_broadcast(&mut self, node: usize, key: &PublicKey, msg: &ConsensusMsg) {
-        match msg {
-            ConsensusMsg::Vote(v) if &v.validator == key => self.own_vote(node, v),
-            ConsensusMsg::Proposal { proposal, .. } if &proposal.proposer == key => {
-                let k = (*key, proposal.height, proposal.round);
-                match self.proposals.get(&k) {
-                    Some(prev) if *prev != proposal.block_hash => self.violations.push(format!(
-                        "honest node {node} proposed two blocks at h={} r={}",
-                        proposal.height, proposal.round
-                    )),
-                    Some(_) => {}
-                    None => {
-                        self.proposals.insert(k, proposal.block_hash);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn own_vote(&mut self, node: usize, v: &SignedVoteMsg) {
-        let k = (v.validator, v.height, v.round, v.kind);
-        match self.votes.get(&k) {
-            Some(prev) if *prev != v.block_hash => self.violations.push(format!(
-                "honest node {node} double-signed {:?} at h={} r={}: {:?} then {:?}",
-                v.kind, v.height, v.round, prev, v.block_hash
-            )),
-            Some(_) => {}
-            None => {
-                self.votes.insert(k, v.block_hash);
-            }
+        if let Some(what) = self.own.observe(key, msg) {
+            self.violations.push(format!("honest node {node} {what}"));
         }
     }
 
