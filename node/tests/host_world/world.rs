@@ -41,7 +41,7 @@ use tradechain_node::wal::Wal;
 pub const VALIDATORS: [&str; 4] = ["CUSTOMS-CN", "PORT-CNFOC", "CARRIER-COSCO", "BANK-CN"];
 pub const JOINER: &str = "BANK-NL";
 /// Heights every honest node must reach.
-pub const TARGET_HEIGHT: u64 = 10;
+pub const TARGET_HEIGHT: u64 = 20;
 /// Liveness bound: after heal, every honest node commits, and every acknowledged transaction is
 /// committed, within this (virtual ms).
 pub const LIVENESS_BOUND_MS: u64 = 60_000;
