@@ -36,6 +36,17 @@ struct Inner {
     vsets: BTreeMap<u64, ValidatorSet>,
 }
 
+impl Inner {
+    /// The validator set in force to certify block `height`: the last one written below it.
+    fn set_at(&self, height: u64) -> Result<ValidatorSet, StorageError> {
+        self.vsets
+            .range(..=height.saturating_sub(1))
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| err("no validator set"))
+    }
+}
+
 pub struct MemStore {
     genesis: Genesis,
     inner: Mutex<Inner>,
@@ -129,12 +140,7 @@ impl ChainStore for MemStore {
         Ok(self.committed(height).map(|(_, c)| c))
     }
     fn validator_set_at(&self, height: u64) -> Result<ValidatorSet, StorageError> {
-        let g = self.lock();
-        g.vsets
-            .range(..=height.saturating_sub(1))
-            .next_back()
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| err("no validator set"))
+        self.lock().set_at(height)
     }
     fn tx_location(&self, tx_id: &Hash) -> Result<Option<TxLocation>, StorageError> {
         Ok(self.lock().locations.get(tx_id).copied())
@@ -168,12 +174,7 @@ impl ChainStore for MemStore {
         if tree.version != h.height || tree.root != h.state_hash {
             return Err(err("state update does not match the header"));
         }
-        let set = g
-            .vsets
-            .range(..=h.height - 1)
-            .next_back()
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| err("no validator set"))?;
+        let set = g.set_at(h.height)?;
         cert.verify(&self.genesis.chain_id, h.height, &block.hash(), &set)
             .map_err(|e| err(e.to_string()))?;
         if ids.iter().any(|id| g.locations.contains_key(id)) {

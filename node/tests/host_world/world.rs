@@ -419,7 +419,9 @@ impl World {
                 }
             }
         }
-        let s = &self.nodes[0].store;
+        // The chain as an honest node holds it (every honest node holds the same, checked above).
+        let honest = self.nodes.iter().find(|n| n.byz.is_none()).unwrap_or(&self.nodes[0]);
+        let s = honest.store.clone();
         self.res.validator_change_applied = s
             .validator_set_at(s.height() + 1)
             .is_ok_and(|vs| vs.get(&self.nodes[VALIDATORS.len()].key.public()).is_some());
@@ -431,8 +433,6 @@ impl World {
         (self.res.submitted, self.res.acknowledged, self.res.refused_at_submit) =
             (w.submitted, w.acknowledged().len() as u64, w.refused);
         let (mut acc, mut rej) = (0, 0);
-        let s = self.nodes.iter().find(|n| n.byz.is_none()).map(|n| n.store.clone());
-        let s = s.unwrap_or_else(|| self.nodes[0].store.clone());
         for h in 1..=s.height() {
             let Some((b, _)) = s.committed(h) else { continue };
             for (t, o) in b.txs.iter().zip(s.outcomes(h)) {
@@ -864,16 +864,6 @@ impl World {
         };
         let ok = self.offer(i, &tx, what);
         let id = tx.id();
-        let res: Result<(), &str> = if ok { Ok(()) } else { Err("refused") };
-        if self.cfg.trace {
-            eprintln!(
-                "[{:>6} ms] node {i} {} {what} {id} (nonce {}): {:?}",
-                self.now,
-                if ok { "acknowledged" } else { "refused" },
-                tx.tx.nonce,
-                res.err()
-            );
-        }
         if let Some(v) = self.workload.answered(&tx, what, expect, ok) {
             self.checker.violations.push(format!("node {i}: {v}"));
         }
@@ -903,9 +893,10 @@ impl World {
         }
         if self.cfg.trace {
             eprintln!(
-                "[{:>6} ms] node {i} {} {what} {id}",
+                "[{:>6} ms] node {i} {} {what} {id} (nonce {})",
                 self.now,
-                if ok { "took" } else { "refused" }
+                if ok { "acknowledged" } else { "refused" },
+                tx.tx.nonce
             );
         }
         ok
