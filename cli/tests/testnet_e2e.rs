@@ -384,6 +384,18 @@ fn testnet_end_to_end() {
     assert_eq!(bench["setup"]["committed"].as_u64(), Some(60), "{bench}");
     assert_eq!(bench["rejected"], serde_json::json!({}), "{bench}");
     assert!(bench["committed_tps"].as_f64().is_some_and(|t| t > 0.0), "{bench}");
+    // Where the CPU went: read from all four validators; every one executed and committed
+    // the 300 transactions, so execution, the state tree and commit cost something on each.
+    let cpu = &bench["cpu"];
+    assert_eq!(cpu["replicas"].as_u64(), Some(4), "{cpu}");
+    assert_eq!(cpu["unread"], serde_json::json!([]), "{cpu}");
+    let stages = &cpu["stages_us_per_tx_per_replica"];
+    for s in ["execution (build + check)", "  of which state_tree", "commit"] {
+        assert!(stages[s].as_f64().is_some_and(|us| us > 0.0), "{s}: {cpu}");
+    }
+    let (total, tree) = (cpu["us_per_tx_per_replica"].as_f64(), stages["  of which state_tree"].as_f64());
+    assert!(total.zip(tree).is_some_and(|(t, s)| t > s), "{cpu}");
+    assert!(cpu["bound"]["bound_tps"].as_f64().is_some_and(|b| b > 0.0), "{cpu}");
     let ramp = bench_load(&[
         "--ramp",
         "--ramp-start",

@@ -10,6 +10,7 @@ pub mod api;
 pub mod blocks;
 pub mod clock;
 pub mod config;
+pub mod cpu;
 pub mod epcis_rest;
 pub mod evidence;
 pub mod grpc;

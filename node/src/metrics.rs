@@ -1,5 +1,6 @@
 //! Prometheus metrics: height, round, commit latency, transactions committed and rejected by
-//! rule, mempool size, peers, sync status, TLS connections refused. Rendered in the text exposition format at `/metrics`.
+//! rule, mempool size, peers, sync status, TLS connections refused, CPU per stage (`cpu`). Rendered in the text exposition format at `/metrics`.
+use crate::cpu::{StageCpu, StageLabel, process_cpu_ns};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -37,6 +38,10 @@ pub struct Metrics {
     pub commit_latency: Histogram,
     /// TLS connections closed before serving, by port and reason (`node::tls`).
     pub tls_refused: Family<TlsLabel, Counter>,
+    /// CPU per stage of a transaction's path (`node::cpu`).
+    pub stage_cpu: StageCpu,
+    /// This process's CPU, read when rendered.
+    process_cpu: Gauge,
     registry: Arc<Registry>,
 }
 
@@ -49,6 +54,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut r = Registry::with_prefix("tradechain");
+        let stage_cpu = Family::<StageLabel, Counter>::default();
         let m = Metrics {
             height: Gauge::default(),
             round: Gauge::default(),
@@ -61,6 +67,8 @@ impl Metrics {
             equivocation_evidence: Gauge::default(),
             commit_latency: Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             tls_refused: Family::default(),
+            stage_cpu: StageCpu::new(&stage_cpu),
+            process_cpu: Gauge::default(),
             registry: Arc::new(Registry::default()),
         };
         r.register("height", "Committed height", m.height.clone());
@@ -98,6 +106,16 @@ impl Metrics {
             "Height start to commit",
             m.commit_latency.clone(),
         );
+        r.register(
+            "stage_cpu_nanoseconds",
+            "Thread CPU spent per stage of a transaction's path (node::cpu); build, check and commit are part of host, state_tree of build and check",
+            stage_cpu,
+        );
+        r.register(
+            "process_cpu_nanoseconds",
+            "CPU used by this process (all threads)",
+            m.process_cpu.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m
@@ -122,6 +140,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        self.process_cpu.set(process_cpu_ns() as i64);
         let mut s = String::new();
         if prometheus_client::encoding::text::encode(&mut s, &self.registry).is_err() {
             s.push_str("# encoding failed\n");

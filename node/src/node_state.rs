@@ -12,6 +12,7 @@
 //! - A transaction already committed (accepted or rejected) is never admitted again: a rejected
 //!   one leaves its nonce free, and a proposal repeating it is refused by every validator.
 use crate::config::NodeRole;
+use crate::cpu::Stage;
 use crate::host::ports::ChainStore;
 use crate::mempool::{Mempool, MempoolError};
 use crate::metrics::Metrics;
@@ -110,6 +111,10 @@ impl<S: ChainStore> NodeState<S> {
     /// acknowledges it only after `durable()` resolves (a duplicate of a pending transaction is
     /// journaled too if it came by gossip, so that acknowledgement holds as well).
     pub fn submit(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
+        self.metrics.stage_cpu.time(Stage::Submit, || self.admit_submission(tx))
+    }
+
+    fn admit_submission(&self, tx: SignedTransaction) -> Result<Hash, MempoolError> {
         let id = tx.id();
         if let Some(height) = self.committed_at(&id) {
             self.metrics.mempool_refused.inc();

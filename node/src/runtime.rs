@@ -16,6 +16,7 @@
 //!   most one per peer at a time).
 use crate::clock::now_ms;
 use crate::config::{NodeConfig, NodeRole};
+use crate::cpu::Stage;
 use crate::evidence::EvidenceLog;
 use crate::host::ports::{ChainStore, HostIo, HostTimer, member_node_keys, validator_node_keys};
 use crate::host::{Host, HostInput};
@@ -61,6 +62,12 @@ impl HostIo for TokioIo {
     }
     fn send(&mut self, cmd: NetCommand) {
         self.net.send(cmd);
+    }
+    fn thread_cpu_ns(&self) -> u64 {
+        crate::cpu::thread_cpu_ns()
+    }
+    fn take_state_tree_ns(&mut self) -> u64 {
+        crate::cpu::take_state_tree_ns()
     }
 }
 
@@ -173,7 +180,10 @@ pub async fn run(cfg: NodeConfig, shutdown: impl std::future::Future<Output = ()
             _ = sync_tick.tick() => Some(HostInput::SyncTick),
         };
         if let Some(input) = input {
-            host.handle(&mut io, input);
+            shared
+                .metrics
+                .stage_cpu
+                .time(Stage::Host, || host.handle(&mut io, input));
             if let Some(e) = host.fatal() {
                 anyhow::bail!("the store failed ({e}); restart the node to resume from what it holds");
             }
@@ -201,14 +211,17 @@ fn on_net(
             data,
         } => {
             let (events, net) = (events.clone(), net.clone());
-            tokio::task::spawn_blocking(move || match peer_messages::decode::<ConsensusMsg>(&data, max) {
-                Ok(msg) => {
-                    let _ = events.send(CoreEvent::Input(HostInput::Consensus(Box::new(msg))));
+            let cpu = shared.metrics.stage_cpu.clone();
+            tokio::task::spawn_blocking(move || {
+                match cpu.time(Stage::ConsensusIn, || peer_messages::decode::<ConsensusMsg>(&data, max)) {
+                    Ok(msg) => {
+                        let _ = events.send(CoreEvent::Input(HostInput::Consensus(Box::new(msg))));
+                    }
+                    Err(e) => net.send(NetCommand::Penalize {
+                        peer: from,
+                        reason: format!("bad consensus message: {e}"),
+                    }),
                 }
-                Err(e) => net.send(NetCommand::Penalize {
-                    peer: from,
-                    reason: format!("bad consensus message: {e}"),
-                }),
             });
             None
         }
@@ -221,10 +234,12 @@ fn on_net(
             // messages (nor, under the mempool lock, submissions and block checks).
             let (shared, net) = (shared.clone(), net.clone());
             tokio::task::spawn_blocking(move || {
-                let reason = match peer_messages::decode::<TxGossip>(&data, max) {
-                    Ok(TxGossip::Batch(txs)) => shared.admit_gossip(txs).map(str::to_string),
-                    Err(e) => Some(format!("bad tx gossip: {e}")),
-                };
+                let reason = shared.metrics.stage_cpu.time(Stage::GossipIn, || {
+                    match peer_messages::decode::<TxGossip>(&data, max) {
+                        Ok(TxGossip::Batch(txs)) => shared.admit_gossip(txs).map(str::to_string),
+                        Err(e) => Some(format!("bad tx gossip: {e}")),
+                    }
+                });
                 if let Some(reason) = reason {
                     net.send(NetCommand::Penalize { peer: from, reason });
                 }
@@ -288,11 +303,10 @@ fn serve_blocks(
     }
     let (shared, net, serving) = (shared.clone(), net.clone(), serving.clone());
     tokio::task::spawn_blocking(move || {
-        let resp = read_blocks(shared.store.as_ref(), head, from, max, max_msg / 2);
-        net.send(NetCommand::Respond {
-            request_id,
-            data: codec::encode(&resp),
+        let data = shared.metrics.stage_cpu.time(Stage::SyncServe, || {
+            codec::encode(&read_blocks(shared.store.as_ref(), head, from, max, max_msg / 2))
         });
+        net.send(NetCommand::Respond { request_id, data });
         if let Ok(mut s) = serving.lock() {
             s.remove(&peer);
         }

@@ -180,6 +180,15 @@ impl Backend for StoreBackend {
             },
             mempool_size: self.shared.mempool.lock().map(|m| m.len() as u64).unwrap_or(0),
             equivocation_evidence: status.equivocation_evidence,
+            stage_cpu_us: self
+                .shared
+                .metrics
+                .stage_cpu
+                .snapshot()
+                .into_iter()
+                .map(|(s, ns)| (s.name(), ns / 1_000))
+                .collect(),
+            process_cpu_us: crate::cpu::process_cpu_ns() / 1_000,
         }
     }
 }

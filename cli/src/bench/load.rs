@@ -44,6 +44,10 @@ pub struct LoadArgs {
     /// Validator gRPC endpoints to spread submissions over (default: the testnet's four).
     #[arg(long, value_delimiter = ',')]
     pub endpoints: Vec<String>,
+    /// Nodes whose CPU the report counts per stage (default: the endpoints, and the testnet's
+    /// observer when the endpoints are the testnet's).
+    #[arg(long, value_delimiter = ',')]
+    pub cpu_endpoints: Vec<String>,
     /// Transactions to submit (measured; the set-up phase adds up to 20 % more).
     #[arg(long, default_value_t = 20_000)]
     pub txs: usize,
@@ -129,6 +133,8 @@ const PAYEE_BANK: &str = "BANK-NL";
 pub struct Net {
     pub endpoints: Vec<String>,
     channels: Vec<Channel>,
+    /// The nodes whose CPU is counted (`bench::cpu`).
+    cpu_nodes: Vec<(String, Channel)>,
     reader: Channel,
     chain_id: String,
     keys_dir: PathBuf,
@@ -149,6 +155,21 @@ impl Net {
         for e in &endpoints {
             channels.push(client::connect(e).await?);
         }
+        let cpu_endpoints = match (&a.cpu_endpoints, a.endpoints.is_empty()) {
+            (c, _) if !c.is_empty() => c.clone(),
+            (_, true) => endpoints
+                .iter()
+                .cloned()
+                .chain(["http://127.0.0.1:9105".to_string()])
+                .collect(),
+            (_, false) => endpoints.clone(),
+        };
+        let mut cpu_nodes = Vec::new();
+        for e in cpu_endpoints {
+            if let Ok(ch) = client::connect(&e).await {
+                cpu_nodes.push((e, ch));
+            }
+        }
         let reader = client::connect(endpoint).await?;
         let chain_id = client::chain_id(&reader).await?;
         let mut senders = BTreeMap::new();
@@ -163,6 +184,7 @@ impl Net {
         Ok(Net {
             endpoints,
             channels,
+            cpu_nodes,
             reader,
             chain_id,
             keys_dir: a.keys_dir.clone(),
@@ -302,6 +324,8 @@ pub(super) struct Phase {
     pub resubmitted: u64,
     /// Acknowledged but never seen committed or rejected in a block by the end of the phase.
     pub lost: usize,
+    /// Where the nodes' CPU went during the phase (`bench::cpu::report`; null if not read).
+    pub cpu: Value,
 }
 
 impl Phase {
@@ -319,7 +343,7 @@ impl Phase {
         percentile(&self.latencies_ms, 0.99).round()
     }
     pub fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "txs": self.txs,
             "committed": self.committed(),
             "rejected": self.rejected,
@@ -337,7 +361,11 @@ impl Phase {
                 "p99": self.p99(),
                 "max": self.latencies_ms.last().copied().unwrap_or(0.0).round(),
             },
-        })
+        });
+        if !self.cpu.is_null() {
+            v["cpu"] = self.cpu.clone();
+        }
+        v
     }
 }
 
@@ -655,7 +683,11 @@ pub(super) async fn measure(
         }
     ));
     let timeout = timeout + Duration::from_secs_f64(span);
-    let main = drive(net, measured, a.concurrency, due, timeout, out).await?;
+    let before = super::cpu::snapshot(&net.cpu_nodes).await;
+    let mut main = drive(net, measured, a.concurrency, due, timeout, out).await?;
+    let after = super::cpu::snapshot(&net.cpu_nodes).await;
+    let names: Vec<String> = net.cpu_nodes.iter().map(|(n, _)| n.clone()).collect();
+    main.cpu = super::cpu::report(&before, &after, &names, main.committed() as u64, main.tps());
     Ok((pre, main))
 }
 
@@ -713,7 +745,7 @@ pub fn human(v: &Value) -> String {
     }
     format!(
         "committed {} of {} in {} s: {} tx/s committed; latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; \
-         {} blocks; rejected {}; mempool refusals {}; submit errors {}; acknowledged {}, resubmitted {}, lost {}",
+         {} blocks; rejected {}; mempool refusals {}; submit errors {}; acknowledged {}, resubmitted {}, lost {}{}",
         v["committed"],
         v["txs"],
         v["seconds"],
@@ -728,7 +760,8 @@ pub fn human(v: &Value) -> String {
         v["submit_errors"],
         v["acknowledged"],
         v["resubmitted"],
-        v["lost"]
+        v["lost"],
+        super::cpu::human(&v["cpu"]),
     )
 }
 

@@ -13,6 +13,7 @@
 //! committed, wrong answers).
 pub mod attack;
 pub mod burst;
+pub mod cpu;
 pub mod load;
 pub mod node_proc;
 pub mod query;

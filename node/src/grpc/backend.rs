@@ -70,6 +70,9 @@ pub struct NodeInfo {
     pub sync: SyncInfo,
     pub mempool_size: u64,
     pub equivocation_evidence: u64,
+    /// CPU per stage since start, microseconds (`node::cpu`).
+    pub stage_cpu_us: Vec<(&'static str, u64)>,
+    pub process_cpu_us: u64,
 }
 
 /// A transaction the mempool holds or refused (not yet in a block).

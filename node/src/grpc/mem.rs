@@ -119,6 +119,8 @@ impl MemBackend {
                     sync: SyncInfo::default(),
                     mempool_size: 0,
                     equivocation_evidence: 0,
+                    stage_cpu_us: Vec::new(),
+                    process_cpu_us: 0,
                 },
                 aliases: BTreeMap::new(),
             }),

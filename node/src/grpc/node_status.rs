@@ -45,6 +45,15 @@ impl NodeService for NodeApi {
             version: env!("CARGO_PKG_VERSION").to_string(),
             mempool_size: info.mempool_size,
             equivocation_evidence: info.equivocation_evidence,
+            stage_cpu: info
+                .stage_cpu_us
+                .iter()
+                .map(|(stage, cpu_us)| v1::StageCpu {
+                    stage: stage.to_string(),
+                    cpu_us: *cpu_us,
+                })
+                .collect(),
+            process_cpu_us: info.process_cpu_us,
         }))
     }
 

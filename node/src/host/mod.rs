@@ -26,6 +26,7 @@
 pub mod ports;
 
 use crate::blocks::{Checked, build_block, check_block};
+use crate::cpu::Stage;
 use crate::evidence::{EvidenceLog, EvidenceRecord};
 use crate::network::{NetCommand, Topic};
 use crate::node_state::{NodeState, SYNC_LAG_BLOCKS};
@@ -436,8 +437,10 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         };
         let pre = self.mempool_vouches();
         let started = io.now_ms();
+        let cpu = io.thread_cpu_ns();
         let built = build_block(store, &self.shared.genesis, &self.registry, key, started, txs, &pre);
         self.exec_ms = io.now_ms().saturating_sub(started);
+        self.spent(io, Stage::Build, cpu);
         match built {
             Ok(built) => {
                 let block = built.block;
@@ -454,6 +457,13 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
                 None
             }
         }
+    }
+
+    /// Count the CPU since `since` to `stage`, and the state-tree update's part of it.
+    fn spent(&self, io: &mut impl HostIo, stage: Stage, since: u64) {
+        let cpu = &self.shared.metrics.stage_cpu;
+        cpu.add(stage, io.thread_cpu_ns().saturating_sub(since));
+        cpu.add(Stage::StateTree, io.take_state_tree_ns());
     }
 
     fn remember(&mut self, hash: Hash, checked: Checked) {
@@ -477,6 +487,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         };
         let pre = self.mempool_vouches();
         let started = io.now_ms();
+        let cpu = io.thread_cpu_ns();
         let checked = check_block(
             self.shared.store.as_ref(),
             &self.shared.genesis,
@@ -486,6 +497,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             &pre,
         );
         self.exec_ms = io.now_ms().saturating_sub(started);
+        self.spent(io, Stage::Check, cpu);
         match checked {
             Ok(exec) => {
                 self.remember(hash, exec);
@@ -514,7 +526,13 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             return false;
         };
         let store_started = io.now_ms();
-        if let Err(e) = self.shared.store.commit(&block, &cert, &exec, &tree) {
+        let cpu = io.thread_cpu_ns();
+        let committed = self.shared.store.commit(&block, &cert, &exec, &tree);
+        self.shared
+            .metrics
+            .stage_cpu
+            .add(Stage::Commit, io.thread_cpu_ns().saturating_sub(cpu));
+        if let Err(e) = committed {
             tracing::error!(height, "commit failed: {e}; stopping");
             self.fatal = Some(format!("committing height {height}: {e}"));
             return false;

@@ -77,6 +77,15 @@ pub trait HostIo {
     fn now_ms(&self) -> i64;
     fn schedule(&mut self, timer: HostTimer, after_ms: u64);
     fn send(&mut self, cmd: NetCommand);
+    /// CPU time of the calling thread, for the per-stage figures only (`node::cpu`; never
+    /// decides anything). The simulator's is 0.
+    fn thread_cpu_ns(&self) -> u64 {
+        0
+    }
+    /// CPU the store's state-tree updates took on this thread since the last call.
+    fn take_state_tree_ns(&mut self) -> u64 {
+        0
+    }
 }
 
 impl ChainStore for Store {
@@ -99,7 +108,7 @@ impl ChainStore for Store {
         Store::tx_location(self, tx_id).map_err(se)
     }
     fn state_update(&self, version: u64, writes: &WriteSet) -> Result<StateUpdate, StorageError> {
-        Store::state_update(self, version, writes).map_err(se)
+        crate::cpu::count_state_tree(|| Store::state_update(self, version, writes)).map_err(se)
     }
     fn commit(
         &self,
