@@ -1,5 +1,11 @@
 //! The authenticated state: a Jellyfish Merkle Tree (`jmt`, SHA-256) over every state key, whose
-//! root after block h is `header.state_hash` of block h (genesis is version 0, block h version h).
+//! root after block h is `header.state_hash` of block h (genesis is height 0).
+//!
+//! Two tree versions per height (`puts_version`, `root_version`): a height's writes go in as
+//! version 2h with `jmt`'s batch insertion, which hashes each new node once per block (inserting
+//! key by key rehashes the whole path per key: 2–3× the CPU for a block of thousands of keys),
+//! but takes no deletions; its deletions then go in as version 2h + 1, whose root is the height's.
+//! Nodes the deletions replace within the same height are never stored.
 //!
 //! What a leaf holds: key hash = SHA-256(state key); the tree's value = `value_digest(value)` =
 //! SHA-256(value bytes), so a leaf commits to SHA-256(SHA-256(value)) (`jmt` hashes the value it
@@ -21,12 +27,12 @@
 //! - `update` reads only the tree at `version - 1`; nothing is written until the caller writes the
 //!   returned batch (`Store::commit_block`, `MemTree::apply`), so a proposal that is not committed
 //!   leaves no trace.
-//! - Versions are written in order, one per height, with no gaps: an empty write set still gives
-//!   the version its root (`jmt` copies the previous root).
+//! - Versions are written in order, two per height, with no gaps: an empty write set (or no
+//!   deletions) still gives the version its root (`jmt` copies the previous root).
 use crate::hash::Hash;
 use crate::state::WriteSet;
 use borsh::{BorshDeserialize, BorshSerialize};
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -83,48 +89,109 @@ fn tree_err(e: impl std::fmt::Display) -> StateTreeError {
     StateTreeError::Tree(e.to_string())
 }
 
+/// The tree version holding height `height`'s puts.
+fn puts_version(height: u64) -> Result<Version, StateTreeError> {
+    height
+        .checked_mul(2)
+        .ok_or_else(|| StateTreeError::Tree(format!("height {height} is past the tree's versions")))
+}
+
+/// The tree version whose root is height `height`'s state root.
+fn root_version(height: u64) -> Result<Version, StateTreeError> {
+    puts_version(height)?
+        .checked_add(1)
+        .ok_or_else(|| StateTreeError::Tree(format!("height {height} is past the tree's versions")))
+}
+
 /// The result of applying one height's writes to the tree: the new root and what to store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateUpdate {
+    /// The height (not `jmt`'s version).
     pub version: u64,
     pub root: Hash,
-    pub batch: TreeUpdateBatch,
+    nodes: BTreeMap<NodeKey, Node>,
 }
 
 impl StateUpdate {
-    /// The tree nodes to store (the `jmt_nodes` layout). The batch's values are not stored.
+    /// The tree nodes to store (the `jmt_nodes` layout). The tree's values are not stored.
     pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
-        self.batch.node_batch.nodes().iter()
+        self.nodes.iter()
     }
 }
 
-/// Apply `writes` (the state changes of height `version`) to the tree as it stands at
-/// `version - 1` (empty before genesis).
-pub fn update<R: TreeReader>(tree: &R, version: u64, writes: &WriteSet) -> Result<StateUpdate, StateTreeError> {
-    let set = writes
+/// A tree with one height's puts laid over it, for its deletions to read.
+struct Staged<'a, R> {
+    base: &'a R,
+    nodes: &'a BTreeMap<NodeKey, Node>,
+}
+
+impl<R: TreeReader> TreeReader for Staged<'_, R> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        match self.nodes.get(node_key) {
+            Some(n) => Ok(Some(n.clone())),
+            None => self.base.get_node_option(node_key),
+        }
+    }
+    fn get_value_option(&self, _max_version: Version, _key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        unstored_value()
+    }
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("get_rightmost_leaf is only for jmt's restore, which tradechain does not use")
+    }
+}
+
+/// Apply `writes` (the state changes of height `height`) to the tree as it stands after height
+/// `height - 1` (empty before genesis).
+pub fn update<R: TreeReader>(tree: &R, height: u64, writes: &WriteSet) -> Result<StateUpdate, StateTreeError> {
+    let (pv, rv) = (puts_version(height)?, root_version(height)?);
+    let jmt = jmt::Sha256Jmt::new(tree);
+    let puts: Vec<(KeyHash, OwnedValue)> = writes
         .iter()
-        .map(|(k, v)| (KeyHash(key_hash(k).0), v.as_ref().map(|v| value_digest(v).to_vec())));
-    let (root, batch) = jmt::Sha256Jmt::new(tree)
-        .put_value_set(set, version)
+        .filter_map(|(k, v)| Some((KeyHash(key_hash(k).0), value_digest(v.as_ref()?).to_vec())))
+        .collect();
+    let (_, first) = if puts.is_empty() {
+        // `batch_put_value_sets` refuses an empty set; this copies the previous root.
+        jmt.put_value_set(std::iter::empty(), pv).map_err(tree_err)?
+    } else {
+        let (roots, batch) = jmt.batch_put_value_sets(vec![puts], None, pv).map_err(tree_err)?;
+        (roots.first().copied().unwrap_or(jmt::RootHash(PLACEHOLDER)), batch)
+    };
+    let mut nodes = first.node_batch.nodes().clone();
+    let deletions = writes
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| (KeyHash(key_hash(k).0), None));
+    let staged = Staged { base: tree, nodes: &nodes };
+    let (root, second) = jmt::Sha256Jmt::new(&staged)
+        .put_value_set(deletions, rv)
         .map_err(tree_err)?;
+    // What the deletions replaced of this height's puts was never stored: drop it.
+    for stale in &second.stale_node_index_batch {
+        if stale.node_key.version() == pv {
+            nodes.remove(&stale.node_key);
+        }
+    }
+    nodes.extend(second.node_batch.nodes().iter().map(|(k, n)| (k.clone(), n.clone())));
     Ok(StateUpdate {
-        version,
+        version: height,
         root: Hash(root.0),
-        batch,
+        nodes,
     })
 }
 
-/// The proof of `key`'s leaf (or of its absence) at `version`.
-pub fn prove<R: TreeReader>(tree: &R, version: u64, key: &[u8]) -> Result<StateProof, StateTreeError> {
+/// The proof of `key`'s leaf (or of its absence) after height `height`.
+pub fn prove<R: TreeReader>(tree: &R, height: u64, key: &[u8]) -> Result<StateProof, StateTreeError> {
     let (_, proof) = jmt::Sha256Jmt::new(tree)
-        .get_with_proof(KeyHash(key_hash(key).0), version)
+        .get_with_proof(KeyHash(key_hash(key).0), root_version(height)?)
         .map_err(tree_err)?;
     StateProof::from_jmt(&proof)
 }
 
-/// The root of the tree at `version`.
-pub fn root<R: TreeReader>(tree: &R, version: u64) -> Result<Hash, StateTreeError> {
-    let r = jmt::Sha256Jmt::new(tree).get_root_hash(version).map_err(tree_err)?;
+/// The root of the tree after height `height`.
+pub fn root<R: TreeReader>(tree: &R, height: u64) -> Result<Hash, StateTreeError> {
+    let r = jmt::Sha256Jmt::new(tree)
+        .get_root_hash(root_version(height)?)
+        .map_err(tree_err)?;
     Ok(Hash(r.0))
 }
 
@@ -136,7 +203,7 @@ pub struct ProvenState {
     pub proof: StateProof,
 }
 
-/// `key`'s value and proof at `version` from a tree and the state it commits to (`MemTree` and
+/// `key`'s value and proof after height `version` from a tree and the state it commits to (`MemTree` and
 /// `MemState` kept together); None if the value does not match its leaf.
 pub fn prove_value<R: TreeReader>(
     tree: &R,

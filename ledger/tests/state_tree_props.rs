@@ -1,6 +1,7 @@
 //! The authenticated state tree (`ledger::state_tree`) on random histories: the root depends only
 //! on the state (not on the blocks that built it); a proof checks exactly the committed value or
-//! absence, as `jmt`'s own check does; any other value, root or sibling is refused.
+//! absence, as `jmt`'s own check does; any other value, root or sibling is refused; the two-phase
+//! update (batched puts, then deletions) gives the root `jmt`'s key-by-key insertion gives.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use proptest::collection::vec;
 use proptest::option;
@@ -15,6 +16,34 @@ fn key(i: u8) -> Vec<u8> {
 
 type Blocks = Vec<Vec<(u8, Option<Vec<u8>>)>>;
 
+/// `jmt` used the plain way, one version per height and key by key: the reference.
+#[derive(Default)]
+struct KeyByKey(BTreeMap<jmt::storage::NodeKey, jmt::storage::Node>);
+
+impl jmt::storage::TreeReader for KeyByKey {
+    fn get_node_option(&self, k: &jmt::storage::NodeKey) -> anyhow::Result<Option<jmt::storage::Node>> {
+        Ok(self.0.get(k).cloned())
+    }
+    fn get_value_option(&self, _: jmt::Version, _: jmt::KeyHash) -> anyhow::Result<Option<jmt::OwnedValue>> {
+        Ok(None)
+    }
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(jmt::storage::NodeKey, jmt::storage::LeafNode)>> {
+        Ok(None)
+    }
+}
+
+impl KeyByKey {
+    fn put(&mut self, version: u64, ws: &WriteSet) -> [u8; 32] {
+        let set = ws.iter().map(|(k, v)| {
+            let kh = jmt::KeyHash(state_tree::key_hash(k).0);
+            (kh, v.as_ref().map(|v| state_tree::value_digest(v).to_vec()))
+        });
+        let (root, batch) = jmt::Sha256Jmt::new(&*self).put_value_set(set, version).unwrap();
+        self.0.extend(batch.node_batch.nodes().clone());
+        root.0
+    }
+}
+
 fn blocks() -> impl Strategy<Value = Blocks> {
     vec(vec((0u8..40, option::of(vec(any::<u8>(), 0..20))), 0..12), 1..8)
 }
@@ -24,11 +53,13 @@ proptest! {
     #[test]
     fn proofs_check_exactly_the_committed_state(blocks in blocks(), probe in 0u8..48) {
         let mut tree = MemTree::default();
+        let mut reference = KeyByKey::default();
         let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for (v, b) in blocks.iter().enumerate() {
             let ws: WriteSet = b.iter().map(|(k, val)| (key(*k), val.clone())).collect();
             let u = state_tree::update(&tree, v as u64, &ws).unwrap();
             tree.apply(&u);
+            prop_assert_eq!(reference.put(v as u64, &ws), u.root.0);
             for (k, val) in &ws {
                 match val {
                     Some(x) => state.insert(k.clone(), x.clone()),
@@ -51,9 +82,9 @@ proptest! {
         let proven = state_tree::prove_value(&tree, version, &k, value.map(|v| v.to_vec())).unwrap();
         prop_assert_eq!(proven.map(|p| p.proof), Some(proof.clone()));
         prop_assert!(state_tree::prove_value(&tree, version, &k, Some(b"not it".to_vec())).unwrap().is_none() || value == Some(&b"not it"[..]));
-        // jmt's own check agrees on the same tree.
+        // jmt's own check agrees on the same tree (height h's root is jmt's version 2h + 1).
         let (_, jp) = jmt::Sha256Jmt::new(&tree)
-            .get_with_proof(jmt::KeyHash(state_tree::key_hash(&k).0), version)
+            .get_with_proof(jmt::KeyHash(state_tree::key_hash(&k).0), 2 * version + 1)
             .unwrap();
         prop_assert!(jp.verify(jmt::RootHash(root.0), jmt::KeyHash(state_tree::key_hash(&k).0), digest.map(|d| d.to_vec())).is_ok());
 

@@ -99,6 +99,7 @@ impl Store {
         batch.put_cf(chain, KEY_GENESIS, codec::encode(genesis));
         batch.put_cf(chain, KEY_GENESIS_HASH, given.0);
         batch.put_cf(chain, KEY_HEAD, codec::encode(&head));
+        batch.put_cf(chain, KEY_LAYOUT, LAYOUT_VERSION.to_be_bytes());
         self.db.write_opt(batch, &synced())?;
         Ok(())
     }

@@ -24,7 +24,9 @@
 //!   (height 0 = genesis); the set certifies the blocks after it
 //! - `jmt_nodes`: borsh(`jmt` NodeKey) → borsh(`jmt` Node): the state tree (`ledger::state_tree`), every
 //!   version kept (a proof can be served at any committed height)
-//! - `chain`: `genesis` → borsh(`Genesis`), `genesis_hash` → 32 bytes, `head` → borsh(`Head`).
+//! - `chain`: `genesis` → borsh(`Genesis`), `genesis_hash` → 32 bytes, `head` → borsh(`Head`),
+//!   `layout` → `LAYOUT_VERSION` (u32 big-endian; absent in stores written before it existed,
+//!   which are layout 1). A store of another layout is refused at open (`StoreError::Layout`).
 //!   (Not named `meta`: that is `Ns::Meta`'s column family.)
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,11 @@ pub const CF_JMT_NODES: &str = "jmt_nodes";
 pub const KEY_GENESIS: &[u8] = b"genesis";
 pub const KEY_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const KEY_HEAD: &[u8] = b"head";
+pub const KEY_LAYOUT: &[u8] = b"layout";
+
+/// What this build writes and reads. 2: the state tree holds two `jmt` versions per height
+/// (`ledger::state_tree`); layout 1 had one.
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Column families that are not state namespaces.
 pub const CHAIN_CFS: [&str; 12] = [

@@ -52,6 +52,11 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("store is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "the store was written in layout {found}; this build reads layout {expected} \
+         (store::layout::LAYOUT_VERSION): start this node from an empty data directory and let it sync"
+    )]
+    Layout { found: u32, expected: u32 },
     #[error("the store has no genesis yet (initialise it first)")]
     NoGenesis,
     #[error("the store holds genesis {stored}, not the given genesis {given}")]
@@ -162,12 +167,35 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let db = DB::open_cf_descriptors(&db_options(), path, descriptors(&cache))?;
-        Ok(Store {
+        Store {
             db,
             commit_lock: Mutex::new(()),
             genesis: OnceLock::new(),
             read_only: false,
-        })
+        }
+        .of_this_layout()
+    }
+
+    /// Refuse a store another layout wrote (an empty store is any layout's).
+    fn of_this_layout(self) -> Result<Store, StoreError> {
+        if self.get_raw(CF_CHAIN, KEY_GENESIS_HASH)?.is_none() {
+            return Ok(self);
+        }
+        let found = match self.get_raw(CF_CHAIN, KEY_LAYOUT)? {
+            None => 1,
+            Some(b) => u32::from_be_bytes(
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("the layout record is not 4 bytes".into()))?,
+            ),
+        };
+        if found != LAYOUT_VERSION {
+            return Err(StoreError::Layout {
+                found,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        Ok(self)
     }
 
     /// Open an existing store read-only (e.g. `verify` while a node runs on it).
@@ -176,12 +204,13 @@ impl Store {
         let mut o = db_options();
         o.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&o, path, descriptors(&cache), false)?;
-        Ok(Store {
+        Store {
             db,
             commit_lock: Mutex::new(()),
             genesis: OnceLock::new(),
             read_only: true,
-        })
+        }
+        .of_this_layout()
     }
 
     /// Flush every column family's memtable to disk (the WAL already makes commits durable;

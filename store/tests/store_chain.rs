@@ -99,6 +99,33 @@ fn genesis_is_idempotent_and_refuses_another() {
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.head().unwrap(), head);
+    drop(store);
+
+    // A store an older build wrote (no layout record: layout 1, one tree version per height)
+    // or another layout is refused at open, read-write and read-only, naming both layouts.
+    for record in [None, Some(1u32), Some(LAYOUT_VERSION + 1)] {
+        {
+            let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), Store::column_families()).unwrap();
+            let chain = db.cf_handle(CF_CHAIN).unwrap();
+            match record {
+                None => db.delete_cf(chain, KEY_LAYOUT).unwrap(),
+                Some(v) => db.put_cf(chain, KEY_LAYOUT, v.to_be_bytes()).unwrap(),
+            }
+        }
+        let found = record.unwrap_or(1);
+        for opened in [Store::open(dir.path()), Store::open_read_only(dir.path())] {
+            match opened {
+                Err(e @ StoreError::Layout { .. }) => {
+                    assert!(
+                        matches!(e, StoreError::Layout { found: f, expected: LAYOUT_VERSION } if f == found),
+                        "{e}"
+                    );
+                    assert!(e.to_string().contains("empty data directory"), "{e}");
+                }
+                r => panic!("a layout-{found} store opened: {:?}", r.map(|_| ())),
+            }
+        }
+    }
 }
 
 #[test]
