@@ -393,7 +393,10 @@ fn testnet_end_to_end() {
     for s in ["execution (build + check)", "  of which state_tree", "commit"] {
         assert!(stages[s].as_f64().is_some_and(|us| us > 0.0), "{s}: {cpu}");
     }
-    let (total, tree) = (cpu["us_per_tx_per_replica"].as_f64(), stages["  of which state_tree"].as_f64());
+    let (total, tree) = (
+        cpu["us_per_tx_per_replica"].as_f64(),
+        stages["  of which state_tree"].as_f64(),
+    );
     assert!(total.zip(tree).is_some_and(|(t, s)| t > s), "{cpu}");
     assert!(cpu["bound"]["bound_tps"].as_f64().is_some_and(|b| b > 0.0), "{cpu}");
     let ramp = bench_load(&[

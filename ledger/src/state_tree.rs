@@ -161,7 +161,10 @@ pub fn update<R: TreeReader>(tree: &R, height: u64, writes: &WriteSet) -> Result
         .iter()
         .filter(|(_, v)| v.is_none())
         .map(|(k, _)| (KeyHash(key_hash(k).0), None));
-    let staged = Staged { base: tree, nodes: &nodes };
+    let staged = Staged {
+        base: tree,
+        nodes: &nodes,
+    };
     let (root, second) = jmt::Sha256Jmt::new(&staged)
         .put_value_set(deletions, rv)
         .map_err(tree_err)?;
