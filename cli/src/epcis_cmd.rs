@@ -45,7 +45,7 @@ pub async fn submit(args: &SubmitArgs, endpoint: &str, key: Option<&Path>, out: 
             nonce,
             time_ms,
             signature: signed.signature.0.to_vec(),
-            disclosure_seed: signed.disclosure_seed.0.to_vec(),
+            disclosure_seed: signed.disclosure_seed().0.to_vec(),
         })
         .await
         .map_err(|s| status_err("submit epcis", s))?

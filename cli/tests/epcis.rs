@@ -72,7 +72,7 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
     assert_eq!(pending.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(), vec![id]);
     let events = import_document(&text).unwrap();
     assert_eq!(
-        pending[0].tx.payload,
+        pending[0].tx().payload,
         tradechain_ledger::Payload::ProvenanceDocument(events),
         "the document is one transaction carrying every event"
     );

@@ -402,21 +402,21 @@ impl EventDisclosure {
     /// The public disclosure of event `event` of `stx` (None unless it carries that event).
     pub fn public(stx: &crate::tx::SignedTransaction, event: u32) -> Option<EventDisclosure> {
         use crate::payload::Payload;
-        let (fields, document) = match &stx.tx.payload {
-            Payload::Provenance(e) if event == 0 => (EventOpening::public(e, &stx.disclosure_seed), None),
+        let (fields, document) = match &stx.tx().payload {
+            Payload::Provenance(e) if event == 0 => (EventOpening::public(e, stx.disclosure_seed()), None),
             Payload::ProvenanceDocument(es) => {
                 let e = es.get(usize::try_from(event).ok()?)?;
-                let seed = crate::tx::document_event_seed(&stx.disclosure_seed, event);
+                let seed = crate::tx::document_event_seed(stx.disclosure_seed(), event);
                 let position = DocumentPosition {
                     event,
-                    event_digests: crate::tx::document_event_digests(es, &stx.disclosure_seed),
+                    event_digests: crate::tx::document_event_digests(es, stx.disclosure_seed()),
                 };
                 (EventOpening::public(e, &seed), Some(position))
             }
             _ => return None,
         };
         Some(EventDisclosure {
-            header: stx.tx.header(),
+            header: stx.tx().header(),
             fields,
             signature: stx.signature,
             document,

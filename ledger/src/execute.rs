@@ -133,7 +133,7 @@ pub fn check_envelope(
     block_time_ms: i64,
     stx: &SignedTransaction,
 ) -> Result<(Org, PublicKey), Rejection> {
-    let tx = &stx.tx;
+    let tx = stx.tx();
     if tx.version != TX_VERSION {
         return Err(Rejection::new(
             "envelope.version",
@@ -249,18 +249,18 @@ pub fn execute_tx(
         block_time_ms,
         at: TxLocation { height, index },
         tx_id,
-        tx: &stx.tx,
+        tx: stx.tx(),
         sender: &org,
     };
-    let Some(validator) = registry.route(stx.tx.payload.family()) else {
+    let Some(validator) = registry.route(stx.tx().payload.family()) else {
         return Ok(Err(Rejection::new(
             "envelope.family",
-            format!("no validator for {}", stx.tx.payload.family()),
+            format!("no validator for {}", stx.tx().payload.family()),
         )));
     };
     match validator.validate(&ctx, view) {
         Ok(mut w) => {
-            w.put(keys::nonce(&org.id), &stx.tx.nonce);
+            w.put(keys::nonce(&org.id), &stx.tx().nonce);
             Ok(Ok(w.0))
         }
         Err(r) => Ok(Err(r)),
@@ -290,7 +290,7 @@ pub fn check_signatures(view: &dyn StateView, txs: &[SignedTransaction], preveri
     let mut out = Vec::with_capacity(txs.len());
     let (mut msgs, mut sigs, mut pks, mut idx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, t) in txs.iter().enumerate() {
-        let key = get_typed::<Org>(view, &keys::org(&t.tx.sender)).and_then(|o| o.key(t.tx.key_id).copied());
+        let key = get_typed::<Org>(view, &keys::org(&t.tx().sender)).and_then(|o| o.key(t.tx().key_id).copied());
         match key {
             None => out.push(SigCheck::UnknownKey),
             Some(k) => {
@@ -359,9 +359,10 @@ pub fn execute_block_preverified(
     let mut outcomes = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
         // Keys may rotate inside the block: re-verify singly when the key differs from the base.
-        let base_key = get_typed::<Org>(base, &keys::org(&stx.tx.sender)).and_then(|o| o.key(stx.tx.key_id).copied());
+        let base_key =
+            get_typed::<Org>(base, &keys::org(&stx.tx().sender)).and_then(|o| o.key(stx.tx().key_id).copied());
         let now_key =
-            get_typed::<Org>(&overlay, &keys::org(&stx.tx.sender)).and_then(|o| o.key(stx.tx.key_id).copied());
+            get_typed::<Org>(&overlay, &keys::org(&stx.tx().sender)).and_then(|o| o.key(stx.tx().key_id).copied());
         let checked = base_key.is_some() && base_key == now_key;
         let verdict = contained(stx, || {
             execute_tx(

@@ -45,24 +45,26 @@ pub struct Transaction {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SignedTransaction {
-    pub tx: Transaction,
+    /// Private: the body digest is memoised, so every change goes through `tx_mut`, which drops
+    /// the memo.
+    tx: Transaction,
     /// The signer's secret from which a provenance event's field salts derive (see the module
-    /// doc); never shown to the public.
-    pub disclosure_seed: Hash,
+    /// doc); never shown to the public. Private for the same reason as `tx`.
+    disclosure_seed: Hash,
     pub signature: Signature,
-    /// The body digest, memoised under a fingerprint of the transaction and seed (never encoded).
+    /// The body digest, memoised (never encoded).
     #[borsh(skip)]
     #[serde(skip)]
     body_cache: BodyCache,
 }
 
 /// A memoised body digest. A provenance event's digest costs ~35 short hashes, and the id, the
-/// signed bytes and the block leaf all need it several times per node; the cache keeps that to
-/// one plain hash of the encoded transaction per call (the old id's cost). The entry is keyed by
-/// `H(borsh(tx) ‖ seed)`, so a transaction changed after a digest was taken (tests do that to
-/// forge) never gets a stale one. Not part of equality or the encoding.
+/// signed bytes and the block leaf all need it several times per node; the cache computes it
+/// once per decoded transaction. It cannot go stale: the two fields it depends on are private
+/// and the only ways to change them (`tx_mut`, `disclosure_seed_mut`) empty it. Not part of
+/// equality or the encoding.
 #[derive(Clone, Default)]
-struct BodyCache(std::sync::OnceLock<(Hash, Hash)>);
+struct BodyCache(std::sync::OnceLock<Hash>);
 
 impl PartialEq for BodyCache {
     fn eq(&self, _: &Self) -> bool {
@@ -175,7 +177,7 @@ impl Transaction {
         let body = self.body_digest(&disclosure_seed);
         let signature = key.sign(&sign_bytes_of(&body));
         let signed = SignedTransaction::new(self, disclosure_seed, signature);
-        let _ = signed.body_cache.0.set((signed.fingerprint(), body));
+        let _ = signed.body_cache.0.set(body);
         signed
     }
 }
@@ -189,24 +191,37 @@ impl SignedTransaction {
             body_cache: BodyCache::default(),
         }
     }
-    /// The body digest (memoised; see `BodyCache`).
-    fn fingerprint(&self) -> Hash {
-        Hash::tagged_parts(
-            "tradechain/tx-fingerprint",
-            &[&crate::codec::encode(&self.tx), &self.disclosure_seed.0],
-        )
+    /// The signed transaction.
+    pub fn tx(&self) -> &Transaction {
+        &self.tx
     }
+    /// The signer's disclosure seed (see the module doc; never shown to the public).
+    pub fn disclosure_seed(&self) -> &Hash {
+        &self.disclosure_seed
+    }
+    /// The transaction, to change (tests forge this way): the memoised digest is dropped, so
+    /// the next `body_digest` is the changed transaction's.
+    pub fn tx_mut(&mut self) -> &mut Transaction {
+        self.body_cache = BodyCache::default();
+        &mut self.tx
+    }
+    /// The disclosure seed, to change; drops the memoised digest like `tx_mut`.
+    pub fn disclosure_seed_mut(&mut self) -> &mut Hash {
+        self.body_cache = BodyCache::default();
+        &mut self.disclosure_seed
+    }
+    /// The transaction, consumed.
+    pub fn into_tx(self) -> Transaction {
+        self.tx
+    }
+    /// The body digest (memoised; see `BodyCache`).
     pub fn body_digest(&self) -> Hash {
-        let fingerprint = self.fingerprint();
-        if let Some((f, body)) = self.body_cache.0.get()
-            && *f == fingerprint
-        {
-            return *body;
-        }
-        let body = self.tx.body_digest(&self.disclosure_seed);
-        // The first digest taken is kept; a changed transaction recomputes each time.
-        let _ = self.body_cache.0.set((fingerprint, body));
-        body
+        // No re-check here, not even a debug one: the shipped profile runs debug assertions, and
+        // recomputing would cost what the memo saves. Staleness is excluded by construction.
+        *self
+            .body_cache
+            .0
+            .get_or_init(|| self.tx.body_digest(&self.disclosure_seed))
     }
     pub fn id(&self) -> Hash {
         id_of(&self.body_digest())
@@ -252,11 +267,11 @@ mod tests {
         let id = t.id();
         assert!(t.verify_signature(&key).is_ok());
         let mut forged = t.clone();
-        forged.tx.nonce = 2;
+        forged.tx_mut().nonce = 2;
         assert_ne!(forged.id(), id);
         assert!(forged.verify_signature(&key).is_err());
         let mut reseeded = t.clone();
-        reseeded.disclosure_seed.0[0] ^= 1;
+        reseeded.disclosure_seed_mut().0[0] ^= 1;
         assert_ne!(reseeded.id(), id);
         assert!(reseeded.verify_signature(&key).is_err());
         // Decoding gives an empty cache and the same digest.

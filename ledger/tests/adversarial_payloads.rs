@@ -269,7 +269,7 @@ fn a_panicking_rule_rejects_only_its_transaction_with_internal_fault_everywhere(
             "only the faulting transaction is touched"
         );
         // The faulting transaction changed nothing, not even its sender's nonce; the chain goes on.
-        assert_eq!(chain.next_nonce(steps[prov].sender), bad.tx.nonce);
+        assert_eq!(chain.next_nonce(steps[prov].sender), bad.tx().nonce);
         let again = chain.tx(steps[prov].sender, steps[prov].payload.clone());
         let (o2, _) = chain.execute(&[again]).expect("next block");
         verdicts.push((outcomes, borsh::to_vec(&writes).unwrap(), o2));

@@ -338,7 +338,7 @@ proptest! {
         let back: SignedTransaction = decode(&encode(&s)).unwrap();
         prop_assert!(back.verify_signature(&key.public()).is_ok());
         let mut forged = back.clone();
-        forged.tx.nonce = forged.tx.nonce.wrapping_add(1);
+        forged.tx_mut().nonce = forged.tx().nonce.wrapping_add(1);
         prop_assert!(forged.verify_signature(&key.public()).is_err());
     }
 

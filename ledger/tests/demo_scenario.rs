@@ -56,7 +56,7 @@ fn every_demo_transaction_is_accepted_and_there_are_hundreds() {
         let exec = execute_block(&registry, &g, &state, h as u64 + 1, block_time, &txs).unwrap();
         for (i, o) in exec.outcomes.iter().enumerate() {
             if let TxOutcome::Rejected { rule, reason } = o {
-                panic!("phase {h} tx {i} from {}: {rule}: {reason}", txs[i].tx.sender);
+                panic!("phase {h} tx {i} from {}: {rule}: {reason}", txs[i].tx().sender);
             }
         }
         state.apply(&exec.writes);

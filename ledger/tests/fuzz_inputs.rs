@@ -62,7 +62,7 @@ fn decode_all(bytes: &[u8]) {
 fn fuzz_borsh_decoders() {
     let (txs, chain) = shipment_txs();
     let mut corpus: Vec<Vec<u8>> = txs.iter().map(encode).collect();
-    corpus.extend(txs.iter().map(|t| encode(&t.tx.payload)));
+    corpus.extend(txs.iter().map(|t| encode(&t.tx().payload)));
     let block = Block {
         header: BlockHeader {
             version: 1,

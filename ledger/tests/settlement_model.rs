@@ -332,8 +332,8 @@ fn check_block(
         })
         .collect();
     for t in &accepted {
-        let me = t.tx.sender.to_string();
-        match &t.tx.payload {
+        let me = t.tx().sender.to_string();
+        match &t.tx().payload {
             Payload::Waybill(WaybillOp::Transfer {
                 reference, new_holder, ..
             }) => {
@@ -467,7 +467,7 @@ fn check_block(
     let did = |issuer: &str, f: &dyn Fn(&CertificateOp) -> bool| {
         accepted
             .iter()
-            .any(|t| t.tx.sender.as_str() == issuer && matches!(&t.tx.payload, Payload::Certificate(op) if f(op)))
+            .any(|t| t.tx().sender.as_str() == issuer && matches!(&t.tx().payload, Payload::Certificate(op) if f(op)))
     };
     for (k, r) in &c1 {
         let (issuer, number) = (k.0.as_str(), k.1.as_str());

@@ -303,8 +303,8 @@ proptest! {
         let mut txs = Vec::new();
         for (i, t) in torsion.iter().enumerate() {
             let mut tx = chain.sign(steps[0].sender, 1 + i as u64, steps[0].payload.clone());
-            tx.tx.time_ms += i as i64; // distinct ids
-            let resigned = tx.tx.clone().sign(&testkit::secret(steps[0].sender));
+            tx.tx_mut().time_ms += i as i64; // distinct ids
+            let resigned = tx.tx().clone().sign(&testkit::secret(steps[0].sender));
             let seed = testkit::secret(steps[0].sender).seed();
             let mut sig = sign_with_torsion(&seed, &resigned.sign_bytes(), *t);
             if corrupt == Some(i) {

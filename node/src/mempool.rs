@@ -192,10 +192,10 @@ impl Mempool {
 
     /// Cheap checks that need no signature verification; returns the tx's encoded size.
     fn precheck(&self, tx: &SignedTransaction, state: &dyn StateView) -> Result<(usize, Org), MempoolError> {
-        if tx.tx.chain_id != self.chain_id {
+        if tx.tx().chain_id != self.chain_id {
             return Err(MempoolError::WrongChain {
                 expected: self.chain_id.clone(),
-                got: tx.tx.chain_id.clone(),
+                got: tx.tx().chain_id.clone(),
             });
         }
         let size = codec::encode(tx).len();
@@ -209,27 +209,27 @@ impl Mempool {
         if self.by_id.contains_key(&id) {
             return Err(MempoolError::Duplicate(id));
         }
-        let sender = &tx.tx.sender;
+        let sender = &tx.tx().sender;
         let org: Org =
             get_typed(state, &keys::org(sender)).ok_or_else(|| MempoolError::UnknownSender(sender.clone()))?;
-        if org.key(tx.tx.key_id).is_none() {
+        if org.key(tx.tx().key_id).is_none() {
             return Err(MempoolError::UnknownKey {
                 org: sender.clone(),
-                key_id: tx.tx.key_id,
+                key_id: tx.tx().key_id,
             });
         }
         let next = next_nonce(state, &org);
-        if tx.tx.nonce < next {
+        if tx.tx().nonce < next {
             return Err(MempoolError::StaleNonce {
                 org: sender.clone(),
-                got: tx.tx.nonce,
+                got: tx.tx().nonce,
                 next,
             });
         }
-        if tx.tx.nonce - next > self.limits.max_nonce_gap {
+        if tx.tx().nonce - next > self.limits.max_nonce_gap {
             return Err(MempoolError::NonceGap {
                 org: sender.clone(),
-                got: tx.tx.nonce,
+                got: tx.tx().nonce,
                 next,
             });
         }
@@ -253,7 +253,7 @@ impl Mempool {
     /// Admit one transaction (signature verified singly).
     pub fn insert(&mut self, tx: SignedTransaction, state: &dyn StateView) -> Result<Hash, MempoolError> {
         let (size, org) = self.precheck(&tx, state)?;
-        let key_id = tx.tx.key_id;
+        let key_id = tx.tx().key_id;
         let pk = org.key(key_id).ok_or_else(|| MempoolError::UnknownKey {
             org: org.id.clone(),
             key_id,
@@ -276,10 +276,10 @@ impl Mempool {
         key: &PublicKey,
     ) -> Result<Hash, MempoolError> {
         let (size, org) = self.precheck(&tx, state)?;
-        if org.key(tx.tx.key_id) != Some(key) {
+        if org.key(tx.tx().key_id) != Some(key) {
             return Err(MempoolError::BadSignature {
                 org: org.id.clone(),
-                key_id: tx.tx.key_id,
+                key_id: tx.tx().key_id,
             });
         }
         Ok(self.admit(tx, size, *key))
@@ -303,8 +303,8 @@ impl Mempool {
                 SigCheck::Verified(k) => self.insert_verified(tx, state, &k),
                 SigCheck::Bad => self.precheck(&tx, state).and_then(|_| {
                     Err(MempoolError::BadSignature {
-                        org: tx.tx.sender.clone(),
-                        key_id: tx.tx.key_id,
+                        org: tx.tx().sender.clone(),
+                        key_id: tx.tx().key_id,
                     })
                 }),
                 SigCheck::UnknownKey => self.insert(tx, state),
@@ -314,8 +314,8 @@ impl Mempool {
 
     fn admit(&mut self, tx: SignedTransaction, size: usize, key: PublicKey) -> Hash {
         let id = tx.id();
-        let sender = tx.tx.sender.clone();
-        let nonce = tx.tx.nonce;
+        let sender = tx.tx().sender.clone();
+        let nonce = tx.tx().nonce;
         let queue = self.by_sender.entry(sender.clone()).or_default();
         let entry = Entry {
             tx,
@@ -532,7 +532,7 @@ mod tests {
         let old: Vec<u64> = m
             .select_older(5_000, 100, &c.state)
             .iter()
-            .map(|t| t.tx.nonce)
+            .map(|t| t.tx().nonce)
             .collect();
         assert_eq!(old, vec![1, 2]);
         assert!(m.select_older(5_001, 100, &c.state).is_empty());
@@ -578,7 +578,7 @@ mod tests {
         assert!(
             m.select(100, usize::MAX, &c.state)
                 .iter()
-                .all(|t| t.tx.sender == oid("PORT-CNFOC"))
+                .all(|t| t.tx().sender == oid("PORT-CNFOC"))
         );
         // The hole filled in time: nothing expires.
         let mut m = pool(MempoolLimits::default());
@@ -599,7 +599,11 @@ mod tests {
             m.insert(commission(&c, n, n as u32), &c.state).unwrap();
         }
         assert_eq!(m.len(), 3);
-        let picked: Vec<u64> = m.select(100, usize::MAX, &c.state).iter().map(|t| t.tx.nonce).collect();
+        let picked: Vec<u64> = m
+            .select(100, usize::MAX, &c.state)
+            .iter()
+            .map(|t| t.tx().nonce)
+            .collect();
         assert_eq!(picked, vec![1, 2], "nonce 4 waits for 3");
         assert_eq!(m.pending_next_nonce(&oid("PRODUCER-FZ"), 1), 3);
         assert_eq!(m.pending_next_nonce(&oid("CUSTOMS-CN"), 7), 7);
@@ -628,7 +632,7 @@ mod tests {
         ));
         // Signed by the wrong key.
         let mut forged = commission(&c, 2, 2);
-        forged = Transaction { ..forged.tx }.sign(&secret("CUSTOMS-CN"));
+        forged = Transaction { ..forged.tx().clone() }.sign(&secret("CUSTOMS-CN"));
         assert!(matches!(
             m.insert(forged, &c.state),
             Err(MempoolError::BadSignature { .. })
@@ -649,7 +653,7 @@ mod tests {
         ));
         let wrong_chain = Transaction {
             chain_id: "other-chain".into(),
-            ..commission(&c, 2, 2).tx
+            ..commission(&c, 2, 2).tx().clone()
         }
         .sign(&secret("PRODUCER-FZ"));
         assert!(matches!(
@@ -667,7 +671,10 @@ mod tests {
             ..MempoolLimits::default()
         });
         let mut batch: Vec<SignedTransaction> = (1..=4).map(|n| commission(&c, n, n as u32)).collect();
-        batch[1] = Transaction { ..batch[1].tx.clone() }.sign(&secret("CUSTOMS-CN"));
+        batch[1] = Transaction {
+            ..batch[1].tx().clone()
+        }
+        .sign(&secret("CUSTOMS-CN"));
         let checks = check_signatures(&c.state, &batch, &|_, _| false);
         let r = m.admit_checked(batch, checks, &c.state);
         assert!(r[0].is_ok());
@@ -694,7 +701,7 @@ mod tests {
         assert!(m.verified(&t, &pk));
         assert!(!m.verified(&t, &secret("CUSTOMS-CN").public()), "another key");
         let mut other_sig = t.clone();
-        other_sig.signature = t.tx.clone().sign(&secret("CUSTOMS-CN")).signature;
+        other_sig.signature = t.tx().clone().sign(&secret("CUSTOMS-CN")).signature;
         assert!(!m.verified(&other_sig, &pk), "same tx id, another signature");
         assert!(!m.verified(&commission(&c, 2, 2), &pk), "not in the pool");
     }
@@ -705,7 +712,7 @@ mod tests {
         let mut m = pool(MempoolLimits::default());
         let good = commission(&c, 1, 1);
         let forged = Transaction {
-            ..commission(&c, 2, 2).tx
+            ..commission(&c, 2, 2).tx().clone()
         }
         .sign(&secret("CUSTOMS-CN"));
         let checks = check_signatures(&c.state, &[good.clone(), forged.clone()], &|_, _| false);

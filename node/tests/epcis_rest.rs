@@ -228,7 +228,7 @@ fn all_public_events(b: &MemBackend) -> Vec<ProvenanceEvent> {
         let outcomes = b.outcomes(h).unwrap().unwrap();
         for (tx, o) in block.txs.iter().zip(&outcomes) {
             if let TxOutcome::Accepted = o {
-                for ev in tx.tx.payload.events() {
+                for ev in tx.tx().payload.events() {
                     out.push(as_json_shows(query::public_event(ev, block.header.time_ms)));
                 }
             }
@@ -1118,7 +1118,7 @@ fn capture_is_all_or_nothing_by_default_and_proceeds_on_request() {
             TxOutcome::Accepted
         );
         let tx = n.backend.tx(at).unwrap().unwrap();
-        assert_eq!(tx.tx.sender, org("PRODUCER-CN"));
+        assert_eq!(tx.tx().sender, org("PRODUCER-CN"));
     }
     // The same valid document again: every event is now a duplicate (content-derived eventIDs).
     let again = doc(&[observe("5001", "2024-01-01T00:00:00Z")]);

@@ -372,7 +372,7 @@ async fn chain_blocks_and_headers() {
     let expect: Vec<bool> = block3
         .txs
         .iter()
-        .map(|t| matches!(t.tx.payload, Payload::Settlement(_)))
+        .map(|t| matches!(t.tx().payload, Payload::Settlement(_)))
         .collect();
     assert_eq!(seen, expect, "BANK-CN sees the settlement only");
     for t in bank.txs.iter().filter(|t| !t.withheld) {

@@ -40,7 +40,7 @@ fn signed_request(document: &str, who: &str, signer: &str, nonce: u64, time_ms: 
         nonce,
         time_ms,
         signature: signed.signature.0.to_vec(),
-        disclosure_seed: signed.disclosure_seed.0.to_vec(),
+        disclosure_seed: signed.disclosure_seed().0.to_vec(),
     }
 }
 
@@ -126,7 +126,7 @@ async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
         .unwrap()
         .into_inner();
     assert_eq!(reply.tx_id, expected);
-    let pending: Vec<u64> = env.scenario.backend.mempool().iter().map(|t| t.tx.nonce).collect();
+    let pending: Vec<u64> = env.scenario.backend.mempool().iter().map(|t| t.tx().nonce).collect();
     assert_eq!(pending, vec![nonce], "one transaction, one nonce");
     env.scenario.backend.commit_executed(env.scenario.now() + 5000).unwrap();
     let st = env
@@ -142,7 +142,7 @@ async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
     let id = Hash::from_hex(&reply.tx_id).unwrap();
     let loc = env.scenario.backend.tx_location(&id).unwrap().unwrap();
     let stx = env.scenario.backend.tx(loc).unwrap().unwrap();
-    assert_eq!(stx.tx.payload.events(), events.as_slice());
+    assert_eq!(stx.tx().payload.events(), events.as_slice());
     // Each event is indexed as (transaction, its position in the document).
     let item = goods_key(events[0].epc_list[0].as_str()).unwrap();
     let refs = env.scenario.backend.item_events(&item, 0, 10).unwrap();

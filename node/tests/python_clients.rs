@@ -184,7 +184,7 @@ fn python_rest_client_captures_queries_and_subscribes() {
             .iter()
             .zip(&outcomes)
             .filter(|(_, o)| matches!(o, tradechain_ledger::block::TxOutcome::Accepted))
-            .map(|(t, _)| t.tx.payload.events().len() as u64)
+            .map(|(t, _)| t.tx().payload.events().len() as u64)
             .sum::<u64>();
     }
     // The walk of /events ran before the subscription's two events were captured.

@@ -161,7 +161,7 @@ pub async fn rejected_entry(ch: &Channel, tx_id: &str, keys_dir: &Path) -> v1::T
         "the outcome proof of the rejected verdict reaches block {}'s results hash",
         loc.height
     );
-    let Payload::Provenance(p) = &stx.tx.payload else {
+    let Payload::Provenance(p) = &stx.tx().payload else {
         panic!("not a provenance event")
     };
     v1::TimelineEntry {
@@ -179,7 +179,7 @@ pub async fn rejected_entry(ch: &Channel, tx_id: &str, keys_dir: &Path) -> v1::T
         read_point: p.read_point.clone().unwrap_or_default(),
         biz_location: p.biz_location.clone().unwrap_or_default(),
         unlocode: p.unlocode.clone().unwrap_or_default(),
-        org: stx.tx.sender.to_string(),
+        org: stx.tx().sender.to_string(),
         customs_step: p.customs.as_ref().map(CustomsStep::public_name).unwrap_or_default(),
         accepted: true,
         proof: Some(v1::EventProof {

@@ -315,7 +315,7 @@ pub fn scan_chain(
                         at.index
                     )));
                 };
-                let events = stx.tx.payload.events();
+                let events = stx.tx().payload.events();
                 for (e, ev) in (0u32..).zip(events).skip(first_event as usize) {
                     let skip = if e == first_event { first_skip } else { 0 };
                     let Step::Full { taken } = visit(ev, header.time_ms, skip) else {
@@ -395,7 +395,7 @@ pub fn scan_item(
                     er.seq
                 )));
             };
-            let Some(ev) = stx.tx.payload.events().get(er.event as usize) else {
+            let Some(ev) = stx.tx().payload.events().get(er.event as usize) else {
                 continue;
             };
             let t = match block_time {
@@ -510,7 +510,7 @@ pub fn by_event_id(b: &dyn Backend, event_id: &str) -> Result<Option<Vec<Provena
             .map_err(internal)?
             .map(|h| h.time_ms)
             .unwrap_or_default();
-        let events = stx.tx.payload.events();
+        let events = stx.tx().payload.events();
         let found = match event {
             Some(i) => events.get(i as usize),
             None => events

@@ -137,19 +137,19 @@ fn block_events(
     let outcomes = b.outcomes(height).map_err(internal)?.unwrap_or_default();
     let mut out = Vec::new();
     for (i, stx) in block.txs.iter().enumerate().skip(from_index as usize) {
-        let family = stx.tx.payload.family();
+        let family = stx.tx().payload.family();
         let rejected = match outcomes.get(i) {
             Some(TxOutcome::Rejected { rule, reason }) => Some((rule, reason)),
             _ => None,
         };
         if (rejected.is_some() && !filter.include_rejected)
             || (!filter.families.is_empty() && !filter.families.iter().any(|f| f == family))
-            || (!filter.senders.is_empty() && !filter.senders.iter().any(|s| s == stx.tx.sender.as_str()))
+            || (!filter.senders.is_empty() && !filter.senders.iter().any(|s| s == stx.tx().sender.as_str()))
         {
             continue;
         }
         let mut goods_keys: Vec<String> = stx
-            .tx
+            .tx()
             .payload
             .events()
             .iter()
@@ -178,7 +178,7 @@ fn block_events(
             }),
             tx_id: stx.id().to_hex(),
             family: family.to_string(),
-            sender: stx.tx.sender.to_string(),
+            sender: stx.tx().sender.to_string(),
             accepted: rejection.is_none(),
             rejection,
             block_time_ms: block.header.time_ms,

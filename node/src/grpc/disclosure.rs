@@ -26,7 +26,7 @@ pub const WITHHELD_REASON: &str = "withheld: the caller is not a party to this t
 
 /// Whether `caller` (`None`: unauthenticated) may see the signed bytes of `stx`.
 pub fn may_see_tx(shared: &ApiState, caller: Option<&Caller>, stx: &SignedTransaction) -> Result<bool, Status> {
-    let tx = &stx.tx;
+    let tx = stx.tx();
     let events = tx.payload.events();
     if !events.is_empty() && !events.iter().any(carries_commercial) {
         return Ok(true);

@@ -153,7 +153,7 @@ impl EpcisService for EpcisApi {
                         er.seq
                     )));
                 };
-                if let Some(ev) = stx.tx.payload.events().get(er.event as usize)
+                if let Some(ev) = stx.tx().payload.events().get(er.event as usize)
                     && filter.matches(ev, 0, &gk)
                 {
                     events.push(public_view(ev));

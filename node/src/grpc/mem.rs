@@ -371,32 +371,34 @@ impl Backend for MemBackend {
             });
         }
         // Admission as the node's mempool does it: a current member, its key, the signature once.
-        let Some(org) = get_typed::<Org>(&c.state, &keys::org(&tx.tx.sender)) else {
+        let Some(org) = get_typed::<Org>(&c.state, &keys::org(&tx.tx().sender)) else {
             return Err(SubmitError::Rejected {
                 rule: "membership.unknown_sender".into(),
-                reason: format!("org {} is not a current member", tx.tx.sender),
+                reason: format!("org {} is not a current member", tx.tx().sender),
             });
         };
-        let Some(key) = org.key(tx.tx.key_id) else {
+        let Some(key) = org.key(tx.tx().key_id) else {
             return Err(SubmitError::Rejected {
                 rule: "membership.unknown_key".into(),
-                reason: format!("org {} has no current key {}", tx.tx.sender, tx.tx.key_id),
+                reason: format!("org {} has no current key {}", tx.tx().sender, tx.tx().key_id),
             });
         };
         if tx.verify_signature(key).is_err() {
             return Err(SubmitError::BadSignature(format!(
                 "signature does not verify against {}'s key {}",
-                tx.tx.sender, tx.tx.key_id
+                tx.tx().sender,
+                tx.tx().key_id
             )));
         }
         {
             let expected = next_nonce(&c.state, &org);
-            if tx.tx.nonce < expected {
+            if tx.tx().nonce < expected {
                 let r = Rejection::new(
                     "membership.nonce",
                     format!(
                         "nonce {} from {}: expected at least {expected}",
-                        tx.tx.nonce, tx.tx.sender
+                        tx.tx().nonce,
+                        tx.tx().sender
                     ),
                 );
                 c.refused.insert(id, r.clone());

@@ -153,12 +153,12 @@ fn entry(
         location: Some(views::location(ev.at)),
         event_time_ms: ev.event_time_ms,
         block_time_ms: parts.header.time_ms,
-        org: stx.tx.sender.to_string(),
+        org: stx.tx().sender.to_string(),
         accepted: true,
         ..Default::default()
     };
     let mut redact = true;
-    if let Some(p) = stx.tx.payload.events().get(ev.event as usize) {
+    if let Some(p) = stx.tx().payload.events().get(ev.event as usize) {
         redact = carries_commercial(p);
         e.event_type = views::enum_name(&p.event_type);
         e.action = p.action.as_ref().map(views::enum_name).unwrap_or_default();
@@ -172,7 +172,7 @@ fn entry(
         e.customs_step = p.customs.as_ref().map(CustomsStep::public_name).unwrap_or_default();
         e.error_declaration = p.error_declaration.is_some();
     }
-    let sender = stx.tx.sender.clone();
+    let sender = stx.tx().sender.clone();
     if with_proofs {
         let leaf = tradechain_ledger::merkle::leaf_hash(&stx.leaf_bytes());
         let inclusion = b

@@ -40,10 +40,10 @@ impl TransactionApi {
         let stx: SignedTransaction =
             decode_with_limit(bytes, limit).map_err(|e| invalid("signed_tx", format!("does not decode: {e}")))?;
         let chain_id = &b.genesis().chain_id;
-        if &stx.tx.chain_id != chain_id {
+        if &stx.tx().chain_id != chain_id {
             return Err(invalid(
                 "signed_tx.tx.chain_id",
-                format!("is {:?}; this node serves chain {chain_id:?}", stx.tx.chain_id),
+                format!("is {:?}; this node serves chain {chain_id:?}", stx.tx().chain_id),
             ));
         }
         Ok(stx)

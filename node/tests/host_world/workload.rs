@@ -201,7 +201,7 @@ impl Workload {
                         "adversary-forged-sender"
                     }
                     _ => {
-                        let mut t = tx.tx.clone();
+                        let mut t = tx.tx().clone();
                         t.chain_id = "another-chain".into();
                         tx = t.sign(&secret(org));
                         "adversary-other-chain"
@@ -268,10 +268,10 @@ impl Workload {
         if expect == Expect::Rejected {
             self.adversary_pending = Some(id);
             self.adversary_txs.push(tx.clone());
-        } else if let Some(n) = self.next_nonce.get_mut(tx.tx.sender.as_str()) {
-            *n = tx.tx.nonce + 1;
+        } else if let Some(n) = self.next_nonce.get_mut(tx.tx().sender.as_str()) {
+            *n = tx.tx().nonce + 1;
         }
-        if tx.tx.payload.family() == "governance" {
+        if tx.tx().payload.family() == "governance" {
             self.gov_acked += 1;
             self.gov_last = Some(id);
         }

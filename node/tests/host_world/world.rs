@@ -896,7 +896,7 @@ impl World {
                 "[{:>6} ms] node {i} {} {what} {id} (nonce {})",
                 self.now,
                 if ok { "acknowledged" } else { "refused" },
-                tx.tx.nonce
+                tx.tx().nonce
             );
         }
         ok
