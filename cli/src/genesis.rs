@@ -104,24 +104,6 @@ fn pk_from_file(flag: &str, p: &Path) -> CliResult<PublicKey> {
         .map_err(|e| CliError::usage(format!("{flag}: {e}")))
 }
 
-/// High-risk categories the customs-reform papers name: endangered species, food and drugs,
-/// 3C electronics (HS chapters/headings).
-pub fn default_high_risk() -> Vec<HighRiskCategory> {
-    let c = |name: &str, p: &[&str]| HighRiskCategory {
-        name: name.into(),
-        hs_prefixes: p.iter().map(|s| s.to_string()).collect(),
-    };
-    vec![
-        c("endangered-species", &["0106", "4301", "0507", "9601"]),
-        c(
-            "food",
-            &["02", "03", "04", "07", "08", "09", "10", "16", "19", "20", "21"],
-        ),
-        c("drugs", &["3003", "3004", "3002"]),
-        c("3c-electronics", &["8471", "8517", "8528", "8525"]),
-    ]
-}
-
 pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
     match cmd {
         GenesisCmd::Init {
@@ -148,7 +130,7 @@ pub fn run(cmd: GenesisCmd, out: &Output) -> CliResult {
                 consensus: Default::default(),
                 limits: Default::default(),
                 governance_quorum: (2, 3),
-                high_risk: default_high_risk(),
+                high_risk: HighRiskCategory::defaults(),
                 gs1_prefixes: Vec::new(),
             };
             save(&path, &g)?;

@@ -33,8 +33,8 @@ fn serve(rt: &tokio::runtime::Runtime, backend: Arc<dyn Backend>) -> RunningServ
 #[test]
 fn submit_epcis_maps_signs_and_submits_each_event() {
     let d = tempfile::tempdir().unwrap();
-    let key = d.path().join("producer-cn.key");
-    key_of("PRODUCER-CN").write_file(&key).unwrap();
+    let key = d.path().join("producer-fz.key");
+    key_of("PRODUCER-FZ").write_file(&key).unwrap();
     let doc = testdata("Example_9.6.1-ObjectEvent.jsonld");
 
     // A broken document is refused before any network step (the endpoint is dead: exit 2, not 4).
@@ -43,7 +43,7 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
     std::fs::write(&broken, text.replacen("\"OBSERVE\"", "\"MOVE\"", 2)).unwrap();
     tc().args(["--endpoint", DEAD, "submit", "epcis"])
         .arg(&broken)
-        .args(["--org", "PRODUCER-CN", "--key-id", "1", "--key"])
+        .args(["--org", "PRODUCER-FZ", "--key-id", "1", "--key"])
         .arg(&key)
         .assert()
         .code(2)
@@ -58,7 +58,7 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
     let out = tc()
         .args(["--endpoint", &server.url(), "--output", "json", "submit", "epcis"])
         .arg(&doc)
-        .args(["--org", "PRODUCER-CN", "--key-id", "1", "--key"])
+        .args(["--org", "PRODUCER-FZ", "--key-id", "1", "--key"])
         .arg(&key)
         .assert()
         .success()
@@ -81,7 +81,7 @@ fn submit_epcis_maps_signs_and_submits_each_event() {
     key_of("IMPORTER-NL").write_file(&other).unwrap();
     tc().args(["--endpoint", &server.url(), "submit", "epcis"])
         .arg(&doc)
-        .args(["--org", "PRODUCER-CN", "--key-id", "1", "--key"])
+        .args(["--org", "PRODUCER-FZ", "--key-id", "1", "--key"])
         .arg(&other)
         .assert()
         .code(2)
@@ -96,7 +96,7 @@ fn query_epcis_prints_the_public_document() {
     let text = std::fs::read_to_string(testdata("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
     let events = import_document(&text).unwrap();
     for ev in &events {
-        s.provenance("PRODUCER-CN", ev.clone());
+        s.provenance("PRODUCER-FZ", ev.clone());
     }
     s.commit();
     let rt = tokio::runtime::Runtime::new().unwrap();

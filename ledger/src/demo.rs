@@ -3,7 +3,8 @@
 //! Duisburg (DEDUI) of food lots, with bills of lading endorsed and surrendered, certificates of
 //! origin, customs declarations, an inspection, a hold and a release, port gate-in/gate-out
 //! events and settlements. `ORGS` is the one table of the demo orgs (ids, names, roles, credit
-//! tiers, validators): the testnet and the test fixtures (`testkit`) use it, never a copy.
+//! tiers, validators): the testnet and the test fixtures (`testkit`, and the node's gRPC test trade
+//! through it) use it, never a copy.
 //!
 //! The data is a list of phases: every transaction in a phase is independent of the others in
 //! it (different goods or documents), and each phase depends only on earlier phases, so a loader
@@ -49,10 +50,13 @@ const fn org(
 
 /// The demo orgs: the one table of them. The testnet's genesis (`testnet/up`, through
 /// `tradechain demo orgs`), the demo loader's key files and the test genesis
-/// (`testkit::demo_genesis`) are all built from it. The four validators are China's customs, a
-/// port operator, a carrier and a bank. The electronics producer is a general-tier trader, so
+/// (`testkit::demo_genesis`, so also the node's gRPC test trade `grpc::scenario`) are all built
+/// from it. The four validators are China's customs, a port operator, a carrier and a bank; every
+/// other org is a non-validating member. The electronics producer is a general-tier trader, so
 /// its high-risk phones are inspected before release; the food producer is AEO-general, so its
-/// lots (food is high-risk in the testnet's genesis) are released on declaration.
+/// lots (food is high-risk: `HighRiskCategory::defaults`) are released on declaration. The
+/// importer (a trader, role producer) and the EU regulator (reads everything) take no part in the
+/// demo data; the test trade uses them.
 pub const ORGS: &[DemoOrg] = &[
     org(
         "CUSTOMS-CN",
@@ -148,6 +152,22 @@ pub const ORGS: &[DemoOrg] = &[
         "DE",
         Role::Customs,
         CreditTier::AeoAdvanced,
+        false,
+    ),
+    org(
+        "IMPORTER-NL",
+        "Van Dijk Import B.V.",
+        "NL",
+        Role::Producer,
+        CreditTier::General,
+        false,
+    ),
+    org(
+        "REGULATOR-EU",
+        "European Commission, DG TAXUD",
+        "BE",
+        Role::Regulator,
+        CreditTier::General,
         false,
     ),
 ];

@@ -69,6 +69,31 @@ pub struct HighRiskCategory {
     pub hs_prefixes: Vec<String>,
 }
 
+impl HighRiskCategory {
+    /// The high-risk categories the customs-reform papers name, the one list of them: what
+    /// `tradechain genesis init` writes (so the testnet has it) and what the test genesis
+    /// (`testkit::demo_genesis`) uses. Endangered species (live animals, ivory and horn, raw
+    /// furskins, worked ivory and bone, zoological collections); food (meat, fish, dairy,
+    /// vegetables, fruit, coffee and tea, cereals, their preparations, biscuits and bakery);
+    /// drugs (chapter 30: pharmaceutical products); 3C electronics (computers, telephones,
+    /// cameras, monitors).
+    pub fn defaults() -> Vec<HighRiskCategory> {
+        let c = |name: &str, p: &[&str]| HighRiskCategory {
+            name: name.to_string(),
+            hs_prefixes: p.iter().map(|s| s.to_string()).collect(),
+        };
+        vec![
+            c("endangered species", &["0106", "0507", "4301", "9601", "9705"]),
+            c(
+                "food",
+                &["02", "03", "04", "07", "08", "09", "10", "16", "19", "20", "21"],
+            ),
+            c("drugs", &["30"]),
+            c("3C electronics", &["8471", "8517", "8525", "8528"]),
+        ]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {

@@ -7,7 +7,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// An organisation's identifier, e.g. `CUSTOMS-CN`, `MAERSK`.
+/// An organisation's identifier, e.g. `CUSTOMS-CN`, `CARRIER-COSCO`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct OrgId(String);

@@ -35,8 +35,10 @@ pub fn secret(org: &str) -> SecretKey {
 }
 
 /// The demo genesis: the orgs of `demo::ORGS` (key id 1 from their labels) and its validators
-/// (power 1 each), quorum 2/3, default limits and consensus parameters, high-risk categories
-/// (endangered species, food, drugs, 3C electronics) and the demo's GS1 prefixes.
+/// (power 1 each), quorum 2/3, default limits and consensus parameters, the high-risk categories
+/// (`HighRiskCategory::defaults`, as `tradechain genesis init` writes them) and the demo's GS1
+/// prefixes; chain `CHAIN_ID` from `GENESIS_TIME_MS`. The one test genesis: a fixture that needs
+/// another chain id or time overrides those fields of this one (`Genesis { chain_id, ..demo_genesis() }`).
 pub fn demo_genesis() -> Genesis {
     let orgs: Vec<Org> = ORGS
         .iter()
@@ -53,35 +55,31 @@ pub fn demo_genesis() -> Genesis {
             credit_tier: o.tier,
         })
         .collect();
-    let validators = ORGS
-        .iter()
-        .filter(|o| o.validator)
-        .map(|o| ValidatorInfo {
-            org: oid(o.id),
-            public_key: secret(o.id).public(),
-            power: 1,
-        })
-        .collect();
-    let cat = |name: &str, p: &[&str]| HighRiskCategory {
-        name: name.to_string(),
-        hs_prefixes: p.iter().map(|s| s.to_string()).collect(),
-    };
     Genesis {
         chain_id: CHAIN_ID.to_string(),
         genesis_time_ms: GENESIS_TIME_MS,
         orgs,
-        validators,
+        validators: ORGS
+            .iter()
+            .filter(|o| o.validator)
+            .map(|o| ValidatorInfo {
+                org: oid(o.id),
+                public_key: secret(o.id).public(),
+                power: 1,
+            })
+            .collect(),
         consensus: ConsensusParams::default(),
         limits: Limits::default(),
         governance_quorum: (2, 3),
-        high_risk: vec![
-            cat("endangered species", &["0106", "4301", "9705"]),
-            cat("food", &["02", "03", "04", "16"]),
-            cat("drugs", &["30"]),
-            cat("3C electronics", &["8517", "8471", "8528"]),
-        ],
+        high_risk: HighRiskCategory::defaults(),
         gs1_prefixes: crate::demo::prefix_assignments(),
     }
+}
+
+/// The demo validators' consensus signing keys (`secret` of each org of `demo::ORGS` marked
+/// `validator`), in the order of `demo_genesis().validators`.
+pub fn validator_secrets() -> Vec<SecretKey> {
+    ORGS.iter().filter(|o| o.validator).map(|o| secret(o.id)).collect()
 }
 
 /// An in-memory chain: genesis state plus blocks executed one after another.

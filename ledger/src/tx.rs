@@ -251,7 +251,7 @@ mod tests {
         Transaction {
             version: TX_VERSION,
             chain_id: "c".into(),
-            sender: OrgId::new("PRODUCER-CN").unwrap(),
+            sender: OrgId::new("PRODUCER-FZ").unwrap(),
             key_id: 1,
             nonce: 1,
             time_ms: 5,

@@ -70,3 +70,32 @@ fn every_demo_transaction_is_accepted_and_there_are_hundreds() {
         "{item:?}"
     );
 }
+
+/// The one org table keeps the testnet's four validators (customs, port, carrier, bank): the orgs
+/// only the test fixtures use (the importer, the regulator) are non-validating members.
+#[test]
+fn the_demo_table_has_the_testnets_four_validators() {
+    let validators: Vec<&str> = demo::ORGS.iter().filter(|o| o.validator).map(|o| o.id).collect();
+    assert_eq!(validators, ["CUSTOMS-CN", "PORT-CNFOC", "CARRIER-COSCO", "BANK-CN"]);
+    let mut ids: Vec<&str> = demo::ORGS.iter().map(|o| o.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), demo::ORGS.len(), "org ids are unique");
+    for o in demo::ORGS {
+        assert!(tradechain_ledger::OrgId::new(o.id).is_ok(), "{}", o.id);
+    }
+}
+
+/// The test genesis has the one high-risk list (`HighRiskCategory::defaults`, as `tradechain
+/// genesis init` writes it): the demo's phones (3C electronics) and biscuits (food) are high-risk,
+/// as on the testnet.
+#[test]
+fn the_demo_goods_are_high_risk_under_the_default_categories() {
+    let g = demo_genesis();
+    assert!(g.validate().is_empty(), "{:?}", g.validate());
+    assert_eq!(g.high_risk, tradechain_ledger::genesis::HighRiskCategory::defaults());
+    assert_eq!(g.high_risk_category("851713"), Some("3C electronics"));
+    assert_eq!(g.high_risk_category("190531"), Some("food"));
+    assert_eq!(g.high_risk_category("300490"), Some("drugs"));
+    assert_eq!(g.high_risk_category("940360"), None);
+}

@@ -53,20 +53,20 @@ fn member(c: &Chain, id: &str) -> Option<Org> {
 #[test]
 fn governance_quorum_applies_change() {
     let mut c = Chain::demo();
-    c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
+    c.accept("CUSTOMS-CN", propose("P1", new_org("FORWARDER-NL")));
     c.accept("CARRIER-COSCO", approve("P1"));
     assert!(
-        member(&c, "IMPORTER-NL").is_none(),
+        member(&c, "FORWARDER-NL").is_none(),
         "2 of 4 validator orgs is below 2/3"
     );
     c.accept("BANK-CN", approve("P1"));
-    assert!(member(&c, "IMPORTER-NL").is_some(), "3 of 4 reaches 2/3");
+    assert!(member(&c, "FORWARDER-NL").is_some(), "3 of 4 reaches 2/3");
     let p: ProposalRecord = get_typed(&c.state, &keys::proposal("P1")).unwrap();
     assert!(p.applied);
     assert_eq!(p.approvals.len(), 3);
     // The new member can transact with its key.
     c.accept(
-        "IMPORTER-NL",
+        "FORWARDER-NL",
         Payload::Provenance(event(
             EventType::ObjectEvent,
             Some(Action::Observe),
@@ -78,10 +78,10 @@ fn governance_quorum_applies_change() {
 
 #[test]
 fn governance_not_validator() {
-    Chain::demo().accept("PORT-CNFOC", propose("P1", new_org("IMPORTER-NL")));
+    Chain::demo().accept("PORT-CNFOC", propose("P1", new_org("FORWARDER-NL")));
     Chain::demo().reject_with(
         "BANK-NL",
-        propose("P1", new_org("IMPORTER-NL")),
+        propose("P1", new_org("FORWARDER-NL")),
         "governance.not_validator",
         "org BANK-NL is not a validator org; only validator orgs propose and approve governance changes",
     );
@@ -90,7 +90,7 @@ fn governance_not_validator() {
 #[test]
 fn governance_proposal_duplicate() {
     let mut c = Chain::demo();
-    c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
+    c.accept("CUSTOMS-CN", propose("P1", new_org("FORWARDER-NL")));
     c.accept("CUSTOMS-CN", propose("P2", new_org("IMPORTER-DE")));
     c.reject_with(
         "CARRIER-COSCO",
@@ -109,14 +109,14 @@ fn governance_proposal_unknown() {
         "governance.proposal.unknown",
         "no proposal P1",
     );
-    c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
+    c.accept("CUSTOMS-CN", propose("P1", new_org("FORWARDER-NL")));
     c.accept("CARRIER-COSCO", approve("P1"));
 }
 
 #[test]
 fn governance_proposal_already_approved() {
     let mut c = Chain::demo();
-    c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
+    c.accept("CUSTOMS-CN", propose("P1", new_org("FORWARDER-NL")));
     c.reject_with(
         "CUSTOMS-CN",
         approve("P1"),
@@ -128,7 +128,7 @@ fn governance_proposal_already_approved() {
 #[test]
 fn governance_proposal_applied() {
     let mut c = Chain::demo();
-    c.accept("CUSTOMS-CN", propose("P1", new_org("IMPORTER-NL")));
+    c.accept("CUSTOMS-CN", propose("P1", new_org("FORWARDER-NL")));
     c.accept("CARRIER-COSCO", approve("P1"));
     c.accept("BANK-CN", approve("P1"));
     c.reject_with(
@@ -295,14 +295,14 @@ fn weak_and_duplicate_keys_are_refused_and_keys_change_hands_only_when_freed() {
         "CUSTOMS-CN",
         propose(
             "W",
-            add_org_with_key("IMPORTER-NL", tradechain_ledger::PublicKey(identity)),
+            add_org_with_key("FORWARDER-NL", tradechain_ledger::PublicKey(identity)),
         ),
     );
     assert_eq!(rule, "governance.key.weak", "{reason}");
     // Another member's key.
     let (rule, reason) = c.reject(
         "CUSTOMS-CN",
-        propose("D", add_org_with_key("IMPORTER-NL", secret("BANK-NL").public())),
+        propose("D", add_org_with_key("FORWARDER-NL", secret("BANK-NL").public())),
     );
     assert_eq!(rule, "governance.key.duplicate", "{reason}");
     assert!(reason.contains("BANK-NL"), "{reason}");
@@ -330,7 +330,7 @@ fn weak_and_duplicate_keys_are_refused_and_keys_change_hands_only_when_freed() {
     assert_eq!(member(&c, "BANK-NL").unwrap().keys[0].public_key, fresh);
     c.accept(
         "CUSTOMS-CN",
-        propose("A", add_org_with_key("IMPORTER-NL", secret("BANK-NL").public())),
+        propose("A", add_org_with_key("FORWARDER-NL", secret("BANK-NL").public())),
     );
 }
 

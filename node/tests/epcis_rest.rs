@@ -126,7 +126,7 @@ fn now_ms() -> i64 {
 }
 
 fn capture_config() -> CaptureConfig {
-    let mut c = CaptureConfig::new(org("PRODUCER-CN"), 1, key_of("PRODUCER-CN"));
+    let mut c = CaptureConfig::new(org("PRODUCER-FZ"), 1, key_of("PRODUCER-FZ"));
     c.max_events = 20;
     c.max_body_bytes = 64 * 1024;
     c.commit_timeout = Duration::from_secs(30);
@@ -155,7 +155,7 @@ fn signed(method: &str, path: &str, body: &[u8], who: &str, time_ms: i64) -> Vec
 }
 
 fn post_capture(n: &Node, doc: &str, behaviour: Option<&str>) -> Resp {
-    let mut h = signed("POST", "/capture", doc.as_bytes(), "PRODUCER-CN", now_ms());
+    let mut h = signed("POST", "/capture", doc.as_bytes(), "PRODUCER-FZ", now_ms());
     h.push(("content-type", "application/ld+json".into()));
     if let Some(b) = behaviour {
         h.push(("gs1-capture-error-behaviour", b.into()));
@@ -165,7 +165,7 @@ fn post_capture(n: &Node, doc: &str, behaviour: Option<&str>) -> Resp {
 
 fn job(n: &Node, id: &str) -> Value {
     let path = format!("/capture/{id}");
-    let r = signed_get(n.addr, &path, "PRODUCER-CN");
+    let r = signed_get(n.addr, &path, "PRODUCER-FZ");
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
 }
@@ -270,7 +270,7 @@ fn shared() -> &'static (Node, Vec<(String, Value)>) {
         bad.epc_list = vec!["urn:epc:id:sgtin:0614141.107346.4242".into()];
         // An hour ahead of the block: beyond the chain's clock skew.
         bad.event_time_ms = s.now() + 3_600_000;
-        s.reject("PRODUCER-CN", Payload::Provenance(bad), "provenance.time_future");
+        s.reject("PRODUCER-FZ", Payload::Provenance(bad), "provenance.time_future");
         s.commit();
         let n = serve(s.backend.clone(), Some(capture_config()));
         // The event two examples declare erroneous, so that their declarations apply.
@@ -958,12 +958,12 @@ fn a_page_scans_a_bounded_window_and_resumes() {
     ev.action = Some(Action::Observe);
     ev.epc_list = vec![ITEM_URN.into()];
     ev.biz_step = Some("shipping".into());
-    s.provenance("PRODUCER-CN", ev.clone());
+    s.provenance("PRODUCER-FZ", ev.clone());
     s.commit();
     for _ in 0..query::SCAN_BLOCKS + 10 {
         s.commit();
     }
-    s.provenance("PRODUCER-CN", ev);
+    s.provenance("PRODUCER-FZ", ev);
     s.commit();
     let n = serve(s.backend.clone(), None);
     let r = get(n.addr, "/events?EQ_bizStep=shipping");
@@ -1118,7 +1118,7 @@ fn capture_is_all_or_nothing_by_default_and_proceeds_on_request() {
             TxOutcome::Accepted
         );
         let tx = n.backend.tx(at).unwrap().unwrap();
-        assert_eq!(tx.tx().sender, org("PRODUCER-CN"));
+        assert_eq!(tx.tx().sender, org("PRODUCER-FZ"));
     }
     // The same valid document again: every event is now a duplicate (content-derived eventIDs).
     let again = doc(&[observe("5001", "2024-01-01T00:00:00Z")]);
@@ -1141,12 +1141,12 @@ fn capture_is_all_or_nothing_by_default_and_proceeds_on_request() {
     .events();
     assert_eq!(evs.len(), 1);
     // The job list, newest first.
-    let r = signed_get(n.addr, "/capture", "PRODUCER-CN");
+    let r = signed_get(n.addr, "/capture", "PRODUCER-FZ");
     assert_eq!(r.status, 200, "{}", r.body);
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 4);
     assert_eq!(list[0]["success"], true);
-    let r = signed_get(n.addr, "/capture?perPage=1", "PRODUCER-CN");
+    let r = signed_get(n.addr, "/capture?perPage=1", "PRODUCER-FZ");
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     assert!(r.next().is_some());
 }
@@ -1167,21 +1167,21 @@ fn capture_refuses_unauthenticated_and_foreign_requests_and_submits_nothing() {
     assert_eq!(v["type"], "epcisException:SecurityException");
     assert!(v["detail"].as_str().unwrap().contains("x-tc-org"), "{v}");
     // Signed by another key than the org's.
-    let mut forged = signed("POST", "/capture", b, "PRODUCER-CN", now_ms());
+    let mut forged = signed("POST", "/capture", b, "PRODUCER-FZ", now_ms());
     let other = signed("POST", "/capture", b, "IMPORTER-NL", now_ms());
     forged[3] = other[3].clone();
     let v = post(forged).problem(401);
     assert!(v["detail"].as_str().unwrap().starts_with("x-tc-signature"), "{v}");
     // Signed over another body, method or path.
-    post(signed("POST", "/capture", b"{}", "PRODUCER-CN", now_ms())).problem(401);
-    post(signed("GET", "/capture", b, "PRODUCER-CN", now_ms())).problem(401);
-    post(signed("POST", "/capture?x=1", b, "PRODUCER-CN", now_ms())).problem(401);
+    post(signed("POST", "/capture", b"{}", "PRODUCER-FZ", now_ms())).problem(401);
+    post(signed("GET", "/capture", b, "PRODUCER-FZ", now_ms())).problem(401);
+    post(signed("POST", "/capture?x=1", b, "PRODUCER-FZ", now_ms())).problem(401);
     // Outside the time window.
-    let v = post(signed("POST", "/capture", b, "PRODUCER-CN", now_ms() - 120_000)).problem(401);
+    let v = post(signed("POST", "/capture", b, "PRODUCER-FZ", now_ms() - 120_000)).problem(401);
     assert!(v["detail"].as_str().unwrap().starts_with("x-tc-time-ms"), "{v}");
     // Another member, validly signed: authenticated but not the org this node captures for.
     let v = post(signed("POST", "/capture", b, "IMPORTER-NL", now_ms())).problem(403);
-    assert!(v["detail"].as_str().unwrap().contains("PRODUCER-CN"), "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("PRODUCER-FZ"), "{v}");
     // Not a member at all.
     let stranger = sign_headers(
         CHAIN_ID,
@@ -1195,12 +1195,12 @@ fn capture_refuses_unauthenticated_and_foreign_requests_and_submits_nothing() {
     );
     post(stranger).problem(401);
     // Malformed proof fields.
-    let mut bad = signed("POST", "/capture", b, "PRODUCER-CN", now_ms());
+    let mut bad = signed("POST", "/capture", b, "PRODUCER-FZ", now_ms());
     bad[1].1 = "one".into();
     post(bad).problem(401);
     assert!(n.backend.mempool().is_empty(), "nothing submitted");
     // The genuine request is accepted once; the same bytes again are a replay.
-    let h = signed("POST", "/capture", b, "PRODUCER-CN", now_ms());
+    let h = signed("POST", "/capture", b, "PRODUCER-FZ", now_ms());
     let r = post(h.clone());
     assert_eq!(r.status, 202, "{}", r.body);
     let v = post(h).problem(401);
@@ -1218,14 +1218,14 @@ fn capture_refuses_unauthenticated_and_foreign_requests_and_submits_nothing() {
     let path = format!("/capture/{id}");
     signed_get(n.addr, &path, "IMPORTER-NL").problem(403);
     let path = "/capture/cap-0-0";
-    signed_get(n.addr, path, "PRODUCER-CN").problem(404);
+    signed_get(n.addr, path, "PRODUCER-FZ").problem(404);
 }
 
 #[test]
 fn capture_limits_and_bad_documents_are_refused_before_anything_runs() {
     let n = own_node();
     let send = |body: &str, ct: &str, extra: &[(&'static str, String)]| {
-        let mut h = signed("POST", "/capture", body.as_bytes(), "PRODUCER-CN", now_ms());
+        let mut h = signed("POST", "/capture", body.as_bytes(), "PRODUCER-FZ", now_ms());
         h.push(("content-type", ct.to_string()));
         h.extend(extra.iter().cloned());
         request(n.addr, "POST", "/capture", &h, body.as_bytes())
@@ -1265,7 +1265,7 @@ fn capture_limits_and_bad_documents_are_refused_before_anything_runs() {
     assert!(n.backend.mempool().is_empty());
     // A node without the config entry does not capture.
     let off = serve(Scenario::trade().backend, None);
-    let h = signed("POST", "/capture", ok.as_bytes(), "PRODUCER-CN", now_ms());
+    let h = signed("POST", "/capture", ok.as_bytes(), "PRODUCER-FZ", now_ms());
     let v = request(off.addr, "POST", "/capture", &h, ok.as_bytes()).problem(501);
     assert!(v["detail"].as_str().unwrap().contains("[http.epcis_capture]"), "{v}");
 }
@@ -1707,10 +1707,10 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
             "secret",
         ),
     ] {
-        let p = signed_json(&n, "POST", subs, &bad, "PRODUCER-CN").problem(400);
+        let p = signed_json(&n, "POST", subs, &bad, "PRODUCER-FZ").problem(400);
         assert_eq!(p["parameter"], field, "{bad}: {p}");
     }
-    signed_json(&n, "POST", "/queries/nothing/subscriptions", &body, "PRODUCER-CN").problem(404);
+    signed_json(&n, "POST", "/queries/nothing/subscriptions", &body, "PRODUCER-FZ").problem(404);
 
     // Created (201, Location, the token never shown), by BANK-NL (any member may subscribe).
     let r = signed_json(&n, "POST", subs, &body, "BANK-NL");
@@ -1774,7 +1774,7 @@ fn webhooks_deliver_each_new_matching_event_once_and_resume_after_the_receiver_r
         std::thread::sleep(Duration::from_millis(25));
     }
     assert!(failures >= 2, "deliveries to a stopped receiver fail and are retried");
-    signed_get(n.addr, &path, "PRODUCER-CN").problem(403);
+    signed_get(n.addr, &path, "PRODUCER-FZ").problem(403);
     request(n.addr, "GET", &path, &[], b"").problem(401);
 
     // Back on the same port: the missed events arrive, in order, none twice, none lost.

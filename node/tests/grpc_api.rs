@@ -49,7 +49,7 @@ async fn node_status_reports_chain_head_and_validators() {
     assert_eq!(st.genesis_hash, scenario::genesis().hash().to_hex());
     assert_eq!(st.role, "validator");
     assert_eq!(st.validators.len(), 4);
-    assert!(st.validators.iter().all(|v| v.power == 10));
+    assert!(st.validators.iter().all(|v| v.power == 1));
     assert!(!st.sync.unwrap().syncing);
     assert_eq!(st.version, env!("CARGO_PKG_VERSION"));
 }
@@ -57,7 +57,7 @@ async fn node_status_reports_chain_head_and_validators() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_then_wait_for_commit() {
     let mut env = start(Scenario::trade()).await;
-    let stx = env.scenario.sign("PRODUCER-CN", confirm("X-1"));
+    let stx = env.scenario.sign("PRODUCER-FZ", confirm("X-1"));
     let id = env.tx().submit(submit_req(&stx)).await.unwrap().into_inner().tx_id;
     assert_eq!(id, stx.id().to_hex());
     let st = env
@@ -107,14 +107,14 @@ async fn submit_then_wait_for_commit() {
         assert!(e.message().starts_with("include_tx:"), "{}", e.message());
     }
     // A forged signature is UNAUTHENTICATED, not silently public.
-    let mut forged = ask(Some("PRODUCER-CN"));
+    let mut forged = ask(Some("PRODUCER-FZ"));
     forged.metadata_mut().insert(auth::ORG, "REGULATOR-EU".parse().unwrap());
     assert_eq!(
         env.tx().get_transaction(forged).await.unwrap_err().code(),
         Code::Unauthenticated
     );
     // The sender and a regulator get the exact signed bytes.
-    for who in ["PRODUCER-CN", "REGULATOR-EU"] {
+    for who in ["PRODUCER-FZ", "REGULATOR-EU"] {
         let st = env.tx().get_transaction(ask(Some(who))).await.unwrap().into_inner();
         assert_eq!(decode::<SignedTransaction>(&st.signed_tx).unwrap(), stx);
         assert!(st.tx_json.contains("X-1"));
@@ -140,21 +140,21 @@ async fn submit_maps_every_failure_to_its_status() {
     let mut other = Transaction {
         version: TX_VERSION,
         chain_id: "other-chain".into(),
-        sender: OrgId::new("PRODUCER-CN").unwrap(),
+        sender: OrgId::new("PRODUCER-FZ").unwrap(),
         key_id: 1,
         nonce: 1,
         time_ms: 1,
         payload: confirm("X"),
     };
     let e = c
-        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN"))))
+        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-FZ"))))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("signed_tx.tx.chain_id:"), "{}", e.message());
 
     other.chain_id = CHAIN_ID.into();
-    let mut forged = other.clone().sign(&key_of("PRODUCER-CN"));
+    let mut forged = other.clone().sign(&key_of("PRODUCER-FZ"));
     forged.signature.0[5] ^= 1;
     let e = c.submit(submit_req(&forged)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -173,7 +173,7 @@ async fn submit_maps_every_failure_to_its_status() {
 
     // A nonce already used (the scenario's producer has sent several transactions).
     let e = c
-        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-CN"))))
+        .submit(submit_req(&other.clone().sign(&key_of("PRODUCER-FZ"))))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -182,7 +182,7 @@ async fn submit_maps_every_failure_to_its_status() {
     // The refusal is remembered: GetTransaction reports it as rejected.
     let st = c
         .get_transaction(v1::GetTransactionRequest {
-            tx_id: other.clone().sign(&key_of("PRODUCER-CN")).id().to_hex(),
+            tx_id: other.clone().sign(&key_of("PRODUCER-FZ")).id().to_hex(),
             include_tx: false,
         })
         .await
@@ -493,7 +493,7 @@ async fn member_reads_need_valid_authentication() {
 
 fn wb_id() -> v1::WaybillId {
     v1::WaybillId {
-        carrier: "MAERSK".into(),
+        carrier: "CARRIER-COSCO".into(),
         reference: scenario::WAYBILL_REF.into(),
     }
 }
@@ -511,14 +511,20 @@ async fn documents_are_filtered_by_role() {
     };
 
     // The holder, the carrier, customs and the regulator see the eBL with its endorsement chain.
-    for who in ["IMPORTER-NL", "MAERSK", "CUSTOMS-CN", "REGULATOR-EU", "PRODUCER-CN"] {
+    for who in [
+        "IMPORTER-NL",
+        "CARRIER-COSCO",
+        "CUSTOMS-CN",
+        "REGULATOR-EU",
+        "PRODUCER-FZ",
+    ] {
         let w = d.get_waybill(get_wb(who)).await.unwrap().into_inner();
         assert_eq!(w.holder, "IMPORTER-NL", "{who}");
         assert_eq!(w.status, "ISSUED");
         assert_eq!(w.endorsements.len(), 1);
         assert_eq!(
             (w.endorsements[0].from.as_str(), w.endorsements[0].to.as_str()),
-            ("PRODUCER-CN", "IMPORTER-NL")
+            ("PRODUCER-FZ", "IMPORTER-NL")
         );
         assert_eq!(w.version, 2);
         assert_eq!(
@@ -544,7 +550,7 @@ async fn documents_are_filtered_by_role() {
             "\"ISSUE\"",
             "\"ENDORSE\"",
             "\"TRANSFER\"",
-            "\"PRODUCER-CN\"",
+            "\"PRODUCER-FZ\"",
             "\"IMPORTER-NL\"",
         ] {
             assert!(w.dcsa_json.contains(code), "{code} in {}", w.dcsa_json);
@@ -571,7 +577,7 @@ async fn documents_are_filtered_by_role() {
         assert_eq!(s.status, "confirmed");
         assert_eq!(s.version, 2);
     }
-    for who in ["CUSTOMS-CN", "IMPORTER-NL", "MAERSK"] {
+    for who in ["CUSTOMS-CN", "IMPORTER-NL", "CARRIER-COSCO"] {
         assert_eq!(
             d.get_settlement(get_set(who)).await.unwrap_err().code(),
             Code::PermissionDenied,
@@ -591,7 +597,7 @@ async fn documents_are_filtered_by_role() {
             "DocumentService/GetCertificate",
         )
     };
-    for who in ["CHAMBER-CN", "CUSTOMS-CN", "PRODUCER-CN", "IMPORTER-NL", "REGULATOR-EU"] {
+    for who in ["CHAMBER-CN", "CUSTOMS-CN", "PRODUCER-FZ", "IMPORTER-NL", "REGULATOR-EU"] {
         let c = d.get_certificate(get_cert(who)).await.unwrap().into_inner();
         assert!(!c.revoked);
         assert_eq!((c.origin_country.as_str(), c.hs_code.as_str()), ("CN", "090210"));
@@ -611,7 +617,7 @@ async fn documents_are_filtered_by_role() {
         .get_waybill(signed(
             v1::GetWaybillRequest {
                 id: Some(v1::WaybillId {
-                    carrier: "maersk".into(),
+                    carrier: "cosco".into(),
                     reference: "X".into(),
                 }),
             },
@@ -626,7 +632,7 @@ async fn documents_are_filtered_by_role() {
         .get_waybill(signed(
             v1::GetWaybillRequest {
                 id: Some(v1::WaybillId {
-                    carrier: "MAERSK".into(),
+                    carrier: "CARRIER-COSCO".into(),
                     reference: "NOPE".into(),
                 }),
             },
@@ -746,7 +752,7 @@ async fn list_documents_and_history() {
         .unwrap()
         .into_inner();
     assert_eq!(h.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
-    assert!(h.versions[0].record_json.contains("\"holder\":\"PRODUCER-CN\""));
+    assert!(h.versions[0].record_json.contains("\"holder\":\"PRODUCER-FZ\""));
     assert!(h.versions[1].record_json.contains("\"holder\":\"IMPORTER-NL\""));
     let h = d
         .get_history(hist(

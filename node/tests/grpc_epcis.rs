@@ -57,12 +57,12 @@ async fn next_nonce(ch: &Channel, who: &str) -> u64 {
 async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
     let env = start(Scenario::trade()).await;
     let doc = testdata("Example_9.6.1-ObjectEvent.jsonld");
-    let nonce = next_nonce(&env.channel, "PRODUCER-CN").await;
-    let req = signed_request(&doc, "PRODUCER-CN", "PRODUCER-CN", nonce, env.scenario.now());
+    let nonce = next_nonce(&env.channel, "PRODUCER-FZ").await;
+    let req = signed_request(&doc, "PRODUCER-FZ", "PRODUCER-FZ", nonce, env.scenario.now());
 
     // Wrong signer: refused, nothing admitted.
     let mut forged = req.clone();
-    forged.signature = signed_request(&doc, "PRODUCER-CN", "IMPORTER-NL", nonce, env.scenario.now()).signature;
+    forged.signature = signed_request(&doc, "PRODUCER-FZ", "IMPORTER-NL", nonce, env.scenario.now()).signature;
     let e = client(&env.channel).submit_epcis(forged).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("signature: does not verify"), "{}", e.message());
@@ -86,8 +86,8 @@ async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
     let reversed: Vec<ProvenanceEvent> = events.iter().rev().cloned().collect();
     let mut swapped = req.clone();
     swapped.signature =
-        epcis::document_transaction(&reversed, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
-            .sign(&key_of("PRODUCER-CN"))
+        epcis::document_transaction(&reversed, CHAIN_ID, &org("PRODUCER-FZ"), 1, nonce, env.scenario.now())
+            .sign(&key_of("PRODUCER-FZ"))
             .signature
             .0
             .to_vec();
@@ -116,8 +116,8 @@ async fn submit_epcis_admits_the_document_as_one_signed_transaction() {
     );
 
     // The good request: one transaction carrying both events, its id as the client computes it.
-    let expected = epcis::document_transaction(&events, CHAIN_ID, &org("PRODUCER-CN"), 1, nonce, env.scenario.now())
-        .sign(&key_of("PRODUCER-CN"))
+    let expected = epcis::document_transaction(&events, CHAIN_ID, &org("PRODUCER-FZ"), 1, nonce, env.scenario.now())
+        .sign(&key_of("PRODUCER-FZ"))
         .id()
         .to_hex();
     let reply = client(&env.channel)
@@ -204,11 +204,11 @@ fn record(s: &mut Scenario, doc: &str) -> Vec<ProvenanceEvent> {
                 error_declaration: None,
                 ..ev.clone()
             };
-            s.provenance("PRODUCER-CN", original.clone());
+            s.provenance("PRODUCER-FZ", original.clone());
             s.commit();
             recorded.push(original);
         }
-        s.provenance("PRODUCER-CN", ev.clone());
+        s.provenance("PRODUCER-FZ", ev.clone());
         recorded.push(ev);
     }
     s.commit();

@@ -51,12 +51,12 @@ async fn every_identifier_form_reaches_the_same_item() {
     assert_eq!(
         steps,
         [
-            ("PRODUCER-CN", "urn:epcglobal:cbv:bizstep:commissioning", ""),
-            ("PRODUCER-CN", "urn:epcglobal:cbv:bizstep:packing", ""),
+            ("PRODUCER-FZ", "urn:epcglobal:cbv:bizstep:commissioning", ""),
+            ("PRODUCER-FZ", "urn:epcglobal:cbv:bizstep:packing", ""),
             ("CUSTOMS-CN", "", "declared"),
             ("CUSTOMS-CN", "", "inspected:passed"),
             ("CUSTOMS-CN", "", "released"),
-            ("MAERSK", "urn:epcglobal:cbv:bizstep:shipping", ""),
+            ("CARRIER-COSCO", "urn:epcglobal:cbv:bizstep:shipping", ""),
         ]
     );
     let first = &r.timeline[0];
@@ -85,7 +85,7 @@ async fn every_identifier_form_reaches_the_same_item() {
     assert_eq!(customs.state, v1::customs_status::State::Released as i32);
     assert_eq!(customs.inspection_outcome, "passed");
     let route = r.route.as_ref().unwrap();
-    assert_eq!(route.carrier, "MAERSK");
+    assert_eq!(route.carrier, "CARRIER-COSCO");
     assert_eq!(
         (route.port_of_loading.as_str(), route.port_of_discharge.as_str()),
         ("CNFOC", "NLRTM")
@@ -119,14 +119,14 @@ async fn consumer_reply_holds_no_private_field() {
     assert_eq!(
         route,
         v1::WaybillRoute {
-            carrier: "MAERSK".into(),
+            carrier: "CARRIER-COSCO".into(),
             reference: scenario::WAYBILL_REF.into(),
             mode: "sea".into(),
             place_of_receipt: "CNFOC".into(),
             port_of_loading: "CNFOC".into(),
             port_of_discharge: "NLRTM".into(),
             place_of_delivery: "NLAMS".into(),
-            vehicle: "MAERSK EINDHOVEN".into(),
+            vehicle: "COSCO SHIPPING TAURUS".into(),
             voyage: "425W".into(),
             status: "ISSUED".into(),
         }
@@ -465,21 +465,21 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     use tradechain_ledger::records::{WaybillHead, WaybillRecord};
     use tradechain_ledger::state::keys;
     let other_item = "01/09506000134352/21/other";
-    let other_ref = "MAEU987654321";
+    let other_ref = "COSU987654321";
     let mut s = Scenario::trade();
-    // A second bill of MAERSK, by rail to Duisburg, and an item declared under it.
+    // A second bill of CARRIER-COSCO, by rail to Duisburg, and an item declared under it.
     let first: WaybillRecord = s
         .backend
-        .state_value(&keys::waybill(&scenario::org("MAERSK"), scenario::WAYBILL_REF))
+        .state_value(&keys::waybill(&scenario::org("CARRIER-COSCO"), scenario::WAYBILL_REF))
         .unwrap();
     let mut doc = first.document.clone();
     doc.reference = other_ref.into();
     doc.mode = tradechain_ledger::payload::TransportMode::Rail;
     doc.port_of_discharge = "DEDUI".into();
     doc.vehicle = "X8042".into();
-    s.issue_waybill("MAERSK", doc);
+    s.issue_waybill("CARRIER-COSCO", doc);
     let wref = WaybillRef {
-        carrier: scenario::org("MAERSK"),
+        carrier: scenario::org("CARRIER-COSCO"),
         reference: other_ref.into(),
     };
     let mut ev = ProvenanceEvent::new(EventType::ObjectEvent);
@@ -489,7 +489,7 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     ev.epc_list = vec![format!("https://id.gs1.org/{other_item}")];
     ev.customs = Some(CustomsStep::Declared {
         declaration_id: "DECL-2024-78".into(),
-        declarant: scenario::org("PRODUCER-CN"),
+        declarant: scenario::org("PRODUCER-FZ"),
         hs_code: "090210".into(),
         preferential_certificate: None,
         waybill: Some(wref.clone()),
@@ -540,7 +540,7 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     let mut swapped = r.clone();
     swapped.route = Some(theirs.clone());
     let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
-    assert!(e.contains("route reference \"MAEU987654321\""), "{e}");
+    assert!(e.contains("route reference \"COSU987654321\""), "{e}");
     // …with the other waybill's head and its valid proof: not the key the item's head names.
     let oh = o.head.clone().unwrap();
     let h = swapped.head.as_mut().unwrap();
@@ -548,7 +548,7 @@ async fn a_route_is_proven_for_the_items_own_waybill() {
     h.waybill_proof_borsh = oh.waybill_proof_borsh.clone();
     let e = check(std::slice::from_ref(&swapped), ITEM).unwrap_err();
     assert!(
-        e.contains(&format!("waybill proof of MAERSK {}", scenario::WAYBILL_REF)),
+        e.contains(&format!("waybill proof of CARRIER-COSCO {}", scenario::WAYBILL_REF)),
         "{e}"
     );
     // …and the other item's proven head (naming that waybill) is refused as another item's.
@@ -577,7 +577,7 @@ async fn a_container_chain_deeper_than_shown_is_named_not_hidden() {
     ev.action = Some(Action::Add);
     ev.epc_list = levels.iter().map(|(_, urn)| urn.to_string()).collect();
     ev.biz_step = Some("urn:epcglobal:cbv:bizstep:commissioning".into());
-    s.provenance("PRODUCER-CN", ev);
+    s.provenance("PRODUCER-FZ", ev);
     s.commit();
     for w in levels.windows(2) {
         let ((_, child_urn), (_, parent_urn)) = (w[0], w[1]);
@@ -587,7 +587,7 @@ async fn a_container_chain_deeper_than_shown_is_named_not_hidden() {
         ev.parent_id = Some(parent_urn.into());
         ev.child_epcs = vec![child_urn.into()];
         ev.biz_step = Some("urn:epcglobal:cbv:bizstep:packing".into());
-        s.provenance("PRODUCER-CN", ev);
+        s.provenance("PRODUCER-FZ", ev);
     }
     s.commit();
     let env = start(s).await;

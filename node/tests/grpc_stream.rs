@@ -148,7 +148,7 @@ async fn stream_events_rejected_and_errors() {
     assert_eq!(ev[0].location.unwrap(), v1::TxLocation { height: 2, index: 1 });
     assert!(ev[1].accepted);
     assert_eq!(ev[1].location.unwrap().height, 3);
-    assert!(!ev[1].signed_tx_borsh.is_empty() && ev[1].tx_json.contains("MAEU123456789"));
+    assert!(!ev[1].signed_tx_borsh.is_empty() && ev[1].tx_json.contains("COSU123456789"));
 
     // A port asking for settlement events with include_tx learns that they happened, not what
     // they say: no bytes, no JSON.

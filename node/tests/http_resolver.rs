@@ -253,7 +253,9 @@ fn the_page_verifies_itself_in_headless_chromium() {
     // is redrawn from the proven waybill head.
     assert_eq!(dom.matches("✓ proven at block").count(), 3, "{dom}");
     assert!(
-        dom.contains("Route: sea CNFOC → NLRTM by MAERSK (MAERSK EINDHOVEN)<span class=\"pf\"> ✓ proven at block"),
+        dom.contains(
+            "Route: sea CNFOC → NLRTM by CARRIER-COSCO (COSCO SHIPPING TAURUS)<span class=\"pf\"> ✓ proven at block"
+        ),
         "{dom}"
     );
     assert!(dom.contains(&scenario::genesis().hash().to_hex()), "{dom}");
@@ -349,8 +351,9 @@ fn the_page_decodes_every_field_of_a_public_event() {
     declare.unlocode = Some("CNFOC".into());
     declare.customs = Some(CustomsStep::Declared {
         declaration_id: "DECL-FULL".into(),
-        declarant: scenario::org("PRODUCER-CN"),
-        hs_code: "090210".into(),
+        declarant: scenario::org("PRODUCER-FZ"),
+        // Not a high-risk category (tea would be: released only after an inspection).
+        hs_code: "940360".into(),
         preferential_certificate: None,
         waybill: None,
     });
@@ -373,7 +376,7 @@ fn the_page_decodes_every_field_of_a_public_event() {
     let dom = dump_dom(&chromium, &format!("http://{addr}/{key}"), &[]);
     assert!(dom.contains("data-tc-verified=\"yes\""), "{dom}");
     assert!(
-        dom.contains("<b>customs released</b> at CNFOC — CUSTOMS-CN Ltd (customs)"),
+        dom.contains("<b>customs released</b> at CNFOC — China Customs, Fuzhou (customs)"),
         "{dom}"
     );
 }

@@ -75,8 +75,8 @@ async fn python_grpc_client_calls_every_service_through_reflection_only() {
         "item_urn": ITEM_URN,
         "item_key": ITEM,
         "tx_id": tx_id,
-        "waybill": {"carrier": "MAERSK", "reference": WAYBILL_REF},
-        "reader": party("MAERSK"),
+        "waybill": {"carrier": "CARRIER-COSCO", "reference": WAYBILL_REF},
+        "reader": party("CARRIER-COSCO"),
     });
     // With grpcio-reflection, and with the fallback a Debian-packaged environment uses (no
     // grpcio-reflection package): the same services, calls and answers.
@@ -144,7 +144,7 @@ async fn python_grpc_client_calls_every_service_through_reflection_only() {
 fn python_rest_client_captures_queries_and_subscribes() {
     let Some(py) = python() else { return };
     let backend = Scenario::trade().backend;
-    let mut capture = CaptureConfig::new(org("PRODUCER-CN"), 1, key_of("PRODUCER-CN"));
+    let mut capture = CaptureConfig::new(org("PRODUCER-FZ"), 1, key_of("PRODUCER-FZ"));
     capture.commit_timeout = std::time::Duration::from_secs(30);
     let webhooks = WebhookConfig {
         allow_private_destinations: true,
@@ -155,7 +155,7 @@ fn python_rest_client_captures_queries_and_subscribes() {
     let input = json!({
         "http": format!("http://{addr}"),
         "chain_id": CHAIN_ID,
-        "capturer": party("PRODUCER-CN"),
+        "capturer": party("PRODUCER-FZ"),
     });
     let report = run(&py, "rest_client.py", &input, &[]);
     // What the client saw is what the chain holds.

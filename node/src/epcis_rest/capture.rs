@@ -644,7 +644,7 @@ mod tests {
 
     #[test]
     fn derived_event_ids_are_uuids_bound_to_chain_org_and_content() {
-        let org = OrgId::new("PRODUCER-CN").unwrap();
+        let org = OrgId::new("PRODUCER-FZ").unwrap();
         let mut e = ProvenanceEvent::new(EventType::ObjectEvent);
         let a = derived_event_id("c", &org, &e);
         assert!(a.starts_with("urn:uuid:") && a.len() == 45, "{a}");

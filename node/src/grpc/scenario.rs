@@ -2,6 +2,15 @@
 //! to Rotterdam with a certificate of origin, an eBL endorsed to the importer, a bank settlement
 //! and the item's EPCIS events through customs — enough to exercise every RPC and every filter.
 //!
+//! The chain is the ledger's one test genesis, `testkit::demo_genesis` (chain `CHAIN_ID`, from
+//! `testkit::GENESIS_TIME_MS`): the orgs of the one demo table `ledger::demo::ORGS`, each signing
+//! with `testkit::secret` (key id 1), its four validators (power 1; three of them sign the commit
+//! certificates) and the default high-risk categories (tea, HS 0902, is food: high-risk, so the
+//! general-tier shipper's item is inspected before release). The parties: PRODUCER-FZ ships,
+//! CHAMBER-CN certifies the origin, CARRIER-COSCO carries (bill `WAYBILL_REF`), CUSTOMS-CN
+//! declares, inspects and releases, PORT-NLRTM observes, BANK-NL finances and BANK-CN is paid,
+//! IMPORTER-NL receives the bill and REGULATOR-EU reads.
+//!
 //! Invariants: every block is produced by the ledger's real validators (`MemBackend::submit`'s
 //! admission, then `MemBackend::commit_executed`), from real signed transactions, with real
 //! commit certificates, so the records are exactly what a node would store and proofs verify
@@ -11,25 +20,31 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tradechain_ledger::block::TxOutcome;
-use tradechain_ledger::certificate::ValidatorInfo;
-use tradechain_ledger::crypto::SecretKey;
-use tradechain_ledger::genesis::Genesis;
 use tradechain_ledger::hash::Hash;
-use tradechain_ledger::identity::{CreditTier, Org, OrgId, OrgKey, Role};
 use tradechain_ledger::payload::*;
+use tradechain_ledger::testkit;
 use tradechain_ledger::tx::{SignedTransaction, TX_VERSION, Transaction};
 
 use super::backend::Backend;
 use super::mem::MemBackend;
 
-pub const CHAIN_ID: &str = "tradechain-test";
+/// The scenario's chain: the demo genesis's.
+pub use tradechain_ledger::testkit::CHAIN_ID;
+/// The scenario's genesis: the one test genesis.
+pub use tradechain_ledger::testkit::demo_genesis as genesis;
+/// An org id from a literal (`payload::build::oid`).
+pub use tradechain_ledger::testkit::oid as org;
+/// An org's signing key (key id 1): the testkit's derivation from the org id's label.
+pub use tradechain_ledger::testkit::secret as key_of;
+
 /// The main item: GTIN 09506000134352, serial abc.
 pub const ITEM: &str = "01/09506000134352/21/abc";
 pub const ITEM_LINK: &str = "https://id.gs1.org/01/9506000134352/21/abc?linkType=all";
 pub const ITEM_URN: &str = "urn:epc:id:sgtin:9506000.013435.abc";
 pub const PALLET: &str = "00/395060001000000013";
 pub const PALLET_URN: &str = "urn:epc:id:sscc:9506000.3100000001";
-pub const WAYBILL_REF: &str = "MAEU123456789";
+/// CARRIER-COSCO's bill of lading (a COSCO reference: SCAC COSU).
+pub const WAYBILL_REF: &str = "COSU123456789";
 pub const CERT_NO: &str = "CO-CN-2024-0001";
 pub const SETTLEMENT_ID: &str = "SET-2024-0001";
 /// Private values that must never reach a consumer.
@@ -41,65 +56,6 @@ pub const INVOICE: &str = "INV-778899";
 pub const PO: &str = "urn:epcglobal:cbv:bt:9506000000002:PO-4711";
 /// The rule that rejects block 2's transaction: IMPORTER-NL endorsing a bill not issued yet.
 pub const REJECTED_RULE: &str = "waybill.not_found";
-
-pub const ORGS: &[(&str, Role, &str, bool)] = &[
-    ("PRODUCER-CN", Role::Producer, "CN", false),
-    ("CHAMBER-CN", Role::Chamber, "CN", false),
-    ("CUSTOMS-CN", Role::Customs, "CN", true),
-    ("MAERSK", Role::Carrier, "DK", true),
-    ("PORT-NLRTM", Role::Port, "NL", true),
-    ("BANK-CN", Role::Bank, "CN", false),
-    ("BANK-NL", Role::Bank, "NL", false),
-    ("IMPORTER-NL", Role::Producer, "NL", false),
-    ("REGULATOR-EU", Role::Regulator, "BE", true),
-];
-
-pub fn org(s: &str) -> OrgId {
-    OrgId::new(s).unwrap_or_else(|e| unreachable!("fixed org id {s}: {e}"))
-}
-
-/// The org's (only) signing key, key id 1.
-pub fn key_of(org: &str) -> SecretKey {
-    SecretKey::from_label(org)
-}
-
-pub fn genesis() -> Genesis {
-    let orgs: Vec<Org> = ORGS
-        .iter()
-        .map(|(id, role, country, _)| Org {
-            id: org(id),
-            name: format!("{id} Ltd"),
-            country: country.to_string(),
-            roles: vec![*role],
-            keys: vec![OrgKey {
-                key_id: 1,
-                public_key: key_of(id).public(),
-            }],
-            node_keys: Vec::new(),
-            credit_tier: CreditTier::General,
-        })
-        .collect();
-    let validators = ORGS
-        .iter()
-        .filter(|o| o.3)
-        .map(|(id, ..)| ValidatorInfo {
-            org: org(id),
-            public_key: key_of(id).public(),
-            power: 10,
-        })
-        .collect();
-    Genesis {
-        chain_id: CHAIN_ID.into(),
-        genesis_time_ms: 1_700_000_000_000,
-        orgs,
-        validators,
-        consensus: Default::default(),
-        limits: Default::default(),
-        governance_quorum: (2, 3),
-        high_risk: Vec::new(),
-        gs1_prefixes: Vec::new(),
-    }
-}
 
 fn party(name: &str, org_id: Option<&str>, country: &str, address: &str) -> Party {
     Party {
@@ -127,7 +83,7 @@ pub struct Scenario {
 impl Scenario {
     /// An empty chain (height 0) over `genesis()`, with the test identifier aliases registered.
     pub fn empty() -> Scenario {
-        let validator_keys = ORGS.iter().filter(|o| o.3).map(|o| key_of(o.0)).take(3).collect();
+        let validator_keys = testkit::validator_secrets().into_iter().take(3).collect();
         let backend = match MemBackend::new(genesis(), validator_keys) {
             Ok(b) => Arc::new(b),
             Err(e) => unreachable!("the fixed genesis is valid: {e}"),
@@ -137,7 +93,7 @@ impl Scenario {
         Scenario {
             backend,
             nonces: BTreeMap::new(),
-            time_ms: 1_700_000_100_000,
+            time_ms: testkit::GENESIS_TIME_MS + 100_000,
             block: Vec::new(),
         }
     }
@@ -247,8 +203,8 @@ impl Scenario {
         // Block 1: certificate of origin; the item is commissioned.
         let cert = CertificateIssue {
             number: CERT_NO.into(),
-            exporter: party(SHIPPER_NAME, Some("PRODUCER-CN"), "CN", "1 Wuyi Road, Fuzhou"),
-            producer: party(SHIPPER_NAME, Some("PRODUCER-CN"), "CN", "1 Wuyi Road, Fuzhou"),
+            exporter: party(SHIPPER_NAME, Some("PRODUCER-FZ"), "CN", "1 Wuyi Road, Fuzhou"),
+            producer: party(SHIPPER_NAME, Some("PRODUCER-FZ"), "CN", "1 Wuyi Road, Fuzhou"),
             consignee: party(CONSIGNEE_NAME, Some("IMPORTER-NL"), "NL", CONSIGNEE_ADDRESS),
             origin_country: "CN".into(),
             destination_country: "NL".into(),
@@ -273,7 +229,7 @@ impl Scenario {
         ev.read_point = Some("urn:epc:id:sgln:9506000.00001.0".into());
         ev.unlocode = Some("CNFOC".into());
         ev.event_id = Some("ni:///sha-256;commission-abc".into());
-        s.provenance("PRODUCER-CN", ev);
+        s.provenance("PRODUCER-FZ", ev);
         s.commit();
 
         // Block 2: packed onto a pallet (with a purchase order: commercial, redacted), and a
@@ -287,11 +243,11 @@ impl Scenario {
             kind: Some("urn:epcglobal:cbv:btt:po".into()),
             id: PO.into(),
         }];
-        s.provenance("PRODUCER-CN", ev);
+        s.provenance("PRODUCER-FZ", ev);
         s.reject(
             "IMPORTER-NL",
             Payload::Waybill(WaybillOp::Transfer {
-                carrier: org("MAERSK"),
+                carrier: org("CARRIER-COSCO"),
                 reference: WAYBILL_REF.into(),
                 new_holder: org("IMPORTER-NL"),
             }),
@@ -305,15 +261,15 @@ impl Scenario {
             reference: WAYBILL_REF.into(),
             mode: TransportMode::Sea,
             kind: WaybillKind::ToOrder,
-            shipper: party(SHIPPER_NAME, Some("PRODUCER-CN"), "CN", "1 Wuyi Road, Fuzhou"),
+            shipper: party(SHIPPER_NAME, Some("PRODUCER-FZ"), "CN", "1 Wuyi Road, Fuzhou"),
             consignee: Some(party(CONSIGNEE_NAME, Some("IMPORTER-NL"), "NL", CONSIGNEE_ADDRESS)),
             notify_party: None,
-            holder: org("PRODUCER-CN"),
+            holder: org("PRODUCER-FZ"),
             place_of_receipt: "CNFOC".into(),
             port_of_loading: "CNFOC".into(),
             port_of_discharge: "NLRTM".into(),
             place_of_delivery: "NLAMS".into(),
-            vehicle: "MAERSK EINDHOVEN".into(),
+            vehicle: "COSCO SHIPPING TAURUS".into(),
             voyage: "425W".into(),
             goods: vec![GoodsLine {
                 description: "Green tea".into(),
@@ -327,7 +283,7 @@ impl Scenario {
             sub_reference: 0,
             dcsa: None,
         };
-        s.issue_waybill("MAERSK", wb);
+        s.issue_waybill("CARRIER-COSCO", wb);
         s.accept(
             "BANK-NL",
             Payload::Settlement(SettlementOp::Instruct(SettlementInstruct {
@@ -350,22 +306,22 @@ impl Scenario {
         ev.unlocode = Some("CNFOC".into());
         ev.customs = Some(CustomsStep::Declared {
             declaration_id: "DECL-2024-77".into(),
-            declarant: org("PRODUCER-CN"),
+            declarant: org("PRODUCER-FZ"),
             hs_code: "090210".into(),
             preferential_certificate: Some(CertificateRef {
                 issuer: org("CHAMBER-CN"),
                 number: CERT_NO.into(),
             }),
             waybill: Some(WaybillRef {
-                carrier: org("MAERSK"),
+                carrier: org("CARRIER-COSCO"),
                 reference: WAYBILL_REF.into(),
             }),
         });
         s.provenance("CUSTOMS-CN", ev);
         s.accept(
-            "PRODUCER-CN",
+            "PRODUCER-FZ",
             Payload::Waybill(WaybillOp::Transfer {
-                carrier: org("MAERSK"),
+                carrier: org("CARRIER-COSCO"),
                 reference: WAYBILL_REF.into(),
                 new_holder: org("IMPORTER-NL"),
             }),
@@ -396,7 +352,7 @@ impl Scenario {
         ev.biz_step = Some("urn:epcglobal:cbv:bizstep:shipping".into());
         ev.unlocode = Some("CNFOC".into());
         ev.read_point = Some("urn:epc:id:sgln:9506000.00099.0".into());
-        s.provenance("MAERSK", ev);
+        s.provenance("CARRIER-COSCO", ev);
         s.accept(
             "BANK-CN",
             Payload::Settlement(SettlementOp::Confirm {
