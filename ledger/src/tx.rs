@@ -210,10 +210,6 @@ impl SignedTransaction {
         self.body_cache = BodyCache::default();
         &mut self.disclosure_seed
     }
-    /// The transaction, consumed.
-    pub fn into_tx(self) -> Transaction {
-        self.tx
-    }
     /// The body digest (memoised; see `BodyCache`).
     pub fn body_digest(&self) -> Hash {
         // No re-check here, not even a debug one: the shipped profile runs debug assertions, and
@@ -270,6 +266,11 @@ mod tests {
         forged.tx_mut().nonce = 2;
         assert_ne!(forged.id(), id);
         assert!(forged.verify_signature(&key).is_err());
+        // A member's crafted bytes (the signed body changed, the signature kept) arrive with no
+        // memo: the digest is the bytes' own, and the signature fails.
+        let crafted: SignedTransaction = crate::codec::decode(&crate::codec::encode(&forged)).unwrap();
+        assert_eq!(crafted.id(), forged.id());
+        assert!(crafted.verify_signature(&key).is_err());
         let mut reseeded = t.clone();
         reseeded.disclosure_seed_mut().0[0] ^= 1;
         assert_ne!(reseeded.id(), id);

@@ -632,7 +632,7 @@ mod tests {
         ));
         // Signed by the wrong key.
         let mut forged = commission(&c, 2, 2);
-        forged = Transaction { ..forged.tx().clone() }.sign(&secret("CUSTOMS-CN"));
+        forged = forged.tx().clone().sign(&secret("CUSTOMS-CN"));
         assert!(matches!(
             m.insert(forged, &c.state),
             Err(MempoolError::BadSignature { .. })
@@ -671,10 +671,7 @@ mod tests {
             ..MempoolLimits::default()
         });
         let mut batch: Vec<SignedTransaction> = (1..=4).map(|n| commission(&c, n, n as u32)).collect();
-        batch[1] = Transaction {
-            ..batch[1].tx().clone()
-        }
-        .sign(&secret("CUSTOMS-CN"));
+        batch[1] = batch[1].tx().clone().sign(&secret("CUSTOMS-CN"));
         let checks = check_signatures(&c.state, &batch, &|_, _| false);
         let r = m.admit_checked(batch, checks, &c.state);
         assert!(r[0].is_ok());
@@ -711,10 +708,7 @@ mod tests {
         let c = Chain::demo();
         let mut m = pool(MempoolLimits::default());
         let good = commission(&c, 1, 1);
-        let forged = Transaction {
-            ..commission(&c, 2, 2).tx().clone()
-        }
-        .sign(&secret("CUSTOMS-CN"));
+        let forged = commission(&c, 2, 2).tx().clone().sign(&secret("CUSTOMS-CN"));
         let checks = check_signatures(&c.state, &[good.clone(), forged.clone()], &|_, _| false);
         let pk = secret("PRODUCER-FZ").public();
         assert_eq!(checks, vec![SigCheck::Verified(pk), SigCheck::Bad]);
