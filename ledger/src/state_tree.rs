@@ -104,18 +104,30 @@ fn root_version(height: u64) -> Result<Version, StateTreeError> {
 }
 
 /// The result of applying one height's writes to the tree: the new root and what to store.
+/// The nodes are kept as `jmt` returned them (the puts' batch, the deletions' batch, and which
+/// of the puts' nodes the deletions replaced), not copied into one map: a block of thousands
+/// of keys makes thousands of nodes of ~1 KB each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateUpdate {
     /// The height (not `jmt`'s version).
     pub version: u64,
     pub root: Hash,
-    nodes: BTreeMap<NodeKey, Node>,
+    puts: jmt::storage::NodeBatch,
+    /// Nodes of `puts` that the deletions replaced within the height: never stored.
+    replaced: std::collections::BTreeSet<NodeKey>,
+    deletions: jmt::storage::NodeBatch,
 }
 
 impl StateUpdate {
-    /// The tree nodes to store (the `jmt_nodes` layout). The tree's values are not stored.
+    /// The tree nodes to store (the `jmt_nodes` layout), each once. The tree's values are not
+    /// stored.
     pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
-        self.nodes.iter()
+        // The two batches are of different `jmt` versions (2h and 2h + 1), so no key is in both.
+        self.puts
+            .nodes()
+            .iter()
+            .filter(|(k, _)| !self.replaced.contains(*k))
+            .chain(self.deletions.nodes().iter())
     }
 }
 
@@ -156,29 +168,34 @@ pub fn update<R: TreeReader>(tree: &R, height: u64, writes: &WriteSet) -> Result
         let (roots, batch) = jmt.batch_put_value_sets(vec![puts], None, pv).map_err(tree_err)?;
         (roots.first().copied().unwrap_or(jmt::RootHash(PLACEHOLDER)), batch)
     };
-    let mut nodes = first.node_batch.nodes().clone();
     let deletions = writes
         .iter()
         .filter(|(_, v)| v.is_none())
         .map(|(k, _)| (KeyHash(key_hash(k).0), None));
     let staged = Staged {
         base: tree,
-        nodes: &nodes,
+        nodes: first.node_batch.nodes(),
     };
     let (root, second) = jmt::Sha256Jmt::new(&staged)
         .put_value_set(deletions, rv)
         .map_err(tree_err)?;
-    // What the deletions replaced of this height's puts was never stored: drop it.
-    for stale in &second.stale_node_index_batch {
-        if stale.node_key.version() == pv {
-            nodes.remove(&stale.node_key);
-        }
-    }
-    nodes.extend(second.node_batch.nodes().iter().map(|(k, n)| (k.clone(), n.clone())));
+    // What the deletions replaced of this height's puts is never stored.
+    let replaced = second
+        .stale_node_index_batch
+        .iter()
+        .filter(|stale| stale.node_key.version() == pv)
+        .map(|stale| stale.node_key.clone())
+        .collect();
+    debug_assert!(
+        second.node_batch.nodes().keys().all(|k| k.version() == rv),
+        "the deletions' batch holds only nodes of its own version"
+    );
     Ok(StateUpdate {
         version: height,
         root: Hash(root.0),
-        nodes,
+        puts: first.node_batch,
+        replaced,
+        deletions: second.node_batch,
     })
 }
 

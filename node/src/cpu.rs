@@ -38,10 +38,12 @@ pub enum Stage {
     Commit,
     /// Reading and encoding blocks for a peer's sync request.
     SyncServe,
+    /// Decoding a peer's sync answer and verifying its signatures (`host::sync_vouches`).
+    SyncIn,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Submit,
         Stage::GossipIn,
         Stage::ConsensusIn,
@@ -51,14 +53,16 @@ impl Stage {
         Stage::StateTree,
         Stage::Commit,
         Stage::SyncServe,
+        Stage::SyncIn,
     ];
     /// The stages that do not overlap one another.
-    pub const TOP: [Stage; 5] = [
+    pub const TOP: [Stage; 6] = [
         Stage::Submit,
         Stage::GossipIn,
         Stage::ConsensusIn,
         Stage::Host,
         Stage::SyncServe,
+        Stage::SyncIn,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +76,7 @@ impl Stage {
             Stage::StateTree => "state_tree",
             Stage::Commit => "commit",
             Stage::SyncServe => "sync_serve",
+            Stage::SyncIn => "sync_in",
         }
     }
 

@@ -19,6 +19,7 @@ use crate::config::{NodeConfig, NodeRole};
 use crate::cpu::Stage;
 use crate::evidence::EvidenceLog;
 use crate::host::ports::{ChainStore, HostIo, HostTimer, member_node_keys, validator_node_keys};
+use crate::host::sync_vouches::SyncVouches;
 use crate::host::{Host, HostInput};
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::network::{self, NetCommand, NetConfig, NetEvent, NetHandle, Topic};
@@ -32,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tradechain_consensus::{ConsensusMsg, Engine, EngineConfig};
-use tradechain_ledger::{Genesis, SecretKey, codec};
+use tradechain_ledger::{Genesis, PublicKey, SecretKey, SignedTransaction, codec};
 use tradechain_store::Store;
 
 pub use crate::node_state::{SYNC_LAG_BLOCKS, Status};
@@ -255,13 +256,38 @@ fn on_net(
             }
             None
         }
-        NetEvent::Response { from, data } => match peer_messages::decode::<SyncResponse>(&data, max) {
-            Ok(SyncResponse::Blocks { head, blocks }) => Some(HostInput::SyncBlocks { from, head, blocks }),
-            Err(e) => {
-                penalize(from, format!("bad sync response: {e}"));
-                None
-            }
-        },
+        NetEvent::Response { from, data } => {
+            // Decoding a sync answer and verifying its signatures happen off the core task, so
+            // they overlap the host applying the previous answer (`host::sync_vouches`).
+            let (shared, events, net) = (shared.clone(), events.clone(), net.clone());
+            tokio::task::spawn_blocking(move || {
+                let decoded = shared.metrics.stage_cpu.time(Stage::SyncIn, || {
+                    peer_messages::decode::<SyncResponse>(&data, max).map(|SyncResponse::Blocks { head, blocks }| {
+                        let at = shared.store.head().map(|h| h.height).unwrap_or(0);
+                        let mempool = |t: &SignedTransaction, k: &PublicKey| {
+                            shared.mempool.lock().is_ok_and(|m| m.verified(t, k))
+                        };
+                        let vouched = SyncVouches::verify(shared.store.as_ref(), at, &blocks, &mempool);
+                        HostInput::SyncBlocks {
+                            from,
+                            head,
+                            blocks,
+                            vouched,
+                        }
+                    })
+                });
+                match decoded {
+                    Ok(input) => {
+                        let _ = events.send(CoreEvent::Input(input));
+                    }
+                    Err(e) => net.send(NetCommand::Penalize {
+                        peer: from,
+                        reason: format!("bad sync response: {e}"),
+                    }),
+                }
+            });
+            None
+        }
         NetEvent::RequestFailed { peer, error } => {
             tracing::debug!(%peer, "sync request failed: {error}");
             None

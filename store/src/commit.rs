@@ -246,6 +246,7 @@ impl Store {
         };
         batch.put_cf(self.cf(CF_CHAIN)?, KEY_HEAD, codec::encode(&new_head));
         self.db.write_opt(batch, &synced())?;
+        self.cache_tree(tree);
         Ok(())
     }
 

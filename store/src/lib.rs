@@ -113,6 +113,8 @@ pub struct Store {
     commit_lock: Mutex<()>,
     genesis: OnceLock<Genesis>,
     read_only: bool,
+    /// Tree nodes near the root (`tree`).
+    node_cache: tree::NodeCache,
 }
 
 const BLOCK_CACHE_BYTES: usize = 128 * 1024 * 1024;
@@ -172,6 +174,7 @@ impl Store {
             commit_lock: Mutex::new(()),
             genesis: OnceLock::new(),
             read_only: false,
+            node_cache: Default::default(),
         }
         .of_this_layout()
     }
@@ -209,6 +212,7 @@ impl Store {
             commit_lock: Mutex::new(()),
             genesis: OnceLock::new(),
             read_only: true,
+            node_cache: Default::default(),
         }
         .of_this_layout()
     }

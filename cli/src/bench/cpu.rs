@@ -84,10 +84,7 @@ pub fn report(before: &Snapshot, after: &Snapshot, names: &[String], txs: u64, c
     }
     let replicas = nodes.len() as u64;
     let stage = |s: &str| total_stage.get(s).copied().unwrap_or(0);
-    let top: u64 = ["submit", "gossip_in", "consensus_in", "host", "sync_serve"]
-        .iter()
-        .map(|s| stage(s))
-        .sum();
+    let top: u64 = tradechain_node::cpu::Stage::TOP.iter().map(|s| stage(s.name())).sum();
     let host_other = stage("host").saturating_sub(stage("build") + stage("check") + stage("commit"));
     let execution = stage("build") + stage("check");
     let per_replica = |us: u64| per_tx(us, txs.saturating_mul(replicas.max(1)));
@@ -103,6 +100,7 @@ pub fn report(before: &Snapshot, after: &Snapshot, names: &[String], txs: u64, c
         json!(per_replica(host_other)),
     );
     stages_out.insert("sync_serve".into(), json!(per_replica(stage("sync_serve"))));
+    stages_out.insert("sync_in".into(), json!(per_replica(stage("sync_in"))));
     stages_out.insert(
         "other (libp2p, tonic, RocksDB background, queries, fsyncs)".into(),
         json!(per_replica(total_process.saturating_sub(top))),

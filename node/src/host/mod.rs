@@ -23,7 +23,12 @@
 //! - The WAL is truncated only after the height it covers is committed.
 //! - The engine runs at most one height ahead of the store: `engine_height <= head + 1`.
 //! - A proposal is built only for the head's child (asserted on the built block).
+//! - One sync request is outstanding at a time: the tick asks again only once it is answered or
+//!   `SYNC_REQUEST_TIMEOUT_MS` old; an answer that extends the head makes the next request, to the
+//!   same peer, before it is applied (`apply_synced`), so the next answer is fetched, decoded and
+//!   verified (`sync_vouches`) while this one executes.
 pub mod ports;
+pub mod sync_vouches;
 
 use crate::blocks::{Checked, build_block, check_block};
 use crate::cpu::Stage;
@@ -35,6 +40,7 @@ use libp2p::PeerId;
 use ports::{ChainStore, ConsensusWal, HostIo, HostTimer, member_node_keys, validator_node_keys};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
+use sync_vouches::SyncVouches;
 use tradechain_consensus::{ConsensusMsg, Engine, Input, Output, WalEntry};
 use tradechain_ledger::execute::Registry;
 use tradechain_ledger::state::Ns;
@@ -52,11 +58,13 @@ pub enum HostInput {
     GossipTick,
     /// The sync tick: ask the next peer for blocks after our head.
     SyncTick,
-    /// A peer's answer to our sync request.
+    /// A peer's answer to our sync request, with what of it verified here already
+    /// (`sync_vouches`).
     SyncBlocks {
         from: PeerId,
         head: u64,
         blocks: Vec<(Block, CommitCertificate)>,
+        vouched: SyncVouches,
     },
     PeerConnected(PeerId),
     PeerDisconnected(PeerId),
@@ -75,6 +83,9 @@ pub const STALE_REOFFER_EVERY_MS: i64 = 5_000;
 pub const STALE_PENDING_MS: i64 = 5_000;
 /// Blocks checked but not yet decided, kept for commit; cleared at every commit.
 const MAX_CHECKED_BLOCKS: usize = 64;
+/// A sync request unanswered for this long is given up: the sync tick may ask again (until
+/// then it does not, so one answer is never fetched twice).
+pub const SYNC_REQUEST_TIMEOUT_MS: i64 = 3_000;
 
 pub struct Host<S: ChainStore, W: ConsensusWal> {
     shared: Arc<NodeState<S>>,
@@ -87,6 +98,10 @@ pub struct Host<S: ChainStore, W: ConsensusWal> {
     cache: HashMap<Hash, Checked>,
     peers: BTreeSet<PeerId>,
     sync_cursor: usize,
+    /// When our outstanding sync request was sent (one at a time; see `request_sync`).
+    sync_requested_at: Option<i64>,
+    /// What verified of the sync response being applied (empty otherwise).
+    sync_vouched: SyncVouches,
     max_msg: usize,
     /// A proposal we hold back because the mempool is empty (see `build`).
     deferred_build: Option<(u64, u32)>,
@@ -135,6 +150,8 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             cache: HashMap::new(),
             peers: BTreeSet::new(),
             sync_cursor: 0,
+            sync_requested_at: None,
+            sync_vouched: SyncVouches::default(),
             max_msg,
             deferred_build: None,
             evidence,
@@ -187,8 +204,13 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
                 self.flush_gossip(io);
                 self.retry_deferred_build(io);
             }
-            HostInput::SyncTick => self.request_sync(io),
-            HostInput::SyncBlocks { from, head, blocks } => self.apply_synced(io, from, head, blocks),
+            HostInput::SyncTick => self.sync_tick(io),
+            HostInput::SyncBlocks {
+                from,
+                head,
+                blocks,
+                vouched,
+            } => self.apply_synced(io, from, head, blocks, vouched),
             HostInput::PeerConnected(p) => {
                 self.peers.insert(p);
                 self.update_peers();
@@ -389,9 +411,13 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
     }
 
     /// Signatures our mempool verified need not be verified again by block execution.
-    fn mempool_vouches(&self) -> impl Fn(&SignedTransaction, &PublicKey) -> bool + use<S, W> {
-        let shared = self.shared.clone();
-        move |t: &SignedTransaction, k: &PublicKey| shared.mempool.lock().is_ok_and(|m| m.verified(t, k))
+    /// What need not be verified again: what the mempool verified on entry, and what verified
+    /// of the sync response being applied.
+    fn vouches(&self) -> impl Fn(&SignedTransaction, &PublicKey) -> bool + use<S, W> {
+        let (shared, synced) = (self.shared.clone(), self.sync_vouched.clone());
+        move |t: &SignedTransaction, k: &PublicKey| {
+            synced.covers(t, k) || shared.mempool.lock().is_ok_and(|m| m.verified(t, k))
+        }
     }
 
     fn build(&mut self, io: &mut impl HostIo, height: u64, round: u32) -> Option<Input> {
@@ -435,7 +461,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             }
             Err(_) => Vec::new(),
         };
-        let pre = self.mempool_vouches();
+        let pre = self.vouches();
         let started = io.now_ms();
         let cpu = io.thread_cpu_ns();
         let built = build_block(store, &self.shared.genesis, &self.registry, key, started, txs, &pre);
@@ -485,7 +511,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         } else {
             i64::MAX - crate::blocks::MAX_FUTURE_DRIFT_MS
         };
-        let pre = self.mempool_vouches();
+        let pre = self.vouches();
         let started = io.now_ms();
         let cpu = io.thread_cpu_ns();
         let checked = check_block(
@@ -692,30 +718,64 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         }
     }
 
-    fn request_sync(&mut self, io: &mut impl HostIo) {
+    /// The sync tick: ask the next peer for the blocks after our head, unless our last request
+    /// is still unanswered and younger than `SYNC_REQUEST_TIMEOUT_MS`.
+    fn sync_tick(&mut self, io: &mut impl HostIo) {
+        let now = io.now_ms();
+        if self
+            .sync_requested_at
+            .is_some_and(|at| now.saturating_sub(at) < SYNC_REQUEST_TIMEOUT_MS)
+        {
+            return;
+        }
+        self.request_next_peer(io);
+    }
+
+    fn request_next_peer(&mut self, io: &mut impl HostIo) {
         if self.peers.is_empty() {
             return;
         }
         self.sync_cursor = (self.sync_cursor + 1) % self.peers.len();
-        if let Some(peer) = self.peers.iter().nth(self.sync_cursor) {
-            let data = codec::encode(&SyncRequest::Blocks {
-                from: self.head_height() + 1,
-                max: MAX_SYNC_BLOCKS,
-            });
-            io.send(NetCommand::SendRequest { peer: *peer, data });
+        if let Some(peer) = self.peers.iter().nth(self.sync_cursor).copied() {
+            let from = self.head_height() + 1;
+            self.request_sync(io, peer, from);
         }
+    }
+
+    fn request_sync(&mut self, io: &mut impl HostIo, peer: PeerId, from: u64) {
+        let data = codec::encode(&SyncRequest::Blocks {
+            from,
+            max: MAX_SYNC_BLOCKS,
+        });
+        io.send(NetCommand::SendRequest { peer, data });
+        self.sync_requested_at = Some(io.now_ms());
     }
 
     /// Apply a peer's blocks in height order, each only with a certificate that verifies
     /// against the validator set in force at its height; stop at the first that does not fit.
+    /// Before applying, ask the same peer for the blocks after these, so that its reading and
+    /// our decoding and signature checks of the next answer overlap this one's execution.
     fn apply_synced(
         &mut self,
         io: &mut impl HostIo,
         from: PeerId,
         peer_head: u64,
         blocks: Vec<(Block, CommitCertificate)>,
+        vouched: SyncVouches,
     ) {
+        self.sync_requested_at = None;
         let before = self.head_height();
+        let first = blocks.first().map(|(b, _)| b.header.height);
+        let last = blocks.last().map(|(b, _)| b.header.height);
+        if let (Some(first), Some(last)) = (first, last)
+            && first <= before + 1
+            && last > before
+            && last < peer_head
+            && self.peers.contains(&from)
+        {
+            self.request_sync(io, from, last + 1);
+        }
+        self.sync_vouched = vouched;
         let mut applied = 0;
         for (block, cert) in blocks {
             let h = block.header.height;
@@ -742,6 +802,7 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
             }
             applied += 1;
         }
+        self.sync_vouched = SyncVouches::default();
         let after = self.head_height();
         // Postcondition: a sync step moves the head forward by exactly what it applied (unless the
         // store failed, when what it holds is unknown until the restart).
@@ -757,8 +818,8 @@ impl<S: ChainStore, W: ConsensusWal> Host<S, W> {
         }
         if applied > 0 {
             tracing::debug!(applied, head = after, "synced blocks");
-            if after < peer_head {
-                self.request_sync(io);
+            if after < peer_head && self.sync_requested_at.is_none() {
+                self.request_next_peer(io);
             }
         }
     }

@@ -29,6 +29,7 @@ use tradechain_ledger::testkit::{demo_genesis, secret};
 use tradechain_ledger::{Genesis, Hash, SecretKey, Signature, SignedTransaction};
 use tradechain_node::config::NodeRole;
 use tradechain_node::host::ports::{ChainStore, HostIo, HostTimer};
+use tradechain_node::host::sync_vouches::SyncVouches;
 use tradechain_node::host::{Host, HostInput};
 use tradechain_node::mempool::{Mempool, MempoolLimits};
 use tradechain_node::network::{NetCommand, Topic, peer_id_from_node_key};
@@ -785,7 +786,24 @@ impl World {
                     self.fault("sync_response");
                 }
                 let from = self.nodes[from].peer;
-                self.handle(to, HostInput::SyncBlocks { from, head, blocks });
+                // What the runtime does off the core task: verify the answer's signatures
+                // against this node's head.
+                let Some(shared) = self.nodes[to].host.as_ref().map(|h| h.shared().clone()) else {
+                    return;
+                };
+                let store = self.nodes[to].store.clone();
+                let vouched = SyncVouches::verify(store.as_ref(), store.height(), &blocks, &|t, k| {
+                    shared.mempool.lock().is_ok_and(|m| m.verified(t, k))
+                });
+                self.handle(
+                    to,
+                    HostInput::SyncBlocks {
+                        from,
+                        head,
+                        blocks,
+                        vouched,
+                    },
+                );
             }
             Ev::Timer { node, epoch, timer } => {
                 if self.nodes[node].epoch == epoch {
